@@ -1,0 +1,74 @@
+//! `image-factory validate`: checks `images.yaml` and every state file, reporting every
+//! problem as `path:line:col: error: message`.
+
+use if_model::diag::{Diagnostic, Severity, has_errors};
+use serde::Serialize;
+
+use crate::cli::{Cli, Format};
+use crate::exit::{CliError, Outcome};
+use crate::{load, output};
+
+/// Arguments of `validate` (none besides the global `--root` and `--format`).
+#[derive(Debug, clap::Args)]
+pub struct Args {}
+
+#[derive(Serialize)]
+struct Report<'a> {
+    valid: bool,
+    problems: Vec<Problem<'a>>,
+}
+
+#[derive(Serialize)]
+struct Problem<'a> {
+    file: &'a str,
+    line: u32,
+    column: u32,
+    severity: &'static str,
+    message: &'a str,
+}
+
+/// Runs `validate`.
+pub fn run(cli: &Cli, _args: &Args) -> Result<Outcome, CliError> {
+    let files = load::read_factory(&cli.root)?;
+    let (_, diags) = if_model::factory::load(&files);
+    let valid = !has_errors(&diags);
+    match cli.format {
+        Format::Json => output::print_json(&Report {
+            valid,
+            problems: diags.iter().map(problem).collect(),
+        })?,
+        Format::Text => {
+            for d in &diags {
+                println!("{d}");
+            }
+            let errors = diags
+                .iter()
+                .filter(|d| d.severity == Severity::Error)
+                .count();
+            let checked = 1 + files.image_states.len() + files.base_states.len();
+            if valid {
+                eprintln!("{checked} files checked: no problems");
+            } else {
+                eprintln!("{checked} files checked: {errors} error(s)");
+            }
+        }
+    }
+    Ok(if valid {
+        Outcome::Ok
+    } else {
+        Outcome::CheckFailed
+    })
+}
+
+fn problem(d: &Diagnostic) -> Problem<'_> {
+    Problem {
+        file: &d.file,
+        line: d.pos.line,
+        column: d.pos.col,
+        severity: match d.severity {
+            Severity::Error => "error",
+            Severity::Warning => "warning",
+        },
+        message: &d.message,
+    }
+}

@@ -1,0 +1,9 @@
+//! The `image-factory` command line as a library: the clap definition, the commands, the
+//! loading of a factory from disk. The binary (`main.rs`) only calls [`cmd::run`]; tools
+//! (`xtask`, tests) reuse the clap definition and the loader.
+
+pub mod cli;
+pub mod cmd;
+pub mod exit;
+pub mod load;
+pub mod output;

@@ -1,0 +1,77 @@
+//! Reading a factory from disk into [`FactoryFiles`] (the only place the CLI lists and reads
+//! the factory's files).
+
+use std::path::{Path, PathBuf};
+
+use if_model::factory::{FactoryFiles, SourceFile};
+
+use crate::exit::CliError;
+
+/// `images.yaml` inside the root.
+pub fn images_path(root: &Path) -> PathBuf {
+    root.join("images.yaml")
+}
+
+/// Reads `images.yaml` and every `*.yaml` under `state/images` and `state/base-images`
+/// (sorted by name; missing state directories are simply empty).
+pub fn read_factory(root: &Path) -> Result<FactoryFiles, CliError> {
+    let images = images_path(root);
+    Ok(FactoryFiles {
+        images: Some(read_source(&images)?),
+        image_states: read_dir_yaml(&root.join("state").join("images"))?,
+        base_states: read_dir_yaml(&root.join("state").join("base-images"))?,
+    })
+}
+
+/// Reads one text file.
+pub fn read_source(path: &Path) -> Result<SourceFile, CliError> {
+    let text = std::fs::read_to_string(path).map_err(|source| CliError::Read {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    Ok(SourceFile {
+        path: path.display().to_string(),
+        text,
+    })
+}
+
+fn read_dir_yaml(dir: &Path) -> Result<Vec<SourceFile>, CliError> {
+    let entries = match std::fs::read_dir(dir) {
+        Ok(e) => e,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(source) => {
+            return Err(CliError::Read {
+                path: dir.to_path_buf(),
+                source,
+            });
+        }
+    };
+    let mut paths = Vec::new();
+    for entry in entries {
+        let entry = entry.map_err(|source| CliError::Read {
+            path: dir.to_path_buf(),
+            source,
+        })?;
+        let path = entry.path();
+        if path.extension().is_some_and(|e| e == "yaml") && path.is_file() {
+            paths.push(path);
+        }
+    }
+    paths.sort();
+    paths.iter().map(|p| read_source(p)).collect()
+}
+
+/// Every problem of the factory at `root`, rendered one per line as `path:line:col: ...`,
+/// with paths relative to `root` (the golden format of `testdata/validate/`).
+pub fn validate_report(root: &Path) -> Result<String, CliError> {
+    let files = read_factory(root)?;
+    let (_, diags) = if_model::factory::load(&files);
+    let prefix = format!("{}/", root.display());
+    Ok(diags
+        .iter()
+        .map(|d| {
+            let line = d.to_string().replace(&prefix, "");
+            format!("{line}\n")
+        })
+        .collect())
+}

@@ -1,0 +1,60 @@
+//! Helpers shared by the CLI tests: the binary, the example factory, `../shared` fixtures.
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
+
+use std::path::{Path, PathBuf};
+
+use assert_cmd::Command;
+
+/// The `image-factory` binary.
+pub fn bin() -> Command {
+    let mut cmd = Command::cargo_bin("image-factory").unwrap();
+    cmd.env_remove("IMAGE_FACTORY_ROOT");
+    cmd
+}
+
+/// The workspace root.
+pub fn workspace() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../..")
+        .canonicalize()
+        .unwrap()
+}
+
+/// `../shared` beside the checkout, or `None` (with the reason printed) when it is absent.
+pub fn shared(what: &str) -> Option<PathBuf> {
+    let dir = workspace().join("..").join("shared");
+    if dir.join(what).exists() {
+        Some(dir)
+    } else {
+        eprintln!(
+            "skipping: {} not found (../shared is not present beside this checkout)",
+            dir.join(what).display()
+        );
+        None
+    }
+}
+
+/// Copies a directory tree (files only), skipping files for which `skip` returns true.
+pub fn copy_tree(from: &Path, to: &Path, skip: &dyn Fn(&Path) -> bool) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let path = entry.path();
+        let target = to.join(entry.file_name());
+        if path.is_dir() {
+            copy_tree(&path, &target, skip);
+        } else if !skip(&path) {
+            std::fs::copy(&path, &target).unwrap();
+        }
+    }
+}
+
+/// stdout of a finished command as text.
+pub fn stdout(out: &std::process::Output) -> String {
+    String::from_utf8(out.stdout.clone()).unwrap()
+}
+
+/// stderr of a finished command as text.
+pub fn stderr(out: &std::process::Output) -> String {
+    String::from_utf8(out.stderr.clone()).unwrap()
+}

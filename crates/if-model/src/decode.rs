@@ -1,0 +1,342 @@
+//! Turning YAML [`Node`]s into typed values while collecting every problem as a
+//! [`Diagnostic`] (decoding never stops at the first one).
+
+use crate::diag::{Diagnostic, closest};
+use crate::digest::Digest;
+use crate::duration::Duration;
+use crate::timestamp::Timestamp;
+use crate::yaml::{Key, Node, Pos, ScalarKind, Value};
+
+/// What to do with mapping keys a type does not define.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Unknown {
+    /// Report each one as an error (hand-written files: `images.yaml`).
+    Reject,
+    /// Keep them so they are written back unchanged (tool-written files: state).
+    Keep,
+}
+
+/// Decoding context: the file name for messages and the problems found so far.
+#[derive(Debug)]
+pub struct Decoder {
+    /// The file, as the user should see it.
+    pub file: String,
+    /// Every problem found so far.
+    pub diags: Vec<Diagnostic>,
+}
+
+/// The entries of one mapping, split into the known keys and the rest.
+#[derive(Debug)]
+pub struct Fields<'n> {
+    entries: &'n [(Key, Node)],
+    /// Where the mapping starts.
+    pub pos: Pos,
+}
+
+impl<'n> Fields<'n> {
+    /// The value of `key`, when present and not null.
+    pub fn get(&self, key: &str) -> Option<&'n Node> {
+        self.entries
+            .iter()
+            .find(|(k, _)| k.name == key)
+            .map(|(_, v)| v)
+            .filter(|v| !v.is_null())
+    }
+
+    /// The value of `key`, null included.
+    pub fn raw(&self, key: &str) -> Option<&'n Node> {
+        self.entries
+            .iter()
+            .find(|(k, _)| k.name == key)
+            .map(|(_, v)| v)
+    }
+
+    /// The entries whose keys are not in `known`, in source order.
+    pub fn unknown(&self, known: &[&str]) -> Vec<(String, Node)> {
+        self.entries
+            .iter()
+            .filter(|(k, _)| !known.contains(&k.name.as_str()))
+            .map(|(k, v)| (k.name.clone(), v.clone()))
+            .collect()
+    }
+}
+
+impl Decoder {
+    /// A decoder for `file`.
+    pub fn new(file: impl Into<String>) -> Self {
+        Decoder {
+            file: file.into(),
+            diags: Vec::new(),
+        }
+    }
+
+    /// The problems found, in the order they stand in the file.
+    pub fn finish(mut self) -> Vec<Diagnostic> {
+        self.diags.sort_by_key(|d| d.pos);
+        self.diags
+    }
+
+    /// Records an error at `pos`.
+    pub fn error(&mut self, pos: Pos, message: impl Into<String>) {
+        let d = Diagnostic::error(&self.file, pos, message);
+        self.diags.push(d);
+    }
+
+    /// Opens a mapping; with [`Unknown::Reject`], reports every key not in `known` (naming the
+    /// closest known key when it looks like a misspelling). `what` names the mapping in messages.
+    pub fn fields<'n>(
+        &mut self,
+        node: &'n Node,
+        what: &str,
+        known: &[&str],
+        unknown: Unknown,
+    ) -> Option<Fields<'n>> {
+        let Value::Map(entries) = &node.value else {
+            self.error(
+                node.pos,
+                format!("{what} must be a mapping, found {}", node.type_name()),
+            );
+            return None;
+        };
+        if unknown == Unknown::Reject {
+            for (k, _) in entries {
+                if known.contains(&k.name.as_str()) {
+                    continue;
+                }
+                let hint = match closest(&k.name, known) {
+                    Some(c) => format!("did you mean `{c}`?"),
+                    None => format!("known keys: {}", known.join(", ")),
+                };
+                self.error(k.pos, format!("unknown key `{}` in {what}; {hint}", k.name));
+            }
+        }
+        Some(Fields {
+            entries,
+            pos: node.pos,
+        })
+    }
+
+    /// A string (a number's or boolean's source text is accepted as a string too, so that
+    /// `currentVersion: 1.10` stays `1.10`).
+    pub fn string(&mut self, node: Option<&Node>, what: &str) -> Option<String> {
+        let node = node?;
+        match &node.value {
+            Value::Scalar(ScalarKind::Null, _) => None,
+            Value::Scalar(_, text) => Some(text.clone()),
+            _ => {
+                self.error(
+                    node.pos,
+                    format!("`{what}` must be a string, found {}", node.type_name()),
+                );
+                None
+            }
+        }
+    }
+
+    /// A required string: reports its absence at `at`.
+    pub fn required(
+        &mut self,
+        node: Option<&Node>,
+        what: &str,
+        at: Pos,
+        in_what: &str,
+    ) -> Option<String> {
+        if node.is_none_or(Node::is_null) {
+            self.error(at, format!("{in_what} has no `{what}`"));
+            return None;
+        }
+        self.string(node, what)
+    }
+
+    /// A boolean.
+    pub fn boolean(&mut self, node: Option<&Node>, what: &str) -> Option<bool> {
+        let node = node?;
+        match &node.value {
+            Value::Scalar(ScalarKind::Null, _) => None,
+            Value::Scalar(ScalarKind::Bool, t) => Some(t == "true"),
+            _ => {
+                self.error(
+                    node.pos,
+                    format!("`{what}` must be true or false, found {}", node.type_name()),
+                );
+                None
+            }
+        }
+    }
+
+    /// A non-negative integer.
+    pub fn count(&mut self, node: Option<&Node>, what: &str) -> Option<u32> {
+        let node = node?;
+        match &node.value {
+            Value::Scalar(ScalarKind::Null, _) => None,
+            Value::Scalar(ScalarKind::Number, t) if t.parse::<u32>().is_ok() => t.parse().ok(),
+            _ => {
+                self.error(
+                    node.pos,
+                    format!(
+                        "`{what}` must be a whole number, found `{}`",
+                        scalar_text(node)
+                    ),
+                );
+                None
+            }
+        }
+    }
+
+    /// A list of strings.
+    pub fn strings(&mut self, node: Option<&Node>, what: &str) -> Vec<String> {
+        let Some(node) = node else { return Vec::new() };
+        match &node.value {
+            Value::Scalar(ScalarKind::Null, _) => Vec::new(),
+            Value::Seq(items) => items
+                .iter()
+                .filter_map(|i| self.string(Some(i), what))
+                .collect(),
+            _ => {
+                self.error(
+                    node.pos,
+                    format!("`{what}` must be a list, found {}", node.type_name()),
+                );
+                Vec::new()
+            }
+        }
+    }
+
+    /// A list of mappings, each decoded by `f`.
+    pub fn list<T>(
+        &mut self,
+        node: Option<&Node>,
+        what: &str,
+        mut f: impl FnMut(&mut Self, &Node) -> Option<T>,
+    ) -> Vec<T> {
+        let Some(node) = node else { return Vec::new() };
+        match &node.value {
+            Value::Scalar(ScalarKind::Null, _) => Vec::new(),
+            Value::Seq(items) => items.iter().filter_map(|i| f(self, i)).collect(),
+            _ => {
+                self.error(
+                    node.pos,
+                    format!("`{what}` must be a list, found {}", node.type_name()),
+                );
+                Vec::new()
+            }
+        }
+    }
+
+    /// A duration (`7d`, `12h`, `1d12h`).
+    pub fn duration(&mut self, node: Option<&Node>, what: &str) -> Option<Duration> {
+        let node = node?;
+        let text = self.string(Some(node), what)?;
+        match Duration::parse(&text) {
+            Ok(d) => Some(d),
+            Err(e) => {
+                self.error(node.pos, format!("`{what}`: {e}"));
+                None
+            }
+        }
+    }
+
+    /// An RFC 3339 time.
+    pub fn timestamp(&mut self, node: Option<&Node>, what: &str) -> Option<Timestamp> {
+        let node = node?;
+        let text = self.string(Some(node), what)?;
+        match Timestamp::parse(&text) {
+            Ok(t) => Some(t),
+            Err(e) => {
+                let hint = if is_python_none(&text) {
+                    " (write null when there is none)"
+                } else {
+                    ""
+                };
+                self.error(node.pos, format!("`{what}`: {e}{hint}"));
+                None
+            }
+        }
+    }
+
+    /// A digest (`sha256:` + 64 hex).
+    pub fn digest(&mut self, node: Option<&Node>, what: &str) -> Option<Digest> {
+        let node = node?;
+        let text = self.string(Some(node), what)?;
+        match Digest::parse(&text) {
+            Ok(d) => Some(d),
+            Err(e) => {
+                let msg = if is_python_none(&text) {
+                    format!("`{what}`: `{text}` is not a digest (write null when there is none)")
+                } else {
+                    format!("`{what}` is not a digest: {e}")
+                };
+                self.error(node.pos, msg);
+                None
+            }
+        }
+    }
+}
+
+/// A node's text for messages: the scalar, or its type.
+fn scalar_text(node: &Node) -> String {
+    match &node.value {
+        Value::Scalar(_, t) => t.clone(),
+        _ => node.type_name().to_string(),
+    }
+}
+
+/// `None`/`none`: what a Python program writes for a missing value.
+fn is_python_none(text: &str) -> bool {
+    matches!(text, "None" | "none" | "NONE" | "nil")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::yaml;
+
+    #[test]
+    fn unknown_keys_are_reported_with_a_suggestion() {
+        let doc = yaml::parse("name: a\nrebuildDelai: 7d\nupdates: []\n").unwrap();
+        let mut d = Decoder::new("images.yaml");
+        let f = d
+            .fields(
+                &doc,
+                "image `a`",
+                &["name", "rebuildDelay"],
+                Unknown::Reject,
+            )
+            .unwrap();
+        assert_eq!(f.get("name").map(|n| n.pos), Some(Pos { line: 1, col: 7 }));
+        let msgs: Vec<String> = d.diags.iter().map(ToString::to_string).collect();
+        assert_eq!(
+            msgs,
+            [
+                "images.yaml:2:1: error: unknown key `rebuildDelai` in image `a`; did you mean `rebuildDelay`?",
+                "images.yaml:3:1: error: unknown key `updates` in image `a`; known keys: name, rebuildDelay",
+            ]
+        );
+    }
+
+    #[test]
+    fn kept_unknown_keys_are_not_errors() {
+        let doc = yaml::parse("name: a\nmetadata: {}\n").unwrap();
+        let mut d = Decoder::new("s.yaml");
+        let f = d.fields(&doc, "state", &["name"], Unknown::Keep).unwrap();
+        assert!(d.diags.is_empty());
+        assert_eq!(f.unknown(&["name"]).len(), 1);
+    }
+
+    #[test]
+    fn typed_scalars_report_their_position() {
+        let doc = yaml::parse("a: None\nb: 7x\nc: sha256:placeholder\nd: yes please\n").unwrap();
+        let mut d = Decoder::new("f");
+        assert_eq!(d.timestamp(doc.get("a"), "a"), None);
+        assert_eq!(d.duration(doc.get("b"), "b"), None);
+        assert_eq!(d.digest(doc.get("c"), "c"), None);
+        assert_eq!(d.boolean(doc.get("d"), "d"), None);
+        let lines: Vec<u32> = d.diags.iter().map(|x| x.pos.line).collect();
+        assert_eq!(lines, [1, 2, 3, 4]);
+        assert!(
+            d.diags[0].message.contains("write null"),
+            "{}",
+            d.diags[0].message
+        );
+    }
+}

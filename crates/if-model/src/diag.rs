@@ -1,0 +1,115 @@
+//! Diagnostics: a problem found in a file, at a line and column, printed as
+//! `path:line:col: error: message`.
+
+use std::fmt;
+
+use crate::yaml::Pos;
+
+/// How bad a problem is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Severity {
+    /// Must be fixed: `validate` fails.
+    Error,
+    /// Worth a look; does not fail `validate`.
+    Warning,
+}
+
+/// One problem in one file.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Diagnostic {
+    /// The file, as the user should see it.
+    pub file: String,
+    /// Where in the file.
+    pub pos: Pos,
+    /// Error or warning.
+    pub severity: Severity,
+    /// What is wrong, and where possible what to write instead.
+    pub message: String,
+}
+
+impl Diagnostic {
+    /// An error at `pos` of `file`.
+    pub fn error(file: &str, pos: Pos, message: impl Into<String>) -> Self {
+        Diagnostic {
+            file: file.to_string(),
+            pos,
+            severity: Severity::Error,
+            message: message.into(),
+        }
+    }
+
+    /// A warning at `pos` of `file`.
+    pub fn warning(file: &str, pos: Pos, message: impl Into<String>) -> Self {
+        Diagnostic {
+            file: file.to_string(),
+            pos,
+            severity: Severity::Warning,
+            message: message.into(),
+        }
+    }
+}
+
+impl fmt::Display for Diagnostic {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let sev = match self.severity {
+            Severity::Error => "error",
+            Severity::Warning => "warning",
+        };
+        write!(
+            f,
+            "{}:{}:{}: {sev}: {}",
+            self.file, self.pos.line, self.pos.col, self.message
+        )
+    }
+}
+
+/// Whether any diagnostic is an error.
+pub fn has_errors(diags: &[Diagnostic]) -> bool {
+    diags.iter().any(|d| d.severity == Severity::Error)
+}
+
+/// The known word closest to `word` when it is plausibly a misspelling of it.
+pub fn closest<'a>(word: &str, known: &[&'a str]) -> Option<&'a str> {
+    let lower = word.to_ascii_lowercase();
+    known
+        .iter()
+        .map(|k| (edit_distance(&lower, &k.to_ascii_lowercase()), *k))
+        .filter(|(d, k)| *d <= (k.chars().count() / 3).max(2))
+        .min_by_key(|(d, _)| *d)
+        .map(|(_, k)| k)
+}
+
+/// Levenshtein distance over characters.
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut prev: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut cur = vec![i + 1; b.len() + 1];
+        for (j, cb) in b.iter().enumerate() {
+            let sub = prev[j] + usize::from(ca != *cb);
+            cur[j + 1] = sub.min(prev[j + 1] + 1).min(cur[j] + 1);
+        }
+        prev = cur;
+    }
+    prev[b.len()]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn display_is_path_line_col() {
+        let d = Diagnostic::error("images.yaml", Pos { line: 3, col: 5 }, "bad");
+        assert_eq!(d.to_string(), "images.yaml:3:5: error: bad");
+    }
+
+    #[test]
+    fn closest_suggests_near_misses_only() {
+        let known = ["rebuildDelay", "autoRebuild", "allowTags", "registry"];
+        assert_eq!(closest("rebuildDelai", &known), Some("rebuildDelay"));
+        assert_eq!(closest("allowtags", &known), Some("allowTags"));
+        assert_eq!(closest("registy", &known), Some("registry"));
+        assert_eq!(closest("updates", &known), None);
+    }
+}

@@ -1,0 +1,467 @@
+//! `images.yaml`: the enrollment that people edit, its types, and its validation.
+//!
+//! Both file shapes are read: a bare list of images, or a mapping with an `images:` key.
+//! Every problem of the file is reported in one run, each at its line and column.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use crate::decode::{Decoder, Unknown};
+use crate::diag::{Diagnostic, closest};
+use crate::duration::Duration;
+use crate::reference::ImageRef;
+use crate::yaml::{self, Node, Pos, Value};
+
+/// The default delay between a base-image update and the rebuild.
+pub const DEFAULT_REBUILD_DELAY: Duration = Duration::from_days(7);
+/// The default branch of a source repository.
+pub const DEFAULT_BRANCH: &str = "main";
+
+/// Which forge builds a managed image.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Provider {
+    /// GitHub Actions (`workflow_dispatch`).
+    Github,
+    /// GitLab CI pipelines.
+    Gitlab,
+}
+
+impl Provider {
+    /// The spelling in `images.yaml`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Provider::Github => "github",
+            Provider::Gitlab => "gitlab",
+        }
+    }
+
+    /// Parses `github` or `gitlab`.
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "github" => Some(Provider::Github),
+            "gitlab" => Some(Provider::Gitlab),
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Display for Provider {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// How Kargo picks an image version from the tags it sees (`imageSelectionStrategy`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum SelectionStrategy {
+    /// Highest semantic version.
+    SemVer,
+    /// Lexically greatest tag.
+    Lexical,
+    /// Most recently built image.
+    NewestBuild,
+    /// Latest digest of one mutable tag.
+    Digest,
+}
+
+impl SelectionStrategy {
+    /// Every strategy, in the spelling Kargo uses.
+    pub const ALL: [SelectionStrategy; 4] = [
+        SelectionStrategy::SemVer,
+        SelectionStrategy::Lexical,
+        SelectionStrategy::NewestBuild,
+        SelectionStrategy::Digest,
+    ];
+
+    /// The spelling Kargo and `images.yaml` use.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SelectionStrategy::SemVer => "SemVer",
+            SelectionStrategy::Lexical => "Lexical",
+            SelectionStrategy::NewestBuild => "NewestBuild",
+            SelectionStrategy::Digest => "Digest",
+        }
+    }
+
+    /// Parses the exact spelling.
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|v| v.as_str() == s)
+    }
+}
+
+impl fmt::Display for SelectionStrategy {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Where a managed image is built.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Source {
+    /// GitHub or GitLab.
+    pub provider: Provider,
+    /// `owner/repo` (GitHub) or the project path (GitLab).
+    pub repo: String,
+    /// The branch the build runs on (default `main`).
+    pub branch: String,
+    /// Path of the Dockerfile inside the repository (relative, no `..`).
+    pub dockerfile: String,
+    /// GitHub Actions workflow file name (GitHub).
+    pub workflow: Option<String>,
+    /// Pipeline file (GitLab; informational).
+    pub pipeline: Option<String>,
+    /// Job to run, passed to the pipeline as `IMAGE_FACTORY_JOB` (GitLab).
+    pub job: Option<String>,
+}
+
+/// One entry of `images.yaml`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ImageEntry {
+    /// Unique name: a Kubernetes label value (lowercase, at most 63 characters).
+    pub name: String,
+    /// Registry host the image is published to (`ghcr.io`, `docker.io`).
+    pub registry: String,
+    /// Repository inside the registry (`org/app`, `library/postgres`).
+    pub repository: String,
+    /// Present for a managed image (we build it); absent for an external one.
+    pub source: Option<Source>,
+    /// Delay between an upstream update and the rebuild.
+    pub rebuild_delay: Duration,
+    /// Delay after an internal parent's rebuild before this image is rebuilt (default 0).
+    pub cascade_delay: Duration,
+    /// Trigger rebuilds automatically (otherwise they become `due` and wait for a person).
+    pub auto_rebuild: bool,
+    /// Regex of the tags to watch (external images).
+    pub allow_tags: Option<String>,
+    /// How Kargo selects among tags.
+    pub image_selection_strategy: Option<SelectionStrategy>,
+}
+
+impl ImageEntry {
+    /// Whether we build this image (it has a `source`).
+    pub fn is_managed(&self) -> bool {
+        self.source.is_some()
+    }
+
+    /// `registry/repository`, the image's repository URL.
+    pub fn repo_url(&self) -> String {
+        format!("{}/{}", self.registry, self.repository)
+    }
+}
+
+/// How `images.yaml` was written, so that it could be written back the same way.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FileShape {
+    /// A bare list of images.
+    List,
+    /// A mapping with an `images:` key.
+    ImagesKey,
+}
+
+/// The whole enrollment.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Enrollment {
+    /// The images, in file order.
+    pub images: Vec<ImageEntry>,
+    /// The file's shape.
+    pub shape: FileShape,
+}
+
+impl Enrollment {
+    /// The entry named `name`.
+    pub fn get(&self, name: &str) -> Option<&ImageEntry> {
+        self.images.iter().find(|i| i.name == name)
+    }
+}
+
+const TOP_KEYS: &[&str] = &["images"];
+const ENTRY_KEYS: &[&str] = &[
+    "name",
+    "registry",
+    "repository",
+    "source",
+    "rebuildDelay",
+    "cascadeDelay",
+    "autoRebuild",
+    "allowTags",
+    "imageSelectionStrategy",
+];
+const SOURCE_KEYS: &[&str] = &[
+    "provider",
+    "repo",
+    "branch",
+    "dockerfile",
+    "workflow",
+    "pipeline",
+    "job",
+];
+
+/// Reads and validates `images.yaml`. `file` is the name used in messages. Returns the
+/// images that could be read (entries with problems are left out) and every problem found.
+pub fn parse(src: &str, file: &str) -> (Enrollment, Vec<Diagnostic>) {
+    let mut d = Decoder::new(file);
+    let mut enrollment = Enrollment {
+        images: Vec::new(),
+        shape: FileShape::List,
+    };
+    let doc = match yaml::parse(src) {
+        Ok(doc) => doc,
+        Err(e) => {
+            d.error(e.pos, e.message);
+            return (enrollment, d.finish());
+        }
+    };
+    let list = match &doc.value {
+        Value::Seq(_) => Some(&doc),
+        Value::Map(_) => {
+            enrollment.shape = FileShape::ImagesKey;
+            let fields = d.fields(&doc, "images.yaml", TOP_KEYS, Unknown::Reject);
+            fields.and_then(|f| f.raw("images"))
+        }
+        _ if doc.is_null() => None,
+        _ => {
+            d.error(
+                doc.pos,
+                format!(
+                    "images.yaml must be a list of images (or have an `images:` key), found {}",
+                    doc.type_name()
+                ),
+            );
+            None
+        }
+    };
+    let mut names: BTreeMap<String, Pos> = BTreeMap::new();
+    let entries = d.list(list.filter(|n| !n.is_null()), "images", |d, node| {
+        let entry = entry(d, node)?;
+        Some((entry, node.pos))
+    });
+    for (entry, pos) in entries {
+        if let Some(first) = names.get(&entry.name) {
+            let msg = format!(
+                "duplicate image name `{}` (first used at line {})",
+                entry.name, first.line
+            );
+            d.error(pos, msg);
+            continue;
+        }
+        names.insert(entry.name.clone(), pos);
+        enrollment.images.push(entry);
+    }
+    (enrollment, d.finish())
+}
+
+fn entry(d: &mut Decoder, node: &Node) -> Option<ImageEntry> {
+    let errors_before = d.diags.len();
+    let f = d.fields(node, "an image entry", ENTRY_KEYS, Unknown::Reject)?;
+    let name = d.required(f.get("name"), "name", f.pos, "image entry");
+    if let (Some(n), Some(at)) = (&name, f.get("name"))
+        && let Err(msg) = check_name(n)
+    {
+        d.error(at.pos, msg);
+    }
+    let what = format!("image `{}`", name.as_deref().unwrap_or("?"));
+    let registry = d.required(f.get("registry"), "registry", f.pos, &what);
+    let repository = d.required(f.get("repository"), "repository", f.pos, &what);
+    if let (Some(reg), Some(repo), Some(at)) = (&registry, &repository, f.get("registry"))
+        && let Err(e) = ImageRef::parse(&format!("{reg}/{repo}"))
+    {
+        d.error(
+            at.pos,
+            format!(
+                "registry `{reg}` and repository `{repo}` do not form a valid image reference: {e}"
+            ),
+        );
+    }
+    let source = f.get("source").and_then(|s| source(d, s, &what));
+    let rebuild_delay = d.duration(f.get("rebuildDelay"), "rebuildDelay");
+    let cascade_delay = d.duration(f.get("cascadeDelay"), "cascadeDelay");
+    let auto_rebuild = d.boolean(f.get("autoRebuild"), "autoRebuild");
+    let allow_tags = decode_allow_tags(d, f.get("allowTags"));
+    let strategy = decode_strategy(d, f.get("imageSelectionStrategy"));
+    if f.get("source").is_none() && allow_tags.is_none() {
+        d.error(f.pos, format!("external {what} has no `allowTags`: say which tags to watch (e.g. ^16-alpine$), or add a `source` if you build it"));
+    }
+    if d.diags.len() > errors_before {
+        return None;
+    }
+    Some(ImageEntry {
+        name: name?,
+        registry: registry?,
+        repository: repository?,
+        source,
+        rebuild_delay: rebuild_delay.unwrap_or(DEFAULT_REBUILD_DELAY),
+        cascade_delay: cascade_delay.unwrap_or_default(),
+        auto_rebuild: auto_rebuild.unwrap_or(true),
+        allow_tags,
+        image_selection_strategy: strategy,
+    })
+}
+
+fn source(d: &mut Decoder, node: &Node, what: &str) -> Option<Source> {
+    let f = d.fields(
+        node,
+        &format!("the source of {what}"),
+        SOURCE_KEYS,
+        Unknown::Reject,
+    )?;
+    let in_what = format!("the source of {what}");
+    let provider_text = d.required(f.get("provider"), "provider", f.pos, &in_what);
+    let provider = provider_text.as_deref().and_then(|p| {
+        let parsed = Provider::parse(p);
+        if parsed.is_none()
+            && let Some(at) = f.get("provider")
+        {
+            d.error(
+                at.pos,
+                format!("unknown provider `{p}`: use github or gitlab"),
+            );
+        }
+        parsed
+    });
+    let repo = d.required(f.get("repo"), "repo", f.pos, &in_what);
+    let branch = d.string(f.get("branch"), "branch");
+    let dockerfile = d.required(f.get("dockerfile"), "dockerfile", f.pos, &in_what);
+    if let (Some(path), Some(at)) = (&dockerfile, f.get("dockerfile"))
+        && let Err(msg) = check_relative_path(path)
+    {
+        d.error(at.pos, format!("dockerfile `{path}`: {msg}"));
+    }
+    let workflow = d.string(f.get("workflow"), "workflow");
+    let pipeline = d.string(f.get("pipeline"), "pipeline");
+    let job = d.string(f.get("job"), "job");
+    match provider {
+        Some(Provider::Github) => {
+            if workflow.is_none() {
+                d.error(f.pos, format!("{in_what} is on github but has no `workflow` (the Actions workflow file to dispatch, e.g. build.yml)"));
+            }
+            for key in ["pipeline", "job"] {
+                if let Some(n) = f.get(key) {
+                    d.error(
+                        n.pos,
+                        format!("`{key}` is for gitlab sources; github uses `workflow`"),
+                    );
+                }
+            }
+        }
+        Some(Provider::Gitlab) => {
+            if let Some(n) = f.get("workflow") {
+                d.error(
+                    n.pos,
+                    "`workflow` is for github sources; gitlab uses `pipeline` and `job`"
+                        .to_string(),
+                );
+            }
+        }
+        None => {}
+    }
+    Some(Source {
+        provider: provider?,
+        repo: repo?,
+        branch: branch.unwrap_or_else(|| DEFAULT_BRANCH.to_string()),
+        dockerfile: dockerfile?,
+        workflow,
+        pipeline,
+        job,
+    })
+}
+
+/// Decodes an `allowTags` value and checks it with [`check_allow_tags`].
+pub(crate) fn decode_allow_tags(d: &mut Decoder, node: Option<&Node>) -> Option<String> {
+    let re = d.string(node, "allowTags")?;
+    if let (Err(msg), Some(at)) = (check_allow_tags(&re), node) {
+        d.error(at.pos, msg);
+    }
+    Some(re)
+}
+
+/// Decodes an `imageSelectionStrategy`, suggesting the right spelling of a near miss.
+pub(crate) fn decode_strategy(d: &mut Decoder, node: Option<&Node>) -> Option<SelectionStrategy> {
+    let n = node?;
+    let text = d.string(Some(n), "imageSelectionStrategy")?;
+    let parsed = SelectionStrategy::parse(&text);
+    if parsed.is_none() {
+        let names: Vec<&str> = SelectionStrategy::ALL.iter().map(|s| s.as_str()).collect();
+        let hint = closest(&text, &names).map_or_else(
+            || format!("use one of {}", names.join(", ")),
+            |c| format!("did you mean `{c}`?"),
+        );
+        d.error(
+            n.pos,
+            format!("unknown imageSelectionStrategy `{text}`; {hint}"),
+        );
+    }
+    parsed
+}
+
+/// Checks an image name: a Kubernetes label value that is also a safe file name
+/// (lowercase letters, digits, `-`, `_`, `.`; starts and ends alphanumeric; at most 63).
+pub fn check_name(name: &str) -> Result<(), String> {
+    let ok_char =
+        |c: char| c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '-' | '_' | '.');
+    let alnum = |c: Option<char>| c.is_some_and(|c| c.is_ascii_lowercase() || c.is_ascii_digit());
+    if name.is_empty() {
+        return Err("image name is empty".to_string());
+    }
+    if name.len() > 63 {
+        return Err(format!(
+            "image name `{name}` is {} characters long; at most 63 (it is a Kubernetes label value)",
+            name.len()
+        ));
+    }
+    if let Some(c) = name.chars().find(|c| !ok_char(*c)) {
+        let hint = if c.is_ascii_uppercase() {
+            " (names are lowercase)"
+        } else {
+            ""
+        };
+        return Err(format!(
+            "image name `{name}` contains `{c}`{hint}: use lowercase letters, digits, `-`, `_` and `.`"
+        ));
+    }
+    if !alnum(name.chars().next()) || !alnum(name.chars().last()) {
+        return Err(format!(
+            "image name `{name}` must start and end with a lowercase letter or digit"
+        ));
+    }
+    Ok(())
+}
+
+/// Checks a path inside a repository: relative, no `..`, not empty.
+pub fn check_relative_path(path: &str) -> Result<(), String> {
+    if path.is_empty() {
+        return Err("the path is empty".to_string());
+    }
+    if path.starts_with('/') || path.starts_with('\\') || path.get(1..2) == Some(":") {
+        return Err("must be relative to the repository root".to_string());
+    }
+    if path.split(['/', '\\']).any(|c| c == "..") {
+        return Err("must not contain `..`".to_string());
+    }
+    if path.contains('\0') {
+        return Err("must not contain NUL".to_string());
+    }
+    Ok(())
+}
+
+/// Checks an `allowTags` regex: it compiles, and it has no doubled escape (`\\.` matches a
+/// backslash followed by any character, which is almost always a YAML quoting mistake).
+pub fn check_allow_tags(re: &str) -> Result<(), String> {
+    if let Some(i) = re.find("\\\\") {
+        let next = re[i + 2..].chars().next();
+        if next.is_some_and(|c| ".^$*+?()[]{}|-".contains(c) || c.is_ascii_alphanumeric()) {
+            let fixed = re.replace("\\\\", "\\");
+            return Err(format!(
+                "allowTags `{re}` has a doubled escape `\\\\` (it matches a literal backslash): write `{fixed}`"
+            ));
+        }
+    }
+    regex::Regex::new(re).map(|_| ()).map_err(|e| {
+        let text = e.to_string();
+        let last = text.lines().last().unwrap_or_default().trim();
+        let first = last.strip_prefix("error: ").unwrap_or(last);
+        format!("allowTags `{re}` is not a valid regex: {first}")
+    })
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,294 @@
+//! Tests of reading and validating `images.yaml`.
+
+use super::*;
+
+fn messages(src: &str) -> Vec<String> {
+    let (_, diags) = parse(src, "images.yaml");
+    diags.iter().map(ToString::to_string).collect()
+}
+
+const GOOD: &str = "\
+- name: backstage
+  registry: ghcr.io
+  repository: acme/backstage
+  source:
+    provider: github
+    repo: acme/backstage
+    dockerfile: packages/backend/Dockerfile
+    workflow: build.yml
+  rebuildDelay: 7d
+- name: postgres
+  registry: docker.io
+  repository: library/postgres
+  allowTags: ^16-alpine$
+  imageSelectionStrategy: Lexical
+  rebuildDelay: 30d
+  autoRebuild: false
+";
+
+#[test]
+fn reads_both_shapes_with_defaults() {
+    let (list, diags) = parse(GOOD, "images.yaml");
+    assert!(diags.is_empty(), "{diags:?}");
+    assert_eq!(list.shape, FileShape::List);
+    assert_eq!(list.images.len(), 2);
+    let b = &list.images[0];
+    assert!(b.is_managed());
+    assert_eq!(b.source.as_ref().unwrap().branch, "main");
+    assert!(b.auto_rebuild);
+    assert_eq!(b.cascade_delay, Duration::default());
+    let p = &list.images[1];
+    assert!(!p.is_managed());
+    assert_eq!(p.rebuild_delay.to_string(), "30d");
+    assert_eq!(p.image_selection_strategy, Some(SelectionStrategy::Lexical));
+
+    let keyed = format!(
+        "images:\n{}",
+        GOOD.lines().map(|l| format!("  {l}\n")).collect::<String>()
+    );
+    let (map, diags) = parse(&keyed, "images.yaml");
+    assert!(diags.is_empty(), "{diags:?}");
+    assert_eq!(map.shape, FileShape::ImagesKey);
+    assert_eq!(map.images, list.images);
+}
+
+#[test]
+fn empty_file_is_an_empty_enrollment() {
+    let (e, diags) = parse("# nothing yet\n", "images.yaml");
+    assert!(diags.is_empty());
+    assert!(e.images.is_empty());
+    let (e, diags) = parse("images: []\n", "images.yaml");
+    assert!(diags.is_empty());
+    assert!(e.images.is_empty());
+}
+
+#[test]
+fn unknown_keys_name_the_key_and_suggest() {
+    let src = "- name: a\n  registry: ghcr.io\n  repository: x/a\n  allowTags: ^1$\n  rebuildDelai: 7d\n  updates: []\n";
+    assert_eq!(
+        messages(src),
+        [
+            "images.yaml:5:3: error: unknown key `rebuildDelai` in an image entry; did you mean `rebuildDelay`?",
+            "images.yaml:6:3: error: unknown key `updates` in an image entry; known keys: name, registry, repository, source, rebuildDelay, cascadeDelay, autoRebuild, allowTags, imageSelectionStrategy",
+        ]
+    );
+    assert_eq!(
+        messages("image:\n  - name: a\n"),
+        ["images.yaml:1:1: error: unknown key `image` in images.yaml; did you mean `images`?"]
+    );
+    let src = "- name: a\n  registry: ghcr.io\n  repository: x/a\n  source:\n    provider: github\n    repo: x/a\n    dockerfile: Dockerfile\n    workflow: b.yml\n    brnach: main\n";
+    assert_eq!(
+        messages(src),
+        [
+            "images.yaml:9:5: error: unknown key `brnach` in the source of image `a`; did you mean `branch`?"
+        ]
+    );
+}
+
+#[test]
+fn names_must_be_unique_label_values() {
+    let entry = |name: &str| {
+        format!("- name: {name}\n  registry: ghcr.io\n  repository: x/a\n  allowTags: ^1$\n")
+    };
+    assert_eq!(
+        messages(&format!("{}{}", entry("a"), entry("a"))),
+        ["images.yaml:5:3: error: duplicate image name `a` (first used at line 1)"]
+    );
+    let m = messages(&entry("Backstage"));
+    assert_eq!(m.len(), 1);
+    assert!(
+        m[0].starts_with(
+            "images.yaml:1:9: error: image name `Backstage` contains `B` (names are lowercase)"
+        ),
+        "{m:?}"
+    );
+    let long = "a".repeat(64);
+    assert!(messages(&entry(&long))[0].starts_with("images.yaml:1:9: error: image name"));
+    assert!(messages(&entry("../etc"))[0].contains("contains `/`"));
+    assert!(messages(&entry("-a"))[0].contains("must start and end"));
+    assert!(messages(&entry(&"a".repeat(63))).is_empty());
+    assert!(messages(&entry("a.b_c-1")).is_empty());
+}
+
+#[test]
+fn required_fields_are_reported_at_the_entry() {
+    assert_eq!(
+        messages("- name: a\n  allowTags: ^1$\n"),
+        [
+            "images.yaml:1:3: error: image `a` has no `registry`",
+            "images.yaml:1:3: error: image `a` has no `repository`",
+        ]
+    );
+    assert_eq!(
+        messages("- registry: ghcr.io\n  repository: x/a\n  allowTags: ^1$\n"),
+        ["images.yaml:1:3: error: image entry has no `name`"]
+    );
+}
+
+#[test]
+fn external_images_need_allow_tags() {
+    let m = messages("- name: pg\n  registry: docker.io\n  repository: library/postgres\n");
+    assert_eq!(m.len(), 1);
+    assert!(
+        m[0].starts_with("images.yaml:1:3: error: external image `pg` has no `allowTags`"),
+        "{m:?}"
+    );
+}
+
+#[test]
+fn source_rules_per_provider() {
+    let base = "- name: a\n  registry: ghcr.io\n  repository: x/a\n  source:\n";
+    let m = messages(&format!(
+        "{base}    provider: bitbucket\n    repo: x/a\n    dockerfile: Dockerfile\n"
+    ));
+    assert_eq!(
+        m,
+        ["images.yaml:5:15: error: unknown provider `bitbucket`: use github or gitlab"]
+    );
+    let m = messages(&format!(
+        "{base}    provider: github\n    repo: x/a\n    dockerfile: Dockerfile\n"
+    ));
+    assert_eq!(m.len(), 1);
+    assert!(
+        m[0].starts_with(
+            "images.yaml:5:5: error: the source of image `a` is on github but has no `workflow`"
+        ),
+        "{m:?}"
+    );
+    let m = messages(&format!(
+        "{base}    provider: github\n    repo: x/a\n    dockerfile: Dockerfile\n    workflow: b.yml\n    job: build\n"
+    ));
+    assert_eq!(
+        m,
+        ["images.yaml:9:10: error: `job` is for gitlab sources; github uses `workflow`"]
+    );
+    let m = messages(&format!(
+        "{base}    provider: gitlab\n    repo: g/p\n    dockerfile: Dockerfile\n    workflow: b.yml\n"
+    ));
+    assert_eq!(
+        m,
+        [
+            "images.yaml:8:15: error: `workflow` is for github sources; gitlab uses `pipeline` and `job`"
+        ]
+    );
+    let m = messages(&format!(
+        "{base}    provider: gitlab\n    repo: g/p\n    dockerfile: Dockerfile\n    job: build\n"
+    ));
+    assert!(m.is_empty(), "{m:?}");
+}
+
+#[test]
+fn dockerfile_paths_stay_inside_the_repository() {
+    let base = "- name: a\n  registry: ghcr.io\n  repository: x/a\n  source:\n    provider: gitlab\n    repo: g/p\n";
+    let m = messages(&format!("{base}    dockerfile: ../other/Dockerfile\n"));
+    assert_eq!(
+        m,
+        ["images.yaml:7:17: error: dockerfile `../other/Dockerfile`: must not contain `..`"]
+    );
+    let m = messages(&format!("{base}    dockerfile: /etc/Dockerfile\n"));
+    assert_eq!(
+        m,
+        [
+            "images.yaml:7:17: error: dockerfile `/etc/Dockerfile`: must be relative to the repository root"
+        ]
+    );
+    assert!(messages(&format!("{base}    dockerfile: a/..b/Dockerfile\n")).is_empty());
+}
+
+#[test]
+fn allow_tags_must_compile_and_not_be_double_escaped() {
+    let base = "- name: a\n  registry: ghcr.io\n  repository: x/a\n";
+    let m = messages(&format!("{base}  allowTags: ^3\\\\.12-slim$\n"));
+    assert_eq!(
+        m,
+        [
+            "images.yaml:4:14: error: allowTags `^3\\\\.12-slim$` has a doubled escape `\\\\` (it matches a literal backslash): write `^3\\.12-slim$`"
+        ]
+    );
+    // In double quotes, "\\." is one backslash: correct.
+    assert!(messages(&format!("{base}  allowTags: \"^3\\\\.12-slim$\"\n")).is_empty());
+    let m = messages(&format!("{base}  allowTags: ^(16\n"));
+    assert_eq!(m.len(), 1);
+    assert!(
+        m[0].starts_with("images.yaml:4:14: error: allowTags `^(16` is not a valid regex:"),
+        "{m:?}"
+    );
+}
+
+#[test]
+fn typed_fields_report_bad_values() {
+    let base = "- name: a\n  registry: ghcr.io\n  repository: x/a\n  allowTags: ^1$\n";
+    assert_eq!(
+        messages(&format!("{base}  rebuildDelay: 7 days\n")),
+        [
+            "images.yaml:5:17: error: `rebuildDelay`: unknown unit `days` in duration `7 days`: use w, d, h or m (e.g. 7d, 1d12h)"
+        ]
+    );
+    assert_eq!(
+        messages(&format!("{base}  autoRebuild: sometimes\n")),
+        ["images.yaml:5:16: error: `autoRebuild` must be true or false, found a string"]
+    );
+    assert_eq!(
+        messages(&format!("{base}  imageSelectionStrategy: semver\n")),
+        [
+            "images.yaml:5:27: error: unknown imageSelectionStrategy `semver`; did you mean `SemVer`?"
+        ]
+    );
+    assert_eq!(
+        messages(&format!("{base}  cascadeDelay: 1h1d\n")),
+        [
+            "images.yaml:5:17: error: `cascadeDelay`: units out of order in duration `1h1d`: write the largest first, each once (e.g. 1d12h)"
+        ]
+    );
+}
+
+#[test]
+fn registry_and_repository_must_form_a_reference() {
+    let m = messages("- name: a\n  registry: ghcr.io\n  repository: Acme/App\n  allowTags: ^1$\n");
+    assert_eq!(m.len(), 1);
+    assert!(m[0].starts_with("images.yaml:2:13: error: registry `ghcr.io` and repository `Acme/App` do not form a valid image reference"), "{m:?}");
+}
+
+#[test]
+fn every_problem_is_reported_in_one_run() {
+    let src = "\
+- name: A
+  registry: ghcr.io
+  repository: x/a
+  allowTags: ^1\\\\.0$
+- name: b
+  registry: ghcr.io
+  repository: x/b
+  rebuildDelay: soon
+";
+    let m = messages(src);
+    let lines: Vec<&str> = m
+        .iter()
+        .map(|s| s.split(": error").next().unwrap())
+        .collect();
+    assert_eq!(
+        lines,
+        [
+            "images.yaml:1:9",
+            "images.yaml:4:14",
+            "images.yaml:5:3",
+            "images.yaml:8:17"
+        ],
+        "{m:#?}"
+    );
+}
+
+#[test]
+fn syntax_errors_are_positioned() {
+    assert_eq!(
+        messages("- name: a\n  registry: [ghcr.io\n"),
+        ["images.yaml:2:13: error: unclosed bracket '['"]
+    );
+    let m = messages("- name: a\n  name: b\n");
+    assert_eq!(m, ["images.yaml:2:3: error: duplicate mapping key: name"]);
+    let m = messages("just a string\n");
+    assert!(
+        m[0].starts_with("images.yaml:1:1: error: images.yaml must be a list"),
+        "{m:?}"
+    );
+}

@@ -1,0 +1,386 @@
+//! The state files the tool writes: `state/images/<name>.yaml` ([`ImageState`]) and
+//! `state/base-images/<slug>.yaml` ([`BaseImageState`]), with seed 000's field names plus
+//! DESIGN.md §2's additions. Keys this version does not know are kept and written back
+//! unchanged, so a newer tool's fields survive an older one.
+
+mod encode;
+#[cfg(test)]
+mod tests;
+
+use std::collections::BTreeMap;
+
+use crate::decode::{Decoder, Fields, Unknown};
+use crate::diag::Diagnostic;
+use crate::digest::Digest;
+use crate::enrollment::{SelectionStrategy, decode_allow_tags, decode_strategy};
+use crate::reference::ImageRef;
+use crate::timestamp::Timestamp;
+use crate::yaml::{self, Node};
+
+/// Keys not known to this version, in file order, written back unchanged.
+pub type Extra = Vec<(String, Node)>;
+
+/// Monitoring configuration of an image Kargo watches (the data-alignment contract: a
+/// Warehouse is generated if and only if `repo_url` and `allow_tags` are present).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Watch {
+    /// `registry/repository`.
+    pub repo_url: Option<String>,
+    /// Anchored regex of the tags to watch.
+    pub allow_tags: Option<String>,
+    /// How Kargo selects among tags.
+    pub image_selection_strategy: Option<SelectionStrategy>,
+}
+
+/// The rebuild bookkeeping of an enrolled image.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct RebuildState {
+    /// `monitoring`, `pending`, `due`, `triggered`, `failed`.
+    pub status: Option<String>,
+    /// Whether a rebuild waits.
+    pub pending_rebuild: Option<bool>,
+    /// Why (one line per cause).
+    pub rebuild_reason: Option<String>,
+    /// When the pending rebuild becomes due.
+    pub rebuild_scheduled_for: Option<Timestamp>,
+    /// What caused it (`base-image-update`, `cascade`, `manual`, `expedite`).
+    pub triggered_by: Option<String>,
+    /// Trigger attempts made for the pending rebuild.
+    pub attempts: Option<u32>,
+    /// The last trigger error (never a secret).
+    pub last_error: Option<String>,
+    /// Unknown keys.
+    pub extra: Extra,
+}
+
+/// One rebuild in an image's history (seed 004).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct RebuildRecord {
+    /// When it was triggered.
+    pub triggered_at: Option<Timestamp>,
+    /// Why.
+    pub reason: Option<String>,
+    /// Base image → digest it was built on.
+    pub base_image_snapshots: BTreeMap<String, String>,
+    /// The version it produced.
+    pub result_version: Option<String>,
+    /// Whether it succeeded (absent while pending).
+    pub success: Option<bool>,
+    /// Unknown keys.
+    pub extra: Extra,
+}
+
+/// `state/images/<name>.yaml`.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct ImageState {
+    /// The enrolled name.
+    pub name: String,
+    /// `archived` once the image left `images.yaml` with no dependents.
+    pub status: Option<String>,
+    /// First enrollment.
+    pub enrolled_at: Option<Timestamp>,
+    /// Last discovery that found a change.
+    pub last_discovery: Option<Timestamp>,
+    /// `success`, `failed`, `pending`, `external`.
+    pub discovery_status: Option<String>,
+    /// Why the last discovery failed.
+    pub discovery_error: Option<String>,
+    /// Copy of the `images.yaml` entry, for reference.
+    pub enrollment: Option<Node>,
+    /// Monitoring configuration (external images, and managed images others build on).
+    pub watch: Watch,
+    /// Base images (state names) this image is built on.
+    pub base_images: Vec<String>,
+    /// Enrolled images built on this one.
+    pub dependent_images: Vec<String>,
+    /// Current published version.
+    pub current_version: Option<String>,
+    /// Current published digest.
+    pub current_digest: Option<Digest>,
+    /// When the current version was built.
+    pub last_built: Option<Timestamp>,
+    /// Rebuild bookkeeping.
+    pub rebuild_state: Option<RebuildState>,
+    /// Past rebuilds.
+    pub rebuild_history: Vec<RebuildRecord>,
+    /// Unknown keys.
+    pub extra: Extra,
+}
+
+/// One observed digest change of a base image (seed 004).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct UpdateRecord {
+    /// When it was observed.
+    pub detected_at: Option<Timestamp>,
+    /// The new digest.
+    pub digest: Option<Digest>,
+    /// The images it scheduled.
+    pub triggered_rebuilds: Vec<String>,
+    /// Unknown keys.
+    pub extra: Extra,
+}
+
+/// `state/base-images/<slug>.yaml`.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct BaseImageState {
+    /// The state name (the file's slug when the tool created it).
+    pub name: String,
+    /// The reference as found (`node:22-bookworm-slim`).
+    pub full_image: Option<String>,
+    /// Registry host.
+    pub registry: Option<String>,
+    /// Repository path.
+    pub repository: Option<String>,
+    /// Tag.
+    pub tag: Option<String>,
+    /// `archived` once no enrolled image depends on it.
+    pub status: Option<String>,
+    /// Monitoring configuration.
+    pub watch: Watch,
+    /// First discovery.
+    pub first_discovered: Option<Timestamp>,
+    /// Last check that found a change.
+    pub last_checked: Option<Timestamp>,
+    /// Current digest.
+    pub current_digest: Option<Digest>,
+    /// When the digest last changed.
+    pub last_updated: Option<Timestamp>,
+    /// The digest before.
+    pub previous_digest: Option<Digest>,
+    /// Enrolled images built on it.
+    pub dependent_images: Vec<String>,
+    /// Observed digest changes.
+    pub update_history: Vec<UpdateRecord>,
+    /// Unknown keys.
+    pub extra: Extra,
+}
+
+impl BaseImageState {
+    /// The image reference this file tracks (`fullImage`, else registry/repository:tag).
+    pub fn image_ref(&self) -> Option<ImageRef> {
+        if let Some(full) = &self.full_image {
+            return ImageRef::parse(full).ok();
+        }
+        let (reg, repo) = (self.registry.as_ref()?, self.repository.as_ref()?);
+        let tag = self.tag.as_deref().unwrap_or("latest");
+        ImageRef::parse(&format!("{reg}/{repo}:{tag}")).ok()
+    }
+}
+
+const WATCH_KEYS: [&str; 3] = ["repoURL", "allowTags", "imageSelectionStrategy"];
+const IMAGE_KEYS: &[&str] = &[
+    "name",
+    "status",
+    "enrolledAt",
+    "lastDiscovery",
+    "discoveryStatus",
+    "discoveryError",
+    "enrollment",
+    "repoURL",
+    "allowTags",
+    "imageSelectionStrategy",
+    "baseImages",
+    "dependentImages",
+    "currentVersion",
+    "currentDigest",
+    "lastBuilt",
+    "rebuildState",
+    "rebuildHistory",
+];
+const REBUILD_STATE_KEYS: &[&str] = &[
+    "status",
+    "pendingRebuild",
+    "rebuildReason",
+    "rebuildScheduledFor",
+    "triggeredBy",
+    "attempts",
+    "lastError",
+];
+const REBUILD_RECORD_KEYS: &[&str] = &[
+    "triggeredAt",
+    "reason",
+    "baseImageSnapshots",
+    "resultVersion",
+    "success",
+];
+const BASE_KEYS: &[&str] = &[
+    "name",
+    "fullImage",
+    "registry",
+    "repository",
+    "tag",
+    "status",
+    "repoURL",
+    "allowTags",
+    "imageSelectionStrategy",
+    "firstDiscovered",
+    "lastChecked",
+    "currentDigest",
+    "lastUpdated",
+    "previousDigest",
+    "dependentImages",
+    "updateHistory",
+];
+const UPDATE_KEYS: &[&str] = &["detectedAt", "digest", "triggeredRebuilds"];
+
+fn watch(d: &mut Decoder, f: &Fields<'_>) -> Watch {
+    let allow_tags = decode_allow_tags(d, f.get("allowTags"));
+    let strategy = decode_strategy(d, f.get("imageSelectionStrategy"));
+    let repo_url = d.string(f.get("repoURL"), "repoURL");
+    if let (Some(url), Some(at)) = (&repo_url, f.get("repoURL"))
+        && let Err(e) = ImageRef::parse(url)
+    {
+        d.error(
+            at.pos,
+            format!("repoURL `{url}` is not a valid repository: {e}"),
+        );
+    }
+    Watch {
+        repo_url,
+        allow_tags,
+        image_selection_strategy: strategy,
+    }
+}
+
+/// Reads an image state file. `file` is the name used in messages. `None` when the file is
+/// not a state file at all (not YAML, not a mapping, no name); problems are in the list.
+pub fn parse_image(src: &str, file: &str) -> (Option<ImageState>, Vec<Diagnostic>) {
+    let mut d = Decoder::new(file);
+    let doc = match yaml::parse(src) {
+        Ok(doc) => doc,
+        Err(e) => {
+            d.error(e.pos, e.message);
+            return (None, d.finish());
+        }
+    };
+    let Some(f) = d.fields(&doc, "an image state file", IMAGE_KEYS, Unknown::Keep) else {
+        return (None, d.finish());
+    };
+    let name = d.required(f.get("name"), "name", f.pos, "image state file");
+    let state = ImageState {
+        name: name.unwrap_or_default(),
+        status: d.string(f.get("status"), "status"),
+        enrolled_at: d.timestamp(f.get("enrolledAt"), "enrolledAt"),
+        last_discovery: d.timestamp(f.get("lastDiscovery"), "lastDiscovery"),
+        discovery_status: d.string(f.get("discoveryStatus"), "discoveryStatus"),
+        discovery_error: d.string(f.get("discoveryError"), "discoveryError"),
+        enrollment: f.get("enrollment").cloned(),
+        watch: watch(&mut d, &f),
+        base_images: d.strings(f.get("baseImages"), "baseImages"),
+        dependent_images: d.strings(f.get("dependentImages"), "dependentImages"),
+        current_version: d.string(f.get("currentVersion"), "currentVersion"),
+        current_digest: d.digest(f.get("currentDigest"), "currentDigest"),
+        last_built: d.timestamp(f.get("lastBuilt"), "lastBuilt"),
+        rebuild_state: f.get("rebuildState").and_then(|n| rebuild_state(&mut d, n)),
+        rebuild_history: d.list(f.get("rebuildHistory"), "rebuildHistory", rebuild_record),
+        extra: f.unknown(IMAGE_KEYS),
+    };
+    let ok = !state.name.is_empty();
+    (ok.then_some(state), d.finish())
+}
+
+fn rebuild_state(d: &mut Decoder, node: &Node) -> Option<RebuildState> {
+    let f = d.fields(node, "rebuildState", REBUILD_STATE_KEYS, Unknown::Keep)?;
+    Some(RebuildState {
+        status: d.string(f.get("status"), "rebuildState.status"),
+        pending_rebuild: d.boolean(f.get("pendingRebuild"), "pendingRebuild"),
+        rebuild_reason: d.string(f.get("rebuildReason"), "rebuildReason"),
+        rebuild_scheduled_for: d.timestamp(f.get("rebuildScheduledFor"), "rebuildScheduledFor"),
+        triggered_by: d.string(f.get("triggeredBy"), "triggeredBy"),
+        attempts: d.count(f.get("attempts"), "attempts"),
+        last_error: d.string(f.get("lastError"), "lastError"),
+        extra: f.unknown(REBUILD_STATE_KEYS),
+    })
+}
+
+fn rebuild_record(d: &mut Decoder, node: &Node) -> Option<RebuildRecord> {
+    let f = d.fields(
+        node,
+        "a rebuildHistory entry",
+        REBUILD_RECORD_KEYS,
+        Unknown::Keep,
+    )?;
+    let mut snapshots = BTreeMap::new();
+    if let Some(n) = f.get("baseImageSnapshots")
+        && let Some(sf) = d.fields(n, "baseImageSnapshots", &[], Unknown::Keep)
+    {
+        for (k, v) in sf.unknown(&[]) {
+            if let Some(digest) = d.digest(Some(&v), &format!("baseImageSnapshots.{k}")) {
+                snapshots.insert(k, digest.to_string());
+            }
+        }
+    }
+    Some(RebuildRecord {
+        triggered_at: d.timestamp(f.get("triggeredAt"), "triggeredAt"),
+        reason: d.string(f.get("reason"), "reason"),
+        base_image_snapshots: snapshots,
+        result_version: d.string(f.get("resultVersion"), "resultVersion"),
+        success: d.boolean(f.get("success"), "success"),
+        extra: f.unknown(REBUILD_RECORD_KEYS),
+    })
+}
+
+/// Reads a base-image state file. `None` when it is not a state file at all.
+pub fn parse_base(src: &str, file: &str) -> (Option<BaseImageState>, Vec<Diagnostic>) {
+    let mut d = Decoder::new(file);
+    let doc = match yaml::parse(src) {
+        Ok(doc) => doc,
+        Err(e) => {
+            d.error(e.pos, e.message);
+            return (None, d.finish());
+        }
+    };
+    let Some(f) = d.fields(&doc, "a base-image state file", BASE_KEYS, Unknown::Keep) else {
+        return (None, d.finish());
+    };
+    let name = d.required(f.get("name"), "name", f.pos, "base-image state file");
+    let full_image = d.string(f.get("fullImage"), "fullImage");
+    if let (Some(full), Some(at)) = (&full_image, f.get("fullImage"))
+        && let Err(e) = ImageRef::parse(full)
+    {
+        d.error(
+            at.pos,
+            format!("fullImage `{full}` is not a valid image reference: {e}"),
+        );
+    }
+    let state = BaseImageState {
+        name: name.unwrap_or_default(),
+        full_image,
+        registry: d.string(f.get("registry"), "registry"),
+        repository: d.string(f.get("repository"), "repository"),
+        tag: d.string(f.get("tag"), "tag"),
+        status: d.string(f.get("status"), "status"),
+        watch: watch(&mut d, &f),
+        first_discovered: d.timestamp(f.get("firstDiscovered"), "firstDiscovered"),
+        last_checked: d.timestamp(f.get("lastChecked"), "lastChecked"),
+        current_digest: d.digest(f.get("currentDigest"), "currentDigest"),
+        last_updated: d.timestamp(f.get("lastUpdated"), "lastUpdated"),
+        previous_digest: d.digest(f.get("previousDigest"), "previousDigest"),
+        dependent_images: d.strings(f.get("dependentImages"), "dependentImages"),
+        update_history: d.list(f.get("updateHistory"), "updateHistory", update_record),
+        extra: f.unknown(BASE_KEYS),
+    };
+    if state.full_image.is_none() && (state.registry.is_none() || state.repository.is_none()) {
+        d.error(
+            f.pos,
+            "base-image state file has neither `fullImage` nor `registry` and `repository`",
+        );
+    }
+    let ok = !state.name.is_empty();
+    (ok.then_some(state), d.finish())
+}
+
+fn update_record(d: &mut Decoder, node: &Node) -> Option<UpdateRecord> {
+    let f = d.fields(node, "an updateHistory entry", UPDATE_KEYS, Unknown::Keep)?;
+    Some(UpdateRecord {
+        detected_at: d.timestamp(f.get("detectedAt"), "detectedAt"),
+        digest: d.digest(f.get("digest"), "digest"),
+        triggered_rebuilds: d.strings(f.get("triggeredRebuilds"), "triggeredRebuilds"),
+        extra: f.unknown(UPDATE_KEYS),
+    })
+}
+
+/// Keys of [`Watch`], in the order they are written.
+pub(crate) const fn watch_keys() -> [&'static str; 3] {
+    WATCH_KEYS
+}

@@ -1,0 +1,84 @@
+//! `cargo xtask generate [--check]`: every generated file of the repository, written or checked.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use crate::workspace_root;
+
+/// The generated files: path relative to the workspace root, and the exact contents.
+#[derive(Default)]
+pub struct Outputs {
+    files: BTreeMap<PathBuf, String>,
+}
+
+impl Outputs {
+    /// Adds one generated file.
+    pub fn add(&mut self, rel: impl Into<PathBuf>, contents: String) {
+        self.files.insert(rel.into(), contents);
+    }
+}
+
+/// Runs every generator; writes the files, or with `check` compares them. Returns whether
+/// everything was up to date (always true when writing).
+pub fn run(check: bool) -> Result<bool, String> {
+    let root = workspace_root();
+    let mut out = Outputs::default();
+    collect(&root, &mut out)?;
+    let mut stale = Vec::new();
+    for (rel, contents) in &out.files {
+        let path = root.join(rel);
+        let current = std::fs::read_to_string(&path).ok();
+        if current.as_deref() == Some(contents.as_str()) {
+            continue;
+        }
+        if check {
+            stale.push(rel.display().to_string());
+        } else {
+            if let Some(dir) = path.parent() {
+                std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+            }
+            std::fs::write(&path, contents).map_err(|e| format!("{}: {e}", path.display()))?;
+            println!("wrote {}", rel.display());
+        }
+    }
+    if check && !stale.is_empty() {
+        eprintln!("stale generated files (run `cargo xtask generate`):");
+        for s in &stale {
+            eprintln!("  {s}");
+        }
+        return Ok(false);
+    }
+    println!(
+        "{} generated files {}",
+        out.files.len(),
+        if check { "up to date" } else { "in place" }
+    );
+    Ok(true)
+}
+
+/// Every generator of the project, in one place.
+fn collect(root: &Path, out: &mut Outputs) -> Result<(), String> {
+    validate_goldens(root, out)
+}
+
+/// `testdata/validate/<case>/expected.txt`: what `validate` reports for the case's factory.
+fn validate_goldens(root: &Path, out: &mut Outputs) -> Result<(), String> {
+    for case in case_dirs(&root.join("testdata/validate"))? {
+        let report = if_cli::load::validate_report(&case).map_err(|e| e.to_string())?;
+        let rel = case.strip_prefix(root).map_err(|e| e.to_string())?;
+        out.add(rel.join("expected.txt"), report);
+    }
+    Ok(())
+}
+
+/// The sub-directories of `dir`, sorted.
+fn case_dirs(dir: &Path) -> Result<Vec<PathBuf>, String> {
+    let entries = std::fs::read_dir(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    let mut dirs: Vec<PathBuf> = entries
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .filter(|p| p.is_dir())
+        .collect();
+    dirs.sort();
+    Ok(dirs)
+}
