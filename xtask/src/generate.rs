@@ -58,7 +58,39 @@ pub fn run(check: bool) -> Result<bool, String> {
 
 /// Every generator of the project, in one place.
 fn collect(root: &Path, out: &mut Outputs) -> Result<(), String> {
-    validate_goldens(root, out)
+    validate_goldens(root, out)?;
+    crate::golden_dockerfile::collect(root, out)?;
+    state_goldens(root, out)?;
+    example_state(root, out)?;
+    crate::golden_kargo::collect(root, out)
+}
+
+/// `image-factory/state/`: the example factory analyzed (at a fixed time, so that the files
+/// only change when the example's images.yaml or Dockerfiles do).
+fn example_state(root: &Path, out: &mut Outputs) -> Result<(), String> {
+    let work = std::env::temp_dir().join(format!("if-xtask-example-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&work);
+    let result = if_cli::golden::example_state(root, &work).map_err(|e| e.to_string());
+    let _ = std::fs::remove_dir_all(&work);
+    for (path, text) in result? {
+        out.add(Path::new("image-factory").join(path), text);
+    }
+    Ok(())
+}
+
+/// `testdata/state/<case>/expected/`: the state after `analyze --all` on the case.
+fn state_goldens(root: &Path, out: &mut Outputs) -> Result<(), String> {
+    for case in case_dirs(&root.join("testdata/state"))? {
+        let work = std::env::temp_dir().join(format!("if-xtask-state-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&work);
+        let tree = if_cli::golden::state_case(&case, &work).map_err(|e| e.to_string());
+        let _ = std::fs::remove_dir_all(&work);
+        let rel = case.strip_prefix(root).map_err(|e| e.to_string())?;
+        for (path, text) in tree? {
+            out.add(rel.join("expected").join(path), text);
+        }
+    }
+    Ok(())
 }
 
 /// `testdata/validate/<case>/expected.txt`: what `validate` reports for the case's factory.

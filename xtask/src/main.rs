@@ -2,7 +2,10 @@
 //! file in the repository; `bench NAME` runs a benchmark and prints its figures.
 
 mod bench;
+mod bench_dockerfile;
 mod generate;
+mod golden_dockerfile;
+mod golden_kargo;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;

@@ -35,6 +35,10 @@ pub enum Format {
     Text,
     /// One JSON document on stdout.
     Json,
+    /// Graphviz dot (`graph` only).
+    Dot,
+    /// Mermaid flowchart (`graph` only).
+    Mermaid,
 }
 
 /// The commands.
@@ -46,8 +50,43 @@ pub enum Command {
     ///
     /// Example: image-factory --root image-factory validate
     Validate(cmd::validate::Args),
+    /// Discover the base images of enrolled images and update the state files.
+    ///
+    /// Reads each managed image's Dockerfile (under --source-dir), records its base images,
+    /// links internal chains, archives what is no longer used, and prints what changed. A run
+    /// that finds nothing new leaves every file byte-identical.
+    ///
+    /// Example: image-factory analyze --all --now 2024-12-04T10:00:00Z
+    Analyze(cmd::analyze::Args),
+    /// Show one line per image: kind, base images, digest, rebuild state, last discovery.
+    ///
+    /// Example: image-factory status --format json
+    Status(cmd::status::Args),
+    /// Print the dependency graph of enrolled and base images (--format dot or mermaid).
+    ///
+    /// Example: image-factory graph --format mermaid
+    Graph(cmd::graph::Args),
     /// Parse and normalize one image reference the way Docker does.
     ///
     /// Example: image-factory --format json ref node:22
     Ref(cmd::reference::Args),
+    /// Write the Kargo resources that watch the factory (dist/image-factory.k8s.yaml).
+    ///
+    /// A Project and ProjectConfig, a Warehouse and a Stage per watched image (external, base,
+    /// and managed images others are built on), verified by one AnalysisTemplate that runs
+    /// record-update and reconcile. Configured by kargo.yaml beside images.yaml (optional).
+    /// --check exits 1 with a summary when the file is stale; --dry-run prints instead.
+    ///
+    /// Example: image-factory generate --check
+    Generate(cmd::generate::Args),
+    /// Show how BuildKit reads one Dockerfile: its stages and the base images it is built on.
+    ///
+    /// Expands FROM lines with the global ARGs and the given --build-arg values, tells for each
+    /// stage whether it is built on an external image, an earlier stage, scratch, or something
+    /// unresolved, and lists the distinct external base images. With --format json, prints
+    /// {"valid","error","stages","base_images"}; the exit code is 0 whether the file is valid
+    /// or not, 2 when it cannot be read.
+    ///
+    /// Example: image-factory --format json dockerfile Dockerfile --build-arg GO_VERSION=1.22
+    Dockerfile(cmd::dockerfile::Args),
 }

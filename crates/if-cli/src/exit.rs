@@ -32,6 +32,14 @@ pub enum CliError {
         /// The cause.
         source: std::io::Error,
     },
+    /// A file could not be written.
+    #[error("{}: cannot write: {source}", path.display())]
+    Write {
+        /// The file.
+        path: PathBuf,
+        /// The cause.
+        source: std::io::Error,
+    },
     /// Invalid input given on the command line or in a file.
     #[error("{0}")]
     Input(String),

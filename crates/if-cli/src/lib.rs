@@ -4,6 +4,8 @@
 
 pub mod cli;
 pub mod cmd;
+pub mod discover;
 pub mod exit;
+pub mod golden;
 pub mod load;
 pub mod output;

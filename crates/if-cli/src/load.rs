@@ -75,3 +75,46 @@ pub fn validate_report(root: &Path) -> Result<String, CliError> {
         })
         .collect())
 }
+
+/// Reads the factory and checks it for a command that changes state: problems that make an
+/// entry unusable end the command (exit 2, nothing written); the others (unknown keys, bad
+/// values in state files, which the run rewrites) are printed as warnings.
+pub fn load_for_update(
+    root: &Path,
+) -> Result<(FactoryFiles, if_model::factory::Factory), CliError> {
+    let files = read_factory(root)?;
+    let (factory, diags) = if_model::factory::load(&files);
+    let images = images_path(root).display().to_string();
+    let fatal: Vec<String> = diags
+        .iter()
+        .filter(|d| d.is_fatal() && d.file == images)
+        .map(ToString::to_string)
+        .collect();
+    if !fatal.is_empty() {
+        return Err(CliError::Input(format!(
+            "images.yaml has problems; nothing was changed:\n{}",
+            fatal.join("\n")
+        )));
+    }
+    for d in &diags {
+        eprintln!("warning: {d}");
+    }
+    Ok((files, factory))
+}
+
+/// Writes `contents` to `path` atomically: a temporary file beside it, then a rename.
+pub fn write_atomic(path: &Path, contents: &str) -> Result<(), CliError> {
+    let err = |source| CliError::Write {
+        path: path.to_path_buf(),
+        source,
+    };
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).map_err(err)?;
+    }
+    let tmp = path.with_extension("yaml.tmp");
+    std::fs::write(&tmp, contents).map_err(err)?;
+    std::fs::rename(&tmp, path).map_err(|e| {
+        let _ = std::fs::remove_file(&tmp);
+        err(e)
+    })
+}

@@ -1,7 +1,7 @@
 //! Turning YAML [`Node`]s into typed values while collecting every problem as a
 //! [`Diagnostic`] (decoding never stops at the first one).
 
-use crate::diag::{Diagnostic, closest};
+use crate::diag::{Diagnostic, Kind, closest};
 use crate::digest::Digest;
 use crate::duration::Duration;
 use crate::timestamp::Timestamp;
@@ -107,7 +107,9 @@ impl Decoder {
                     Some(c) => format!("did you mean `{c}`?"),
                     None => format!("known keys: {}", known.join(", ")),
                 };
-                self.error(k.pos, format!("unknown key `{}` in {what}; {hint}", k.name));
+                let msg = format!("unknown key `{}` in {what}; {hint}", k.name);
+                let d = Diagnostic::error(&self.file, k.pos, msg).with_kind(Kind::UnknownKey);
+                self.diags.push(d);
             }
         }
         Some(Fields {

@@ -14,6 +14,15 @@ pub enum Severity {
     Warning,
 }
 
+/// What kind of problem: commands that can go on past some problems (`analyze`) use it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Kind {
+    /// A value that is missing, malformed or contradicts another.
+    Invalid,
+    /// A key the file format does not define (the rest of the entry is still usable).
+    UnknownKey,
+}
+
 /// One problem in one file.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Diagnostic {
@@ -25,6 +34,8 @@ pub struct Diagnostic {
     pub severity: Severity,
     /// What is wrong, and where possible what to write instead.
     pub message: String,
+    /// What kind of problem.
+    pub kind: Kind,
 }
 
 impl Diagnostic {
@@ -35,6 +46,7 @@ impl Diagnostic {
             pos,
             severity: Severity::Error,
             message: message.into(),
+            kind: Kind::Invalid,
         }
     }
 
@@ -45,7 +57,21 @@ impl Diagnostic {
             pos,
             severity: Severity::Warning,
             message: message.into(),
+            kind: Kind::Invalid,
         }
+    }
+}
+
+impl Diagnostic {
+    /// The same problem, marked as of `kind`.
+    pub fn with_kind(mut self, kind: Kind) -> Self {
+        self.kind = kind;
+        self
+    }
+
+    /// Whether this problem makes the value it is about unusable.
+    pub fn is_fatal(&self) -> bool {
+        self.severity == Severity::Error && self.kind != Kind::UnknownKey
     }
 }
 

@@ -281,7 +281,7 @@ fn entry(d: &mut Decoder, node: &Node) -> Option<ImageEntry> {
     if f.get("source").is_none() && allow_tags.is_none() {
         d.error(f.pos, format!("external {what} has no `allowTags`: say which tags to watch (e.g. ^16-alpine$), or add a `source` if you build it"));
     }
-    if d.diags.len() > errors_before {
+    if d.diags[errors_before..].iter().any(Diagnostic::is_fatal) {
         return None;
     }
     Some(ImageEntry {

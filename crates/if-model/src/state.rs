@@ -91,6 +91,9 @@ pub struct ImageState {
     pub watch: Watch,
     /// Base images (state names) this image is built on.
     pub base_images: Vec<String>,
+    /// Base images pinned by digest in the Dockerfile (`FROM node:22@sha256:...`): state name
+    /// to the pinned digest. A new upstream digest does not change such an image.
+    pub base_image_pins: BTreeMap<String, Digest>,
     /// Enrolled images built on this one.
     pub dependent_images: Vec<String>,
     /// Current published version.
@@ -180,6 +183,7 @@ const IMAGE_KEYS: &[&str] = &[
     "allowTags",
     "imageSelectionStrategy",
     "baseImages",
+    "baseImagePins",
     "dependentImages",
     "currentVersion",
     "currentDigest",
@@ -267,6 +271,7 @@ pub fn parse_image(src: &str, file: &str) -> (Option<ImageState>, Vec<Diagnostic
         enrollment: f.get("enrollment").cloned(),
         watch: watch(&mut d, &f),
         base_images: d.strings(f.get("baseImages"), "baseImages"),
+        base_image_pins: digest_map(&mut d, f.get("baseImagePins"), "baseImagePins"),
         dependent_images: d.strings(f.get("dependentImages"), "dependentImages"),
         current_version: d.string(f.get("currentVersion"), "currentVersion"),
         current_digest: d.digest(f.get("currentDigest"), "currentDigest"),
@@ -293,6 +298,20 @@ fn rebuild_state(d: &mut Decoder, node: &Node) -> Option<RebuildState> {
     })
 }
 
+/// A mapping of names to digests (`baseImagePins`, `baseImageSnapshots`).
+fn digest_map(d: &mut Decoder, node: Option<&Node>, what: &str) -> BTreeMap<String, Digest> {
+    let mut out = BTreeMap::new();
+    let Some(node) = node else { return out };
+    if let Some(f) = d.fields(node, what, &[], Unknown::Keep) {
+        for (k, v) in f.unknown(&[]) {
+            if let Some(digest) = d.digest(Some(&v), &format!("{what}.{k}")) {
+                out.insert(k, digest);
+            }
+        }
+    }
+    out
+}
+
 fn rebuild_record(d: &mut Decoder, node: &Node) -> Option<RebuildRecord> {
     let f = d.fields(
         node,
@@ -300,16 +319,10 @@ fn rebuild_record(d: &mut Decoder, node: &Node) -> Option<RebuildRecord> {
         REBUILD_RECORD_KEYS,
         Unknown::Keep,
     )?;
-    let mut snapshots = BTreeMap::new();
-    if let Some(n) = f.get("baseImageSnapshots")
-        && let Some(sf) = d.fields(n, "baseImageSnapshots", &[], Unknown::Keep)
-    {
-        for (k, v) in sf.unknown(&[]) {
-            if let Some(digest) = d.digest(Some(&v), &format!("baseImageSnapshots.{k}")) {
-                snapshots.insert(k, digest.to_string());
-            }
-        }
-    }
+    let snapshots = digest_map(d, f.get("baseImageSnapshots"), "baseImageSnapshots")
+        .into_iter()
+        .map(|(k, v)| (k, v.to_string()))
+        .collect();
     Some(RebuildRecord {
         triggered_at: d.timestamp(f.get("triggeredAt"), "triggeredAt"),
         reason: d.string(f.get("reason"), "reason"),

@@ -26,6 +26,7 @@ struct Parts<'a> {
 
 /// Runs `ref`.
 pub fn run(cli: &Cli, args: &Args) -> Result<Outcome, CliError> {
+    super::text_or_json(cli)?;
     let r = ImageRef::parse(&args.reference)
         .map_err(|e| CliError::Input(format!("invalid reference `{}`: {e}", args.reference)))?;
     let parts = Parts {
@@ -38,7 +39,7 @@ pub fn run(cli: &Cli, args: &Args) -> Result<Outcome, CliError> {
     };
     match cli.format {
         Format::Json => output::print_json(&parts)?,
-        Format::Text => {
+        Format::Text | Format::Dot | Format::Mermaid => {
             println!("registry:   {}", parts.registry);
             println!("repository: {}", parts.repository);
             println!("tag:        {}", parts.tag.unwrap_or("-"));

@@ -29,6 +29,7 @@ struct Problem<'a> {
 
 /// Runs `validate`.
 pub fn run(cli: &Cli, _args: &Args) -> Result<Outcome, CliError> {
+    super::text_or_json(cli)?;
     let files = load::read_factory(&cli.root)?;
     let (_, diags) = if_model::factory::load(&files);
     let valid = !has_errors(&diags);
@@ -37,7 +38,7 @@ pub fn run(cli: &Cli, _args: &Args) -> Result<Outcome, CliError> {
             valid,
             problems: diags.iter().map(problem).collect(),
         })?,
-        Format::Text => {
+        Format::Text | Format::Dot | Format::Mermaid => {
             for d in &diags {
                 println!("{d}");
             }

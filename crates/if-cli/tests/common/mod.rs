@@ -41,9 +41,12 @@ pub fn copy_tree(from: &Path, to: &Path, skip: &dyn Fn(&Path) -> bool) {
         let entry = entry.unwrap();
         let path = entry.path();
         let target = to.join(entry.file_name());
+        if skip(&path) {
+            continue;
+        }
         if path.is_dir() {
             copy_tree(&path, &target, skip);
-        } else if !skip(&path) {
+        } else {
             std::fs::copy(&path, &target).unwrap();
         }
     }

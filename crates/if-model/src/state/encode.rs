@@ -41,6 +41,16 @@ impl MapBuilder {
     }
 }
 
+fn digest_map(map: &std::collections::BTreeMap<String, crate::digest::Digest>) -> Option<Node> {
+    (!map.is_empty()).then(|| {
+        Node::map(
+            map.iter()
+                .map(|(k, v)| (k.clone(), Node::str(v.as_str())))
+                .collect(),
+        )
+    })
+}
+
 fn rebuild_state(s: &RebuildState) -> Node {
     MapBuilder::new()
         .text("status", s.status.as_ref())
@@ -97,6 +107,7 @@ impl ImageState {
             .node("enrollment", self.enrollment.clone())
             .watch(&self.watch)
             .list("baseImages", &self.base_images, true)
+            .node("baseImagePins", digest_map(&self.base_image_pins))
             .list("dependentImages", &self.dependent_images, false)
             .text("currentVersion", self.current_version.as_ref())
             .text("currentDigest", self.current_digest.as_ref())

@@ -1,0 +1,210 @@
+//! `image-factory analyze`: discovers the base images of enrolled images from their
+//! Dockerfiles and brings the state files up to date (only files that change are written).
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use if_model::digest::Digest;
+use if_model::enrollment::{Provider, check_relative_path};
+use if_model::timestamp::Timestamp;
+use if_state::{Discovery, Published, Request};
+use serde::Serialize;
+
+use crate::cli::{Cli, Format};
+use crate::exit::{CliError, Outcome};
+use crate::{discover, load, output};
+
+/// Arguments of `analyze`.
+#[derive(Debug, clap::Args)]
+#[command(group(clap::ArgGroup::new("which").required(true).args(["image", "all"])))]
+pub struct Args {
+    /// Analyze this enrolled image only.
+    #[arg(long, value_name = "NAME")]
+    pub image: Option<String>,
+    /// Analyze every enrolled image.
+    #[arg(long)]
+    pub all: bool,
+    /// Where `source.dockerfile` paths resolve (default: the directory containing the root).
+    #[arg(long, value_name = "DIR")]
+    pub source_dir: Option<PathBuf>,
+    /// Record this as the image's current published version (with --image).
+    #[arg(long, requires = "image")]
+    pub tag: Option<String>,
+    /// Record this as the image's current published digest (with --image).
+    #[arg(long, requires = "image")]
+    pub digest: Option<String>,
+    /// Read the Dockerfile from this path instead of `source.dockerfile` (with --image).
+    #[arg(long, requires = "image", value_name = "PATH")]
+    pub dockerfile: Option<PathBuf>,
+    /// Source repository of the image (accepted for seed 000 compatibility; images.yaml wins).
+    #[arg(long, value_name = "REPO")]
+    pub source_repo: Option<String>,
+    /// Source provider, github or gitlab (accepted; images.yaml wins).
+    #[arg(long, value_name = "PROVIDER")]
+    pub source_provider: Option<String>,
+    /// Git repository of the state (accepted; committing comes with the git integration).
+    #[arg(long, value_name = "URL")]
+    pub git_repo: Option<String>,
+    /// Branch of the state repository (accepted; see --git-repo).
+    #[arg(long, value_name = "BRANCH")]
+    pub git_branch: Option<String>,
+    /// The time of the run, RFC 3339 (default: the clock).
+    #[arg(long, value_name = "TIME", value_parser = parse_time)]
+    pub now: Option<Timestamp>,
+}
+
+/// Parses an RFC 3339 time argument.
+pub fn parse_time(s: &str) -> Result<Timestamp, String> {
+    Timestamp::parse(s).map_err(|e| e.to_string())
+}
+
+/// The time of the run: `--now`, or the clock.
+pub fn now_or_clock(now: Option<Timestamp>) -> Timestamp {
+    now.unwrap_or_else(|| Timestamp::from(time::OffsetDateTime::now_utc()))
+}
+
+#[derive(Serialize)]
+struct Report {
+    changes: Vec<String>,
+    written: Vec<String>,
+}
+
+/// Runs `analyze`.
+pub fn run(cli: &Cli, args: &Args) -> Result<Outcome, CliError> {
+    super::text_or_json(cli)?;
+    let (changes, written) = execute(&cli.root, args)?;
+    match cli.format {
+        Format::Json => output::print_json(&Report { changes, written })?,
+        _ => {
+            for c in &changes {
+                println!("{c}");
+            }
+            if written.is_empty() {
+                eprintln!("nothing changed");
+            } else {
+                eprintln!("{} state file(s) written", written.len());
+            }
+        }
+    }
+    Ok(Outcome::Ok)
+}
+
+/// Analyzes the factory at `root` and writes the state files that change. Returns what
+/// changed (for people) and the paths written (relative to `root`).
+pub fn execute(root: &Path, args: &Args) -> Result<(Vec<String>, Vec<String>), CliError> {
+    let now = now_or_clock(args.now);
+    let (_, factory) = load::load_for_update(root)?;
+    let selected: Vec<&if_model::enrollment::ImageEntry> = match &args.image {
+        Some(name) => vec![factory.enrollment.get(name).ok_or_else(|| {
+            CliError::Input(format!(
+                "no image `{name}` in {}",
+                load::images_path(root).display()
+            ))
+        })?],
+        None => factory.enrollment.images.iter().collect(),
+    };
+    if let Some(p) = &args.source_provider
+        && Provider::parse(p).is_none()
+    {
+        return Err(CliError::Input(format!(
+            "--source-provider `{p}`: use github or gitlab"
+        )));
+    }
+    let digest = args
+        .digest
+        .as_deref()
+        .map(Digest::parse)
+        .transpose()
+        .map_err(|e| CliError::Input(format!("--digest: {e}")))?;
+    let source_dir = match &args.source_dir {
+        Some(d) => d.clone(),
+        None => root
+            .parent()
+            .map_or_else(|| PathBuf::from("."), Path::to_path_buf),
+    };
+    let source_dir = if source_dir.as_os_str().is_empty() {
+        PathBuf::from(".")
+    } else {
+        source_dir
+    };
+
+    let mut req = Request {
+        now,
+        discoveries: BTreeMap::new(),
+        published: BTreeMap::new(),
+        only: args.image.clone(),
+    };
+    for entry in &selected {
+        let Some(source) = &entry.source else {
+            continue;
+        };
+        let path = match &args.dockerfile {
+            Some(p) => Ok(p.clone()),
+            None => dockerfile_path(&source_dir, &source.dockerfile),
+        };
+        let discovery = match path {
+            Ok(p) => match std::fs::read(&p) {
+                Ok(bytes) => discover::discover(&bytes, &source.dockerfile),
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                    Discovery::Failed(format!("Dockerfile {} not found", source.dockerfile))
+                }
+                Err(e) => {
+                    Discovery::Failed(format!("cannot read Dockerfile {}: {e}", source.dockerfile))
+                }
+            },
+            Err(why) => Discovery::Failed(why),
+        };
+        req.discoveries.insert(entry.name.clone(), discovery);
+    }
+    if let Some(name) = &args.image
+        && (args.tag.is_some() || digest.is_some())
+    {
+        req.published.insert(
+            name.clone(),
+            Published {
+                version: args.tag.clone(),
+                digest,
+            },
+        );
+    }
+    let analysis = if_state::analyze(&factory, &req);
+    let writes =
+        if_state::plan_writes(&factory, &analysis).map_err(|e| CliError::Input(e.to_string()))?;
+    for w in &writes {
+        load::write_atomic(&root.join(&w.path), &w.contents)?;
+    }
+    Ok((
+        analysis.changes,
+        writes.into_iter().map(|w| w.path).collect(),
+    ))
+}
+
+/// Arguments for `analyze --all` at `now` with Dockerfiles under `source_dir`.
+pub fn all_at(now: Timestamp, source_dir: &Path) -> Args {
+    Args {
+        image: None,
+        all: true,
+        source_dir: Some(source_dir.to_path_buf()),
+        tag: None,
+        digest: None,
+        dockerfile: None,
+        source_repo: None,
+        source_provider: None,
+        git_repo: None,
+        git_branch: None,
+        now: Some(now),
+    }
+}
+
+/// `source_dir/path`, refusing paths that would leave `source_dir` (also through links).
+fn dockerfile_path(source_dir: &Path, path: &str) -> Result<PathBuf, String> {
+    check_relative_path(path).map_err(|e| format!("dockerfile `{path}`: {e}"))?;
+    let full = source_dir.join(path);
+    if let (Ok(dir), Ok(real)) = (source_dir.canonicalize(), full.canonicalize())
+        && !real.starts_with(&dir)
+    {
+        let outside = source_dir.display();
+        return Err(format!("dockerfile `{path}` resolves outside {outside}"));
+    }
+    Ok(full)
+}

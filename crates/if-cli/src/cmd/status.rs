@@ -1,0 +1,138 @@
+//! `image-factory status`: one line per enrolled, archived and base image.
+
+use if_model::factory::Factory;
+use serde::Serialize;
+
+use crate::cli::{Cli, Format};
+use crate::exit::{CliError, Outcome};
+use crate::{load, output};
+
+/// Arguments of `status`.
+#[derive(Debug, clap::Args)]
+pub struct Args {}
+
+/// One row of the status table.
+#[derive(Debug, Serialize)]
+pub struct Row {
+    /// Image name (state name for base images).
+    pub name: String,
+    /// `managed`, `external`, `base`; `archived`/`removed` when no longer in use.
+    pub kind: String,
+    /// The image reference.
+    pub image: String,
+    /// Base images (state names), for enrolled images.
+    pub base_images: Vec<String>,
+    /// Images built on it.
+    pub dependents: Vec<String>,
+    /// Current digest.
+    pub digest: Option<String>,
+    /// Rebuild state (`monitoring` when none recorded).
+    pub rebuild: String,
+    /// Discovery status and last discovery time (enrolled images).
+    pub discovery: Option<String>,
+    /// When discovery last changed something.
+    pub last_discovery: Option<String>,
+}
+
+/// The rows of a factory, enrolled images first (in file order), then base images by name.
+pub fn rows(f: &Factory) -> Vec<Row> {
+    let mut rows = Vec::new();
+    let mut states: Vec<_> = f.images.iter().map(|(_, s)| s).collect();
+    let order = |n: &str| {
+        f.enrollment
+            .images
+            .iter()
+            .position(|e| e.name == n)
+            .unwrap_or(usize::MAX)
+    };
+    states.sort_by(|a, b| (order(&a.name), &a.name).cmp(&(order(&b.name), &b.name)));
+    for s in states {
+        let entry = f.enrollment.get(&s.name);
+        let kind = match (s.status.as_deref(), entry) {
+            (Some(st), _) => st.to_string(),
+            (None, Some(e)) if e.is_managed() => "managed".to_string(),
+            (None, Some(_)) => "external".to_string(),
+            (None, None) => "unenrolled".to_string(),
+        };
+        let rebuild = s.rebuild_state.as_ref().and_then(|r| {
+            let status = r.status.clone()?;
+            Some(match r.rebuild_scheduled_for {
+                Some(t) => format!("{status} (scheduled {t})"),
+                None => status,
+            })
+        });
+        rows.push(Row {
+            name: s.name.clone(),
+            kind,
+            image: entry
+                .map(|e| e.repo_url())
+                .or_else(|| s.watch.repo_url.clone())
+                .unwrap_or_default(),
+            base_images: s.base_images.clone(),
+            dependents: s.dependent_images.clone(),
+            digest: s.current_digest.as_ref().map(ToString::to_string),
+            rebuild: rebuild.unwrap_or_else(|| "monitoring".to_string()),
+            discovery: s
+                .discovery_status
+                .clone()
+                .map(|st| match &s.discovery_error {
+                    Some(e) => format!("{st}: {e}"),
+                    None => st,
+                }),
+            last_discovery: s.last_discovery.map(|t| t.to_string()),
+        });
+    }
+    let mut bases: Vec<_> = f.bases.iter().map(|(_, b)| b).collect();
+    bases.sort_by(|a, b| a.name.cmp(&b.name));
+    for b in bases {
+        rows.push(Row {
+            name: b.name.clone(),
+            kind: b.status.clone().unwrap_or_else(|| "base".to_string()),
+            image: b.image_ref().map(|r| r.familiar()).unwrap_or_default(),
+            base_images: Vec::new(),
+            dependents: b.dependent_images.clone(),
+            digest: b.current_digest.as_ref().map(ToString::to_string),
+            rebuild: "-".to_string(),
+            discovery: None,
+            last_discovery: b.last_checked.map(|t| t.to_string()),
+        });
+    }
+    rows
+}
+
+/// Runs `status`.
+pub fn run(cli: &Cli, _args: &Args) -> Result<Outcome, CliError> {
+    super::text_or_json(cli)?;
+    let files = load::read_factory(&cli.root)?;
+    let (factory, _) = if_model::factory::load(&files);
+    let rows = rows(&factory);
+    if cli.format == Format::Json {
+        output::print_json(&serde_json::json!({ "images": rows }))?;
+        return Ok(Outcome::Ok);
+    }
+    for r in &rows {
+        let short = |d: &Option<String>| {
+            d.as_deref()
+                .map_or("-".to_string(), |d| d.chars().take(19).collect())
+        };
+        let mut line = format!("{:<24} {:<9} {}", r.name, r.kind, r.image);
+        if !r.base_images.is_empty() {
+            line.push_str(&format!("  FROM {}", r.base_images.join(", ")));
+        }
+        if !r.dependents.is_empty() {
+            line.push_str(&format!("  <- {}", r.dependents.join(", ")));
+        }
+        line.push_str(&format!("  digest {}", short(&r.digest)));
+        if r.rebuild != "-" {
+            line.push_str(&format!("  rebuild {}", r.rebuild));
+        }
+        if let Some(d) = &r.discovery {
+            line.push_str(&format!("  discovery {d}"));
+        }
+        if let Some(t) = &r.last_discovery {
+            line.push_str(&format!(" @ {t}"));
+        }
+        println!("{line}");
+    }
+    Ok(Outcome::Ok)
+}

@@ -1,0 +1,682 @@
+//! The shell-word lexer BuildKit applies to FROM, `--platform` and global ARG defaults
+//! (and, with raw options, to heredoc markers): quotes, escapes, `$N`, `${N}` and the
+//! modifiers `:- - :+ + :? ? # ## % %% / //`.
+//!
+//! Besides the expanded text it reports a [`Taint`]: whether the result used an unset
+//! variable in a plain form, or a value that cannot be known statically.
+
+use crate::pattern::Pattern;
+use crate::text::is_space;
+
+/// What the environment knows about a name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Lookup<'a> {
+    /// Defined, with this value.
+    Set(&'a str),
+    /// Not defined.
+    Unset,
+    /// Defined by the builder, with a value a static tool cannot know (automatic platform
+    /// ARGs, or a global ARG whose default depends on one).
+    Unknown,
+}
+
+/// Variables visible to the lexer.
+pub trait Env {
+    /// Looks `name` up (names are case-sensitive).
+    fn lookup(&self, name: &str) -> Lookup<'_>;
+}
+
+/// The empty environment.
+pub struct EmptyEnv;
+
+impl Env for EmptyEnv {
+    fn lookup(&self, _name: &str) -> Lookup<'_> {
+        Lookup::Unset
+    }
+}
+
+/// Lexer settings (BuildKit's `Lex` fields).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct LexOptions {
+    /// The escape token: `\` or `` ` ``.
+    pub escape: char,
+    /// Keep quote characters in the output.
+    pub raw_quotes: bool,
+    /// Keep escape tokens in the output.
+    pub raw_escapes: bool,
+    /// Leave references to unset variables as written.
+    pub skip_unset: bool,
+    /// HEAD's heredoc rule: `<<` swallows the blanks after it into the same word.
+    pub heredoc_lt: bool,
+}
+
+impl LexOptions {
+    /// The settings used to expand FROM, `--platform` and ARG defaults.
+    pub(crate) fn expand(escape: char) -> Self {
+        LexOptions {
+            escape,
+            raw_quotes: false,
+            raw_escapes: false,
+            skip_unset: false,
+            heredoc_lt: true,
+        }
+    }
+}
+
+/// Why an expansion result cannot be trusted as the value BuildKit would use.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Taint {
+    /// A plain, `#`, `%` or `/` form read an unset variable (BuildKit substitutes "").
+    pub unset: bool,
+    /// A value came from something unknowable (automatic platform ARG, tainted ARG).
+    pub unknown: bool,
+}
+
+impl Taint {
+    fn merge(&mut self, other: Taint) {
+        self.unset |= other.unset;
+        self.unknown |= other.unknown;
+    }
+
+    /// Whether anything tainted the result.
+    pub fn any(&self) -> bool {
+        self.unset || self.unknown
+    }
+}
+
+/// The outcome of lexing one word.
+#[derive(Debug, Clone, Default)]
+pub struct Processed {
+    /// The expanded text.
+    pub value: String,
+    /// The text split into words (only when asked for).
+    pub words: Vec<String>,
+    /// Whether the value can be trusted.
+    pub taint: Taint,
+    /// Names looked up and not found, in order of first use.
+    pub unmatched: Vec<String>,
+}
+
+/// Expands `word` (BuildKit's `ProcessWordWithMatches`). Errors carry BuildKit's message.
+pub fn expand(word: &str, env: &dyn Env, escape: char) -> Result<Processed, String> {
+    process(word, env, LexOptions::expand(escape), false)
+}
+
+/// Runs the lexer with explicit options; `want_words` also splits the result into words.
+pub(crate) fn process(
+    word: &str,
+    env: &dyn Env,
+    opts: LexOptions,
+    want_words: bool,
+) -> Result<Processed, String> {
+    let mut lx = Lexer {
+        src: word,
+        pos: 0,
+        env,
+        opts,
+        raw_escapes: opts.raw_escapes,
+        taint: Taint::default(),
+        unmatched: Vec::new(),
+        wbuf: String::new(),
+        want_words,
+    };
+    match lx.stop_on(None, opts.raw_escapes) {
+        Ok((value, words)) => Ok(Processed {
+            value,
+            words,
+            taint: lx.taint,
+            unmatched: lx.unmatched,
+        }),
+        Err(e) => Err(format!("failed to process {word:?}: {e}")),
+    }
+}
+
+/// BuildKit's `wordsStruct`; the character buffer lives in the lexer and is shared by nested
+/// calls, exactly like the Go code.
+struct Words {
+    words: Vec<String>,
+    in_word: bool,
+}
+
+struct Lexer<'s, 'e> {
+    src: &'s str,
+    pos: usize,
+    env: &'e dyn Env,
+    opts: LexOptions,
+    raw_escapes: bool,
+    taint: Taint,
+    unmatched: Vec<String>,
+    wbuf: String,
+    want_words: bool,
+}
+
+fn char_text(c: Option<char>) -> char {
+    c.unwrap_or('\u{fffd}')
+}
+
+fn is_special_param(c: char) -> bool {
+    matches!(c, '@' | '*' | '#' | '?' | '-' | '$' | '!' | '0')
+}
+
+impl<'e> Lexer<'_, 'e> {
+    fn peek(&self) -> Option<char> {
+        self.src.get(self.pos..).and_then(|s| s.chars().next())
+    }
+
+    fn next(&mut self) -> Option<char> {
+        let c = self.peek()?;
+        self.pos += c.len_utf8();
+        Some(c)
+    }
+
+    fn lookup(&mut self, name: &str) -> Lookup<'e> {
+        let env: &'e dyn Env = self.env;
+        let found = env.lookup(name);
+        if found == Lookup::Unset && !self.unmatched.iter().any(|n| n == name) {
+            self.unmatched.push(name.to_string());
+        }
+        found
+    }
+
+    fn add_char(&mut self, w: &mut Words, ch: char) {
+        if !self.want_words {
+            return;
+        }
+        if is_space(ch) && w.in_word {
+            if !self.wbuf.is_empty() {
+                w.words.push(std::mem::take(&mut self.wbuf));
+                w.in_word = false;
+            }
+        } else if !is_space(ch) {
+            self.wbuf.push(ch);
+            w.in_word = true;
+        }
+    }
+
+    fn add_raw_char(&mut self, w: &mut Words, ch: char) {
+        if self.want_words {
+            self.wbuf.push(ch);
+            w.in_word = true;
+        }
+    }
+
+    fn add_raw_string(&mut self, w: &mut Words, s: &str) {
+        if self.want_words {
+            self.wbuf.push_str(s);
+            w.in_word = true;
+        }
+    }
+
+    /// `processStopOn`: lexes until `stop` (or the end when `stop` is `None`).
+    fn stop_on(
+        &mut self,
+        stop: Option<char>,
+        raw_escapes: bool,
+    ) -> Result<(String, Vec<String>), String> {
+        let saved = self.raw_escapes;
+        self.raw_escapes = raw_escapes;
+        let r = self.stop_on_inner(stop);
+        self.raw_escapes = saved;
+        r
+    }
+
+    fn stop_on_inner(&mut self, stop: Option<char>) -> Result<(String, Vec<String>), String> {
+        let mut result = String::new();
+        self.wbuf.clear();
+        let mut w = Words {
+            words: Vec::new(),
+            in_word: false,
+        };
+        while let Some(ch) = self.peek() {
+            if stop == Some(ch) {
+                self.next();
+                if !self.wbuf.is_empty() {
+                    w.words.push(std::mem::take(&mut self.wbuf));
+                }
+                return Ok((result, w.words));
+            }
+            match ch {
+                '$' => {
+                    let tmp = self.dollar()?;
+                    result.push_str(&tmp);
+                    for c in tmp.chars() {
+                        self.add_char(&mut w, c);
+                    }
+                }
+                '\'' => {
+                    let tmp = self.single_quote()?;
+                    result.push_str(&tmp);
+                    self.add_raw_string(&mut w, &tmp);
+                }
+                '"' => {
+                    let tmp = self.double_quote()?;
+                    result.push_str(&tmp);
+                    self.add_raw_string(&mut w, &tmp);
+                }
+                '<' if self.opts.heredoc_lt => {
+                    let tmp = self.possible_heredoc();
+                    result.push_str(&tmp);
+                    self.add_raw_string(&mut w, &tmp);
+                }
+                _ => {
+                    self.next();
+                    if ch == self.opts.escape {
+                        if self.raw_escapes {
+                            self.add_raw_char(&mut w, ch);
+                            result.push(ch);
+                        }
+                        match self.next() {
+                            None => break,
+                            Some(c) => {
+                                self.add_raw_char(&mut w, c);
+                                result.push(c);
+                            }
+                        }
+                    } else {
+                        self.add_char(&mut w, ch);
+                        result.push(ch);
+                    }
+                }
+            }
+        }
+        if let Some(s) = stop {
+            return Err(format!(
+                "unexpected end of statement while looking for matching {s}"
+            ));
+        }
+        if !self.wbuf.is_empty() {
+            w.words.push(std::mem::take(&mut self.wbuf));
+        }
+        Ok((result, w.words))
+    }
+
+    fn possible_heredoc(&mut self) -> String {
+        self.next();
+        if self.peek() != Some('<') {
+            return "<".to_string();
+        }
+        self.next();
+        let mut out = String::from("<<");
+        while let Some(c @ (' ' | '\t')) = self.peek() {
+            out.push(c);
+            self.next();
+        }
+        out
+    }
+
+    fn single_quote(&mut self) -> Result<String, String> {
+        let mut r = String::new();
+        self.next();
+        if self.opts.raw_quotes {
+            r.push('\'');
+        }
+        loop {
+            match self.next() {
+                None => {
+                    return Err(
+                        "unexpected end of statement while looking for matching single-quote"
+                            .to_string(),
+                    );
+                }
+                Some('\'') => {
+                    if self.opts.raw_quotes {
+                        r.push('\'');
+                    }
+                    return Ok(r);
+                }
+                Some(c) => r.push(c),
+            }
+        }
+    }
+
+    fn double_quote(&mut self) -> Result<String, String> {
+        let mut r = String::new();
+        self.next();
+        if self.opts.raw_quotes {
+            r.push('"');
+        }
+        loop {
+            match self.peek() {
+                None => {
+                    return Err(
+                        "unexpected end of statement while looking for matching double-quote"
+                            .to_string(),
+                    );
+                }
+                Some('"') => {
+                    self.next();
+                    if self.opts.raw_quotes {
+                        r.push('"');
+                    }
+                    return Ok(r);
+                }
+                Some('$') => {
+                    let v = self.dollar()?;
+                    r.push_str(&v);
+                }
+                Some(_) => {
+                    let Some(mut ch) = self.next() else { continue };
+                    if ch == self.opts.escape {
+                        if self.raw_escapes {
+                            r.push(ch);
+                        }
+                        match self.peek() {
+                            None => continue,
+                            Some(c) if c == '"' || c == '$' || c == self.opts.escape => {
+                                self.next();
+                                ch = c;
+                            }
+                            Some(_) => {}
+                        }
+                    }
+                    r.push(ch);
+                }
+            }
+        }
+    }
+
+    fn name(&mut self) -> String {
+        let mut name = String::new();
+        while let Some(ch) = self.peek() {
+            if name.is_empty() && ch.is_numeric() {
+                while let Some(d) = self.peek().filter(|c| c.is_numeric()) {
+                    name.push(d);
+                    self.next();
+                }
+                return name;
+            }
+            if name.is_empty() && is_special_param(ch) {
+                self.next();
+                return ch.to_string();
+            }
+            if !ch.is_alphabetic() && !ch.is_numeric() && ch != '_' {
+                break;
+            }
+            self.next();
+            name.push(ch);
+        }
+        name
+    }
+
+    /// The value of a plain reference (`$N`, `${N}`).
+    fn plain(&mut self, name: &str, raw: String) -> String {
+        match self.lookup(name) {
+            Lookup::Set(v) => v.to_string(),
+            Lookup::Unset if self.opts.skip_unset => raw,
+            Lookup::Unset => {
+                self.taint.unset = true;
+                String::new()
+            }
+            Lookup::Unknown => {
+                self.taint.unknown = true;
+                String::new()
+            }
+        }
+    }
+
+    /// A sub-word (modifier argument) lexed with its own taint, returned separately.
+    fn sub_word(&mut self, stop: char, raw: bool) -> (Result<String, String>, Taint) {
+        let outer = std::mem::take(&mut self.taint);
+        let r = self.stop_on(Some(stop), raw).map(|(s, _)| s);
+        let inner = std::mem::replace(&mut self.taint, outer);
+        (r, inner)
+    }
+
+    fn dollar(&mut self) -> Result<String, String> {
+        self.next();
+        if self.peek() != Some('{') {
+            let name = self.name();
+            if name.is_empty() {
+                return Ok("$".to_string());
+            }
+            let raw = format!("${name}");
+            return Ok(self.plain(&name, raw));
+        }
+        self.next();
+        match self.peek() {
+            None => return Err("syntax error: missing '}'".to_string()),
+            Some('{' | '}' | ':') => return Err("syntax error: bad substitution".to_string()),
+            Some(_) => {}
+        }
+        let name = self.name();
+        let first = self.next();
+        let mut chs = char_text(first).to_string();
+        match first {
+            Some('}') => {
+                let raw = format!("${{{name}}}");
+                Ok(self.plain(&name, raw))
+            }
+            Some(':' | '+' | '-' | '?' | '#' | '%') => {
+                let mut ch = first;
+                let null_is_unset = ch == Some(':');
+                if null_is_unset {
+                    ch = self.next();
+                    chs.push(char_text(ch));
+                }
+                let raw = matches!(ch, Some('#' | '%'));
+                if null_is_unset && raw {
+                    return Err(format!("unsupported modifier ({chs}) in substitution"));
+                }
+                let (word, word_taint) = self.sub_word('}', raw);
+                let word = match word {
+                    Ok(w) => w,
+                    Err(e) => {
+                        if self.peek().is_none() {
+                            return Err("syntax error: missing '}'".to_string());
+                        }
+                        return Err(e);
+                    }
+                };
+                self.modifier(&name, ch, &chs, null_is_unset, word, word_taint)
+            }
+            Some('/') => {
+                let all = self.peek() == Some('/');
+                if all {
+                    self.next();
+                }
+                let (pattern, pt) = self.sub_word('/', true);
+                let pattern = match pattern {
+                    Ok(p) => p,
+                    Err(e) => {
+                        if self.peek().is_none() {
+                            return Err("syntax error: missing '/' in ${}".to_string());
+                        }
+                        return Err(e);
+                    }
+                };
+                let (replacement, rt) = self.sub_word('}', true);
+                let replacement = match replacement {
+                    Ok(r) => r,
+                    Err(e) => {
+                        if self.peek().is_none() {
+                            return Err("syntax error: missing '}'".to_string());
+                        }
+                        return Err(e);
+                    }
+                };
+                let value = match self.lookup(&name) {
+                    Lookup::Set(v) => v.to_string(),
+                    Lookup::Unset if self.opts.skip_unset => {
+                        return Ok(format!("${{{name}/{pattern}/{replacement}}}"));
+                    }
+                    Lookup::Unset => {
+                        self.taint.unset = true;
+                        String::new()
+                    }
+                    Lookup::Unknown => {
+                        self.taint.unknown = true;
+                        String::new()
+                    }
+                };
+                self.taint.merge(pt);
+                self.taint.merge(rt);
+                let re = Pattern::compile(&pattern)
+                    .map_err(|e| format!("invalid pattern ({pattern}) in substitution: {e}"))?;
+                Ok(re.replace(&value, &replacement, all))
+            }
+            _ => Err(format!("unsupported modifier ({chs}) in substitution")),
+        }
+    }
+
+    fn modifier(
+        &mut self,
+        name: &str,
+        ch: Option<char>,
+        chs: &str,
+        null_is_unset: bool,
+        word: String,
+        word_taint: Taint,
+    ) -> Result<String, String> {
+        let look = self.lookup(name);
+        if self.opts.skip_unset && look == Lookup::Unset {
+            return Ok(format!("${{{name}{chs}{word}}}"));
+        }
+        let empty_counts = |v: &str| null_is_unset && v.is_empty();
+        match ch {
+            Some('-') => match look {
+                Lookup::Unknown => {
+                    self.taint.unknown = true;
+                    Ok(String::new())
+                }
+                Lookup::Set(v) if !empty_counts(v) => Ok(v.to_string()),
+                _ => {
+                    self.taint.merge(word_taint);
+                    Ok(word)
+                }
+            },
+            Some('+') => match look {
+                Lookup::Unknown => {
+                    self.taint.unknown = true;
+                    Ok(String::new())
+                }
+                Lookup::Set(v) if !empty_counts(v) => {
+                    self.taint.merge(word_taint);
+                    Ok(word)
+                }
+                _ => Ok(String::new()),
+            },
+            Some('?') => match look {
+                Lookup::Unknown => {
+                    self.taint.unknown = true;
+                    Ok(String::new())
+                }
+                Lookup::Unset => {
+                    let msg = if word.is_empty() {
+                        "is not allowed to be unset"
+                    } else {
+                        &word
+                    };
+                    Err(format!("{name}: {msg}"))
+                }
+                Lookup::Set(v) if empty_counts(v) => {
+                    let msg = if word.is_empty() {
+                        "is not allowed to be empty"
+                    } else {
+                        &word
+                    };
+                    Err(format!("{name}: {msg}"))
+                }
+                Lookup::Set(v) => Ok(v.to_string()),
+            },
+            Some(c @ ('%' | '#')) => {
+                self.taint.merge(word_taint);
+                let value = match look {
+                    Lookup::Set(v) => v.to_string(),
+                    Lookup::Unset => {
+                        self.taint.unset = true;
+                        String::new()
+                    }
+                    Lookup::Unknown => {
+                        self.taint.unknown = true;
+                        String::new()
+                    }
+                };
+                let (greedy, pat) = match word.strip_prefix(c) {
+                    Some(rest) => (true, rest),
+                    None => (false, word.as_str()),
+                };
+                let re = Pattern::compile(pat)
+                    .map_err(|e| format!("invalid pattern ({pat}) in substitution: {e}"))?;
+                Ok(if c == '%' {
+                    re.trim_suffix(&value, greedy)
+                } else {
+                    re.trim_prefix(&value, greedy)
+                })
+            }
+            _ => Err(format!("unsupported modifier ({chs}) in substitution")),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    struct Map(HashMap<&'static str, Option<&'static str>>);
+    impl Env for Map {
+        fn lookup(&self, name: &str) -> Lookup<'_> {
+            match self.0.get(name) {
+                Some(Some(v)) => Lookup::Set(v),
+                Some(None) => Lookup::Unknown,
+                None => Lookup::Unset,
+            }
+        }
+    }
+
+    fn env() -> Map {
+        Map(HashMap::from([
+            ("A", Some("alpha")),
+            ("E", Some("")),
+            ("P", Some("a/b/c")),
+            ("T", None),
+        ]))
+    }
+
+    fn ok(word: &str) -> String {
+        let p = expand(word, &env(), '\\').expect("expands");
+        assert!(!p.taint.any(), "{word} tainted");
+        p.value
+    }
+
+    #[test]
+    fn table_of_modifiers() {
+        assert_eq!(ok("$A"), "alpha");
+        assert_eq!(ok("${A}x"), "alphax");
+        assert_eq!(ok("${U:-w}"), "w");
+        assert_eq!(ok("${E:-w}"), "w");
+        assert_eq!(ok("${E-w}"), "");
+        assert_eq!(ok("${U-w}"), "w");
+        assert_eq!(ok("${A:+w}"), "w");
+        assert_eq!(ok("${E:+w}"), "");
+        assert_eq!(ok("${E+w}"), "w");
+        assert_eq!(ok("${U+w}"), "");
+        assert_eq!(ok("${A:?m}"), "alpha");
+        assert_eq!(ok("${E?m}"), "");
+        assert_eq!(ok("${P#*/}"), "b/c");
+        assert_eq!(ok("${P##*/}"), "c");
+        assert_eq!(ok("${P%/*}"), "a/b");
+        assert_eq!(ok("${P%%/*}"), "a");
+        assert_eq!(ok("${P/\\//-}"), "a-b/c");
+        assert_eq!(ok("${P//\\//-}"), "a-b-c");
+        assert_eq!(ok("'$A'\"$A\"\\$A"), "$Aalpha$A");
+        assert_eq!(ok("a$"), "a$");
+        assert_eq!(ok("$ x"), "$ x");
+    }
+
+    #[test]
+    fn errors_and_taints() {
+        let e = env();
+        for bad in [
+            "${U:?}", "${E:?}", "${U?x}", "${A:#x}", "${A:%x}", "${A:=x}", "${A:1}", "${#A}",
+            "${}", "${:x}", "${A", "'a", "\"a",
+        ] {
+            assert!(expand(bad, &e, '\\').is_err(), "{bad} should fail");
+        }
+        assert!(expand("$U", &e, '\\').expect("ok").taint.unset);
+        assert!(expand("${T:-x}", &e, '\\').expect("ok").taint.unknown);
+        assert!(!expand("${A:-$U}", &e, '\\').expect("ok").taint.any());
+        assert!(expand("${U:-$U2}", &e, '\\').expect("ok").taint.unset);
+        assert_eq!(expand("a`$A", &e, '`').expect("ok").value, "a$A");
+    }
+}

@@ -1,0 +1,359 @@
+//! From a [`Plan`] and the [`Config`] to the resources: per watched image a Warehouse and a
+//! Stage of the same name, per managed image (Dockerfile watch) a git Warehouse and a Stage,
+//! the shared AnalysisTemplates, the Project and its ProjectConfig (one auto-promotion
+//! policy per generated Stage). Sorted by kind, then name.
+
+use std::collections::BTreeMap;
+
+use if_model::enrollment::Provider;
+
+use crate::analysis::{self, ANALYZE_TEMPLATE, RECORD_UPDATE_TEMPLATE};
+use crate::config::Config;
+use crate::kargo::{
+    AnalysisRunMetadata, AnalysisTemplateReference, FreightOrigin, FreightRequest, FreightSources,
+    GenericAction, GenericReceiver, GitSubscription, ImageSubscription, KARGO_API_VERSION,
+    LabelSelector, LocalObjectReference, MetadataUpdate, ObjectMeta, Project, ProjectConfig,
+    ProjectConfigSpec, PromotionPolicy, PromotionStep, PromotionTemplate, PromotionTemplateSpec,
+    SetMetadataConfig, Stage, StageSelector, StageSpec, Subscription, TargetSelectionCriteria, Var,
+    Verification, Warehouse, WarehouseSpec, WebhookReceiver,
+};
+use crate::monitor::{DOCKERFILE_PREFIX, DockerfileSource, Monitor, Plan, Role};
+use crate::names;
+use crate::resource::{Generated, Resource};
+use crate::watch::Selection;
+
+/// The label naming the tool that manages the resources.
+pub const MANAGED_BY: &str = "app.kubernetes.io/managed-by";
+/// The label saying why a Warehouse exists (`base`, `external`, `managed`, `dockerfile`).
+pub const ROLE_LABEL: &str = "image-factory/role";
+/// The label naming the image a Warehouse or Stage belongs to.
+pub const IMAGE_LABEL: &str = "image-factory/image";
+/// The name of the generic webhook receiver.
+pub const RECEIVER_NAME: &str = "refresh-base-images";
+/// References kept by a `Digest` subscription.
+const DIGEST_DISCOVERY_LIMIT: u32 = 1;
+/// References kept by the other subscriptions.
+const DISCOVERY_LIMIT: u32 = 5;
+/// The Freight being promoted, in a Kargo expression.
+const TARGET_FREIGHT: &str = "${{ ctx.targetFreight.name }}";
+
+/// Every resource for `plan` under `config`, sorted by kind and name.
+pub fn build(plan: &Plan, config: &Config) -> Vec<Generated> {
+    let dockerfiles: &[DockerfileSource] = if config.dockerfile_watch.enabled {
+        &plan.dockerfiles
+    } else {
+        &[]
+    };
+    let keys: Vec<(String, String)> = plan
+        .monitors
+        .iter()
+        .map(|m| (m.prefix.to_string(), m.owner.clone()))
+        .chain(
+            dockerfiles
+                .iter()
+                .map(|d| (DOCKERFILE_PREFIX.to_string(), d.owner.clone())),
+        )
+        .collect();
+    let names = names::assign(&keys);
+    let name_of = |prefix: &str, owner: &str| {
+        names
+            .get(&(prefix.to_string(), owner.to_string()))
+            .cloned()
+            .unwrap_or_else(|| names::kube_name(prefix, owner))
+    };
+
+    let mut out = Vec::new();
+    for m in &plan.monitors {
+        let name = name_of(m.prefix, &m.owner);
+        out.push(owned(
+            &m.owner,
+            Resource::Warehouse(image_warehouse(config, m, &name)),
+        ));
+        out.push(owned(
+            &m.owner,
+            Resource::Stage(image_stage(config, m, &name)),
+        ));
+    }
+    for d in dockerfiles {
+        let name = name_of(DOCKERFILE_PREFIX, &d.owner);
+        let url = git_url(config, d);
+        out.push(owned(
+            &d.owner,
+            Resource::Warehouse(git_warehouse(config, d, &name, &url)),
+        ));
+        out.push(owned(
+            &d.owner,
+            Resource::Stage(git_stage(config, d, &name, &url)),
+        ));
+    }
+    let count = config.analysis_count.unwrap_or_else(|| {
+        analysis::default_count(
+            plan.longest_delay.as_minutes(),
+            config.analysis_interval.as_minutes(),
+        )
+    });
+    let labels = base_labels();
+    out.push(shared(Resource::AnalysisTemplate(analysis::record_update(
+        config, count, &labels,
+    ))));
+    if config.dockerfile_watch.enabled {
+        out.push(shared(Resource::AnalysisTemplate(analysis::analyze(
+            config, &labels,
+        ))));
+    }
+    let mut stages: Vec<String> = out
+        .iter()
+        .filter(|g| matches!(g.resource, Resource::Stage(_)))
+        .map(|g| g.resource.name().to_string())
+        .collect();
+    stages.sort();
+    out.push(shared(Resource::ProjectConfig(project_config(
+        config, &stages,
+    ))));
+    out.push(shared(Resource::Project(Project {
+        api_version: KARGO_API_VERSION.to_string(),
+        kind: "Project".to_string(),
+        metadata: ObjectMeta {
+            name: config.project.clone(),
+            namespace: None,
+            labels: base_labels(),
+        },
+    })));
+    out.sort_by(|a, b| {
+        (a.resource.kind_order(), a.resource.name())
+            .cmp(&(b.resource.kind_order(), b.resource.name()))
+    });
+    out
+}
+
+fn owned(owner: &str, resource: Resource) -> Generated {
+    Generated {
+        resource,
+        owner: Some(owner.to_string()),
+    }
+}
+
+fn shared(resource: Resource) -> Generated {
+    Generated {
+        resource,
+        owner: None,
+    }
+}
+
+fn base_labels() -> BTreeMap<String, String> {
+    let mut labels = BTreeMap::new();
+    labels.insert(MANAGED_BY.to_string(), "image-factory".to_string());
+    labels
+}
+
+fn labels(role: Role, owner: &str) -> BTreeMap<String, String> {
+    let mut labels = base_labels();
+    labels.insert(ROLE_LABEL.to_string(), role.as_str().to_string());
+    labels.insert(IMAGE_LABEL.to_string(), names::label_value(owner));
+    labels
+}
+
+fn meta(config: &Config, name: &str, labels: BTreeMap<String, String>) -> ObjectMeta {
+    ObjectMeta {
+        name: name.to_string(),
+        namespace: Some(config.project.clone()),
+        labels,
+    }
+}
+
+fn interval(config: &Config) -> String {
+    analysis::go_duration(config.warehouse_interval.as_minutes())
+}
+
+fn image_warehouse(config: &Config, m: &Monitor, name: &str) -> Warehouse {
+    let (strategy, constraint, regexes, limit) = match &m.selection {
+        Selection::Digest { tag } => (
+            "Digest".to_string(),
+            Some(tag.clone()),
+            Vec::new(),
+            DIGEST_DISCOVERY_LIMIT,
+        ),
+        Selection::Tags { strategy, regexes } => {
+            (strategy.to_string(), None, regexes.clone(), DISCOVERY_LIMIT)
+        }
+    };
+    Warehouse {
+        api_version: KARGO_API_VERSION.to_string(),
+        kind: "Warehouse".to_string(),
+        metadata: meta(config, name, labels(m.role, &m.owner)),
+        spec: WarehouseSpec {
+            interval: interval(config),
+            subscriptions: vec![Subscription::Image(ImageSubscription {
+                repo_url: m.repo_url.clone(),
+                image_selection_strategy: strategy,
+                constraint,
+                allow_tags_regexes: regexes,
+                platform: config.platform.clone(),
+                discovery_limit: limit,
+            })],
+        },
+    }
+}
+
+fn var(name: &str, value: impl Into<String>) -> Var {
+    Var {
+        name: name.to_string(),
+        value: value.into(),
+    }
+}
+
+/// A Stage taking `warehouse`'s Freight directly, recording `values` on the Freight (the one
+/// promotion step that makes Kargo run verification), verified by `template` with `args`.
+fn stage(
+    config: &Config,
+    name: &str,
+    labels: BTreeMap<String, String>,
+    vars: Vec<Var>,
+    values: BTreeMap<String, String>,
+    template: &str,
+    args: Vec<Var>,
+) -> Stage {
+    Stage {
+        api_version: KARGO_API_VERSION.to_string(),
+        kind: "Stage".to_string(),
+        metadata: meta(config, name, labels.clone()),
+        spec: StageSpec {
+            vars,
+            requested_freight: vec![FreightRequest {
+                origin: FreightOrigin {
+                    kind: "Warehouse".to_string(),
+                    name: name.to_string(),
+                },
+                sources: FreightSources { direct: true },
+            }],
+            promotion_template: PromotionTemplate {
+                spec: PromotionTemplateSpec {
+                    steps: vec![PromotionStep {
+                        uses: "set-metadata".to_string(),
+                        alias: "record-freight".to_string(),
+                        config: SetMetadataConfig {
+                            updates: vec![MetadataUpdate {
+                                kind: "Freight".to_string(),
+                                name: TARGET_FREIGHT.to_string(),
+                                values,
+                            }],
+                        },
+                    }],
+                },
+            },
+            verification: Verification {
+                analysis_templates: vec![AnalysisTemplateReference {
+                    name: template.to_string(),
+                }],
+                analysis_run_metadata: AnalysisRunMetadata { labels },
+                args,
+            },
+        },
+    }
+}
+
+fn image_stage(config: &Config, m: &Monitor, name: &str) -> Stage {
+    let image = "imageFrom(vars.repoURL)";
+    let mut values = BTreeMap::new();
+    values.insert("image".to_string(), m.repo_url.clone());
+    values.insert("tag".to_string(), format!("${{{{ {image}.Tag }}}}"));
+    values.insert("digest".to_string(), format!("${{{{ {image}.Digest }}}}"));
+    stage(
+        config,
+        name,
+        labels(m.role, &m.owner),
+        vec![var("repoURL", m.repo_url.clone())],
+        values,
+        RECORD_UPDATE_TEMPLATE,
+        vec![
+            var("image", "${{ vars.repoURL }}"),
+            var("tag", format!("${{{{ quote({image}.Tag) }}}}")),
+            var("digest", format!("${{{{ {image}.Digest }}}}")),
+        ],
+    )
+}
+
+/// The `https://` URL of a managed image's source repository.
+fn git_url(config: &Config, d: &DockerfileSource) -> String {
+    let base = match d.provider {
+        Provider::Github => &config.dockerfile_watch.github_url,
+        Provider::Gitlab => &config.dockerfile_watch.gitlab_url,
+    };
+    format!("{base}/{}.git", d.repo.trim_matches('/'))
+}
+
+fn git_warehouse(config: &Config, d: &DockerfileSource, name: &str, url: &str) -> Warehouse {
+    Warehouse {
+        api_version: KARGO_API_VERSION.to_string(),
+        kind: "Warehouse".to_string(),
+        metadata: meta(config, name, labels(Role::Dockerfile, &d.owner)),
+        spec: WarehouseSpec {
+            interval: interval(config),
+            subscriptions: vec![Subscription::Git(GitSubscription {
+                repo_url: url.to_string(),
+                commit_selection_strategy: "NewestFromBranch".to_string(),
+                branch: d.branch.clone(),
+                include_paths: vec![d.dockerfile.clone()],
+                discovery_limit: DISCOVERY_LIMIT,
+            })],
+        },
+    }
+}
+
+fn git_stage(config: &Config, d: &DockerfileSource, name: &str, url: &str) -> Stage {
+    let commit = "${{ commitFrom(vars.repoURL).ID }}";
+    let mut values = BTreeMap::new();
+    values.insert("dockerfile".to_string(), d.dockerfile.clone());
+    values.insert("commit".to_string(), commit.to_string());
+    stage(
+        config,
+        name,
+        labels(Role::Dockerfile, &d.owner),
+        vec![var("repoURL", url)],
+        values,
+        ANALYZE_TEMPLATE,
+        vec![
+            var("image", d.owner.clone()),
+            var("repoURL", "${{ vars.repoURL }}"),
+            var("commit", commit),
+        ],
+    )
+}
+
+fn project_config(config: &Config, stages: &[String]) -> ProjectConfig {
+    let mut receivers = Vec::new();
+    if config.webhook_receiver {
+        let mut match_labels = BTreeMap::new();
+        match_labels.insert(ROLE_LABEL.to_string(), Role::Base.as_str().to_string());
+        receivers.push(WebhookReceiver {
+            name: RECEIVER_NAME.to_string(),
+            generic: GenericReceiver {
+                secret_ref: LocalObjectReference {
+                    name: config.secrets.webhook.clone(),
+                },
+                actions: vec![GenericAction {
+                    action: "Refresh".to_string(),
+                    target_selection_criteria: vec![TargetSelectionCriteria {
+                        kind: "Warehouse".to_string(),
+                        label_selector: LabelSelector { match_labels },
+                    }],
+                }],
+            },
+        });
+    }
+    ProjectConfig {
+        api_version: KARGO_API_VERSION.to_string(),
+        kind: "ProjectConfig".to_string(),
+        metadata: meta(config, &config.project, base_labels()),
+        spec: ProjectConfigSpec {
+            promotion_policies: stages
+                .iter()
+                .map(|s| PromotionPolicy {
+                    stage_selector: StageSelector { name: s.clone() },
+                    auto_promotion_enabled: true,
+                })
+                .collect(),
+            webhook_receivers: receivers,
+        },
+    }
+}

@@ -1,0 +1,511 @@
+//! The generator's configuration: `kargo.yaml` beside `images.yaml` (optional; every key has
+//! a default). Read through if-model's YAML seam and decoder, so problems are reported as
+//! `path:line:col` and unknown keys are rejected with the closest known key.
+//!
+//! ```yaml
+//! project: image-factory            # Kargo Project, and so the namespace of everything else
+//! analyzer:
+//!   image: ghcr.io/acme/image-factory:0.1.0   # runs record-update, reconcile, analyze
+//!   serviceAccount: image-factory   # optional
+//! warehouses:
+//!   interval: 6h                    # registry discovery interval (Docker Hub rate limits)
+//!   platform: linux/amd64           # optional os/arch of the tracked digests
+//! analysis:
+//!   interval: 1h                    # re-run of record-update + reconcile while rebuilds wait
+//!   count: 200                      # optional; default: longest delay + 1 day, in intervals
+//! state:                            # the git repository holding images.yaml and state/
+//!   repoURL: https://github.com/acme/platform.git   # optional: no clone/push without it
+//!   branch: main
+//!   path: image-factory             # the factory root inside that repository
+//!   gitImage: alpine/git:v2.47.2    # image of the clone and push containers
+//! secrets:                          # Secret names in the Project's namespace
+//!   github: image-factory-github    # key `token`: GITHUB_TOKEN
+//!   gitlab: image-factory-gitlab    # key `token`: GITLAB_TOKEN
+//!   git: image-factory-git          # keys `username`, `password`: clone and push
+//!   webhook: image-factory-webhook  # key `secret`: the generic webhook receiver
+//! webhookReceiver: false            # generic receiver that refreshes base-image Warehouses
+//! dockerfileWatch:
+//!   enabled: false                  # git Warehouse + Stage re-running analyze per managed image
+//!   githubURL: https://github.com
+//!   gitlabURL: https://gitlab.com
+//! ```
+
+use if_model::decode::{Decoder, Fields, Unknown};
+use if_model::diag::Diagnostic;
+use if_model::duration::Duration;
+use if_model::enrollment::check_relative_path;
+use if_model::reference::ImageRef;
+use if_model::yaml::{self, Node, Value};
+
+use crate::names;
+
+/// The file name of the configuration, beside `images.yaml`.
+pub const FILE_NAME: &str = "kargo.yaml";
+
+/// The analyzer image used when `analyzer.image` is not set: this version of Image Factory.
+pub const DEFAULT_ANALYZER_IMAGE: &str = concat!(
+    "ghcr.io/image-factory/image-factory:",
+    env!("CARGO_PKG_VERSION")
+);
+
+/// The generator's configuration.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Config {
+    /// The Kargo Project name, also the namespace of every other resource.
+    pub project: String,
+    /// The analyzer container image.
+    pub analyzer_image: String,
+    /// The analyzer pods' service account.
+    pub service_account: Option<String>,
+    /// Warehouse discovery interval.
+    pub warehouse_interval: Duration,
+    /// `os/arch` of the tracked digests.
+    pub platform: Option<String>,
+    /// Interval of the verification metric's re-runs.
+    pub analysis_interval: Duration,
+    /// Number of runs of the verification metric (`None`: derived from the delays).
+    pub analysis_count: Option<u32>,
+    /// The state repository.
+    pub state: StateRepo,
+    /// Secret names.
+    pub secrets: Secrets,
+    /// Emit the generic webhook receiver.
+    pub webhook_receiver: bool,
+    /// Emit the Dockerfile watch.
+    pub dockerfile_watch: DockerfileWatch,
+}
+
+/// Where the analyzer finds and commits the state.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StateRepo {
+    /// Git URL; without it the analyzer runs on `path` inside its own image.
+    pub repo_url: Option<String>,
+    /// Branch.
+    pub branch: String,
+    /// The factory root inside the repository.
+    pub path: String,
+    /// Image of the clone and push containers.
+    pub git_image: String,
+}
+
+/// Names of the Secrets the resources refer to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Secrets {
+    /// Key `token`: `GITHUB_TOKEN`.
+    pub github: String,
+    /// Key `token`: `GITLAB_TOKEN`.
+    pub gitlab: String,
+    /// Keys `username`, `password`: git clone and push.
+    pub git: String,
+    /// The generic webhook receiver's secret.
+    pub webhook: String,
+}
+
+/// The optional Dockerfile watch.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DockerfileWatch {
+    /// Emit it.
+    pub enabled: bool,
+    /// Base URL of GitHub repositories.
+    pub github_url: String,
+    /// Base URL of GitLab repositories.
+    pub gitlab_url: String,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            project: "image-factory".to_string(),
+            analyzer_image: DEFAULT_ANALYZER_IMAGE.to_string(),
+            service_account: None,
+            warehouse_interval: Duration::from_minutes(6 * 60),
+            platform: None,
+            analysis_interval: Duration::from_minutes(60),
+            analysis_count: None,
+            state: StateRepo {
+                repo_url: None,
+                branch: "main".to_string(),
+                path: "image-factory".to_string(),
+                git_image: "alpine/git:v2.47.2".to_string(),
+            },
+            secrets: Secrets {
+                github: "image-factory-github".to_string(),
+                gitlab: "image-factory-gitlab".to_string(),
+                git: "image-factory-git".to_string(),
+                webhook: "image-factory-webhook".to_string(),
+            },
+            webhook_receiver: false,
+            dockerfile_watch: DockerfileWatch {
+                enabled: false,
+                github_url: "https://github.com".to_string(),
+                gitlab_url: "https://gitlab.com".to_string(),
+            },
+        }
+    }
+}
+
+const TOP: &[&str] = &[
+    "project",
+    "analyzer",
+    "warehouses",
+    "analysis",
+    "state",
+    "secrets",
+    "webhookReceiver",
+    "dockerfileWatch",
+];
+const ANALYZER: &[&str] = &["image", "serviceAccount"];
+const WAREHOUSES: &[&str] = &["interval", "platform"];
+const ANALYSIS: &[&str] = &["interval", "count"];
+const STATE: &[&str] = &["repoURL", "branch", "path", "gitImage"];
+const SECRETS: &[&str] = &["github", "gitlab", "git", "webhook"];
+const DOCKERFILE_WATCH: &[&str] = &["enabled", "githubURL", "gitlabURL"];
+
+impl Config {
+    /// Reads `kargo.yaml`. `file` names it in messages. Returns the configuration (defaults
+    /// where a value is absent or wrong) and every problem found.
+    pub fn parse(src: &str, file: &str) -> (Config, Vec<Diagnostic>) {
+        let mut c = Config::default();
+        let mut d = Decoder::new(file);
+        let doc = match yaml::parse(src) {
+            Ok(doc) => doc,
+            Err(e) => {
+                d.error(e.pos, e.message);
+                return (c, d.finish());
+            }
+        };
+        if doc.is_null() {
+            return (c, d.finish());
+        }
+        let Some(f) = d.fields(&doc, FILE_NAME, TOP, Unknown::Reject) else {
+            return (c, d.finish());
+        };
+        if let Some(v) = checked(&mut d, f.get("project"), "project", check_label) {
+            c.project = v;
+        }
+        if let Some(s) = section(&mut d, &f, "analyzer", ANALYZER) {
+            if let Some(v) = checked(&mut d, s.get("image"), "analyzer.image", check_image) {
+                c.analyzer_image = v;
+            }
+            c.service_account = checked(
+                &mut d,
+                s.get("serviceAccount"),
+                "analyzer.serviceAccount",
+                check_subdomain,
+            );
+        }
+        if let Some(s) = section(&mut d, &f, "warehouses", WAREHOUSES) {
+            if let Some(v) = interval(&mut d, s.get("interval"), "warehouses.interval") {
+                c.warehouse_interval = v;
+            }
+            c.platform = checked(
+                &mut d,
+                s.get("platform"),
+                "warehouses.platform",
+                check_platform,
+            );
+        }
+        if let Some(s) = section(&mut d, &f, "analysis", ANALYSIS) {
+            if let Some(v) = interval(&mut d, s.get("interval"), "analysis.interval") {
+                c.analysis_interval = v;
+            }
+            if let Some(n) = s.get("count") {
+                match d.count(Some(n), "analysis.count") {
+                    Some(0) => d.error(n.pos, "`analysis.count` must be at least 1"),
+                    other => c.analysis_count = other,
+                }
+            }
+        }
+        if let Some(s) = section(&mut d, &f, "state", STATE) {
+            c.state.repo_url = checked(&mut d, s.get("repoURL"), "state.repoURL", check_git_url);
+            if let Some(v) = checked(&mut d, s.get("branch"), "state.branch", check_branch) {
+                c.state.branch = v;
+            }
+            if let Some(v) = checked(&mut d, s.get("path"), "state.path", check_relative_path) {
+                c.state.path = v.trim_end_matches('/').to_string();
+            }
+            if let Some(v) = checked(&mut d, s.get("gitImage"), "state.gitImage", check_image) {
+                c.state.git_image = v;
+            }
+        }
+        if let Some(s) = section(&mut d, &f, "secrets", SECRETS) {
+            for (key, slot) in [
+                ("github", &mut c.secrets.github),
+                ("gitlab", &mut c.secrets.gitlab),
+                ("git", &mut c.secrets.git),
+                ("webhook", &mut c.secrets.webhook),
+            ] {
+                let what = format!("secrets.{key}");
+                if let Some(v) = checked(&mut d, s.get(key), &what, check_subdomain) {
+                    *slot = v;
+                }
+            }
+        }
+        if let Some(b) = d.boolean(f.get("webhookReceiver"), "webhookReceiver") {
+            c.webhook_receiver = b;
+        }
+        if let Some(s) = section(&mut d, &f, "dockerfileWatch", DOCKERFILE_WATCH) {
+            if let Some(b) = d.boolean(s.get("enabled"), "dockerfileWatch.enabled") {
+                c.dockerfile_watch.enabled = b;
+            }
+            for (key, slot) in [
+                ("githubURL", &mut c.dockerfile_watch.github_url),
+                ("gitlabURL", &mut c.dockerfile_watch.gitlab_url),
+            ] {
+                let what = format!("dockerfileWatch.{key}");
+                if let Some(v) = checked(&mut d, s.get(key), &what, check_http_url) {
+                    *slot = v.trim_end_matches('/').to_string();
+                }
+            }
+        }
+        (c, d.finish())
+    }
+}
+
+/// Opens the mapping `key` of `f`, rejecting unknown keys.
+fn section<'n>(d: &mut Decoder, f: &Fields<'n>, key: &str, known: &[&str]) -> Option<Fields<'n>> {
+    let node = f.get(key)?;
+    d.fields(node, &format!("`{key}`"), known, Unknown::Reject)
+}
+
+/// A string that `check` accepts; otherwise an error at its position.
+fn checked(
+    d: &mut Decoder,
+    node: Option<&Node>,
+    what: &str,
+    check: fn(&str) -> Result<(), String>,
+) -> Option<String> {
+    let node = node?;
+    if !matches!(node.value, Value::Scalar(..)) {
+        d.error(
+            node.pos,
+            format!("`{what}` must be a string, found {}", node.type_name()),
+        );
+        return None;
+    }
+    let v = d.string(Some(node), what)?;
+    match check(&v) {
+        Ok(()) => Some(v),
+        Err(msg) => {
+            d.error(node.pos, format!("`{what}`: {msg}"));
+            None
+        }
+    }
+}
+
+/// A positive duration.
+fn interval(d: &mut Decoder, node: Option<&Node>, what: &str) -> Option<Duration> {
+    let n = node?;
+    let v = d.duration(Some(n), what)?;
+    if v.as_minutes() == 0 {
+        d.error(n.pos, format!("`{what}` must be longer than zero"));
+        return None;
+    }
+    Some(v)
+}
+
+fn check_label(s: &str) -> Result<(), String> {
+    if names::is_valid(s) {
+        Ok(())
+    } else {
+        Err(format!(
+            "`{s}` is not a Kubernetes name: lowercase letters, digits and `-`, starting and ending with a letter or digit, at most {} characters",
+            names::MAX_LEN
+        ))
+    }
+}
+
+fn check_subdomain(s: &str) -> Result<(), String> {
+    let ok = !s.is_empty() && s.len() <= 253 && s.split('.').all(names::is_valid);
+    if ok {
+        Ok(())
+    } else {
+        Err(format!(
+            "`{s}` is not a Kubernetes object name (lowercase letters, digits, `-` and `.`)"
+        ))
+    }
+}
+
+fn check_image(s: &str) -> Result<(), String> {
+    ImageRef::parse(s)
+        .map(|_| ())
+        .map_err(|e| format!("`{s}` is not an image reference: {e}"))
+}
+
+fn check_platform(s: &str) -> Result<(), String> {
+    let word = |w: &str| !w.is_empty() && w.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+    match s.split_once('/') {
+        Some((os, arch)) if word(os) && word(arch) => Ok(()),
+        _ => Err(format!("`{s}` is not os/arch (e.g. linux/amd64)")),
+    }
+}
+
+fn check_branch(s: &str) -> Result<(), String> {
+    let inner = |c: char| c.is_ascii_alphanumeric() || "._/-".contains(c);
+    let first_ok = s.chars().next().is_some_and(|c| c.is_ascii_alphanumeric());
+    let last_ok = s
+        .chars()
+        .last()
+        .is_some_and(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
+    if first_ok && last_ok && s.chars().all(inner) && s.len() <= 255 {
+        Ok(())
+    } else {
+        Err(format!("`{s}` is not a branch name Kargo accepts"))
+    }
+}
+
+fn check_http_url(s: &str) -> Result<(), String> {
+    let rest = s
+        .strip_prefix("https://")
+        .or_else(|| s.strip_prefix("http://"));
+    match rest {
+        Some(host) if !host.is_empty() && !host.contains(char::is_whitespace) => Ok(()),
+        _ => Err(format!("`{s}` is not an http(s) URL")),
+    }
+}
+
+fn check_git_url(s: &str) -> Result<(), String> {
+    if s.contains(char::is_whitespace) {
+        return Err(format!("`{s}` contains whitespace"));
+    }
+    let scheme = ["https://", "http://", "ssh://"]
+        .iter()
+        .any(|p| s.strip_prefix(p).is_some_and(|r| r.contains('/')));
+    let scp = s
+        .split_once('@')
+        .is_some_and(|(user, rest)| !user.is_empty() && rest.contains(':'));
+    if scheme || scp {
+        Ok(())
+    } else {
+        Err(format!(
+            "`{s}` is not a git URL (https://host/org/repo.git or git@host:org/repo.git)"
+        ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn messages(src: &str) -> Vec<String> {
+        let (_, diags) = Config::parse(src, "kargo.yaml");
+        diags.iter().map(ToString::to_string).collect()
+    }
+
+    #[test]
+    fn absent_or_empty_means_defaults() {
+        let (c, diags) = Config::parse("# nothing\n", "kargo.yaml");
+        assert!(diags.is_empty());
+        assert_eq!(c, Config::default());
+        assert_eq!(c.warehouse_interval.as_minutes(), 360);
+    }
+
+    #[test]
+    fn every_key_is_read() {
+        let src = "\
+project: factory
+analyzer:
+  image: ghcr.io/acme/image-factory:1.2.3
+  serviceAccount: analyzer
+warehouses:
+  interval: 12h
+  platform: linux/arm64
+analysis:
+  interval: 30m
+  count: 10
+state:
+  repoURL: https://github.com/acme/platform.git
+  branch: release/1
+  path: factory/
+  gitImage: alpine/git:2
+secrets:
+  github: gh
+  gitlab: gl
+  git: creds
+  webhook: hook
+webhookReceiver: true
+dockerfileWatch:
+  enabled: true
+  githubURL: https://github.example.com/
+  gitlabURL: https://gitlab.example.com
+";
+        let (c, diags) = Config::parse(src, "kargo.yaml");
+        assert!(diags.is_empty(), "{diags:?}");
+        assert_eq!(c.project, "factory");
+        assert_eq!(c.analyzer_image, "ghcr.io/acme/image-factory:1.2.3");
+        assert_eq!(c.service_account.as_deref(), Some("analyzer"));
+        assert_eq!(c.warehouse_interval.as_minutes(), 720);
+        assert_eq!(c.platform.as_deref(), Some("linux/arm64"));
+        assert_eq!(c.analysis_interval.as_minutes(), 30);
+        assert_eq!(c.analysis_count, Some(10));
+        assert_eq!(
+            c.state.repo_url.as_deref(),
+            Some("https://github.com/acme/platform.git")
+        );
+        assert_eq!(c.state.branch, "release/1");
+        assert_eq!(c.state.path, "factory");
+        assert_eq!(c.secrets.git, "creds");
+        assert_eq!(c.secrets.webhook, "hook");
+        assert!(c.webhook_receiver);
+        assert!(c.dockerfile_watch.enabled);
+        assert_eq!(c.dockerfile_watch.github_url, "https://github.example.com");
+    }
+
+    #[test]
+    fn problems_have_positions_and_suggestions() {
+        let src = "\
+projet: x
+analyzer:
+  image: 'Not An Image'
+warehouses:
+  interval: 0m
+analysis:
+  count: 0
+state:
+  repoURL: github.com/acme
+  path: ../up
+secrets:
+  github: Bad_Name
+webhookReceiver: maybe
+";
+        let mut got = messages(src);
+        let image = got.remove(1);
+        assert!(
+            image.starts_with(
+                "kargo.yaml:3:10: error: `analyzer.image`: `Not An Image` is not an image reference: "
+            ),
+            "{image}"
+        );
+        assert_eq!(
+            got,
+            [
+                "kargo.yaml:1:1: error: unknown key `projet` in kargo.yaml; did you mean `project`?",
+                "kargo.yaml:5:13: error: `warehouses.interval` must be longer than zero",
+                "kargo.yaml:7:10: error: `analysis.count` must be at least 1",
+                "kargo.yaml:9:12: error: `state.repoURL`: `github.com/acme` is not a git URL (https://host/org/repo.git or git@host:org/repo.git)",
+                "kargo.yaml:10:9: error: `state.path`: must not contain `..`",
+                "kargo.yaml:12:11: error: `secrets.github`: `Bad_Name` is not a Kubernetes object name (lowercase letters, digits, `-` and `.`)",
+                "kargo.yaml:13:18: error: `webhookReceiver` must be true or false, found a string",
+            ]
+        );
+    }
+
+    #[test]
+    fn wrong_shapes_are_reported() {
+        assert_eq!(
+            messages("- a\n"),
+            ["kargo.yaml:1:1: error: kargo.yaml must be a mapping, found a list"]
+        );
+        assert_eq!(
+            messages("analyzer: x\n"),
+            ["kargo.yaml:1:11: error: `analyzer` must be a mapping, found a string"]
+        );
+        assert_eq!(
+            messages("project: [a]\n"),
+            ["kargo.yaml:1:10: error: `project` must be a string, found a list"]
+        );
+        let m = messages("a: [\n");
+        assert_eq!(m.len(), 1);
+        assert!(m[0].starts_with("kargo.yaml:"), "{m:?}");
+    }
+}

@@ -1,0 +1,189 @@
+//! `cargo xtask bench dockerfile`: throughput of the Dockerfile parser and base-image
+//! discovery (`if_dockerfile::analyze`), single-threaded and in process, over the real-world
+//! corpus of `../shared/corpus/dockerfiles` (or `testdata/dockerfile` when it is absent),
+//! then over pathological shapes at full and half size to show that they stay linear.
+
+use std::hint::black_box;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use if_dockerfile::{BuildArgs, analyze};
+
+use crate::workspace_root;
+
+/// Runs the benchmark; a debug build re-runs itself in release mode.
+pub fn run() -> Result<bool, String> {
+    if cfg!(debug_assertions) {
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_string());
+        let status = std::process::Command::new(cargo)
+            .args([
+                "run",
+                "--release",
+                "--quiet",
+                "--package",
+                "xtask",
+                "--",
+                "bench",
+                "dockerfile",
+            ])
+            .current_dir(workspace_root())
+            .status()
+            .map_err(|e| format!("cannot re-run in release mode: {e}"))?;
+        return Ok(status.success());
+    }
+    let (label, inputs) = load_inputs()?;
+    let bytes: usize = inputs.iter().map(String::len).sum();
+    println!(
+        "dockerfile bench: {} files, {} bytes from {label}",
+        inputs.len(),
+        bytes
+    );
+    let args = BuildArgs::new();
+    let mut rates = Vec::new();
+    let mut file_rates = Vec::new();
+    for round in 1..=5 {
+        let (elapsed, passes) = timed(Duration::from_secs(2), || {
+            for text in &inputs {
+                black_box(analyze(black_box(text), &args));
+            }
+        });
+        let secs = elapsed.as_secs_f64();
+        let mbps = (bytes * passes) as f64 / secs / 1e6;
+        let fps = (inputs.len() * passes) as f64 / secs;
+        println!(
+            "  round {round}: {passes} passes in {secs:.2} s: {mbps:.1} MB/s, {fps:.0} files/s"
+        );
+        rates.push(mbps);
+        file_rates.push(fps);
+    }
+    let (mbps, fps) = (median(&mut rates), median(&mut file_rates));
+    println!(
+        "corpus: median {mbps:.1} MB/s, {fps:.0} files/s (target >= 300 MB/s: {})",
+        if mbps >= 300.0 { "met" } else { "NOT met" }
+    );
+    println!(
+        "pathological inputs (MB/s at full size, at half size, ratio full/half; ~1 means linear):"
+    );
+    for (name, make) in [
+        ("5,000-line heredoc", heredoc as fn(usize) -> String),
+        ("3,000-line continuation", continuation),
+        ("60 KiB line", long_line),
+    ] {
+        let full = rate(&make(1), &args);
+        let half = rate(&make(2), &args);
+        println!(
+            "  {name:<26} {full:>8.1} MB/s  {half:>8.1} MB/s  ratio {:.2}",
+            full / half
+        );
+    }
+    Ok(true)
+}
+
+fn median(v: &mut [f64]) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v.get(v.len() / 2).copied().unwrap_or(0.0)
+}
+
+/// Calls `f` until `min` has passed; returns the time taken and the number of calls.
+fn timed(min: Duration, mut f: impl FnMut()) -> (Duration, usize) {
+    let start = Instant::now();
+    let mut n = 0;
+    loop {
+        f();
+        n += 1;
+        let e = start.elapsed();
+        if e >= min {
+            return (e, n);
+        }
+    }
+}
+
+/// Median MB/s of three half-second rounds over one input.
+fn rate(text: &str, args: &BuildArgs) -> f64 {
+    let mut v: Vec<f64> = (0..3)
+        .map(|_| {
+            let (e, n) = timed(Duration::from_millis(500), || {
+                black_box(analyze(black_box(text), args));
+            });
+            (text.len() * n) as f64 / e.as_secs_f64() / 1e6
+        })
+        .collect();
+    median(&mut v)
+}
+
+fn heredoc(div: usize) -> String {
+    let mut s = String::from("FROM alpine:3.19\nRUN <<EOF\n");
+    for i in 0..5_000 / div {
+        s.push_str(&format!(
+            "echo \"line {i} of the heredoc body\" >> /tmp/out\n"
+        ));
+    }
+    s.push_str("EOF\n");
+    s
+}
+
+fn continuation(div: usize) -> String {
+    let mut s = String::from("FROM alpine:3.19\nRUN set -eux \\\n");
+    for i in 0..3_000 / div {
+        s.push_str(&format!("    && echo \"step {i}\" > /dev/null \\\n"));
+    }
+    s.push_str("    && true\n");
+    s
+}
+
+fn long_line(div: usize) -> String {
+    let mut s = String::from("FROM alpine:3.19\nRUN echo");
+    let target = 60 * 1024 / div;
+    let mut i = 0;
+    while s.len() < target {
+        s.push_str(&format!(" word{i}"));
+        i += 1;
+    }
+    s.push('\n');
+    s
+}
+
+fn load_inputs() -> Result<(String, Vec<String>), String> {
+    let root = workspace_root();
+    let corpus = root.join("../shared/corpus/dockerfiles");
+    let mut files = Vec::new();
+    if corpus.is_dir() {
+        walk(&corpus, &mut files)?;
+        files.sort();
+        let label = corpus.display().to_string();
+        return Ok((label, read_all(&files)?));
+    }
+    let testdata = root.join("testdata/dockerfile");
+    println!(
+        "{} not found; benchmarking testdata/dockerfile instead",
+        corpus.display()
+    );
+    walk(&testdata, &mut files)?;
+    files.retain(|p| p.file_name().is_some_and(|n| n == "Dockerfile"));
+    files.sort();
+    Ok((testdata.display().to_string(), read_all(&files)?))
+}
+
+fn read_all(files: &[PathBuf]) -> Result<Vec<String>, String> {
+    files
+        .iter()
+        .map(|p| {
+            std::fs::read(p)
+                .map(|b| String::from_utf8_lossy(&b).into_owned())
+                .map_err(|e| format!("{}: {e}", p.display()))
+        })
+        .collect()
+}
+
+fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> Result<(), String> {
+    let entries = std::fs::read_dir(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    for e in entries.filter_map(Result::ok) {
+        let p = e.path();
+        if p.is_dir() {
+            walk(&p, out)?;
+        } else {
+            out.push(p);
+        }
+    }
+    Ok(())
+}
