@@ -64,8 +64,7 @@ fn read_dir_yaml(dir: &Path) -> Result<Vec<SourceFile>, CliError> {
 /// Every problem of the factory at `root`, rendered one per line as `path:line:col: ...`,
 /// with paths relative to `root` (the golden format of `testdata/validate/`).
 pub fn validate_report(root: &Path) -> Result<String, CliError> {
-    let files = read_factory(root)?;
-    let (_, diags) = if_model::factory::load(&files);
+    let (_, diags, _) = crate::cmd::validate::check(root)?;
     let prefix = format!("{}/", root.display());
     Ok(diags
         .iter()

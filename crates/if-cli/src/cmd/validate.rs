@@ -1,7 +1,10 @@
 //! `image-factory validate`: checks `images.yaml` and every state file, reporting every
 //! problem as `path:line:col: error: message`.
 
+use std::path::Path;
+
 use if_model::diag::{Diagnostic, Severity, has_errors};
+use if_model::factory::FactoryFiles;
 use serde::Serialize;
 
 use crate::cli::{Cli, Format};
@@ -27,11 +30,24 @@ struct Problem<'a> {
     message: &'a str,
 }
 
+/// Reads and checks the factory at `root` (`images.yaml`, the state files and, when present,
+/// `kargo.yaml`): the files read, every problem, and whether `kargo.yaml` was there.
+pub fn check(root: &Path) -> Result<(FactoryFiles, Vec<Diagnostic>, bool), CliError> {
+    let files = load::read_factory(root)?;
+    let (_, mut diags) = if_model::factory::load(&files);
+    let kargo = super::generate::config_path(root);
+    let kargo_checked = kargo.exists();
+    if kargo_checked {
+        let src = load::read_source(&kargo)?;
+        diags.extend(if_kargo::config::Config::parse(&src.text, &src.path).1);
+    }
+    Ok((files, diags, kargo_checked))
+}
+
 /// Runs `validate`.
 pub fn run(cli: &Cli, _args: &Args) -> Result<Outcome, CliError> {
     super::text_or_json(cli)?;
-    let files = load::read_factory(&cli.root)?;
-    let (_, diags) = if_model::factory::load(&files);
+    let (files, diags, kargo_checked) = check(&cli.root)?;
     let valid = !has_errors(&diags);
     match cli.format {
         Format::Json => output::print_json(&Report {
@@ -46,7 +62,8 @@ pub fn run(cli: &Cli, _args: &Args) -> Result<Outcome, CliError> {
                 .iter()
                 .filter(|d| d.severity == Severity::Error)
                 .count();
-            let checked = 1 + files.image_states.len() + files.base_states.len();
+            let checked =
+                1 + usize::from(kargo_checked) + files.image_states.len() + files.base_states.len();
             if valid {
                 eprintln!("{checked} files checked: no problems");
             } else {
