@@ -7,7 +7,6 @@ use nom::bytes::complete::{tag, take_while, take_while1};
 use nom::combinator::opt;
 
 use crate::diag::DiagnosticKind;
-use crate::node::Flag;
 use crate::span::Span;
 
 /// The kind of value a flag takes.
@@ -45,16 +44,16 @@ impl<'a> FlagValues<'a> {
     }
 }
 
-/// BuildKit's `BFlags.Parse` over `flags` with the accepted `spec`.
+/// BuildKit's `BFlags.Parse` over the flag words (with their spans) and the accepted `spec`.
 pub(crate) fn parse_flags<'a>(
-    flags: &'a [Flag],
+    flags: impl IntoIterator<Item = (&'a str, Span)>,
     spec: FlagSpec,
 ) -> Result<FlagValues<'a>, (DiagnosticKind, Span)> {
     let mut out = FlagValues::default();
     let mut used: Vec<&str> = Vec::new();
-    for f in flags {
-        let Some(body) = f.text.strip_prefix("--") else {
-            return Err((DiagnosticKind::UnknownFlag(f.text.clone()), f.span));
+    for (text, span) in flags {
+        let Some(body) = text.strip_prefix("--") else {
+            return Err((DiagnosticKind::UnknownFlag(text.to_string()), span));
         };
         if body.is_empty() {
             return Ok(out);
@@ -64,30 +63,32 @@ pub(crate) fn parse_flags<'a>(
             None => (body, None),
         };
         let Some(&(_, ty)) = spec.iter().find(|(n, _)| *n == name) else {
-            return Err((DiagnosticKind::UnknownFlag(name.to_string()), f.span));
+            return Err((DiagnosticKind::UnknownFlag(name.to_string()), span));
         };
         if used.contains(&name) && ty != FlagType::Strs {
-            return Err((DiagnosticKind::DuplicateFlag(name.to_string()), f.span));
+            return Err((DiagnosticKind::DuplicateFlag(name.to_string()), span));
         }
         used.push(name);
         match ty {
             FlagType::Bool => {
                 if value == Some("") {
-                    return Err((DiagnosticKind::FlagMissingValue(name.to_string()), f.span));
+                    return Err((DiagnosticKind::FlagMissingValue(name.to_string()), span));
                 }
                 let v = value.unwrap_or("");
-                match v.to_ascii_lowercase().as_str() {
-                    "true" | "" => out.values.push((name, "true", f.span)),
-                    "false" => out.values.push((name, "false", f.span)),
+                match v {
+                    _ if v.is_empty() || v.eq_ignore_ascii_case("true") => {
+                        out.values.push((name, "true", span));
+                    }
+                    _ if v.eq_ignore_ascii_case("false") => out.values.push((name, "false", span)),
                     _ => {
                         let kind = DiagnosticKind::FlagExpectsBool(name.to_string(), v.to_string());
-                        return Err((kind, f.span));
+                        return Err((kind, span));
                     }
                 }
             }
             FlagType::Str | FlagType::Strs => match value {
-                Some(v) => out.values.push((name, v, f.span)),
-                None => return Err((DiagnosticKind::FlagMissingValue(name.to_string()), f.span)),
+                Some(v) => out.values.push((name, v, span)),
+                None => return Err((DiagnosticKind::FlagMissingValue(name.to_string()), span)),
             },
         }
     }
@@ -297,11 +298,8 @@ pub(crate) fn parse_go_duration(orig: &str) -> Result<i128, String> {
 mod tests {
     use super::*;
 
-    fn flag(text: &str) -> Flag {
-        Flag {
-            text: text.to_string(),
-            span: Span::default(),
-        }
+    fn flag(text: &str) -> (&str, Span) {
+        (text, Span::default())
     }
 
     #[test]
@@ -317,10 +315,10 @@ mod tests {
             flag("--exclude=x"),
             flag("--exclude=y"),
         ];
-        let v = parse_flags(&ok, SPEC).expect("valid");
+        let v = parse_flags(ok, SPEC).expect("valid");
         assert_eq!(v.last("from"), Some("a"));
         assert_eq!(v.all("exclude").count(), 2);
-        let err = |f: &[Flag]| parse_flags(f, SPEC).err().map(|e| e.0);
+        let err = |f: &[(&str, Span)]| parse_flags(f.iter().copied(), SPEC).err().map(|e| e.0);
         assert_eq!(
             err(&[flag("--pull")]),
             Some(DiagnosticKind::UnknownFlag("pull".into()))

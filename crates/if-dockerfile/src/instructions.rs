@@ -5,6 +5,7 @@
 use crate::diag::{Diagnostic, DiagnosticKind, Layer};
 use crate::flags::{FlagSpec, FlagType, FlagValues, parse_flags, parse_go_duration, parse_mount};
 use crate::heredoc::parse_marker;
+use crate::keyword::Keyword;
 use crate::node::Node;
 use crate::span::Span;
 use crate::text::{go_lower, go_upper, parse_go_int, trim_space};
@@ -76,21 +77,19 @@ pub struct FromShape<'a> {
 
 /// The raw view of a FROM line (no validation), as the corpus oracle records it.
 pub fn from_shape(node: &Node) -> FromShape<'_> {
-    let args = &node.args;
-    let image = args.first().map(|a| a.text.as_str());
-    let (as_keyword, name_raw, name) = match args.as_slice() {
-        [_, k, n] if is_as_keyword(&k.text) => (
-            Some(k.text.as_str()),
-            Some(n.text.as_str()),
-            Some(go_lower(&n.text)),
-        ),
+    let image = node.arg(0);
+    let (as_keyword, name_raw, name) = match node.args.as_slice() {
+        [_, k, n] if is_as_keyword(node.text(k.text)) => {
+            let n = node.text(n.text);
+            (Some(node.text(k.text)), Some(n), Some(go_lower(n)))
+        }
         _ => (None, None, None),
     };
     let platform = node
         .flags
         .iter()
-        .find(|f| f.name() == "platform")
-        .and_then(|f| f.value());
+        .find(|f| node.flag_name(f) == "platform")
+        .and_then(|f| node.flag_value(f));
     FromShape {
         image,
         as_keyword,
@@ -103,7 +102,7 @@ pub fn from_shape(node: &Node) -> FromShape<'_> {
 type Check<T> = Result<T, (DiagnosticKind, Span)>;
 
 fn flags<'a>(node: &'a Node, spec: FlagSpec) -> Check<FlagValues<'a>> {
-    parse_flags(&node.flags, spec)
+    parse_flags(node.flag_words(), spec)
 }
 
 fn count_at_least_one(node: &Node, name: &str) -> Check<()> {
@@ -128,7 +127,12 @@ fn count_exactly_one(node: &Node, name: &str) -> Check<()> {
 
 fn key_values(node: &Node, name: &str) -> Check<()> {
     count_at_least_one(node, name)?;
-    if node.args.iter().step_by(2).any(|a| a.text.is_empty()) {
+    if node
+        .args
+        .iter()
+        .step_by(2)
+        .any(|a| node.text(a.text).is_empty())
+    {
         return Err((DiagnosticKind::BlankNames(name.to_string()), node.span));
     }
     Ok(())
@@ -140,7 +144,7 @@ fn sources_and_dest(node: &Node, name: &str, spec: FlagSpec) -> Check<()> {
     }
     flags(node, spec)?;
     if let Some(dest) = node.args.last()
-        && matches!(parse_marker(&dest.text), Ok(Some(_)))
+        && matches!(parse_marker(node.text(dest.text)), Ok(Some(_)))
     {
         return Err((
             DiagnosticKind::HeredocDestination(name.to_string()),
@@ -181,7 +185,7 @@ fn interval(value: Option<&str>, name: &str) -> Result<(), String> {
 
 fn healthcheck(node: &Node) -> Check<()> {
     count_at_least_one(node, "HEALTHCHECK")?;
-    let typ = go_upper(node.args.first().map_or("", |a| a.text.as_str()));
+    let typ = go_upper(node.arg(0).unwrap_or(""));
     let rest = node.args.get(1..).unwrap_or(&[]);
     if typ == "NONE" {
         if !rest.is_empty() {
@@ -218,47 +222,43 @@ fn healthcheck(node: &Node) -> Check<()> {
 
 /// Checks one instruction; the first problem BuildKit would report, if any.
 pub(crate) fn check_node(node: &Node) -> Check<()> {
-    match node.keyword.as_str() {
-        "from" => {
+    match node.keyword {
+        Keyword::From => {
             let args = &node.args;
-            if args.len() == 3 && is_as_keyword(&args[1].text) {
-                if !valid_stage_name(&go_lower(&args[2].text)) {
-                    return Err((
-                        DiagnosticKind::InvalidStageName(args[2].text.clone()),
-                        args[2].span,
-                    ));
+            if let [_, k, n] = args.as_slice()
+                && is_as_keyword(node.text(k.text))
+            {
+                let name = node.text(n.text);
+                if !valid_stage_name(&go_lower(name)) {
+                    return Err((DiagnosticKind::InvalidStageName(name.to_string()), n.span));
                 }
             } else if args.len() != 1 {
                 return Err((DiagnosticKind::FromArguments, node.span));
             }
             flags(node, FROM_FLAGS).map(|_| ())
         }
-        "arg" => {
+        Keyword::Arg => {
             count_at_least_one(node, "ARG")?;
-            if node
-                .args
-                .iter()
-                .any(|a| a.text.split_once('=').is_some_and(|(k, _)| k.is_empty()))
-            {
+            if node.args.iter().any(|a| node.text(a.text).starts_with('=')) {
                 return Err((DiagnosticKind::BlankNames("ARG".to_string()), node.span));
             }
             Ok(())
         }
-        "env" => {
+        Keyword::Env => {
             flags(node, NO_FLAGS)?;
             key_values(node, "ENV")
         }
-        "label" => {
+        Keyword::Label => {
             flags(node, NO_FLAGS)?;
             key_values(node, "LABEL")
         }
-        "maintainer" => {
+        Keyword::Maintainer => {
             count_exactly_one(node, "MAINTAINER")?;
             flags(node, NO_FLAGS).map(|_| ())
         }
-        "add" => sources_and_dest(node, "ADD", ADD_FLAGS),
-        "copy" => sources_and_dest(node, "COPY", COPY_FLAGS),
-        "onbuild" => {
+        Keyword::Add => sources_and_dest(node, "ADD", ADD_FLAGS),
+        Keyword::Copy => sources_and_dest(node, "COPY", COPY_FLAGS),
+        Keyword::Onbuild => {
             let Some(trigger) = &node.trigger else {
                 return Err((
                     DiagnosticKind::AtLeastOneArgument("ONBUILD".to_string()),
@@ -266,38 +266,42 @@ pub(crate) fn check_node(node: &Node) -> Check<()> {
                 ));
             };
             flags(node, NO_FLAGS)?;
-            let word = go_upper(trim_space(&trigger.command));
+            let word = go_upper(trim_space(trigger.command()));
             match word.as_str() {
                 "ONBUILD" => Err((DiagnosticKind::OnbuildChain, node.span)),
                 "MAINTAINER" | "FROM" => Err((DiagnosticKind::OnbuildTrigger(word), node.span)),
                 _ => Ok(()),
             }
         }
-        "workdir" => {
+        Keyword::Workdir => {
             count_exactly_one(node, "WORKDIR")?;
             flags(node, NO_FLAGS).map(|_| ())
         }
-        "run" => run(node),
-        "cmd" | "entrypoint" => flags(node, NO_FLAGS).map(|_| ()),
-        "healthcheck" => healthcheck(node),
-        "expose" => {
+        Keyword::Run => run(node),
+        Keyword::Cmd | Keyword::Entrypoint => flags(node, NO_FLAGS).map(|_| ()),
+        Keyword::Healthcheck => healthcheck(node),
+        Keyword::Expose => {
             count_at_least_one(node, "EXPOSE")?;
             flags(node, NO_FLAGS).map(|_| ())
         }
-        "user" => {
+        Keyword::User => {
             count_exactly_one(node, "USER")?;
             flags(node, NO_FLAGS).map(|_| ())
         }
-        "volume" => {
+        Keyword::Volume => {
             count_at_least_one(node, "VOLUME")?;
             flags(node, NO_FLAGS)?;
-            if node.args.iter().any(|a| trim_space(&a.text).is_empty()) {
+            if node
+                .args
+                .iter()
+                .any(|a| trim_space(node.text(a.text)).is_empty())
+            {
                 return Err((DiagnosticKind::VolumeEmpty, node.span));
             }
             Ok(())
         }
-        "stopsignal" => count_exactly_one(node, "STOPSIGNAL"),
-        "shell" => {
+        Keyword::Stopsignal => count_exactly_one(node, "STOPSIGNAL"),
+        Keyword::Shell => {
             flags(node, NO_FLAGS)?;
             if node.args.is_empty() {
                 return Err((
@@ -310,8 +314,8 @@ pub(crate) fn check_node(node: &Node) -> Check<()> {
             }
             Ok(())
         }
-        _ => Err((
-            DiagnosticKind::UnknownInstruction(node.command.clone()),
+        Keyword::Unknown => Err((
+            DiagnosticKind::UnknownInstruction(node.command().to_string()),
             node.command_span,
         )),
     }
@@ -324,21 +328,21 @@ pub(crate) fn check_all(nodes: &[Node]) -> Vec<Diagnostic> {
     let mut seen_from = false;
     for node in nodes {
         if node.parse_failed {
-            if node.keyword == "from" {
+            if node.keyword == Keyword::From {
                 seen_from = true;
             }
             continue;
         }
         if let Err((kind, span)) = check_node(node) {
             out.push(Diagnostic::error(Layer::Instruction, kind, span));
-        } else if !seen_from && node.keyword != "arg" && node.keyword != "from" {
+        } else if !seen_from && !matches!(node.keyword, Keyword::Arg | Keyword::From) {
             out.push(Diagnostic::error(
                 Layer::Instruction,
                 DiagnosticKind::NoBuildStage,
                 node.span,
             ));
         }
-        if node.keyword == "from" {
+        if node.keyword == Keyword::From {
             seen_from = true;
         }
     }

@@ -11,8 +11,9 @@ use nom::sequence::pair;
 
 use crate::diag::{Diagnostic, DiagnosticKind, Layer};
 use crate::heredoc::markers_in_line;
-use crate::node::{Heredoc, LineCtx, Node, SegMap, new_node};
+use crate::node::{Heredoc, Node, SegMap};
 use crate::span::Span;
+use crate::split::{LineCtx, new_node};
 use crate::text::{go_lower, offset_in, trim_start_space};
 
 /// Longest physical line BuildKit reads (bytes, line terminator excluded).
@@ -122,36 +123,31 @@ fn trim_continuation(s: &str, esc: char) -> (&str, bool) {
     (s.get(..end - 1).unwrap_or(""), false)
 }
 
-/// Offsets of every `\n` of `b`, found eight bytes at a time with an exact zero-byte test
-/// (one pass over the text instead of a search per short line).
-fn newline_offsets(b: &[u8]) -> Vec<usize> {
+/// Offset of the first `\n` of `b`, found eight bytes at a time with an exact zero-byte
+/// test.
+fn find_newline(b: &[u8]) -> Option<usize> {
     const LOW7: u64 = 0x7f7f_7f7f_7f7f_7f7f;
     const NL: u64 = 0x0a0a_0a0a_0a0a_0a0a;
-    let mut out = Vec::with_capacity(b.len() / 32 + 1);
     let mut chunks = b.chunks_exact(8);
     let mut base = 0;
     for chunk in &mut chunks {
-        let mut word = [0u8; 8];
-        word.copy_from_slice(chunk);
+        let word: [u8; 8] = chunk.try_into().unwrap_or([0; 8]);
         let x = u64::from_le_bytes(word) ^ NL;
-        let mut zeros = !(((x & LOW7).wrapping_add(LOW7)) | x | LOW7);
-        while zeros != 0 {
-            out.push(base + (zeros.trailing_zeros() / 8) as usize);
-            zeros &= zeros - 1;
+        let zeros = !(((x & LOW7).wrapping_add(LOW7)) | x | LOW7);
+        if zeros != 0 {
+            return Some(base + (zeros.trailing_zeros() / 8) as usize);
         }
         base += 8;
     }
-    for (i, &c) in chunks.remainder().iter().enumerate() {
-        if c == b'\n' {
-            out.push(base + i);
-        }
-    }
-    out
+    chunks
+        .remainder()
+        .iter()
+        .position(|&c| c == b'\n')
+        .map(|i| base + i)
 }
 
 struct Lexer<'a> {
     src: &'a str,
-    newlines: Vec<usize>,
     pos: usize,
     number: usize,
     escape: char,
@@ -166,8 +162,9 @@ impl<'a> Lexer<'a> {
             return None;
         }
         let start = self.pos;
-        let (raw_end, next) = match self.newlines.get(self.number) {
-            Some(&i) => (i, i + 1),
+        let bytes = self.src.as_bytes();
+        let (raw_end, next) = match bytes.get(start..).and_then(find_newline) {
+            Some(i) => (start + i, start + i + 1),
             None => (self.src.len(), self.src.len()),
         };
         self.pos = next;
@@ -179,7 +176,6 @@ impl<'a> Lexer<'a> {
                 Span::new(start, raw_end),
             ));
         }
-        let bytes = self.src.as_bytes();
         let mut end = raw_end;
         while end > start && bytes[end - 1] == b'\r' {
             end -= 1;
@@ -243,7 +239,6 @@ impl<'a> Lexer<'a> {
 pub fn parse(src: &str) -> Ast {
     let mut lx = Lexer {
         src,
-        newlines: newline_offsets(src.as_bytes()),
         pos: 0,
         number: 0,
         escape: '\\',
@@ -251,8 +246,8 @@ pub fn parse(src: &str) -> Ast {
         directives: Vec::new(),
         diagnostics: Vec::new(),
     };
-    let mut nodes = Vec::new();
-    let mut buf = String::new();
+    // Real files hold about one instruction per 160 bytes.
+    let mut nodes = Vec::with_capacity(src.len() / 160 + 4);
     let mut map = SegMap::default();
     while let Some(line) = lx.next_line() {
         let mut text = lx.text(&line);
@@ -266,13 +261,16 @@ pub fn parse(src: &str) -> Ast {
         }
         let first = offset_in(src, trimmed);
         let (seg, mut eol) = trim_continuation(trimmed, lx.escape);
-        let single = eol;
-        buf.clear();
+        // The node's line: the joined logical line (room for a few continuation lines).
+        let mut joined = if eol {
+            String::from(seg)
+        } else {
+            let mut buf = String::with_capacity(4 * seg.len() + 256);
+            buf.push_str(seg);
+            buf
+        };
         map.clear();
         map.push(0, first);
-        if !single {
-            buf.push_str(seg);
-        }
         let mut end_line = line.number;
         let mut end_off = line.end;
         let mut empty_line: Option<Span> = None;
@@ -292,8 +290,8 @@ pub fn parse(src: &str) -> Ast {
             }
             let (seg, e) = trim_continuation(t, lx.escape);
             eol = e;
-            map.push(buf.len(), next.start);
-            buf.push_str(seg);
+            map.push(joined.len(), next.start);
+            joined.push_str(seg);
         }
         if let Some(span) = empty_line {
             lx.diagnostics.push(Diagnostic::warning(
@@ -302,21 +300,28 @@ pub fn parse(src: &str) -> Ast {
                 span,
             ));
         }
-        // A one-line instruction is read in place; only continued ones are joined.
-        let joined: &str = if single { seg } else { &buf };
         let ctx = LineCtx {
-            joined,
             map: &map,
             escape: lx.escape,
         };
-        let (mut node, err) = new_node(&ctx, joined);
+        let joined_len = joined.len();
+        let err = new_node(&ctx, joined, &mut nodes);
+        let Some(node) = nodes.last_mut() else {
+            continue;
+        };
         let line_span = Span::new(first, end_off.max(first));
         if let Some(e) = err {
             lx.diagnostics
                 .push(Diagnostic::error(Layer::Parser, e, line_span));
         }
-        if node.can_contain_heredoc() && joined.contains("<<") {
-            match markers_in_line(joined) {
+        let markers = match node.line.get(..joined_len) {
+            Some(joined) if node.can_contain_heredoc() && joined.contains("<<") => {
+                Some(markers_in_line(joined))
+            }
+            _ => None,
+        };
+        if let Some(markers) = markers {
+            match markers {
                 Err(msg) => {
                     node.parse_failed = true;
                     lx.diagnostics.push(Diagnostic::error(
@@ -370,7 +375,6 @@ pub fn parse(src: &str) -> Ast {
         node.span = Span::new(first, end_off.max(first));
         node.start_line = line.number;
         node.end_line = end_line;
-        nodes.push(node);
     }
     if nodes.is_empty() {
         // BuildKit locates this error on the last line read.
@@ -406,6 +410,20 @@ mod tests {
         assert_eq!(trim_continuation("C:\\\\", '\\'), ("C:\\\\", true));
         assert_eq!(trim_continuation("\\", '\\'), ("", false));
         assert_eq!(trim_continuation("a `", '`'), ("a ", false));
+    }
+
+    #[test]
+    fn finds_newlines() {
+        for text in [
+            "",
+            "\n",
+            "abc",
+            "abcdefgh\n",
+            "abcdefghi\nx\n",
+            "\u{e9}\u{e9}\u{e9}\u{e9}\u{8a}\n",
+        ] {
+            assert_eq!(find_newline(text.as_bytes()), text.find('\n'), "{text:?}");
+        }
     }
 
     #[test]

@@ -4,7 +4,6 @@
 
 use nom::IResult;
 use nom::Parser;
-use nom::branch::alt;
 use nom::bytes::complete::{tag, take_while, take_while_m_n, take_while1};
 use nom::combinator::{all_consuming, recognize};
 use nom::multi::many0;
@@ -12,22 +11,47 @@ use nom::sequence::{pair, preceded};
 
 type NomError<'a> = nom::error::Error<&'a str>;
 
-fn alnum_lower(i: &str) -> IResult<&str, &str, NomError<'_>> {
-    take_while1(|c: char| c.is_ascii_lowercase() || c.is_ascii_digit())(i)
+fn alnum_lower(b: u8) -> bool {
+    b.is_ascii_lowercase() || b.is_ascii_digit()
 }
 
-/// `[a-z0-9]+(?:(?:[._]|__|[-]+)[a-z0-9]+)*`
-fn path_component(i: &str) -> IResult<&str, &str, NomError<'_>> {
-    recognize(pair(
-        alnum_lower,
-        many0(alt((
-            pair(tag("__"), alnum_lower),
-            pair(tag("_"), alnum_lower),
-            pair(tag("."), alnum_lower),
-            pair(take_while1(|c: char| c == '-'), alnum_lower),
-        ))),
-    ))
-    .parse(i)
+/// Skips a run of `[a-z0-9]` from `*i`; whether it was not empty.
+fn alnum_run(b: &[u8], i: &mut usize) -> bool {
+    let start = *i;
+    while b.get(*i).is_some_and(|&c| alnum_lower(c)) {
+        *i += 1;
+    }
+    *i > start
+}
+
+/// `[a-z0-9]+(?:(?:[._]|__|[-]+)[a-z0-9]+)*`, the whole of `s`.
+fn is_path_component(s: &str) -> bool {
+    let b = s.as_bytes();
+    let mut i = 0;
+    if !alnum_run(b, &mut i) {
+        return false;
+    }
+    while let Some(&c) = b.get(i) {
+        match c {
+            b'.' => i += 1,
+            b'_' => {
+                i += 1;
+                if b.get(i) == Some(&b'_') {
+                    i += 1;
+                }
+            }
+            b'-' => {
+                while b.get(i) == Some(&b'-') {
+                    i += 1;
+                }
+            }
+            _ => return false,
+        }
+        if !alnum_run(b, &mut i) {
+            return false;
+        }
+    }
+    true
 }
 
 /// `[a-zA-Z0-9]` or `[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9]`
@@ -115,10 +139,8 @@ fn is_name(name: &str) -> bool {
     let Some(first) = parts.next() else {
         return false;
     };
-    let rest: Vec<&str> = parts.collect();
-    let path_ok = |c: &str| all_consuming(path_component).parse(c).is_ok();
-    let first_ok = path_ok(first) || (!rest.is_empty() && is_domain(first));
-    first_ok && rest.iter().all(|c| path_ok(c))
+    let first_ok = is_path_component(first) || (name.contains('/') && is_domain(first));
+    first_ok && parts.all(is_path_component)
 }
 
 /// Whether Docker would accept `s` as an image reference (`FROM s`, `COPY --from=s`).
@@ -129,7 +151,7 @@ pub fn is_valid_reference(s: &str) -> bool {
     {
         return false;
     }
-    let (mut domain, mut remainder) = match s.find('/') {
+    let (domain, remainder) = match s.find('/') {
         Some(i) => {
             let head = s.get(..i).unwrap_or("");
             if !head.contains(['.', ':'])
@@ -137,24 +159,31 @@ pub fn is_valid_reference(s: &str) -> bool {
                 && !head.bytes().any(|b| b.is_ascii_uppercase())
                 && head.is_ascii()
             {
-                ("docker.io".to_string(), s.to_string())
+                ("docker.io", s)
             } else {
-                (head.to_string(), s.get(i + 1..).unwrap_or("").to_string())
+                (head, s.get(i + 1..).unwrap_or(""))
             }
         }
-        None => ("docker.io".to_string(), s.to_string()),
+        None => ("docker.io", s),
     };
-    if domain == "index.docker.io" {
-        domain = "docker.io".to_string();
-    }
-    if domain == "docker.io" && !remainder.contains('/') {
-        remainder = format!("library/{remainder}");
-    }
+    let domain = if domain == "index.docker.io" {
+        "docker.io"
+    } else {
+        domain
+    };
+    let library = domain == "docker.io" && !remainder.contains('/');
+    // ("library/" holds no `:` and no uppercase letter.)
     let remote = remainder.split(':').next().unwrap_or("");
     if remote.chars().any(|c| c.is_uppercase()) {
         return false;
     }
-    let full = format!("{domain}/{remainder}");
+    let mut full = String::with_capacity(domain.len() + remainder.len() + 9);
+    full.push_str(domain);
+    full.push('/');
+    if library {
+        full.push_str("library/");
+    }
+    full.push_str(remainder);
     let (before, digest) = match full.split_once('@') {
         Some((b, d)) => (b, Some(d)),
         None => (full.as_str(), None),
@@ -174,6 +203,27 @@ pub fn is_valid_reference(s: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn path_components() {
+        for ok in [
+            "a",
+            "a-b",
+            "a--b",
+            "a_b",
+            "a__b",
+            "a.b.c",
+            "0x",
+            "a-b_c.d__e",
+        ] {
+            assert!(is_path_component(ok), "{ok}");
+        }
+        for bad in [
+            "", "a-", "a_", "a.", "_a", "-a", ".a", "a___b", "a._b", "a..b", "A", "é",
+        ] {
+            assert!(!is_path_component(bad), "{bad}");
+        }
+    }
 
     #[test]
     fn references() {

@@ -10,6 +10,7 @@ use serde::Serialize;
 use crate::diag::{Diagnostic, DiagnosticKind, Layer, Severity};
 use crate::flags::parse_mount;
 use crate::instructions::{check_node, from_shape, valid_stage_name};
+use crate::keyword::Keyword;
 use crate::lexical::Ast;
 use crate::node::Node;
 use crate::reference::is_valid_reference;
@@ -210,14 +211,15 @@ impl Resolver<'_> {
 
     fn global_args(&mut self) {
         let ast = self.ast;
-        for node in ast.nodes.iter().take_while(|n| n.keyword != "from") {
-            if node.keyword != "arg" || node.parse_failed {
+        for node in ast.nodes.iter().take_while(|n| n.keyword != Keyword::From) {
+            if node.keyword != Keyword::Arg || node.parse_failed {
                 continue;
             }
             for arg in &node.args {
-                let (key, default) = match arg.text.split_once('=') {
+                let text = node.text(arg.text);
+                let (key, default) = match text.split_once('=') {
                     Some((k, v)) => (k, Some(v)),
-                    None => (arg.text.as_str(), None),
+                    None => (text, None),
                 };
                 if key.is_empty() {
                     continue;
@@ -263,7 +265,7 @@ impl Resolver<'_> {
                 span,
             );
         }
-        let cmd = node.command.as_str();
+        let cmd = node.command();
         let (cmd_lower, cmd_upper) = (go_lower(cmd) == cmd, go_upper(cmd) == cmd);
         let consistent = if cmd_lower {
             go_lower(as_kw) == as_kw
@@ -399,10 +401,10 @@ impl Resolver<'_> {
         span_override: Option<Span>,
         out: &mut Vec<SourceUse>,
     ) {
-        match node.keyword.as_str() {
-            "copy" => {
-                if let Some(f) = node.flags.iter().find(|f| f.name() == "from")
-                    && let Some(v) = f.value().filter(|v| !v.is_empty())
+        match node.keyword {
+            Keyword::Copy => {
+                if let Some(f) = node.flags.iter().find(|f| node.flag_name(f) == "from")
+                    && let Some(v) = node.flag_value(f).filter(|v| !v.is_empty())
                 {
                     out.push(SourceUse {
                         value: v.to_string(),
@@ -416,9 +418,9 @@ impl Resolver<'_> {
                     });
                 }
             }
-            "run" => {
-                for f in node.flags.iter().filter(|f| f.name() == "mount") {
-                    let Some(Ok(m)) = f.value().map(parse_mount) else {
+            Keyword::Run => {
+                for f in node.flags.iter().filter(|f| node.flag_name(f) == "mount") {
+                    let Some(Ok(m)) = node.flag_value(f).map(parse_mount) else {
                         continue;
                     };
                     let Some(from) = m.from.filter(|v| !v.is_empty()) else {
@@ -505,7 +507,7 @@ impl Resolver<'_> {
             .nodes
             .iter()
             .enumerate()
-            .filter(|(_, n)| n.keyword == "from")
+            .filter(|(_, n)| n.keyword == Keyword::From)
             .map(|(i, _)| i)
             .collect();
         for (index, &ni) in froms.iter().enumerate() {
@@ -521,7 +523,7 @@ impl Resolver<'_> {
             for node in ast.nodes.get(ni + 1..end).unwrap_or(&[]) {
                 Self::sources_of(node, Usage::From, None, &mut sources);
                 if let (Some(t), Some(list)) = (&node.trigger, triggers.get_mut(index))
-                    && node.keyword == "onbuild"
+                    && node.keyword == Keyword::Onbuild
                 {
                     list.push(t);
                 }

@@ -109,6 +109,16 @@ pub(crate) fn process(
     opts: LexOptions,
     want_words: bool,
 ) -> Result<Processed, String> {
+    if !want_words
+        && !word.bytes().any(|b| matches!(b, b'$' | b'\'' | b'"'))
+        && !word.contains(opts.escape)
+    {
+        // Nothing to expand, unquote or unescape: the word is its own value.
+        return Ok(Processed {
+            value: word.to_string(),
+            ..Processed::default()
+        });
+    }
     let mut lx = Lexer {
         src: word,
         pos: 0,

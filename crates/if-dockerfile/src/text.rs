@@ -104,26 +104,26 @@ pub(crate) fn offset_in(outer: &str, inner: &str) -> usize {
     }
 }
 
-/// Splits `s` on runs of `[\t\v\f\r ]` (Go's `reWhitespace.Split(s, -1)`), returning the
+/// Splits `s` on runs of `[\t\v\f\r ]` (Go's `reWhitespace.Split(s, -1)`), yielding the
 /// pieces as sub-slices. An empty input yields one empty piece, like Go.
-pub(crate) fn split_sep(s: &str) -> Vec<&str> {
-    let bytes = s.as_bytes();
-    let mut out = Vec::new();
-    let mut start = 0;
-    let mut i = 0;
-    while i < bytes.len() {
-        if is_sep_byte(bytes[i]) {
-            out.push(s.get(start..i).unwrap_or(""));
-            while i < bytes.len() && is_sep_byte(bytes[i]) {
-                i += 1;
-            }
-            start = i;
-        } else {
-            i += 1;
-        }
+pub(crate) fn split_sep(s: &str) -> SplitSep<'_> {
+    SplitSep { rest: Some(s) }
+}
+
+/// The iterator of [`split_sep`].
+pub(crate) struct SplitSep<'a> {
+    rest: Option<&'a str>,
+}
+
+impl<'a> Iterator for SplitSep<'a> {
+    type Item = &'a str;
+
+    fn next(&mut self) -> Option<&'a str> {
+        let s = self.rest?;
+        let (piece, rest) = split_sep_once(s);
+        self.rest = rest;
+        Some(piece)
     }
-    out.push(s.get(start..).unwrap_or(""));
-    out
 }
 
 /// Splits `s` once on the first run of `[\t\v\f\r ]` (Go's `reWhitespace.Split(s, 2)`).
@@ -184,7 +184,12 @@ mod tests {
     fn trims_like_go() {
         assert_eq!(trim_space("\u{a0} a b \t"), "a b");
         assert_eq!(trim_start_space("  \u{3000}x"), "x");
-        assert_eq!(split_sep("a  b\tc"), vec!["a", "b", "c"]);
+        assert_eq!(
+            split_sep("a  b\tc").collect::<Vec<_>>(),
+            vec!["a", "b", "c"]
+        );
+        assert_eq!(split_sep(" a ").collect::<Vec<_>>(), vec!["", "a", ""]);
+        assert_eq!(split_sep("").collect::<Vec<_>>(), vec![""]);
         assert_eq!(split_sep_once("FROM  a b"), ("FROM", Some("a b")));
         assert_eq!(go_lower("İX"), "ix");
     }
