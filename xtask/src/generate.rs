@@ -103,8 +103,8 @@ fn validate_goldens(root: &Path, out: &mut Outputs) -> Result<(), String> {
     Ok(())
 }
 
-/// The sub-directories of `dir`, sorted.
-fn case_dirs(dir: &Path) -> Result<Vec<PathBuf>, String> {
+/// The sub-directories of `dir`, sorted: the cases of a golden suite.
+pub fn case_dirs(dir: &Path) -> Result<Vec<PathBuf>, String> {
     let entries = std::fs::read_dir(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
     let mut dirs: Vec<PathBuf> = entries
         .filter_map(Result::ok)

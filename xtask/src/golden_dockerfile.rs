@@ -20,15 +20,7 @@ pub fn render_case(case: &Path) -> Result<String, String> {
 
 /// Adds every case's `expected.json` to the generated outputs.
 pub fn collect(root: &Path, out: &mut Outputs) -> Result<(), String> {
-    let dir = root.join("testdata/dockerfile");
-    let entries = std::fs::read_dir(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
-    let mut cases: Vec<_> = entries
-        .filter_map(Result::ok)
-        .map(|e| e.path())
-        .filter(|p| p.is_dir())
-        .collect();
-    cases.sort();
-    for case in cases {
+    for case in crate::generate::case_dirs(&root.join("testdata/dockerfile"))? {
         let rel = case.strip_prefix(root).map_err(|e| e.to_string())?;
         out.add(rel.join("expected.json"), render_case(&case)?);
     }

@@ -71,12 +71,7 @@ fn read(path: &Path) -> Result<SourceFile, String> {
 
 /// The case directories under `dir` (those with an `images.yaml`), sorted.
 fn cases(dir: &Path) -> Result<Vec<PathBuf>, String> {
-    let entries = std::fs::read_dir(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
-    let mut dirs: Vec<PathBuf> = entries
-        .filter_map(Result::ok)
-        .map(|e| e.path())
-        .filter(|p| p.join("images.yaml").is_file())
-        .collect();
-    dirs.sort();
+    let mut dirs = crate::generate::case_dirs(dir)?;
+    dirs.retain(|p| p.join("images.yaml").is_file());
     Ok(dirs)
 }

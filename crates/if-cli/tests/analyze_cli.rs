@@ -6,7 +6,7 @@ mod common;
 
 use std::path::Path;
 
-use common::{bin, copy_tree, shared, stderr, stdout, workspace};
+use common::{copy_tree, run_in, shared, stderr, stdout, workspace};
 
 fn read(p: &Path) -> String {
     std::fs::read_to_string(p).unwrap()
@@ -33,12 +33,10 @@ fn example() -> tempfile::TempDir {
 fn example_factory_analyzes_then_shows_the_graph() {
     let dir = example();
     let root = dir.path().join("image-factory");
-    let out = bin()
-        .arg("--root")
-        .arg(&root)
-        .args(["analyze", "--all", "--now", "2024-12-04T10:00:00Z"])
-        .output()
-        .unwrap();
+    let out = run_in(
+        &root,
+        &["analyze", "--all", "--now", "2024-12-04T10:00:00Z"],
+    );
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let changes = stdout(&out);
     assert!(
@@ -59,23 +57,16 @@ fn example_factory_analyzes_then_shows_the_graph() {
 
     // A second run changes nothing, byte for byte.
     let before: Vec<(String, String)> = list(&root.join("state"));
-    let out = bin()
-        .arg("--root")
-        .arg(&root)
-        .args(["analyze", "--all", "--now", "2024-12-09T10:00:00Z"])
-        .output()
-        .unwrap();
+    let out = run_in(
+        &root,
+        &["analyze", "--all", "--now", "2024-12-09T10:00:00Z"],
+    );
     assert_eq!(out.status.code(), Some(0));
     assert_eq!(stdout(&out), "");
     assert!(stderr(&out).contains("nothing changed"));
     assert_eq!(list(&root.join("state")), before);
 
-    let out = bin()
-        .arg("--root")
-        .arg(&root)
-        .arg("status")
-        .output()
-        .unwrap();
+    let out = run_in(&root, &["status"]);
     let text = stdout(&out);
     assert!(
         text.lines()
@@ -87,32 +78,17 @@ fn example_factory_analyzes_then_shows_the_graph() {
             .any(|l| l.starts_with("postgres") && l.contains("external")),
         "{text}"
     );
-    let out = bin()
-        .arg("--root")
-        .arg(&root)
-        .args(["--format", "json", "status"])
-        .output()
-        .unwrap();
+    let out = run_in(&root, &["--format", "json", "status"]);
     let v: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
     assert!(v["images"].as_array().unwrap().len() >= 9);
 
-    let out = bin()
-        .arg("--root")
-        .arg(&root)
-        .args(["--format", "dot", "graph"])
-        .output()
-        .unwrap();
+    let out = run_in(&root, &["--format", "dot", "graph"]);
     assert!(
         stdout(&out).contains("\"uv-service\" -> \"mesh-consumer\";"),
         "{}",
         stdout(&out)
     );
-    let out = bin()
-        .arg("--root")
-        .arg(&root)
-        .args(["--format", "mermaid", "graph"])
-        .output()
-        .unwrap();
+    let out = run_in(&root, &["--format", "mermaid", "graph"]);
     assert!(stdout(&out).starts_with("flowchart LR\n"));
     assert!(stdout(&out).contains(" --> "));
 }
@@ -135,10 +111,9 @@ fn analyze_one_image_records_its_published_version() {
     let dir = example();
     let root = dir.path().join("image-factory");
     let digest = format!("sha256:{}", "c".repeat(64));
-    let out = bin()
-        .arg("--root")
-        .arg(&root)
-        .args([
+    let out = run_in(
+        &root,
+        &[
             "analyze",
             "--image",
             "backstage",
@@ -148,9 +123,8 @@ fn analyze_one_image_records_its_published_version() {
             &digest,
             "--now",
             "2024-12-04T10:00:00Z",
-        ])
-        .output()
-        .unwrap();
+        ],
+    );
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let s = read(&root.join("state/images/backstage.yaml"));
     assert!(
@@ -167,28 +141,13 @@ fn analyze_one_image_records_its_published_version() {
 fn bad_input_exits_2_and_writes_nothing() {
     let dir = example();
     let root = dir.path().join("image-factory");
-    let out = bin()
-        .arg("--root")
-        .arg(&root)
-        .args(["analyze", "--image", "nope"])
-        .output()
-        .unwrap();
+    let out = run_in(&root, &["analyze", "--image", "nope"]);
     assert_eq!(out.status.code(), Some(2));
     assert!(stderr(&out).contains("no image `nope`"), "{}", stderr(&out));
-    let out = bin()
-        .arg("--root")
-        .arg(&root)
-        .args(["analyze", "--all", "--now", "yesterday"])
-        .output()
-        .unwrap();
+    let out = run_in(&root, &["analyze", "--all", "--now", "yesterday"]);
     assert_eq!(out.status.code(), Some(2));
     std::fs::write(root.join("images.yaml"), "- name: Bad\n").unwrap();
-    let out = bin()
-        .arg("--root")
-        .arg(&root)
-        .args(["analyze", "--all"])
-        .output()
-        .unwrap();
+    let out = run_in(&root, &["analyze", "--all"]);
     assert_eq!(out.status.code(), Some(2));
     assert!(
         stderr(&out).contains("images.yaml:1:9: error: image name `Bad`"),
@@ -210,12 +169,10 @@ fn eda_mesh_fixture_is_analyzed_without_losing_anything() {
     });
     let root = dir.path().join("image-factory");
     let before_backstage = read(&root.join("state/images/backstage.yaml"));
-    let out = bin()
-        .arg("--root")
-        .arg(&root)
-        .args(["analyze", "--all", "--now", "2026-02-01T12:00:00Z"])
-        .output()
-        .unwrap();
+    let out = run_in(
+        &root,
+        &["analyze", "--all", "--now", "2026-02-01T12:00:00Z"],
+    );
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let changes = stdout(&out);
 
@@ -283,12 +240,7 @@ fn eda_mesh_fixture_is_analyzed_without_losing_anything() {
         "{changes}"
     );
     // The state now validates clean, except the problems images.yaml itself has.
-    let out = bin()
-        .arg("--root")
-        .arg(&root)
-        .arg("validate")
-        .output()
-        .unwrap();
+    let out = run_in(&root, &["validate"]);
     let problems: Vec<&str> = stdout_lines(&out);
     assert_eq!(problems.len(), 1, "{problems:?}");
     assert!(problems[0].contains("unknown key `updates`"));
@@ -306,12 +258,10 @@ fn eda_mesh_with_samples_reports_both_claims() {
     let dir = tempfile::tempdir().unwrap();
     copy_tree(&shared.join("fixtures/eda-mesh"), dir.path(), &|_| false);
     let root = dir.path().join("image-factory");
-    let out = bin()
-        .arg("--root")
-        .arg(&root)
-        .args(["analyze", "--all", "--now", "2026-02-01T12:00:00Z"])
-        .output()
-        .unwrap();
+    let out = run_in(
+        &root,
+        &["analyze", "--all", "--now", "2026-02-01T12:00:00Z"],
+    );
     let err = stderr(&out);
     assert!(
         err.contains("backstage.example.yaml") && err.contains("claimed by two state files"),

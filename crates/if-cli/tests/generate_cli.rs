@@ -6,7 +6,7 @@ mod common;
 
 use std::path::{Path, PathBuf};
 
-use common::{bin, copy_tree, shared, stderr, stdout, workspace};
+use common::{bin, copy_tree, run_from, shared, stderr, stdout, workspace};
 
 fn cases() -> Vec<PathBuf> {
     let dir = workspace().join("testdata/kargo");
@@ -65,11 +65,7 @@ fn expected(case: &str) -> String {
 
 #[test]
 fn the_example_dist_file_is_up_to_date() {
-    let out = bin()
-        .current_dir(workspace())
-        .args(["generate", "--check"])
-        .output()
-        .unwrap();
+    let out = run_from(workspace(), &["generate", "--check"]);
     assert_eq!(
         out.status.code(),
         Some(0),
@@ -77,11 +73,7 @@ fn the_example_dist_file_is_up_to_date() {
         stdout(&out),
         stderr(&out)
     );
-    let dry = bin()
-        .current_dir(workspace())
-        .args(["generate", "--dry-run"])
-        .output()
-        .unwrap();
+    let dry = run_from(workspace(), &["generate", "--dry-run"]);
     assert_eq!(dry.status.code(), Some(0), "{}", stderr(&dry));
     let dist = std::fs::read_to_string(workspace().join("dist/image-factory.k8s.yaml")).unwrap();
     assert_eq!(stdout(&dry), dist);
@@ -90,13 +82,7 @@ fn the_example_dist_file_is_up_to_date() {
 #[test]
 fn writes_beside_the_root_then_leaves_the_file_alone() {
     let dir = project("external");
-    let run = || {
-        bin()
-            .current_dir(dir.path())
-            .args(["--root", "factory", "generate"])
-            .output()
-            .unwrap()
-    };
+    let run = || run_from(dir.path(), &["--root", "factory", "generate"]);
     let out = run();
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     assert!(
@@ -189,11 +175,10 @@ fn check_reports_what_is_stale() {
 #[test]
 fn image_limits_the_output_to_one_image() {
     let dir = project("external");
-    let out = bin()
-        .current_dir(dir.path())
-        .args(["--root", "factory", "generate", "--image", "postgres"])
-        .output()
-        .unwrap();
+    let out = run_from(
+        dir.path(),
+        &["--root", "factory", "generate", "--image", "postgres"],
+    );
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let text = stdout(&out);
     let kinds: Vec<&str> = text.lines().filter(|l| l.starts_with("kind: ")).collect();
@@ -203,11 +188,10 @@ fn image_limits_the_output_to_one_image() {
         !dir.path().join("dist").exists(),
         "--image prints, it does not write"
     );
-    let unknown = bin()
-        .current_dir(dir.path())
-        .args(["--root", "factory", "generate", "--image", "nope"])
-        .output()
-        .unwrap();
+    let unknown = run_from(
+        dir.path(),
+        &["--root", "factory", "generate", "--image", "nope"],
+    );
     assert_eq!(unknown.status.code(), Some(2));
     assert!(stderr(&unknown).contains("no image or base image named `nope`"));
 }
@@ -215,17 +199,16 @@ fn image_limits_the_output_to_one_image() {
 #[test]
 fn the_dockerfile_watch_flag_adds_git_warehouses() {
     let dir = project("internal-chain");
-    let out = bin()
-        .current_dir(dir.path())
-        .args([
+    let out = run_from(
+        dir.path(),
+        &[
             "--root",
             "factory",
             "generate",
             "--dry-run",
             "--with-dockerfile-watch",
-        ])
-        .output()
-        .unwrap();
+        ],
+    );
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let text = stdout(&out);
     assert!(text.contains("name: dockerfile-mesh-consumer"));
@@ -242,11 +225,7 @@ fn bad_configuration_is_reported_and_nothing_is_written() {
         "project: Image_Factory\nwarehouse:\n  interval: 6h\n",
     )
     .unwrap();
-    let out = bin()
-        .current_dir(dir.path())
-        .args(["--root", "factory", "generate"])
-        .output()
-        .unwrap();
+    let out = run_from(dir.path(), &["--root", "factory", "generate"]);
     assert_eq!(out.status.code(), Some(2));
     let err = stderr(&out);
     assert!(
@@ -267,11 +246,7 @@ fn bad_enrollment_is_reported_and_nothing_is_written() {
         "- name: web\n  registry: ghcr.io\n  repository: acme/web\n  allowTags: ^(1$\n",
     )
     .unwrap();
-    let out = bin()
-        .current_dir(dir.path())
-        .args(["--root", "factory", "generate"])
-        .output()
-        .unwrap();
+    let out = run_from(dir.path(), &["--root", "factory", "generate"]);
     assert_eq!(out.status.code(), Some(2));
     assert!(
         stderr(&out)
@@ -285,18 +260,17 @@ fn bad_enrollment_is_reported_and_nothing_is_written() {
 #[test]
 fn json_dry_run_is_one_document() {
     let dir = project("empty");
-    let out = bin()
-        .current_dir(dir.path())
-        .args([
+    let out = run_from(
+        dir.path(),
+        &[
             "--root",
             "factory",
             "--format",
             "json",
             "generate",
             "--dry-run",
-        ])
-        .output()
-        .unwrap();
+        ],
+    );
     assert_eq!(out.status.code(), Some(0));
     let v: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
     assert_eq!(v["yaml"].as_str().unwrap(), expected("empty"));
@@ -320,11 +294,7 @@ fn the_eda_mesh_fixture_generates_with_warnings() {
         &dir.path().join("image-factory"),
         &|p: &Path| p.to_string_lossy().ends_with(".example.yaml"),
     );
-    let out = bin()
-        .current_dir(dir.path())
-        .args(["generate", "--dry-run"])
-        .output()
-        .unwrap();
+    let out = run_from(dir.path(), &["generate", "--dry-run"]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let err = stderr(&out);
     assert!(

@@ -4,15 +4,11 @@
 
 mod common;
 
-use common::{bin, copy_tree, shared, stderr, stdout, workspace};
+use common::{bin, copy_tree, run_from, run_in, shared, stderr, stdout, workspace};
 
 #[test]
 fn example_factory_is_clean() {
-    let out = bin()
-        .current_dir(workspace())
-        .arg("validate")
-        .output()
-        .unwrap();
+    let out = run_from(workspace(), &["validate"]);
     assert_eq!(
         out.status.code(),
         Some(0),
@@ -61,12 +57,7 @@ images:
     updates: []
 ";
     std::fs::write(dir.path().join("images.yaml"), src).unwrap();
-    let out = bin()
-        .arg("--root")
-        .arg(dir.path())
-        .arg("validate")
-        .output()
-        .unwrap();
+    let out = run_in(dir.path(), &["validate"]);
     assert_eq!(out.status.code(), Some(1));
     let text = stdout(&out);
     let root = dir.path().display().to_string();
@@ -99,12 +90,7 @@ images:
 fn json_report() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("images.yaml"), "- name: a\n  registry: ghcr.io\n  repository: x/a\n  allowTags: ^1$\n  autoRebuild: maybe\n").unwrap();
-    let out = bin()
-        .arg("--root")
-        .arg(dir.path())
-        .args(["--format", "json", "validate"])
-        .output()
-        .unwrap();
+    let out = run_in(dir.path(), &["--format", "json", "validate"]);
     assert_eq!(out.status.code(), Some(1));
     let v: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
     assert_eq!(v["valid"], false);
@@ -116,12 +102,7 @@ fn json_report() {
 #[test]
 fn unreadable_factory_exits_2() {
     let dir = tempfile::tempdir().unwrap();
-    let out = bin()
-        .arg("--root")
-        .arg(dir.path().join("nope"))
-        .arg("validate")
-        .output()
-        .unwrap();
+    let out = run_in(dir.path().join("nope"), &["validate"]);
     assert_eq!(out.status.code(), Some(2));
     assert!(
         stderr(&out).contains("images.yaml: cannot read"),
@@ -142,12 +123,7 @@ fn eda_mesh_fixture_reports_exactly_its_known_problems() {
         &root,
         &|p| p.to_string_lossy().ends_with(".example.yaml"),
     );
-    let out = bin()
-        .arg("--root")
-        .arg(&root)
-        .arg("validate")
-        .output()
-        .unwrap();
+    let out = run_in(&root, &["validate"]);
     assert_eq!(out.status.code(), Some(1));
     let prefix = format!("{}/", root.display());
     let found: Vec<String> = stdout(&out)
@@ -199,12 +175,7 @@ fn eda_mesh_samples_claim_the_same_images_twice() {
         &root,
         &|_| false,
     );
-    let out = bin()
-        .arg("--root")
-        .arg(&root)
-        .arg("validate")
-        .output()
-        .unwrap();
+    let out = run_in(&root, &["validate"]);
     let text = stdout(&out);
     assert!(
         text.contains("image `backstage` is claimed by two state files:")

@@ -179,7 +179,9 @@ pub fn plan(factory: &Factory, images_file: &str) -> Plan {
         }
         let selection = match (&b.watch.allow_tags, &tag) {
             (Some(re), _) => derive(&mut out.notes, path, re, &b.watch),
-            (None, Some(tag)) if watch::is_tag(tag) => Some(Selection::Digest { tag: tag.clone() }),
+            (None, Some(tag)) if if_model::tags::is_tag(tag) => {
+                Some(Selection::Digest { tag: tag.clone() })
+            }
             _ => {
                 out.notes.push(note(
                     path,
@@ -339,7 +341,7 @@ fn managed_selection(
     let tags: BTreeSet<String> = claimed
         .iter()
         .filter_map(|c| c.tag.clone())
-        .filter(|t| watch::is_tag(t))
+        .filter(|t| if_model::tags::is_tag(t))
         .collect();
     let tags: Vec<String> = tags.into_iter().collect();
     let selection = watch::from_tags(&tags);

@@ -4,6 +4,7 @@
 //! (`^3\\.12-slim$`, written by the original implementation) are repaired, never copied.
 
 use if_model::enrollment::{SelectionStrategy, check_allow_tags};
+use if_model::tags::{anchored, literal as literal_tag};
 
 /// The strategy used with `allowTagsRegexes` when none is configured (the seeds' default).
 pub const DEFAULT_STRATEGY: SelectionStrategy = SelectionStrategy::Lexical;
@@ -88,39 +89,6 @@ pub fn from_tags(tags: &[String]) -> Option<Selection> {
             regexes: many.iter().map(|t| anchored(t)).collect(),
         }),
     }
-}
-
-/// The anchored regex matching exactly `tag` (`3.12-slim` → `^3\.12-slim$`).
-pub fn anchored(tag: &str) -> String {
-    format!("^{}$", tag.replace('.', "\\."))
-}
-
-/// The tag an anchored literal regex matches (`^3\.12-slim$` → `3.12-slim`), or `None` when
-/// the regex can match anything else (an unescaped `.`, a class, a group, no anchors).
-pub fn literal_tag(re: &str) -> Option<String> {
-    let inner = re.strip_prefix('^')?.strip_suffix('$')?;
-    let mut tag = String::new();
-    let mut chars = inner.chars();
-    while let Some(c) = chars.next() {
-        match c {
-            '\\' => match chars.next()? {
-                e @ ('.' | '-' | '_') => tag.push(e),
-                _ => return None,
-            },
-            c if c.is_ascii_alphanumeric() || c == '-' || c == '_' => tag.push(c),
-            _ => return None,
-        }
-    }
-    is_tag(&tag).then_some(tag)
-}
-
-/// Docker's tag grammar: `[\w][\w.-]{0,127}`.
-pub fn is_tag(tag: &str) -> bool {
-    let word = |c: char| c.is_ascii_alphanumeric() || c == '_';
-    let mut chars = tag.chars();
-    chars.next().is_some_and(word)
-        && chars.all(|c| word(c) || c == '.' || c == '-')
-        && tag.len() <= 128
 }
 
 #[cfg(test)]

@@ -9,5 +9,6 @@ pub mod enrollment;
 pub mod factory;
 pub mod reference;
 pub mod state;
+pub mod tags;
 pub mod timestamp;
 pub mod yaml;

@@ -439,7 +439,7 @@ fn check_path_component(component: &str) -> Result<(), PathProblem> {
 }
 
 /// Checks a (non-empty) tag against `[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}`.
-fn validate_tag(tag: &str) -> Result<(), RefError> {
+pub(crate) fn validate_tag(tag: &str) -> Result<(), RefError> {
     let invalid = |problem| RefError::InvalidTag {
         tag: tag.to_owned(),
         problem,

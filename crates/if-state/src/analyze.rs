@@ -405,7 +405,7 @@ fn watch_of_removed(s: &ImageState) -> Watch {
     match (field("registry"), field("repository")) {
         (Some(reg), Some(repo)) => Watch {
             repo_url: Some(format!("{reg}/{repo}")),
-            allow_tags: Some(watch::anchored_tag("latest")),
+            allow_tags: Some(if_model::tags::anchored("latest")),
             image_selection_strategy: Some(if_model::enrollment::SelectionStrategy::Digest),
         },
         _ => Watch::default(),

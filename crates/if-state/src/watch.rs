@@ -4,42 +4,14 @@
 use if_model::enrollment::{ImageEntry, SelectionStrategy};
 use if_model::reference::ImageRef;
 use if_model::state::Watch;
-
-/// An anchored regex matching exactly `tag` (`3.12-slim` → `^3\.12-slim$`).
-pub fn anchored_tag(tag: &str) -> String {
-    format!("^{}$", escape(tag))
-}
-
-/// Escapes the regex metacharacters of `text` once (tags only contain `.` of them; `-` is
-/// literal outside a class and stays as written, so the regex reads like the tag).
-fn escape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len() + 4);
-    for c in text.chars() {
-        if "\\.+*?()|[]{}^$".contains(c) {
-            out.push('\\');
-        }
-        out.push(c);
-    }
-    out
-}
-
-/// An anchored regex matching exactly one of `tags` (sorted, de-duplicated by the caller).
-pub fn anchored_tags(tags: &[String]) -> String {
-    match tags {
-        [one] => anchored_tag(one),
-        many => {
-            let alts: Vec<String> = many.iter().map(|t| escape(t)).collect();
-            format!("^({})$", alts.join("|"))
-        }
-    }
-}
+use if_model::tags;
 
 /// A base image is watched on its one tag, by digest (a mutable tag gets new digests).
 pub fn for_base(reference: &ImageRef) -> Watch {
     let tag = reference.effective_tag().unwrap_or("latest");
     Watch {
         repo_url: Some(reference.repo_url()),
-        allow_tags: Some(anchored_tag(tag)),
+        allow_tags: Some(tags::anchored(tag)),
         image_selection_strategy: Some(SelectionStrategy::Digest),
     }
 }
@@ -63,7 +35,7 @@ pub fn for_internal_parent(entry: &ImageEntry, tags: &[String]) -> Watch {
     let allow_tags = entry
         .allow_tags
         .clone()
-        .unwrap_or_else(|| anchored_tags(tags));
+        .unwrap_or_else(|| tags::anchored_any(tags));
     let strategy = entry
         .image_selection_strategy
         .unwrap_or(if tags.len() == 1 {
@@ -84,10 +56,13 @@ mod tests {
 
     #[test]
     fn tags_are_anchored_and_escaped_once() {
-        assert_eq!(anchored_tag("3.12-slim"), "^3\\.12-slim$");
-        assert_eq!(anchored_tag("v1.40.0-focal"), "^v1\\.40\\.0-focal$");
-        assert_eq!(anchored_tags(&["1.4".into(), "2".into()]), "^(1\\.4|2)$");
-        let re = regex::Regex::new(&anchored_tag("3.12-slim")).unwrap();
+        assert_eq!(tags::anchored("3.12-slim"), "^3\\.12-slim$");
+        assert_eq!(tags::anchored("v1.40.0-focal"), "^v1\\.40\\.0-focal$");
+        assert_eq!(
+            tags::anchored_any(&["1.4".into(), "2".into()]),
+            "^(1\\.4|2)$"
+        );
+        let re = regex::Regex::new(&tags::anchored("3.12-slim")).unwrap();
         assert!(re.is_match("3.12-slim"));
         assert!(!re.is_match("3x12-slim"));
         assert!(!re.is_match("3.12-slim-bookworm"));

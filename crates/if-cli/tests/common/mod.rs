@@ -61,3 +61,18 @@ pub fn stdout(out: &std::process::Output) -> String {
 pub fn stderr(out: &std::process::Output) -> String {
     String::from_utf8(out.stderr.clone()).unwrap()
 }
+
+/// Runs `image-factory --root ROOT ARGS...` and waits for it.
+pub fn run_in(root: impl AsRef<Path>, args: &[&str]) -> std::process::Output {
+    bin()
+        .arg("--root")
+        .arg(root.as_ref())
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+/// Runs `image-factory ARGS...` in the directory `dir` and waits for it.
+pub fn run_from(dir: impl AsRef<Path>, args: &[&str]) -> std::process::Output {
+    bin().current_dir(dir.as_ref()).args(args).output().unwrap()
+}
