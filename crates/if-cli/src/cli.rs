@@ -89,4 +89,45 @@ pub enum Command {
     ///
     /// Example: image-factory --format json dockerfile Dockerfile --build-arg GO_VERSION=1.22
     Dockerfile(cmd::dockerfile::Args),
+    /// Record that an image has a digest (a base image, or an image of the factory).
+    ///
+    /// The first digest seen is a baseline; the same digest again changes nothing; a new one
+    /// is added to the history and schedules every direct dependent at now + its rebuildDelay
+    /// (an image of the factory: + the dependent's cascadeDelay) and closes the image's own
+    /// running rebuild. Kargo's verification job runs this, then `reconcile`.
+    ///
+    /// Example: image-factory record-update --image docker.io/library/node --tag 22-bookworm-slim --digest sha256:...
+    RecordUpdate(cmd::record::UpdateArgs),
+    /// Record that the factory built an image: closes its running rebuild, cascades to the
+    /// images built on it.
+    ///
+    /// Example: image-factory record-build --image uv-service --digest sha256:... --version 1.4.2
+    RecordBuild(cmd::record::BuildArgs),
+    /// Trigger every rebuild that is due now, in dependency order, and record the outcomes.
+    ///
+    /// A rebuild triggers when its schedule has passed, no image it is built on (in the
+    /// factory) still waits for or runs a rebuild, and autoRebuild is true (otherwise it becomes
+    /// `due`). GitHub: workflow_dispatch with GITHUB_TOKEN; GitLab: a pipeline with
+    /// GITLAB_TOKEN. A failed trigger is retried by later runs with exponential backoff.
+    /// API bases: IMAGE_FACTORY_GITHUB_API, IMAGE_FACTORY_GITLAB_API. --dry-run prints the
+    /// triggers and their inputs and changes nothing.
+    ///
+    /// Example: image-factory reconcile --dry-run
+    Reconcile(cmd::reconcile::ReconcileArgs),
+    /// Rebuild one image now, by hand (also for a `due` or `failed` image); delays and
+    /// ancestors are not waited for.
+    ///
+    /// Example: image-factory trigger postgres-tools --reason "release notes checked"
+    Trigger(cmd::reconcile::TriggerArgs),
+    /// Make every pending rebuild caused by BASE due now (a critical CVE), recording why.
+    ///
+    /// Example: image-factory expedite node:22-bookworm-slim --reason CVE-2026-12345
+    Expedite(cmd::reconcile::ExpediteArgs),
+    /// Show what a new digest of BASE would rebuild, in which order and when; changes nothing.
+    ///
+    /// Builds are assumed to finish at once; a rebuild that becomes `due` is assumed to be
+    /// triggered by a person at once.
+    ///
+    /// Example: image-factory plan node:22-bookworm-slim --now 2026-11-01T00:00:00Z
+    Plan(cmd::plan::Args),
 }

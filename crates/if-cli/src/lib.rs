@@ -6,6 +6,7 @@ pub mod cli;
 pub mod cmd;
 pub mod discover;
 pub mod exit;
+pub mod forge;
 pub mod golden;
 pub mod load;
 pub mod output;

@@ -117,3 +117,18 @@ pub fn write_atomic(path: &Path, contents: &str) -> Result<(), CliError> {
         err(e)
     })
 }
+
+/// Writes the state files whose content changed between `factory` (as read) and `state`;
+/// returns their paths relative to `root`. Nothing is written when rendering any file fails.
+pub fn write_state(
+    root: &Path,
+    factory: &if_model::factory::Factory,
+    state: &if_state::Analysis,
+) -> Result<Vec<String>, CliError> {
+    let writes =
+        if_state::plan_writes(factory, state).map_err(|e| CliError::Input(e.to_string()))?;
+    for w in &writes {
+        write_atomic(&root.join(&w.path), &w.contents)?;
+    }
+    Ok(writes.into_iter().map(|w| w.path).collect())
+}

@@ -347,25 +347,13 @@ fn every_analyzer_argument_is_a_real_image_factory_flag() {
         let full: Vec<&str> = std::iter::once("image-factory")
             .chain(args.iter().map(String::as_str))
             .collect();
-        if cli.find_subcommand(&command[0]).is_some() {
-            Cli::try_parse_from(&full)
-                .unwrap_or_else(|e| panic!("{template}/{}: {full:?}: {e}", c.name));
-        } else {
-            // FIXME(#5): record-update/reconcile land with issue 5; until then clap does not
-            // know them, and this branch pins that (it goes away once they exist).
-            assert!(
-                ["record-update", "reconcile"].contains(&command[0].as_str()),
-                "{template}/{}: unknown command {}",
-                c.name,
-                command[0]
-            );
-            let err = Cli::try_parse_from(&full).unwrap_err();
-            assert_eq!(
-                err.kind(),
-                clap::error::ErrorKind::InvalidSubcommand,
-                "{template}/{}: {err}",
-                c.name
-            );
-        }
+        assert!(
+            cli.find_subcommand(&command[0]).is_some(),
+            "{template}/{}: unknown command {}",
+            c.name,
+            command[0]
+        );
+        Cli::try_parse_from(&full)
+            .unwrap_or_else(|e| panic!("{template}/{}: {full:?}: {e}", c.name));
     }
 }

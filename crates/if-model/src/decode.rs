@@ -166,12 +166,21 @@ impl Decoder {
         }
     }
 
-    /// A non-negative integer.
+    /// A non-negative integer that fits 32 bits.
     pub fn count(&mut self, node: Option<&Node>, what: &str) -> Option<u32> {
+        self.whole(node, what)
+    }
+
+    /// A non-negative integer that fits 64 bits (an id).
+    pub fn count64(&mut self, node: Option<&Node>, what: &str) -> Option<u64> {
+        self.whole(node, what)
+    }
+
+    fn whole<T: std::str::FromStr>(&mut self, node: Option<&Node>, what: &str) -> Option<T> {
         let node = node?;
         match &node.value {
             Value::Scalar(ScalarKind::Null, _) => None,
-            Value::Scalar(ScalarKind::Number, t) if t.parse::<u32>().is_ok() => t.parse().ok(),
+            Value::Scalar(ScalarKind::Number, t) if t.parse::<T>().is_ok() => t.parse().ok(),
             _ => {
                 self.error(
                     node.pos,

@@ -49,6 +49,30 @@ pub struct RebuildState {
     pub attempts: Option<u32>,
     /// The last trigger error (never a secret).
     pub last_error: Option<String>,
+    /// When a failed trigger is tried again (exponential backoff).
+    pub next_attempt_at: Option<Timestamp>,
+    /// Every upstream change the pending rebuild answers (coalesced: one trigger serves all).
+    pub causes: Vec<Cause>,
+    /// Unknown keys.
+    pub extra: Extra,
+}
+
+/// One reason for a pending rebuild: an upstream change, a person, or an expedite.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Cause {
+    /// The base image (state name) or internal parent (image name) that changed; absent for
+    /// a manual request.
+    pub base_image: Option<String>,
+    /// Its new digest: the one the rebuild should use.
+    pub digest: Option<Digest>,
+    /// When the change was observed.
+    pub detected_at: Option<Timestamp>,
+    /// When this cause makes the rebuild due (`detectedAt` + the delay).
+    pub scheduled_for: Option<Timestamp>,
+    /// `base-image-update`, `cascade`, `manual` or `expedite`.
+    pub triggered_by: Option<String>,
+    /// One line for people.
+    pub reason: Option<String>,
     /// Unknown keys.
     pub extra: Extra,
 }
@@ -64,8 +88,14 @@ pub struct RebuildRecord {
     pub base_image_snapshots: BTreeMap<String, String>,
     /// The version it produced.
     pub result_version: Option<String>,
-    /// Whether it succeeded (absent while pending).
+    /// Whether it succeeded (absent while the build runs).
     pub success: Option<bool>,
+    /// What caused it (`base-image-update`, `cascade`, `manual`, `expedite`).
+    pub triggered_by: Option<String>,
+    /// The GitLab pipeline the trigger created.
+    pub pipeline_id: Option<u64>,
+    /// When the new digest was recorded (or when the factory gave up).
+    pub completed_at: Option<Timestamp>,
     /// Unknown keys.
     pub extra: Extra,
 }
@@ -199,6 +229,16 @@ const REBUILD_STATE_KEYS: &[&str] = &[
     "triggeredBy",
     "attempts",
     "lastError",
+    "nextAttemptAt",
+    "causes",
+];
+const CAUSE_KEYS: &[&str] = &[
+    "baseImage",
+    "digest",
+    "detectedAt",
+    "scheduledFor",
+    "triggeredBy",
+    "reason",
 ];
 const REBUILD_RECORD_KEYS: &[&str] = &[
     "triggeredAt",
@@ -206,6 +246,9 @@ const REBUILD_RECORD_KEYS: &[&str] = &[
     "baseImageSnapshots",
     "resultVersion",
     "success",
+    "triggeredBy",
+    "pipelineId",
+    "completedAt",
 ];
 const BASE_KEYS: &[&str] = &[
     "name",
@@ -294,7 +337,22 @@ fn rebuild_state(d: &mut Decoder, node: &Node) -> Option<RebuildState> {
         triggered_by: d.string(f.get("triggeredBy"), "triggeredBy"),
         attempts: d.count(f.get("attempts"), "attempts"),
         last_error: d.string(f.get("lastError"), "lastError"),
+        next_attempt_at: d.timestamp(f.get("nextAttemptAt"), "nextAttemptAt"),
+        causes: d.list(f.get("causes"), "causes", cause),
         extra: f.unknown(REBUILD_STATE_KEYS),
+    })
+}
+
+fn cause(d: &mut Decoder, node: &Node) -> Option<Cause> {
+    let f = d.fields(node, "a causes entry", CAUSE_KEYS, Unknown::Keep)?;
+    Some(Cause {
+        base_image: d.string(f.get("baseImage"), "baseImage"),
+        digest: d.digest(f.get("digest"), "digest"),
+        detected_at: d.timestamp(f.get("detectedAt"), "detectedAt"),
+        scheduled_for: d.timestamp(f.get("scheduledFor"), "scheduledFor"),
+        triggered_by: d.string(f.get("triggeredBy"), "triggeredBy"),
+        reason: d.string(f.get("reason"), "reason"),
+        extra: f.unknown(CAUSE_KEYS),
     })
 }
 
@@ -329,6 +387,9 @@ fn rebuild_record(d: &mut Decoder, node: &Node) -> Option<RebuildRecord> {
         base_image_snapshots: snapshots,
         result_version: d.string(f.get("resultVersion"), "resultVersion"),
         success: d.boolean(f.get("success"), "success"),
+        triggered_by: d.string(f.get("triggeredBy"), "triggeredBy"),
+        pipeline_id: d.count64(f.get("pipelineId"), "pipelineId"),
+        completed_at: d.timestamp(f.get("completedAt"), "completedAt"),
         extra: f.unknown(REBUILD_RECORD_KEYS),
     })
 }

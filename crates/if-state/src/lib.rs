@@ -7,6 +7,7 @@
 pub mod analyze;
 mod enrollment_copy;
 pub mod files;
+pub mod rebuild;
 pub mod watch;
 
 pub use analyze::{Analysis, Discovery, Published, Request, analyze};

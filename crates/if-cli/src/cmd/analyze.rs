@@ -168,15 +168,8 @@ pub fn execute(root: &Path, args: &Args) -> Result<(Vec<String>, Vec<String>), C
         );
     }
     let analysis = if_state::analyze(&factory, &req);
-    let writes =
-        if_state::plan_writes(&factory, &analysis).map_err(|e| CliError::Input(e.to_string()))?;
-    for w in &writes {
-        load::write_atomic(&root.join(&w.path), &w.contents)?;
-    }
-    Ok((
-        analysis.changes,
-        writes.into_iter().map(|w| w.path).collect(),
-    ))
+    let written = load::write_state(root, &factory, &analysis)?;
+    Ok((analysis.changes, written))
 }
 
 /// Arguments for `analyze --all` at `now` with Dockerfiles under `source_dir`.

@@ -4,6 +4,9 @@ pub mod analyze;
 pub mod dockerfile;
 pub mod generate;
 pub mod graph;
+pub mod plan;
+pub mod reconcile;
+pub mod record;
 pub mod reference;
 pub mod status;
 pub mod validate;
@@ -32,5 +35,11 @@ pub fn run(cli: &Cli) -> Result<Outcome, CliError> {
         Command::Analyze(args) => analyze::run(cli, args),
         Command::Status(args) => status::run(cli, args),
         Command::Graph(args) => graph::run(cli, args),
+        Command::RecordUpdate(args) => record::run_update(cli, args),
+        Command::RecordBuild(args) => record::run_build(cli, args),
+        Command::Reconcile(args) => reconcile::run_reconcile(cli, args),
+        Command::Trigger(args) => reconcile::run_trigger(cli, args),
+        Command::Expedite(args) => reconcile::run_expedite(cli, args),
+        Command::Plan(args) => plan::run(cli, args),
     }
 }

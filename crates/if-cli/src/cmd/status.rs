@@ -26,17 +26,88 @@ pub struct Row {
     pub dependents: Vec<String>,
     /// Current digest.
     pub digest: Option<String>,
-    /// Rebuild state (`monitoring` when none recorded).
+    /// Rebuild state (`monitoring` when none recorded), with its time.
     pub rebuild: String,
+    /// The rebuild's details (enrolled images with a rebuild state).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rebuild_detail: Option<RebuildDetail>,
+    /// Base images pinned by digest in the Dockerfile whose upstream digest moved on: the pin
+    /// needs a bump (a rebuild would not change the image).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub pins_to_bump: Vec<String>,
     /// Discovery status and last discovery time (enrolled images).
     pub discovery: Option<String>,
     /// When discovery last changed something.
     pub last_discovery: Option<String>,
 }
 
+/// What waits for an image's rebuild, and what went wrong.
+#[derive(Debug, Serialize)]
+pub struct RebuildDetail {
+    /// `monitoring`, `pending`, `due`, `triggered`, `failed`.
+    pub status: String,
+    /// When the pending rebuild becomes due.
+    pub scheduled_for: Option<String>,
+    /// Why (all causes).
+    pub reason: Option<String>,
+    /// Causes joined into the pending rebuild.
+    pub causes: usize,
+    /// When the running build was triggered (`triggered`).
+    pub triggered_at: Option<String>,
+    /// Failed trigger attempts.
+    pub attempts: Option<u32>,
+    /// The last trigger error.
+    pub last_error: Option<String>,
+    /// When a failed trigger is retried.
+    pub next_attempt_at: Option<String>,
+}
+
+fn detail(s: &if_model::state::ImageState) -> Option<(String, RebuildDetail)> {
+    let r = s.rebuild_state.as_ref()?;
+    let status = r.status.clone()?;
+    let triggered_at = (status == "triggered")
+        .then(|| s.rebuild_history.iter().rev().find(|h| h.success.is_none()))
+        .flatten()
+        .and_then(|h| h.triggered_at);
+    let summary = match status.as_str() {
+        "triggered" => match triggered_at {
+            Some(t) => format!("triggered at {t}"),
+            None => status.clone(),
+        },
+        "failed" => format!(
+            "failed after {} attempts: {}",
+            r.attempts.unwrap_or(0),
+            r.last_error.as_deref().unwrap_or("-")
+        ),
+        _ => match (r.next_attempt_at, r.rebuild_scheduled_for) {
+            (Some(n), _) => format!(
+                "{status}, retry at {n} (attempt {} failed: {})",
+                r.attempts.unwrap_or(0),
+                r.last_error.as_deref().unwrap_or("-")
+            ),
+            (None, Some(t)) if status == "due" => format!("due since {t}"),
+            (None, Some(t)) => format!("{status} until {t}"),
+            (None, None) => status.clone(),
+        },
+    };
+    let detail = RebuildDetail {
+        status,
+        scheduled_for: r.rebuild_scheduled_for.map(|t| t.to_string()),
+        reason: r.rebuild_reason.clone(),
+        causes: r.causes.len(),
+        triggered_at: triggered_at.map(|t| t.to_string()),
+        attempts: r.attempts,
+        last_error: r.last_error.clone(),
+        next_attempt_at: r.next_attempt_at.map(|t| t.to_string()),
+    };
+    Some((summary, detail))
+}
+
 /// The rows of a factory, enrolled images first (in file order), then base images by name.
 pub fn rows(f: &Factory) -> Vec<Row> {
     let mut rows = Vec::new();
+    let bases_by_name: std::collections::BTreeMap<&str, &if_model::state::BaseImageState> =
+        f.bases.iter().map(|(_, b)| (b.name.as_str(), b)).collect();
     let mut states: Vec<_> = f.images.iter().map(|(_, s)| s).collect();
     let order = |n: &str| {
         f.enrollment
@@ -54,13 +125,21 @@ pub fn rows(f: &Factory) -> Vec<Row> {
             (None, Some(_)) => "external".to_string(),
             (None, None) => "unenrolled".to_string(),
         };
-        let rebuild = s.rebuild_state.as_ref().and_then(|r| {
-            let status = r.status.clone()?;
-            Some(match r.rebuild_scheduled_for {
-                Some(t) => format!("{status} (scheduled {t})"),
-                None => status,
+        let (rebuild, rebuild_detail) = match detail(s) {
+            Some((summary, d)) => (Some(summary), Some(d)),
+            None => (None, None),
+        };
+        let pins_to_bump = s
+            .base_image_pins
+            .iter()
+            .filter(|(base, pin)| {
+                bases_by_name
+                    .get(base.as_str())
+                    .and_then(|b| b.current_digest.as_ref())
+                    .is_some_and(|current| current != *pin)
             })
-        });
+            .map(|(base, _)| base.clone())
+            .collect();
         rows.push(Row {
             name: s.name.clone(),
             kind,
@@ -72,6 +151,8 @@ pub fn rows(f: &Factory) -> Vec<Row> {
             dependents: s.dependent_images.clone(),
             digest: s.current_digest.as_ref().map(ToString::to_string),
             rebuild: rebuild.unwrap_or_else(|| "monitoring".to_string()),
+            rebuild_detail,
+            pins_to_bump,
             discovery: s
                 .discovery_status
                 .clone()
@@ -93,6 +174,8 @@ pub fn rows(f: &Factory) -> Vec<Row> {
             dependents: b.dependent_images.clone(),
             digest: b.current_digest.as_ref().map(ToString::to_string),
             rebuild: "-".to_string(),
+            rebuild_detail: None,
+            pins_to_bump: Vec::new(),
             discovery: None,
             last_discovery: b.last_checked.map(|t| t.to_string()),
         });
@@ -125,6 +208,12 @@ pub fn run(cli: &Cli, _args: &Args) -> Result<Outcome, CliError> {
         line.push_str(&format!("  digest {}", short(&r.digest)));
         if r.rebuild != "-" {
             line.push_str(&format!("  rebuild {}", r.rebuild));
+        }
+        if !r.pins_to_bump.is_empty() {
+            line.push_str(&format!(
+                "  pin of {} needs a bump",
+                r.pins_to_bump.join(", ")
+            ));
         }
         if let Some(d) = &r.discovery {
             line.push_str(&format!("  discovery {d}"));

@@ -1,7 +1,9 @@
 //! Writing state files: a fixed key order (the seeds' order), unknown keys after the known
 //! ones in the order they were read, absent values left out.
 
-use super::{BaseImageState, Extra, ImageState, RebuildRecord, RebuildState, UpdateRecord, Watch};
+use super::{
+    BaseImageState, Cause, Extra, ImageState, RebuildRecord, RebuildState, UpdateRecord, Watch,
+};
 use crate::yaml::{self, Node, WriteError};
 
 /// Builds a mapping node, leaving out absent values.
@@ -60,7 +62,24 @@ fn rebuild_state(s: &RebuildState) -> Node {
         .text("triggeredBy", s.triggered_by.as_ref())
         .node("attempts", s.attempts.map(|a| Node::int(i64::from(a))))
         .text("lastError", s.last_error.as_ref())
+        .text("nextAttemptAt", s.next_attempt_at)
+        .node(
+            "causes",
+            (!s.causes.is_empty()).then(|| Node::seq(s.causes.iter().map(cause).collect())),
+        )
         .extra(&s.extra)
+        .build()
+}
+
+fn cause(c: &Cause) -> Node {
+    MapBuilder::new()
+        .text("baseImage", c.base_image.as_ref())
+        .text("digest", c.digest.as_ref())
+        .text("detectedAt", c.detected_at)
+        .text("scheduledFor", c.scheduled_for)
+        .text("triggeredBy", c.triggered_by.as_ref())
+        .text("reason", c.reason.as_ref())
+        .extra(&c.extra)
         .build()
 }
 
@@ -79,6 +98,14 @@ fn rebuild_record(r: &RebuildRecord) -> Node {
         .node("baseImageSnapshots", snapshots)
         .text("resultVersion", r.result_version.as_ref())
         .node("success", r.success.map(Node::bool))
+        .text("triggeredBy", r.triggered_by.as_ref())
+        .node(
+            "pipelineId",
+            r.pipeline_id
+                .and_then(|p| i64::try_from(p).ok())
+                .map(Node::int),
+        )
+        .text("completedAt", r.completed_at)
         .extra(&r.extra)
         .build()
 }

@@ -1,0 +1,111 @@
+//! `image-factory plan BASE`: what a new digest of BASE would rebuild, in which order and at
+//! what times, without changing anything.
+
+use if_model::timestamp::Timestamp;
+use if_state::rebuild;
+use serde::Serialize;
+
+use crate::cli::{Cli, Format};
+use crate::cmd::analyze::{now_or_clock, parse_time};
+use crate::exit::{CliError, Outcome};
+use crate::{load, output};
+
+/// Arguments of `plan`.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// The base image (a reference such as `node:22-bookworm-slim`, a base-image state name,
+    /// or an image of the factory).
+    #[arg(value_name = "BASE")]
+    pub base: String,
+    /// When the new digest is assumed to appear, RFC 3339 (default: the clock).
+    #[arg(long, value_name = "TIME", value_parser = parse_time)]
+    pub now: Option<Timestamp>,
+}
+
+#[derive(Serialize)]
+struct Step<'a> {
+    at: String,
+    image: &'a str,
+    action: &'static str,
+    via: &'a [String],
+}
+
+#[derive(Serialize)]
+struct Stuck<'a> {
+    image: &'a str,
+    why: &'a str,
+}
+
+/// Runs `plan`.
+pub fn run(cli: &Cli, args: &Args) -> Result<Outcome, CliError> {
+    super::text_or_json(cli)?;
+    let now = now_or_clock(args.now);
+    let files = load::read_factory(&cli.root)?;
+    let (factory, _) = if_model::factory::load(&files);
+    let world = rebuild::current(&factory);
+    let plan = rebuild::plan(
+        &factory.enrollment,
+        &world,
+        &args.base,
+        now,
+        &rebuild::Policy::default(),
+    )
+    .map_err(|e| CliError::Input(e.to_string()))?;
+    let steps: Vec<Step<'_>> = plan
+        .steps
+        .iter()
+        .map(|s| Step {
+            at: s.at.to_string(),
+            image: &s.image,
+            action: s.kind.as_str(),
+            via: &s.via,
+        })
+        .collect();
+    let stuck: Vec<Stuck<'_>> = plan
+        .stuck
+        .iter()
+        .map(|w| Stuck {
+            image: &w.image,
+            why: &w.why,
+        })
+        .collect();
+    if cli.format == Format::Json {
+        output::print_json(&serde_json::json!({
+            "base": plan.base,
+            "at": plan.at.to_string(),
+            "steps": steps,
+            "pinned": plan.pinned,
+            "stuck": stuck,
+        }))?;
+        return Ok(Outcome::Ok);
+    }
+    println!(
+        "a new digest of {} at {} would rebuild:",
+        plan.base, plan.at
+    );
+    if steps.is_empty() {
+        println!("  nothing");
+    }
+    for s in &steps {
+        let action = match s.action {
+            "due" => "due (autoRebuild false: waits for `image-factory trigger`)",
+            _ => "trigger",
+        };
+        println!(
+            "  {}  {:<24} {action}, after {}",
+            s.at,
+            s.image,
+            s.via.join(", ")
+        );
+    }
+    for p in &plan.pinned {
+        println!(
+            "  {p}: pins {} by digest; not rebuilt, bump the pin",
+            plan.base
+        );
+    }
+    for s in &stuck {
+        println!("  {}: not rebuilt: {}", s.image, s.why);
+    }
+    Ok(Outcome::Ok)
+}

@@ -1,0 +1,315 @@
+//! `image-factory reconcile`, `trigger` and `expedite`: decide what is due, start those
+//! builds on GitHub or GitLab, and record each outcome in the state.
+
+use if_model::timestamp::Timestamp;
+use if_state::rebuild::{self, Decision, Trigger};
+use serde::Serialize;
+
+use crate::cli::{Cli, Format};
+use crate::cmd::analyze::{now_or_clock, parse_time};
+use crate::exit::{CliError, Outcome};
+use crate::forge::{self, DispatchArgs};
+use crate::{load, output};
+
+/// Arguments of `reconcile`.
+#[derive(Debug, clap::Args)]
+pub struct ReconcileArgs {
+    /// The time of the run, RFC 3339 (default: the clock).
+    #[arg(long, value_name = "TIME", value_parser = parse_time)]
+    pub now: Option<Timestamp>,
+    /// Print what would be triggered (with the inputs) and change nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Trigger options.
+    #[command(flatten)]
+    pub dispatch: DispatchArgs,
+}
+
+/// Arguments of `trigger`.
+#[derive(Debug, clap::Args)]
+pub struct TriggerArgs {
+    /// The enrolled image to rebuild now.
+    #[arg(value_name = "NAME")]
+    pub name: String,
+    /// Why, recorded in the state and passed to the build.
+    #[arg(long, value_name = "TEXT")]
+    pub reason: Option<String>,
+    /// The time of the run, RFC 3339 (default: the clock).
+    #[arg(long, value_name = "TIME", value_parser = parse_time)]
+    pub now: Option<Timestamp>,
+    /// Print the trigger (with the inputs) and change nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Trigger options.
+    #[command(flatten)]
+    pub dispatch: DispatchArgs,
+}
+
+/// Arguments of `expedite`.
+#[derive(Debug, clap::Args)]
+pub struct ExpediteArgs {
+    /// The base image whose pending rebuilds should not wait any longer (a reference such as
+    /// `node:22-bookworm-slim`, a base-image state name, or an image of the factory).
+    #[arg(value_name = "BASE")]
+    pub base: String,
+    /// Why (a CVE id, say): recorded in the state and passed to the builds.
+    #[arg(long, value_name = "TEXT")]
+    pub reason: String,
+    /// The time of the run, RFC 3339 (default: the clock).
+    #[arg(long, value_name = "TIME", value_parser = parse_time)]
+    pub now: Option<Timestamp>,
+}
+
+#[derive(Serialize)]
+struct TriggerRow<'a> {
+    image: &'a str,
+    provider: &'a str,
+    repo: &'a str,
+    branch: &'a str,
+    workflow: Option<&'a str>,
+    job: Option<&'a str>,
+    attempt: u32,
+    reason: &'a str,
+    inputs: std::collections::BTreeMap<&'a str, &'a str>,
+    /// `dry-run`, `triggered` or `failed`.
+    result: &'static str,
+    pipeline_id: Option<u64>,
+    error: Option<String>,
+}
+
+#[derive(Serialize)]
+struct WaitRow<'a> {
+    image: &'a str,
+    until: Option<String>,
+    blocked_by: &'a [String],
+    why: &'a str,
+}
+
+#[derive(Serialize)]
+struct Report<'a> {
+    now: String,
+    dry_run: bool,
+    triggers: Vec<TriggerRow<'a>>,
+    due: &'a [String],
+    waiting: Vec<WaitRow<'a>>,
+    cycles: &'a [Vec<String>],
+    changes: &'a [String],
+    written: &'a [String],
+}
+
+type Outcomes = Vec<Option<Result<Option<u64>, String>>>;
+
+fn trigger_row<'a>(
+    t: &'a Trigger,
+    outcome: Option<&Result<Option<u64>, String>>,
+) -> TriggerRow<'a> {
+    let (result, pipeline_id, error) = match outcome {
+        None => ("dry-run", None, None),
+        Some(Ok(p)) => ("triggered", *p, None),
+        Some(Err(e)) => ("failed", None, Some(e.clone())),
+    };
+    TriggerRow {
+        image: &t.image,
+        provider: t.source.provider.as_str(),
+        repo: &t.source.repo,
+        branch: &t.source.branch,
+        workflow: t.source.workflow.as_deref(),
+        job: t.source.job.as_deref(),
+        attempt: t.attempt,
+        reason: &t.reason,
+        inputs: t
+            .inputs
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect(),
+        result,
+        pipeline_id,
+        error,
+    }
+}
+
+/// Dispatches every trigger (unless `dry_run`) and records each outcome.
+fn carry_out(
+    world: &mut if_state::Analysis,
+    triggers: &[Trigger],
+    args: &DispatchArgs,
+    now: Timestamp,
+    dry_run: bool,
+) -> Outcomes {
+    if dry_run || triggers.is_empty() {
+        return triggers.iter().map(|_| None).collect();
+    }
+    let client = forge::client_from_env(args);
+    let policy = args.policy();
+    triggers
+        .iter()
+        .map(|t| {
+            let outcome = forge::dispatch(&client, t);
+            rebuild::trigger_result(world, t, outcome.clone(), now, &policy);
+            Some(outcome)
+        })
+        .collect()
+}
+
+fn print_triggers(triggers: &[Trigger], outcomes: &Outcomes) {
+    for (t, o) in triggers.iter().zip(outcomes) {
+        let target = forge::target(t);
+        match o {
+            None => {
+                println!(
+                    "would trigger {} ({target}), attempt {}: {}",
+                    t.image, t.attempt, t.reason
+                );
+                for (k, v) in &t.inputs {
+                    println!("    {k} = {v}");
+                }
+            }
+            Some(Ok(p)) => {
+                let pipeline = p.map(|p| format!(", pipeline {p}")).unwrap_or_default();
+                println!("triggered {} ({target}{pipeline})", t.image);
+            }
+            Some(Err(e)) => eprintln!("error: trigger of {} ({target}) failed: {e}", t.image),
+        }
+    }
+}
+
+/// Loads the factory, lets `decide` choose the triggers, carries them out (unless
+/// `dry_run`), writes the state and prints the report (JSON, or the triggers as text).
+/// Returns the decision when the caller still has text to print.
+fn decide_and_dispatch(
+    cli: &Cli,
+    now: Timestamp,
+    dry_run: bool,
+    dispatch: &DispatchArgs,
+    decide: impl FnOnce(
+        &if_model::enrollment::Enrollment,
+        &mut if_state::Analysis,
+    ) -> Result<Decision, CliError>,
+) -> Result<Option<Decision>, CliError> {
+    let (_, factory) = load::load_for_update(&cli.root)?;
+    let mut world = rebuild::current(&factory);
+    let decision = decide(&factory.enrollment, &mut world)?;
+    let outcomes = carry_out(&mut world, &decision.triggers, dispatch, now, dry_run);
+    let written = if dry_run {
+        Vec::new()
+    } else {
+        load::write_state(&cli.root, &factory, &world)?
+    };
+    if cli.format == Format::Json {
+        print_report(now, dry_run, &decision, &outcomes, &world.changes, &written)?;
+        return Ok(None);
+    }
+    print_triggers(&decision.triggers, &outcomes);
+    Ok(Some(decision))
+}
+
+/// Runs `reconcile`.
+pub fn run_reconcile(cli: &Cli, args: &ReconcileArgs) -> Result<Outcome, CliError> {
+    super::text_or_json(cli)?;
+    let now = now_or_clock(args.now);
+    let Some(decision) = decide_and_dispatch(cli, now, args.dry_run, &args.dispatch, |en, w| {
+        Ok(rebuild::reconcile(en, w, now))
+    })?
+    else {
+        return Ok(Outcome::Ok);
+    };
+    for name in &decision.became_due {
+        println!("due: {name} (autoRebuild is false; run `image-factory trigger {name}`)");
+    }
+    for w in &decision.waiting {
+        let until = w.until.map(|u| format!(" until {u}")).unwrap_or_default();
+        println!("waiting: {}{until}: {}", w.image, w.why);
+    }
+    for c in &decision.cycles {
+        eprintln!(
+            "error: dependency cycle, never triggered: {}",
+            c.join(" -> ")
+        );
+    }
+    if decision.triggers.is_empty() && decision.became_due.is_empty() {
+        println!("nothing to trigger at {now}");
+    }
+    Ok(Outcome::Ok)
+}
+
+fn print_report(
+    now: Timestamp,
+    dry_run: bool,
+    decision: &Decision,
+    outcomes: &Outcomes,
+    changes: &[String],
+    written: &[String],
+) -> Result<(), CliError> {
+    output::print_json(&Report {
+        now: now.to_string(),
+        dry_run,
+        triggers: decision
+            .triggers
+            .iter()
+            .zip(outcomes)
+            .map(|(t, o)| trigger_row(t, o.as_ref()))
+            .collect(),
+        due: &decision.became_due,
+        waiting: decision
+            .waiting
+            .iter()
+            .map(|w| WaitRow {
+                image: &w.image,
+                until: w.until.map(|u| u.to_string()),
+                blocked_by: &w.blocked_by,
+                why: &w.why,
+            })
+            .collect(),
+        cycles: &decision.cycles,
+        changes,
+        written,
+    })
+}
+
+/// Runs `trigger`.
+pub fn run_trigger(cli: &Cli, args: &TriggerArgs) -> Result<Outcome, CliError> {
+    super::text_or_json(cli)?;
+    let now = now_or_clock(args.now);
+    decide_and_dispatch(cli, now, args.dry_run, &args.dispatch, |en, w| {
+        let trigger = rebuild::manual(en, w, &args.name, args.reason.as_deref(), now)
+            .map_err(|e| CliError::Input(e.to_string()))?;
+        Ok(Decision {
+            triggers: vec![trigger],
+            ..Decision::default()
+        })
+    })?;
+    Ok(Outcome::Ok)
+}
+
+/// Runs `expedite`.
+pub fn run_expedite(cli: &Cli, args: &ExpediteArgs) -> Result<Outcome, CliError> {
+    super::text_or_json(cli)?;
+    let now = now_or_clock(args.now);
+    let (_, factory) = load::load_for_update(&cli.root)?;
+    let mut world = rebuild::current(&factory);
+    let done = rebuild::expedite(
+        &factory.enrollment,
+        &mut world,
+        &args.base,
+        &args.reason,
+        now,
+    )
+    .map_err(|e| CliError::Input(e.to_string()))?;
+    let written = load::write_state(&cli.root, &factory, &world)?;
+    if cli.format == Format::Json {
+        output::print_json(&serde_json::json!({
+            "base": args.base,
+            "expedited": done,
+            "changes": world.changes,
+            "written": written,
+        }))?;
+    } else if done.is_empty() {
+        println!("nothing waits for {}; nothing expedited", args.base);
+    } else {
+        for c in &world.changes {
+            println!("{c}");
+        }
+        println!("run `image-factory reconcile` to trigger them now");
+    }
+    Ok(Outcome::Ok)
+}

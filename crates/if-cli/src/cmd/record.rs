@@ -1,0 +1,157 @@
+//! `image-factory record-update` and `record-build`: feed one observed digest to the rebuild
+//! engine and write the state it gives (only files that change).
+
+use std::path::Path;
+
+use if_model::digest::Digest;
+use if_model::reference::ImageRef;
+use if_model::timestamp::Timestamp;
+use if_state::rebuild::{self, Recorded};
+use serde::Serialize;
+
+use crate::cli::{Cli, Format};
+use crate::cmd::analyze::{now_or_clock, parse_time};
+use crate::exit::{CliError, Outcome};
+use crate::{load, output};
+
+/// Arguments of `record-update`.
+#[derive(Debug, clap::Args)]
+pub struct UpdateArgs {
+    /// The image that was observed: a base image or an image of the factory
+    /// (`node:22-bookworm-slim`, `docker.io/library/node`, `ghcr.io/acme/app`).
+    #[arg(long, value_name = "REF")]
+    pub image: String,
+    /// Its digest now (`sha256:...`).
+    #[arg(long, value_name = "DIGEST", value_parser = parse_digest)]
+    pub digest: Digest,
+    /// The tag observed, when --image has none (Kargo passes the repository and tag apart).
+    #[arg(long, value_name = "TAG")]
+    pub tag: Option<String>,
+    /// When the digest was observed, RFC 3339 (default: --now).
+    #[arg(long, value_name = "TIME", value_parser = parse_time)]
+    pub at: Option<Timestamp>,
+    /// The time of the run, RFC 3339 (default: the clock).
+    #[arg(long, value_name = "TIME", value_parser = parse_time)]
+    pub now: Option<Timestamp>,
+}
+
+/// Arguments of `record-build`.
+#[derive(Debug, clap::Args)]
+pub struct BuildArgs {
+    /// The enrolled image that was built (its name in images.yaml).
+    #[arg(long, value_name = "NAME")]
+    pub image: String,
+    /// The digest the build pushed (`sha256:...`).
+    #[arg(long, value_name = "DIGEST", value_parser = parse_digest)]
+    pub digest: Digest,
+    /// The version (tag) the build published.
+    #[arg(long, value_name = "VERSION")]
+    pub version: Option<String>,
+    /// When the build finished, RFC 3339 (default: --now).
+    #[arg(long, value_name = "TIME", value_parser = parse_time)]
+    pub at: Option<Timestamp>,
+    /// The time of the run, RFC 3339 (default: the clock).
+    #[arg(long, value_name = "TIME", value_parser = parse_time)]
+    pub now: Option<Timestamp>,
+}
+
+/// Parses a `sha256:...` argument.
+pub fn parse_digest(s: &str) -> Result<Digest, String> {
+    Digest::parse(s).map_err(|e| e.to_string())
+}
+
+#[derive(Serialize)]
+struct Report<'a> {
+    subject: &'a str,
+    outcome: &'a str,
+    completed: bool,
+    scheduled: Vec<Scheduled<'a>>,
+    pinned: &'a [String],
+    changes: &'a [String],
+    written: &'a [String],
+}
+
+#[derive(Serialize)]
+struct Scheduled<'a> {
+    image: &'a str,
+    at: String,
+}
+
+/// The reference `--image` and `--tag` name together.
+fn reference(image: &str, tag: Option<&str>) -> Result<ImageRef, CliError> {
+    let text = match tag {
+        Some(t) => {
+            let base = ImageRef::parse(image)
+                .map_err(|e| CliError::Input(format!("--image `{image}`: {e}")))?;
+            format!("{}:{t}", base.repo_url())
+        }
+        None => image.to_string(),
+    };
+    ImageRef::parse(&text).map_err(|e| CliError::Input(format!("--image `{text}`: {e}")))
+}
+
+/// Runs `record-update`.
+pub fn run_update(cli: &Cli, args: &UpdateArgs) -> Result<Outcome, CliError> {
+    super::text_or_json(cli)?;
+    let r = reference(&args.image, args.tag.as_deref())?;
+    let at = args.at.unwrap_or_else(|| now_or_clock(args.now));
+    apply(cli, &cli.root, |en, world| {
+        rebuild::record_update(en, world, &r, &args.digest, at)
+    })
+}
+
+/// Runs `record-build`.
+pub fn run_build(cli: &Cli, args: &BuildArgs) -> Result<Outcome, CliError> {
+    super::text_or_json(cli)?;
+    let at = args.at.unwrap_or_else(|| now_or_clock(args.now));
+    apply(cli, &cli.root, |en, world| {
+        rebuild::record_build(
+            en,
+            world,
+            &args.image,
+            &args.digest,
+            args.version.as_deref(),
+            at,
+        )
+    })
+}
+
+fn apply(
+    cli: &Cli,
+    root: &Path,
+    step: impl FnOnce(
+        &if_model::enrollment::Enrollment,
+        &mut if_state::Analysis,
+    ) -> Result<Recorded, rebuild::EngineError>,
+) -> Result<Outcome, CliError> {
+    let (_, factory) = load::load_for_update(root)?;
+    let mut world = rebuild::current(&factory);
+    let rec = step(&factory.enrollment, &mut world).map_err(|e| CliError::Input(e.to_string()))?;
+    let written = load::write_state(root, &factory, &world)?;
+    if cli.format == Format::Json {
+        output::print_json(&Report {
+            subject: &rec.subject,
+            outcome: rec.outcome,
+            completed: rec.completed,
+            scheduled: rec
+                .scheduled
+                .iter()
+                .map(|(image, at)| Scheduled {
+                    image,
+                    at: at.to_string(),
+                })
+                .collect(),
+            pinned: &rec.pinned,
+            changes: &world.changes,
+            written: &written,
+        })?;
+    } else {
+        for c in &world.changes {
+            println!("{c}");
+        }
+        if world.changes.is_empty() {
+            println!("{}: {}, nothing to do", rec.subject, rec.outcome);
+        }
+    }
+    Ok(Outcome::Ok)
+}

@@ -1,0 +1,92 @@
+//! The forge side of the commands that trigger builds: options, a client built from the
+//! environment (`GITHUB_TOKEN`, `GITLAB_TOKEN`, `IMAGE_FACTORY_GITHUB_API`,
+//! `IMAGE_FACTORY_GITLAB_API`), and one trigger carried out.
+
+use if_forge::{Client, Endpoints, Retry, Secret, Triggered};
+use if_model::duration::Duration;
+use if_state::rebuild::{Policy, Trigger};
+
+/// Options of the commands that trigger builds.
+#[derive(Debug, Clone, clap::Args)]
+pub struct DispatchArgs {
+    /// Trigger attempts before an image is marked `failed` (retried with exponential backoff
+    /// between runs).
+    #[arg(long, value_name = "N", default_value_t = 5, value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_attempts: u32,
+    /// Wait after the first failed trigger before the next run may retry; doubled after each
+    /// further failure (capped at a day).
+    #[arg(long, value_name = "DURATION", default_value = "5m", value_parser = parse_duration)]
+    pub retry_backoff: Duration,
+    /// HTTP retries within one trigger on connection errors, 429 and 5xx (Retry-After is
+    /// honoured).
+    #[arg(long, value_name = "N", default_value_t = 3)]
+    pub http_retries: u32,
+    /// The most seconds one trigger may take, waits between retries included.
+    #[arg(long, value_name = "SECONDS", default_value_t = 60)]
+    pub http_timeout: u64,
+}
+
+impl DispatchArgs {
+    /// The engine's policy.
+    pub fn policy(&self) -> Policy {
+        Policy {
+            max_attempts: self.max_attempts,
+            retry_backoff: self.retry_backoff,
+        }
+    }
+}
+
+/// Parses a duration argument (`30m`, `12h`, `7d`).
+pub fn parse_duration(s: &str) -> Result<Duration, String> {
+    Duration::parse(s).map_err(|e| e.to_string())
+}
+
+fn env(name: &str) -> Option<String> {
+    std::env::var(name).ok().filter(|v| !v.trim().is_empty())
+}
+
+/// A client from the environment. A missing token is not an error here: it fails the
+/// triggers that need it, one image at a time.
+pub fn client_from_env(args: &DispatchArgs) -> Client {
+    let endpoints = Endpoints {
+        github_api: env(if_forge::GITHUB_API_ENV)
+            .unwrap_or_else(|| if_forge::DEFAULT_GITHUB_API.to_string()),
+        gitlab_api: env(if_forge::GITLAB_API_ENV)
+            .unwrap_or_else(|| if_forge::DEFAULT_GITLAB_API.to_string()),
+    };
+    let retry = Retry {
+        attempts: args.http_retries.saturating_add(1),
+        base_delay: std::time::Duration::from_secs(1),
+        max_total: std::time::Duration::from_secs(args.http_timeout),
+    };
+    Client::new(
+        endpoints,
+        env(if_forge::GITHUB_TOKEN_ENV).map(Secret::new),
+        env(if_forge::GITLAB_TOKEN_ENV).map(Secret::new),
+        retry,
+    )
+}
+
+/// Starts one build: `Ok(pipeline id)` (GitLab gives one, GitHub does not) or the reason it
+/// failed, for the state file (if-forge keeps tokens out of its messages).
+pub fn dispatch(client: &Client, trigger: &Trigger) -> Result<Option<u64>, String> {
+    match if_forge::trigger(client, &trigger.source, &trigger.inputs) {
+        Ok(Triggered::Github) => Ok(None),
+        Ok(Triggered::Gitlab { pipeline_id, .. }) => Ok(Some(pipeline_id)),
+        Err(e) => Err(e.to_string()),
+    }
+}
+
+/// Where a trigger goes, for people: `github acme/app build.yml@main`.
+pub fn target(trigger: &Trigger) -> String {
+    let s = &trigger.source;
+    let what = match s.provider {
+        if_model::enrollment::Provider::Github => s.workflow.clone().unwrap_or_default(),
+        if_model::enrollment::Provider::Gitlab => s
+            .job
+            .as_ref()
+            .map(|j| format!("pipeline, job {j}"))
+            .unwrap_or_else(|| "pipeline".to_string()),
+    };
+    format!("{} {} {what} on {}", s.provider, s.repo, s.branch)
+}

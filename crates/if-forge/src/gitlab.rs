@@ -1,0 +1,144 @@
+//! GitLab CI: creating a pipeline through the REST API.
+//!
+//! `POST {api}/projects/{url-encoded path}/pipeline` with `{"ref": branch, "variables":
+//! [{"key": ..., "value": ...}]}`; GitLab answers 201 with the pipeline (`id`, `web_url`).
+
+use if_model::enrollment::{Provider, Source};
+use serde_json::{Value, json};
+
+use crate::error::ForgeError;
+use crate::http::{self, Call, Reply};
+use crate::path::{base, encode_segment};
+use crate::secret::Secret;
+use crate::{Client, Triggered};
+
+/// The prefix of every variable the factory passes.
+pub(crate) const VARIABLE_PREFIX: &str = "IMAGE_FACTORY_";
+/// The variable that names the job to run (from `source.job`).
+pub(crate) const JOB_VARIABLE: &str = "IMAGE_FACTORY_JOB";
+
+/// The pipeline-creation URL of `project` (its full path, encoded as one segment).
+pub(crate) fn pipeline_url(api: &str, project: &str) -> String {
+    format!(
+        "{}/projects/{}/pipeline",
+        base(api),
+        encode_segment(project)
+    )
+}
+
+/// The headers of every GitLab API request: token, media type, User-Agent.
+pub(crate) fn headers(token: &Secret, user_agent: &str) -> Vec<(&'static str, String)> {
+    vec![
+        ("PRIVATE-TOKEN", token.expose().to_owned()),
+        ("Accept", "application/json".to_owned()),
+        ("User-Agent", user_agent.to_owned()),
+    ]
+}
+
+/// The variable name of an input: `base_image` becomes `IMAGE_FACTORY_BASE_IMAGE`.
+pub(crate) fn variable_key(input: &str) -> String {
+    format!("{VARIABLE_PREFIX}{}", input.to_ascii_uppercase())
+}
+
+/// The pipeline body: the branch, the inputs as variables in order, then the job if set.
+pub(crate) fn pipeline_body(source: &Source, inputs: &[(String, String)]) -> Value {
+    let mut variables: Vec<Value> = inputs
+        .iter()
+        .map(|(name, value)| json!({ "key": variable_key(name), "value": value }))
+        .collect();
+    if let Some(job) = &source.job {
+        variables.push(json!({ "key": JOB_VARIABLE, "value": job }));
+    }
+    json!({ "ref": source.branch, "variables": variables })
+}
+
+/// Creates a pipeline on the source's branch and returns its id.
+pub(crate) fn create_pipeline(
+    client: &Client,
+    source: &Source,
+    inputs: &[(String, String)],
+) -> Result<Triggered, ForgeError> {
+    let token = client.token(Provider::Gitlab)?;
+    let mut headers = headers(token, &client.user_agent);
+    headers.push(("Content-Type", "application/json".to_owned()));
+    let call = Call {
+        provider: Provider::Gitlab,
+        url: pipeline_url(&client.endpoints.gitlab_api, &source.repo),
+        headers,
+        body: pipeline_body(source, inputs).to_string(),
+        secrets: client.secrets(),
+    };
+    let reply = http::post(client, &call)?;
+    match reply.status {
+        200 | 201 => created(&call, &reply),
+        _ => Err(http::rejected(&call, &reply)),
+    }
+}
+
+/// Reads `id` and `web_url` from the created pipeline.
+fn created(call: &Call<'_>, reply: &Reply) -> Result<Triggered, ForgeError> {
+    let pipeline: Value = serde_json::from_str(&reply.body)
+        .map_err(|_| http::invalid_response(call, reply, "the body is not JSON"))?;
+    let pipeline_id = pipeline
+        .get("id")
+        .and_then(Value::as_u64)
+        .ok_or_else(|| http::invalid_response(call, reply, "no numeric pipeline `id`"))?;
+    let web_url = pipeline
+        .get("web_url")
+        .and_then(Value::as_str)
+        .map(|url| call.scrub(url));
+    Ok(Triggered::Gitlab {
+        pipeline_id,
+        web_url,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn source(job: Option<&str>) -> Source {
+        Source {
+            provider: Provider::Gitlab,
+            repo: "acme/platform/svc".to_owned(),
+            branch: "main".to_owned(),
+            dockerfile: "Dockerfile".to_owned(),
+            workflow: None,
+            pipeline: None,
+            job: job.map(str::to_owned),
+        }
+    }
+
+    #[test]
+    fn url_encodes_the_project_path() {
+        assert_eq!(
+            pipeline_url("https://gitlab.com/api/v4", "acme/platform/svc"),
+            "https://gitlab.com/api/v4/projects/acme%2Fplatform%2Fsvc/pipeline"
+        );
+    }
+
+    #[test]
+    fn keys_are_prefixed_and_uppercased() {
+        assert_eq!(variable_key("base_image"), "IMAGE_FACTORY_BASE_IMAGE");
+    }
+
+    #[test]
+    fn body_lists_inputs_in_order_then_the_job() {
+        let inputs = vec![
+            ("reason".to_owned(), "r".to_owned()),
+            ("image".to_owned(), "i".to_owned()),
+        ];
+        assert_eq!(
+            pipeline_body(&source(Some("build")), &inputs),
+            json!({"ref": "main", "variables": [
+                {"key": "IMAGE_FACTORY_REASON", "value": "r"},
+                {"key": "IMAGE_FACTORY_IMAGE", "value": "i"},
+                {"key": "IMAGE_FACTORY_JOB", "value": "build"},
+            ]})
+        );
+        assert_eq!(
+            pipeline_body(&source(None), &[]),
+            json!({"ref": "main", "variables": []})
+        );
+    }
+}

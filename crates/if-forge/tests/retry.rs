@@ -1,0 +1,234 @@
+//! The retry loop against the fake forge: 5xx, 429 with Retry-After, hang-ups, dead ports,
+//! the attempt and time budgets, and tokens kept out of every error.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::*;
+use if_forge::{Endpoints, ForgeError, GaveUp, Retry, Triggered, trigger};
+use if_model::enrollment::Provider;
+use if_testkit::Scripted;
+use serde_json::json;
+
+#[test]
+fn server_error_then_success_is_retried() {
+    let forge = forge();
+    forge.push_response(Scripted::status(500));
+    let result = trigger(&client(&forge, fast_retry(4)), &github_source(), &[]);
+    assert_eq!(result.unwrap(), Triggered::Github);
+    let requests = forge.requests();
+    assert_eq!(
+        requests
+            .iter()
+            .map(|r| r.response_status)
+            .collect::<Vec<_>>(),
+        vec![500, 204]
+    );
+    assert!(requests.iter().all(|r| r.violations.is_empty()));
+}
+
+#[test]
+fn gitlab_502_then_success_returns_the_pipeline() {
+    let forge = forge();
+    forge.push_response(Scripted::status(502));
+    let result = trigger(&client(&forge, fast_retry(4)), &gitlab_source(), &[]).unwrap();
+    assert!(
+        matches!(
+            result,
+            Triggered::Gitlab {
+                pipeline_id: 1000,
+                ..
+            }
+        ),
+        "{result:?}"
+    );
+    assert_eq!(forge.requests().len(), 2);
+}
+
+#[test]
+fn retry_after_is_honoured() {
+    let forge = forge();
+    forge.push_response(Scripted::status(429).retry_after(1));
+    let start = Instant::now();
+    trigger(&client(&forge, fast_retry(4)), &github_source(), &[]).unwrap();
+    let requests = forge.requests();
+    assert_eq!(requests.len(), 2);
+    // Lower bounds only: the backoff alone would wait 10 ms.
+    let gap = requests[1].received_at - requests[0].received_at;
+    assert!(
+        gap >= Duration::from_millis(950),
+        "second request after {gap:?}"
+    );
+    assert!(start.elapsed() >= Duration::from_secs(1));
+}
+
+#[test]
+fn gives_up_after_the_attempts_and_reports_the_status() {
+    let forge = forge();
+    for _ in 0..3 {
+        forge.push_response(Scripted::status(503).json(&json!({"message": "try later"})));
+    }
+    let err = trigger(&client(&forge, fast_retry(3)), &github_source(), &[]).unwrap_err();
+    let ForgeError::Unavailable {
+        provider,
+        status,
+        attempts,
+        gave_up,
+        message,
+        ..
+    } = &err
+    else {
+        panic!("expected Unavailable, got {err:?}");
+    };
+    assert_eq!((*provider, *status, *attempts), (Provider::Github, 503, 3));
+    assert_eq!(*gave_up, GaveUp::Attempts);
+    assert_eq!(message, "try later");
+    assert!(err.to_string().contains("HTTP 503"), "{err}");
+    assert!(err.to_string().contains("3 attempt"), "{err}");
+    assert_eq!(forge.requests().len(), 3);
+}
+
+#[test]
+fn a_wait_past_the_budget_is_not_made() {
+    let forge = forge();
+    forge.push_response(Scripted::status(429).retry_after(3600));
+    let retry = Retry {
+        attempts: 5,
+        base_delay: Duration::from_millis(10),
+        max_total: Duration::from_secs(5),
+    };
+    let err = trigger(&client(&forge, retry), &github_source(), &[]).unwrap_err();
+    assert!(
+        matches!(
+            err,
+            ForgeError::Unavailable {
+                status: 429,
+                attempts: 1,
+                gave_up: GaveUp::Budget { next_wait },
+                ..
+            } if next_wait == Duration::from_secs(3600)
+        ),
+        "{err:?}"
+    );
+    assert!(err.to_string().contains("retry budget"), "{err}");
+    assert_eq!(forge.requests().len(), 1);
+}
+
+#[test]
+fn github_rate_limit_403_is_retried() {
+    let forge = forge();
+    forge.push_response(Scripted::status(403).retry_after(0));
+    trigger(&client(&forge, fast_retry(3)), &github_source(), &[]).unwrap();
+    assert_eq!(forge.requests().len(), 2);
+}
+
+#[test]
+fn hang_up_then_success_is_retried() {
+    let forge = forge();
+    forge.push_response(Scripted::hang_up());
+    trigger(&client(&forge, fast_retry(3)), &gitlab_source(), &[]).unwrap();
+    let statuses: Vec<u16> = forge.requests().iter().map(|r| r.response_status).collect();
+    assert_eq!(statuses, vec![0, 201]);
+}
+
+#[test]
+fn connection_refused_is_retried_then_reported() {
+    let dead = dead_endpoint();
+    let client = client_with(
+        Endpoints {
+            github_api: dead.clone(),
+            gitlab_api: format!("{dead}/api/v4"),
+        },
+        Some(GITHUB_TOKEN),
+        Some(GITLAB_TOKEN),
+    );
+    let err = trigger(&client, &gitlab_source(), &[]).unwrap_err();
+    let ForgeError::Connection {
+        provider,
+        url,
+        attempts,
+        gave_up,
+        ..
+    } = &err
+    else {
+        panic!("expected Connection, got {err:?}");
+    };
+    assert_eq!(
+        (*provider, *attempts, *gave_up),
+        (Provider::Gitlab, 3, GaveUp::Attempts)
+    );
+    assert_eq!(
+        url,
+        &format!("{dead}/api/v4/projects/acme%2Fplatform%2Fsvc/pipeline")
+    );
+    let text = err.to_string();
+    assert!(
+        text.starts_with("cannot reach gitlab at http://127.0.0.1:"),
+        "{text}"
+    );
+    assert!(text.to_lowercase().contains("refused"), "{text}");
+    assert_no_token(&err);
+}
+
+#[test]
+fn a_malformed_base_url_is_not_retried() {
+    let client = client_with(
+        Endpoints {
+            github_api: "not a url".to_owned(),
+            gitlab_api: "not a url".to_owned(),
+        },
+        Some(GITHUB_TOKEN),
+        None,
+    );
+    let err = trigger(&client, &github_source(), &[]).unwrap_err();
+    assert!(
+        matches!(
+            err,
+            ForgeError::Connection {
+                attempts: 1,
+                gave_up: GaveUp::NotRetryable,
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+}
+
+#[test]
+fn tokens_never_appear_in_errors() {
+    let forge = forge();
+    let client = client(&forge, fast_retry(2));
+    let echo = json!({"message": format!("token {GITHUB_TOKEN} / {GITLAB_TOKEN} rejected")});
+    let mut errors = Vec::new();
+
+    forge.push_response(Scripted::status(422).json(&echo));
+    errors.push(trigger(&client, &github_source(), &[]).unwrap_err());
+    forge.push_response(Scripted::status(400).body(format!("bad {GITLAB_TOKEN}")));
+    errors.push(trigger(&client, &gitlab_source(), &[]).unwrap_err());
+    for _ in 0..2 {
+        forge.push_response(Scripted::status(500).json(&echo));
+    }
+    errors.push(trigger(&client, &github_source(), &[]).unwrap_err());
+    forge.push_response(Scripted::status(201).body(format!("no id {GITLAB_TOKEN}")));
+    errors.push(trigger(&client, &gitlab_source(), &[]).unwrap_err());
+    let wrong = client_with(endpoints(&forge), Some("ghp_WRONG"), Some("glpat-WRONG"));
+    errors.push(trigger(&wrong, &github_source(), &[]).unwrap_err());
+    errors.push(trigger(&wrong, &gitlab_source(), &[]).unwrap_err());
+
+    assert_eq!(errors.len(), 6);
+    for err in &errors {
+        assert_no_token(err);
+        let text = format!("{err} {err:?}");
+        assert!(!text.contains("WRONG"), "{text}");
+    }
+    assert!(
+        errors[0].to_string().contains("token *** / *** rejected"),
+        "{}",
+        errors[0]
+    );
+    assert!(format!("{client:?}").contains("***"));
+    assert!(!format!("{client:?}").contains(GITHUB_TOKEN));
+}

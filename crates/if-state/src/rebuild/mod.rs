@@ -1,0 +1,292 @@
+//! The rebuild engine (DESIGN.md §5): from the state, one event and the time `now`, the new
+//! state and the actions to carry out. Pure: no clock, no network; the caller dispatches the
+//! triggers it returns and reports each outcome back with [`trigger_result`].
+//!
+//! Rules:
+//! * **Update recorded** ([`record_update`]): the first digest of an image is a baseline; the
+//!   same digest again is a no-op; a new one goes into the history and gives every direct
+//!   dependent a [`Cause`] scheduled at `t + rebuildDelay` (an internal parent we build:
+//!   `t + cascadeDelay`). A dependent that pins the base by digest is not scheduled: its pin
+//!   needs a bump.
+//! * **Coalescing**: an image has one pending rebuild; causes join it and the earliest schedule
+//!   wins. One trigger serves every cause.
+//! * **Due** ([`reconcile`]): at the schedule, `autoRebuild: true` triggers; `false` becomes
+//!   `due` and waits for a person ([`manual`]).
+//! * **Gating**: no image is triggered while an internal ancestor is `pending`, `due` or
+//!   `triggered`, so a diamond rebuilds each image once, in topological order. Images in a
+//!   dependency cycle are reported and never triggered. A `failed` ancestor does not block.
+//! * **Failures**: `attempts`, `lastError`, `nextAttemptAt` with exponential backoff; after
+//!   [`Policy::max_attempts`] the image is `failed` until a new cause or a person.
+//! * **Completion** ([`record_build`], or [`record_update`] of an enrolled image): the image's
+//!   new digest closes its open history entry and schedules its dependents (the cascade).
+//! * **Idempotence**: the same event, or the same `now`, twice gives no new action.
+
+mod decide;
+mod graph;
+mod plan;
+mod record;
+#[cfg(test)]
+mod tests;
+
+use std::collections::BTreeMap;
+
+use if_model::digest::Digest;
+use if_model::duration::Duration;
+use if_model::enrollment::{Enrollment, ImageEntry, Source};
+use if_model::factory::Factory;
+use if_model::reference::ImageRef;
+use if_model::state::{Cause, RebuildState};
+use if_model::timestamp::Timestamp;
+
+use crate::analyze::Analysis;
+
+pub use decide::{Decision, Wait, expedite, manual, reconcile, trigger_result};
+pub use graph::cycles;
+pub use plan::{Plan, Step, StepKind, plan};
+pub use record::{Recorded, record_build, record_update};
+
+/// Rebuild status: nothing waits.
+pub const MONITORING: &str = "monitoring";
+/// Rebuild status: a rebuild waits for its schedule, its ancestors or a retry.
+pub const PENDING: &str = "pending";
+/// Rebuild status: the schedule passed and `autoRebuild` is false; waits for a person.
+pub const DUE: &str = "due";
+/// Rebuild status: the build was started; waits for the image's new digest.
+pub const TRIGGERED: &str = "triggered";
+/// Rebuild status: every trigger attempt failed; waits for a new cause or a person.
+pub const FAILED: &str = "failed";
+
+/// Cause kind: a base image got a new digest.
+pub const BY_UPDATE: &str = "base-image-update";
+/// Cause kind: an internal parent got a new digest.
+pub const BY_CASCADE: &str = "cascade";
+/// Cause kind: a person asked.
+pub const BY_MANUAL: &str = "manual";
+/// Cause kind: a person made a pending rebuild due now.
+pub const BY_EXPEDITE: &str = "expedite";
+
+/// The knobs of the engine that are not per image.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Policy {
+    /// Trigger attempts before an image is `failed` (at least 1).
+    pub max_attempts: u32,
+    /// Wait after the first failed attempt; doubled after each further one (capped at a day).
+    pub retry_backoff: Duration,
+}
+
+impl Default for Policy {
+    fn default() -> Self {
+        Policy {
+            max_attempts: 5,
+            retry_backoff: Duration::from_minutes(5),
+        }
+    }
+}
+
+/// What the engine refuses to do.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum EngineError {
+    /// The reference is neither an enrolled image nor a known base image.
+    #[error(
+        "`{reference}` is neither an enrolled image nor a base image of this factory (run `image-factory analyze --all` first?)"
+    )]
+    UnknownImage {
+        /// What was asked for.
+        reference: String,
+    },
+    /// The name is not in `images.yaml`.
+    #[error("`{name}` is not an enrolled image")]
+    NotEnrolled {
+        /// The name.
+        name: String,
+    },
+    /// The image has no `source`: the factory does not build it.
+    #[error("`{name}` is not built by the factory (its entry in images.yaml has no `source`)")]
+    NotManaged {
+        /// The name.
+        name: String,
+    },
+    /// The image has no state file yet.
+    #[error("`{name}` has no state yet: run `image-factory analyze --image {name}` first")]
+    NoState {
+        /// The name.
+        name: String,
+    },
+}
+
+/// A build to start: the image, where it is built, and the inputs to pass.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Trigger {
+    /// The enrolled image.
+    pub image: String,
+    /// Where it is built.
+    pub source: Source,
+    /// Every cause this build serves, earliest schedule first.
+    pub causes: Vec<Cause>,
+    /// One line for people (all causes).
+    pub reason: String,
+    /// The kind of the first cause.
+    pub triggered_by: String,
+    /// The attempt this is (1 for the first).
+    pub attempt: u32,
+    /// The inputs passed to the build ([`INPUTS`]).
+    pub inputs: Vec<(String, String)>,
+}
+
+/// The names of the inputs every build receives (GitHub `workflow_dispatch` inputs; GitLab
+/// variables `IMAGE_FACTORY_<NAME>`), with what they hold. Seven, within GitHub's limit of 10.
+pub const INPUTS: [(&str, &str); 7] = [
+    ("image", "the enrolled image name"),
+    ("reason", "why, one line (all causes)"),
+    (
+        "triggered_by",
+        "base-image-update, cascade, manual or expedite",
+    ),
+    (
+        "base_image",
+        "the base image whose update served the delay (first cause)",
+    ),
+    (
+        "base_digest",
+        "its digest: build FROM base_image@base_digest",
+    ),
+    (
+        "causes",
+        "JSON array of every cause: baseImage, digest, detectedAt",
+    ),
+    ("scheduled_for", "when the rebuild became due (RFC 3339)"),
+];
+
+/// The factory's state as it is on disk, keyed like an [`Analysis`]: images by name, base
+/// images by identity. The engine works on this.
+pub fn current(factory: &Factory) -> Analysis {
+    let mut out = Analysis::default();
+    for (_, s) in &factory.images {
+        out.images.insert(s.name.clone(), s.clone());
+    }
+    for (_, b) in &factory.bases {
+        if let Some(r) = b.image_ref() {
+            out.bases.entry(r.identity()).or_insert_with(|| b.clone());
+        }
+    }
+    out
+}
+
+/// What a reference or name given by a person or Kargo means in this factory.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Subject {
+    /// A base image: its identity and state name.
+    Base {
+        /// Identity (`docker.io/library/node:22`).
+        identity: String,
+        /// State name (`node-22`).
+        name: String,
+    },
+    /// An image with a state file (enrolled, or removed but still a base of others).
+    Image {
+        /// Its name.
+        name: String,
+    },
+}
+
+impl Subject {
+    /// The name dependents list in `baseImages`.
+    pub fn name(&self) -> &str {
+        match self {
+            Subject::Base { name, .. } | Subject::Image { name } => name,
+        }
+    }
+}
+
+/// Finds what `reference` means: an enrolled image (same registry and repository, any tag),
+/// else a base image (same identity). A plain name is tried first as an image name, then as a
+/// base image's state name.
+pub fn resolve(enrollment: &Enrollment, world: &Analysis, text: &str) -> Option<Subject> {
+    if world.images.contains_key(text) || enrollment.get(text).is_some() {
+        return Some(Subject::Image {
+            name: text.to_string(),
+        });
+    }
+    if let Some((identity, b)) = world.bases.iter().find(|(_, b)| b.name == text) {
+        return Some(Subject::Base {
+            identity: identity.clone(),
+            name: b.name.clone(),
+        });
+    }
+    let reference = ImageRef::parse(text).ok()?;
+    resolve_ref(enrollment, world, &reference)
+}
+
+/// [`resolve`] for a parsed reference.
+pub fn resolve_ref(
+    enrollment: &Enrollment,
+    world: &Analysis,
+    reference: &ImageRef,
+) -> Option<Subject> {
+    let repo = reference.repo_url();
+    let same_repo = |url: &str| ImageRef::parse(url).is_ok_and(|r| r.repo_url() == repo);
+    if let Some(e) = enrollment.images.iter().find(|e| same_repo(&e.repo_url())) {
+        return Some(Subject::Image {
+            name: e.name.clone(),
+        });
+    }
+    if let Some((name, _)) = world.images.iter().find(|(_, s)| {
+        s.watch
+            .repo_url
+            .as_deref()
+            .is_some_and(|url| enrollment.get(&s.name).is_none() && same_repo(url))
+    }) {
+        return Some(Subject::Image { name: name.clone() });
+    }
+    let identity = reference.identity();
+    world.bases.get(&identity).map(|b| Subject::Base {
+        identity,
+        name: b.name.clone(),
+    })
+}
+
+/// Enrolled entries by name.
+pub(crate) fn entries(enrollment: &Enrollment) -> BTreeMap<&str, &ImageEntry> {
+    enrollment
+        .images
+        .iter()
+        .map(|e| (e.name.as_str(), e))
+        .collect()
+}
+
+/// Brings the summary fields of a rebuild state in line with its causes and status.
+pub(crate) fn refresh(rs: &mut RebuildState) {
+    let first = rs
+        .causes
+        .iter()
+        .min_by_key(|c| c.scheduled_for.map(Timestamp::unix));
+    rs.rebuild_scheduled_for = first.and_then(|c| c.scheduled_for);
+    rs.triggered_by = first.and_then(|c| c.triggered_by.clone());
+    rs.pending_rebuild = Some(!rs.causes.is_empty());
+    let reasons: Vec<&str> = rs
+        .causes
+        .iter()
+        .filter_map(|c| c.reason.as_deref())
+        .collect();
+    rs.rebuild_reason = (!reasons.is_empty()).then(|| reasons.join("; "));
+    let status = rs.status.as_deref().unwrap_or(MONITORING);
+    rs.status = Some(
+        match (status, rs.causes.is_empty()) {
+            (TRIGGERED | FAILED, _) => status,
+            (_, true) => MONITORING,
+            (MONITORING, false) => PENDING,
+            (other, false) => other,
+        }
+        .to_string(),
+    );
+    if rs.causes.is_empty() && rs.status.as_deref() == Some(MONITORING) {
+        rs.attempts = None;
+        rs.last_error = None;
+        rs.next_attempt_at = None;
+    }
+}
+
+/// `sha256:0123abcd…` cut for messages.
+pub(crate) fn short(d: &Digest) -> String {
+    d.short()
+}

@@ -1,0 +1,154 @@
+//! `plan BASE`: what a new digest of BASE would rebuild, in which order and when, found by
+//! running the engine on a copy of the state (builds are assumed to finish at once, and a
+//! person to answer a `due` image at once).
+
+use std::collections::BTreeSet;
+
+use if_model::digest::Digest;
+use if_model::enrollment::Enrollment;
+use if_model::timestamp::Timestamp;
+
+use super::decide::{Wait, reconcile, trigger_result};
+use super::record::{Recorded, record_subject};
+use super::{EngineError, Policy, Subject, resolve};
+use crate::analyze::Analysis;
+
+/// What a planned step does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StepKind {
+    /// The build is triggered.
+    Trigger,
+    /// The rebuild becomes due and waits for a person (`autoRebuild: false`).
+    Due,
+}
+
+impl StepKind {
+    /// `trigger` or `due`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            StepKind::Trigger => "trigger",
+            StepKind::Due => "due",
+        }
+    }
+}
+
+/// One rebuild of the plan.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Step {
+    /// When.
+    pub at: Timestamp,
+    /// The image.
+    pub image: String,
+    /// Trigger or due.
+    pub kind: StepKind,
+    /// The images and base images whose change it answers.
+    pub via: Vec<String>,
+}
+
+/// The plan for a new digest of one base image.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Plan {
+    /// The base image or image planned for (state name).
+    pub base: String,
+    /// When the new digest is assumed to appear.
+    pub at: Timestamp,
+    /// The rebuilds, in order.
+    pub steps: Vec<Step>,
+    /// Dependents that pin the base by digest: not rebuilt, their pin needs a bump.
+    pub pinned: Vec<String>,
+    /// Affected images that would not be rebuilt by the engine alone, and why.
+    pub stuck: Vec<Wait>,
+}
+
+/// Plans a new digest of `base` (reference, base-image name or image name) appearing at
+/// `now`. Changes nothing.
+pub fn plan(
+    enrollment: &Enrollment,
+    world: &Analysis,
+    base: &str,
+    now: Timestamp,
+    policy: &Policy,
+) -> Result<Plan, EngineError> {
+    let subject = resolve(enrollment, world, base).ok_or_else(|| EngineError::UnknownImage {
+        reference: base.to_string(),
+    })?;
+    let mut w = world.clone();
+    let mut n = 0u64;
+    let mut fresh = |what: &str| {
+        n += 1;
+        Digest::of_sha256_bytes(format!("image-factory plan {what} {n}").as_bytes())
+    };
+    let mut first = record_subject(enrollment, &mut w, &subject, &fresh(subject.name()), now);
+    if first.outcome == "baseline" {
+        first = record_subject(enrollment, &mut w, &subject, &fresh(subject.name()), now);
+    }
+    let Recorded {
+        scheduled, pinned, ..
+    } = first;
+    let mut affected: BTreeSet<String> = scheduled.into_iter().map(|(n, _)| n).collect();
+    let mut steps = Vec::new();
+    let mut t = now;
+    let limit = 4 * (w.images.len() + 2);
+    for _ in 0..limit {
+        let decision = reconcile(enrollment, &mut w, t);
+        let mut progressed = false;
+        let due: Vec<_> = decision
+            .became_due
+            .iter()
+            .filter_map(|name| super::manual(enrollment, &mut w.clone(), name, None, t).ok())
+            .collect();
+        for (trigger, kind) in decision
+            .triggers
+            .iter()
+            .map(|tr| (tr, StepKind::Trigger))
+            .chain(due.iter().map(|tr| (tr, StepKind::Due)))
+        {
+            progressed = true;
+            let hit = affected.contains(&trigger.image);
+            trigger_result(&mut w, trigger, Ok(None), t, policy);
+            let image = Subject::Image {
+                name: trigger.image.clone(),
+            };
+            let built = record_subject(enrollment, &mut w, &image, &fresh(&trigger.image), t);
+            if hit {
+                let via: BTreeSet<String> = trigger
+                    .causes
+                    .iter()
+                    .filter_map(|c| c.base_image.clone())
+                    .collect();
+                steps.push(Step {
+                    at: t,
+                    image: trigger.image.clone(),
+                    kind,
+                    via: via.into_iter().collect(),
+                });
+                affected.extend(built.scheduled.into_iter().map(|(n, _)| n));
+            }
+        }
+        if progressed {
+            continue;
+        }
+        let next = decision
+            .waiting
+            .iter()
+            .filter_map(|w| w.until)
+            .filter(|u| u.unix() > t.unix())
+            .min_by_key(|u| u.unix());
+        match next {
+            Some(u) => t = u,
+            None => break,
+        }
+    }
+    let stuck = reconcile(enrollment, &mut w, t)
+        .waiting
+        .into_iter()
+        .filter(|w| affected.contains(&w.image))
+        .collect();
+    Ok(Plan {
+        base: subject.name().to_string(),
+        at: now,
+        steps,
+        pinned,
+        stuck,
+    })
+}

@@ -1,0 +1,497 @@
+//! The two endpoints as GitHub and GitLab document them: every request is checked (method,
+//! path, headers, JSON body) and every problem named; the normal answer follows from that.
+
+use serde_json::{Value, json};
+
+use crate::wire::Request;
+
+/// GitHub's REST API version the fake expects.
+pub const GITHUB_API_VERSION: &str = "2022-11-28";
+/// GitHub's JSON media type.
+pub const GITHUB_ACCEPT: &str = "application/vnd.github+json";
+/// The most inputs GitHub accepts in a `workflow_dispatch`.
+pub const GITHUB_MAX_INPUTS: usize = 10;
+/// The path prefix of the fake GitLab API.
+pub const GITLAB_PREFIX: &str = "/api/v4";
+
+/// The tokens the fake accepts.
+#[derive(Debug, Clone)]
+pub(crate) struct Tokens {
+    pub github: String,
+    pub gitlab: String,
+}
+
+/// What the checks found and what the fake answers when nothing is scripted.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Verdict {
+    /// Every problem found, in check order.
+    pub violations: Vec<String>,
+    /// The normal answer.
+    pub answer: Answer,
+}
+
+/// The normal answer to a request.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum Answer {
+    /// GitHub accepted a dispatch: 204, no body.
+    Dispatched,
+    /// GitLab created a pipeline for `project` (decoded path) on `reference`: 201.
+    PipelineCreated { project: String, reference: String },
+    /// An error answer with a JSON body.
+    Refused { status: u16, body: Value },
+}
+
+/// Which endpoint a path names.
+enum Route {
+    GithubDispatch,
+    GitlabPipeline { project: String },
+    Unknown,
+}
+
+/// Checks `request` against the endpoint its path names.
+pub(crate) fn check(request: &Request, tokens: &Tokens) -> Verdict {
+    let mut violations = Vec::new();
+    let (path, query) = match request.target.split_once('?') {
+        Some((path, query)) => (path, Some(query)),
+        None => (request.target.as_str(), None),
+    };
+    if query.is_some() {
+        violations.push(format!("unexpected query string in {:?}", request.target));
+    }
+    let route = route(path, &mut violations);
+    let github = !matches!(route, Route::GitlabPipeline { .. }) && !path.starts_with(GITLAB_PREFIX);
+    let not_found = if github {
+        json!({"message": "Not Found", "documentation_url": "https://docs.github.com/rest"})
+    } else {
+        json!({"message": "404 Not Found"})
+    };
+    if request.method != "POST" {
+        violations.push(format!("method {} where POST is required", request.method));
+        return refused(violations, 404, not_found);
+    }
+    match route {
+        Route::Unknown => refused(violations, 404, not_found),
+        Route::GithubDispatch => check_github(request, tokens, violations),
+        Route::GitlabPipeline { project } => check_gitlab(request, tokens, violations, project),
+    }
+}
+
+fn refused(violations: Vec<String>, status: u16, body: Value) -> Verdict {
+    Verdict {
+        violations,
+        answer: Answer::Refused { status, body },
+    }
+}
+
+fn route(path: &str, violations: &mut Vec<String>) -> Route {
+    let segments: Vec<&str> = path.split('/').skip(1).collect();
+    for segment in &segments {
+        if let Err(problem) = check_encoding(segment) {
+            violations.push(format!("path segment {segment:?}: {problem}"));
+            return Route::Unknown;
+        }
+    }
+    match segments[..] {
+        [
+            "repos",
+            owner,
+            repo,
+            "actions",
+            "workflows",
+            workflow,
+            "dispatches",
+        ] if !owner.is_empty() && !repo.is_empty() && !workflow.is_empty() => Route::GithubDispatch,
+        ["api", "v4", "projects", id, "pipeline"] if !id.is_empty() => Route::GitlabPipeline {
+            project: percent_decode(id),
+        },
+        ["api", "v4", "projects", .., "pipeline"] => {
+            violations.push(format!(
+                "GitLab project id in {path:?} is not URL-encoded (a raw '/' splits it)"
+            ));
+            Route::Unknown
+        }
+        _ => {
+            violations.push(format!("no such endpoint: {path:?}"));
+            Route::Unknown
+        }
+    }
+}
+
+/// A path segment may hold only unreserved characters, sub-delims, `:`, `@` and `%XX`.
+fn check_encoding(segment: &str) -> Result<(), String> {
+    let bytes = segment.as_bytes();
+    let mut i = 0;
+    while i < bytes.len() {
+        let b = bytes[i];
+        if b == b'%' {
+            let hex = bytes.get(i + 1..i + 3).unwrap_or_default();
+            if hex.len() != 2 || !hex.iter().all(u8::is_ascii_hexdigit) {
+                return Err("'%' not followed by two hex digits".to_owned());
+            }
+            i += 3;
+            continue;
+        }
+        if !(b.is_ascii_alphanumeric() || b"-._~!$&'()*+,;=:@".contains(&b)) {
+            return Err(format!("byte {:?} must be percent-encoded", char::from(b)));
+        }
+        i += 1;
+    }
+    Ok(())
+}
+
+/// Decodes `%XX` escapes (the input passed [`check_encoding`]).
+pub(crate) fn percent_decode(segment: &str) -> String {
+    let bytes = segment.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let escaped = bytes
+            .get(i + 1..i + 3)
+            .filter(|_| bytes[i] == b'%')
+            .and_then(|hex| std::str::from_utf8(hex).ok())
+            .and_then(|hex| u8::from_str_radix(hex, 16).ok());
+        match escaped {
+            Some(byte) => {
+                out.push(byte);
+                i += 3;
+            }
+            None => {
+                out.push(bytes[i]);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// The one value of header `name`, with a violation when it is sent more than once.
+fn single<'r>(request: &'r Request, name: &str, violations: &mut Vec<String>) -> Option<&'r str> {
+    let values = request.all(name);
+    if values.len() > 1 {
+        violations.push(format!("header {name} sent {} times", values.len()));
+    }
+    values.first().copied()
+}
+
+fn expect_header(request: &Request, name: &str, want: &str, violations: &mut Vec<String>) {
+    match single(request, name, violations) {
+        Some(got) if got == want => {}
+        Some(got) => violations.push(format!("header {name} is {got:?}, want {want:?}")),
+        None => violations.push(format!("header {name} missing, want {want:?}")),
+    }
+}
+
+fn expect_json_content_type(request: &Request, violations: &mut Vec<String>) {
+    match single(request, "content-type", violations) {
+        Some(ct) if ct == "application/json" || ct.starts_with("application/json;") => {}
+        Some(ct) => violations.push(format!("content-type is {ct:?}, want application/json")),
+        None => violations.push("content-type missing, want application/json".to_owned()),
+    }
+}
+
+fn check_github(request: &Request, tokens: &Tokens, mut violations: Vec<String>) -> Verdict {
+    let want_auth = format!("Bearer {}", tokens.github);
+    if single(request, "authorization", &mut violations) != Some(want_auth.as_str()) {
+        violations.push("authorization: missing or wrong GitHub token".to_owned());
+        return refused(
+            violations,
+            401,
+            json!({"message": "Bad credentials", "documentation_url": "https://docs.github.com/rest", "status": "401"}),
+        );
+    }
+    let before_headers = violations.len();
+    expect_header(request, "accept", GITHUB_ACCEPT, &mut violations);
+    expect_header(
+        request,
+        "x-github-api-version",
+        GITHUB_API_VERSION,
+        &mut violations,
+    );
+    match single(request, "user-agent", &mut violations) {
+        Some(ua) if !ua.trim().is_empty() => {}
+        _ => violations.push("user-agent missing (GitHub requires one)".to_owned()),
+    }
+    expect_json_content_type(request, &mut violations);
+    if violations.len() > before_headers {
+        let message = violations[before_headers..].join("; ");
+        return refused(violations, 400, json!({"message": message}));
+    }
+    let before_body = violations.len();
+    check_github_body(&request.body, &mut violations);
+    if violations.len() > before_body {
+        let message = violations[before_body..].join("; ");
+        return refused(violations, 422, json!({"message": message}));
+    }
+    Verdict {
+        violations,
+        answer: Answer::Dispatched,
+    }
+}
+
+fn check_github_body(body: &[u8], violations: &mut Vec<String>) {
+    let Some(object) = json_object(body, violations) else {
+        return;
+    };
+    expect_ref(&object, violations);
+    if let Some(inputs) = object.get("inputs") {
+        match inputs.as_object() {
+            None => violations.push("`inputs` is not an object".to_owned()),
+            Some(inputs) => {
+                if inputs.len() > GITHUB_MAX_INPUTS {
+                    violations.push(format!(
+                        "{} inputs, GitHub accepts at most {GITHUB_MAX_INPUTS}",
+                        inputs.len()
+                    ));
+                }
+                for (name, value) in inputs {
+                    if !value.is_string() {
+                        violations.push(format!("input {name:?} is not a string: {value}"));
+                    }
+                }
+            }
+        }
+    }
+    for key in object.keys().filter(|k| *k != "ref" && *k != "inputs") {
+        violations.push(format!("unexpected body field {key:?}"));
+    }
+}
+
+fn check_gitlab(
+    request: &Request,
+    tokens: &Tokens,
+    mut violations: Vec<String>,
+    project: String,
+) -> Verdict {
+    if single(request, "private-token", &mut violations) != Some(tokens.gitlab.as_str()) {
+        violations.push("private-token: missing or wrong GitLab token".to_owned());
+        return refused(violations, 401, json!({"message": "401 Unauthorized"}));
+    }
+    let before = violations.len();
+    expect_json_content_type(request, &mut violations);
+    let reference = check_gitlab_body(&request.body, &mut violations);
+    if violations.len() > before {
+        let message = violations[before..].join("; ");
+        return refused(violations, 400, json!({"error": message}));
+    }
+    Verdict {
+        violations,
+        answer: Answer::PipelineCreated {
+            project,
+            reference: reference.unwrap_or_default(),
+        },
+    }
+}
+
+fn check_gitlab_body(body: &[u8], violations: &mut Vec<String>) -> Option<String> {
+    let object = json_object(body, violations)?;
+    let reference = expect_ref(&object, violations);
+    if let Some(variables) = object.get("variables") {
+        match variables.as_array() {
+            None => violations.push("`variables` is not an array".to_owned()),
+            Some(variables) => {
+                for (i, variable) in variables.iter().enumerate() {
+                    check_variable(i, variable, violations);
+                }
+            }
+        }
+    }
+    for key in object.keys().filter(|k| *k != "ref" && *k != "variables") {
+        violations.push(format!("unexpected body field {key:?}"));
+    }
+    reference
+}
+
+fn check_variable(i: usize, variable: &Value, violations: &mut Vec<String>) {
+    let Some(fields) = variable.as_object() else {
+        violations.push(format!("variables[{i}] is not an object"));
+        return;
+    };
+    let mut keys: Vec<&str> = fields.keys().map(String::as_str).collect();
+    keys.sort_unstable();
+    if keys != ["key", "value"] {
+        violations.push(format!(
+            "variables[{i}] has fields {keys:?}, want exactly key and value"
+        ));
+    }
+    match fields.get("key").and_then(Value::as_str) {
+        Some(key) if !key.is_empty() => {}
+        _ => violations.push(format!("variables[{i}].key is not a non-empty string")),
+    }
+    if fields.get("value").is_some_and(|v| !v.is_string()) {
+        violations.push(format!("variables[{i}].value is not a string"));
+    }
+}
+
+fn json_object(
+    body: &[u8],
+    violations: &mut Vec<String>,
+) -> Option<serde_json::Map<String, Value>> {
+    match serde_json::from_slice::<Value>(body) {
+        Ok(Value::Object(object)) => Some(object),
+        Ok(other) => {
+            violations.push(format!("body is not a JSON object: {other}"));
+            None
+        }
+        Err(err) => {
+            violations.push(format!("body is not JSON: {err}"));
+            None
+        }
+    }
+}
+
+fn expect_ref(
+    object: &serde_json::Map<String, Value>,
+    violations: &mut Vec<String>,
+) -> Option<String> {
+    match object.get("ref") {
+        Some(Value::String(r)) if !r.is_empty() => Some(r.clone()),
+        Some(other) => {
+            violations.push(format!("`ref` is not a non-empty string: {other}"));
+            None
+        }
+        None => {
+            violations.push("`ref` missing".to_owned());
+            None
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tokens() -> Tokens {
+        Tokens {
+            github: "gh".to_owned(),
+            gitlab: "gl".to_owned(),
+        }
+    }
+
+    fn request(method: &str, target: &str, headers: &[(&str, &str)], body: &str) -> Request {
+        Request {
+            method: method.to_owned(),
+            target: target.to_owned(),
+            headers: headers
+                .iter()
+                .map(|(n, v)| ((*n).to_owned(), (*v).to_owned()))
+                .collect(),
+            body: body.as_bytes().to_vec(),
+        }
+    }
+
+    const GH: &str = "/repos/acme/app/actions/workflows/build.yml/dispatches";
+
+    fn github_headers(auth: &str) -> Vec<(&'static str, &str)> {
+        vec![
+            ("accept", GITHUB_ACCEPT),
+            ("authorization", auth),
+            ("x-github-api-version", GITHUB_API_VERSION),
+            ("user-agent", "t/1"),
+            ("content-type", "application/json"),
+        ]
+    }
+
+    #[test]
+    fn good_github_dispatch_has_no_violation() {
+        let body = r#"{"ref":"main","inputs":{"image":"app"}}"#;
+        let v = check(
+            &request("POST", GH, &github_headers("Bearer gh"), body),
+            &tokens(),
+        );
+        assert_eq!(v.violations, Vec::<String>::new());
+        assert_eq!(v.answer, Answer::Dispatched);
+    }
+
+    #[test]
+    fn github_wrong_token_is_401_bad_credentials() {
+        let v = check(
+            &request("POST", GH, &github_headers("Bearer nope"), "{}"),
+            &tokens(),
+        );
+        let Answer::Refused { status, body } = v.answer else {
+            panic!("not refused");
+        };
+        assert_eq!(
+            (status, body["message"].as_str()),
+            (401, Some("Bad credentials"))
+        );
+        assert_eq!(v.violations.len(), 1);
+    }
+
+    #[test]
+    fn github_body_problems_are_422_and_named() {
+        let inputs: serde_json::Map<String, Value> =
+            (0..11).map(|i| (format!("i{i}"), json!("v"))).collect();
+        let body = json!({"ref": 1, "inputs": inputs, "extra": true}).to_string();
+        let v = check(
+            &request("POST", GH, &github_headers("Bearer gh"), &body),
+            &tokens(),
+        );
+        assert!(matches!(v.answer, Answer::Refused { status: 422, .. }));
+        assert_eq!(v.violations.len(), 3, "{:?}", v.violations);
+    }
+
+    #[test]
+    fn gitlab_raw_slash_in_project_is_a_violation() {
+        let headers = [
+            ("private-token", "gl"),
+            ("content-type", "application/json"),
+        ];
+        let raw = "/api/v4/projects/acme/svc/pipeline";
+        let v = check(
+            &request("POST", raw, &headers, r#"{"ref":"main"}"#),
+            &tokens(),
+        );
+        assert!(matches!(v.answer, Answer::Refused { status: 404, .. }));
+        assert!(
+            v.violations[0].contains("not URL-encoded"),
+            "{:?}",
+            v.violations
+        );
+        let encoded = "/api/v4/projects/acme%2Fsvc/pipeline";
+        let v = check(
+            &request("POST", encoded, &headers, r#"{"ref":"main"}"#),
+            &tokens(),
+        );
+        assert_eq!(
+            v.answer,
+            Answer::PipelineCreated {
+                project: "acme/svc".to_owned(),
+                reference: "main".to_owned()
+            }
+        );
+    }
+
+    #[test]
+    fn gitlab_variables_must_be_key_value_strings() {
+        let headers = [
+            ("private-token", "gl"),
+            ("content-type", "application/json"),
+        ];
+        let path = "/api/v4/projects/acme%2Fsvc/pipeline";
+        let body = r#"{"ref":"main","variables":[{"key":"A","value":1,"x":2}]}"#;
+        let v = check(&request("POST", path, &headers, body), &tokens());
+        assert!(matches!(v.answer, Answer::Refused { status: 400, .. }));
+        assert_eq!(v.violations.len(), 2, "{:?}", v.violations);
+    }
+
+    #[test]
+    fn wrong_method_and_unknown_path_are_404() {
+        let v = check(&request("GET", GH, &[], ""), &tokens());
+        assert!(matches!(v.answer, Answer::Refused { status: 404, .. }));
+        let v = check(&request("POST", "/nope", &[], ""), &tokens());
+        assert!(matches!(v.answer, Answer::Refused { status: 404, .. }));
+        let v = check(&request("POST", "/repos/a b/x", &[], ""), &tokens());
+        assert!(
+            v.violations[0].contains("percent-encoded"),
+            "{:?}",
+            v.violations
+        );
+    }
+
+    #[test]
+    fn percent_decoding() {
+        assert_eq!(percent_decode("acme%2Fplatform%2fsvc"), "acme/platform/svc");
+        assert_eq!(percent_decode("%E2%9C%93ok"), "\u{2713}ok");
+    }
+}

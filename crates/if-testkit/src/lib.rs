@@ -1,0 +1,329 @@
+//! Test support (dev-only): [`FakeForge`], a fake GitHub/GitLab API on a loopback port.
+//!
+//! It implements the two endpoints the factory calls, exactly as the providers document
+//! them, and checks every request against that documentation: a request that GitHub or
+//! GitLab would refuse is refused here too, with the provider's status and error shape, and
+//! every problem is named in [`Recorded::violations`]. Tests can also queue answers
+//! ([`Scripted`]: 500, 429 with `Retry-After`, 401, a hang-up) that come before the normal
+//! behaviour. Standard library and `serde_json` only; one server thread, stopped on drop.
+//!
+//! * `wire`: reading one HTTP/1.1 request (bounded) and writing one answer;
+//! * `forge`: the endpoints' checks and normal answers.
+
+use std::collections::VecDeque;
+use std::io::{self, ErrorKind};
+use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::thread::{self, JoinHandle};
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+
+mod forge;
+mod wire;
+
+pub use forge::{GITHUB_ACCEPT, GITHUB_API_VERSION, GITHUB_MAX_INPUTS, GITLAB_PREFIX};
+
+use forge::{Answer, Tokens};
+use wire::{ReadError, Request};
+
+/// How often the accept loop looks at the stop flag.
+const POLL: Duration = Duration::from_millis(2);
+/// The longest the server waits on one connection's read or write.
+const IO_TIMEOUT: Duration = Duration::from_secs(5);
+/// The first GitLab pipeline id handed out.
+const FIRST_PIPELINE_ID: u64 = 1000;
+
+/// One request the fake received, with what it answered.
+#[derive(Debug, Clone)]
+pub struct Recorded {
+    /// The method (`POST`).
+    pub method: String,
+    /// The request target as sent: the path (still percent-encoded) and any query.
+    pub path: String,
+    /// Every header in the order sent; names lowercased, values trimmed.
+    pub headers: Vec<(String, String)>,
+    /// The body (invalid UTF-8 replaced).
+    pub body: String,
+    /// The status answered; 0 when the connection was closed without an answer.
+    pub response_status: u16,
+    /// Every way the request differs from the provider's documentation (empty when it is
+    /// exactly right). Checked even when the answer was scripted.
+    pub violations: Vec<String>,
+    /// When the request was fully read.
+    pub received_at: Instant,
+}
+
+impl Recorded {
+    /// The first value of header `name` (case-insensitive).
+    pub fn header(&self, name: &str) -> Option<&str> {
+        let name = name.to_ascii_lowercase();
+        self.headers
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// The lowercased names of every header, in order.
+    pub fn header_names(&self) -> Vec<&str> {
+        self.headers.iter().map(|(n, _)| n.as_str()).collect()
+    }
+
+    /// The body parsed as JSON (`Value::Null` when it is not JSON).
+    pub fn json(&self) -> Value {
+        serde_json::from_str(&self.body).unwrap_or(Value::Null)
+    }
+}
+
+/// A queued answer that replaces the normal behaviour for one request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Scripted {
+    status: u16,
+    headers: Vec<(String, String)>,
+    body: String,
+    hang_up: bool,
+}
+
+impl Scripted {
+    /// Answer `status` with a JSON body `{"message": "<reason phrase>"}` (no body for 204).
+    pub fn status(status: u16) -> Self {
+        let body = if status == 204 {
+            String::new()
+        } else {
+            json!({ "message": wire::reason(status) }).to_string()
+        };
+        Scripted {
+            status,
+            headers: vec![("Content-Type".to_owned(), "application/json".to_owned())],
+            body,
+            hang_up: false,
+        }
+    }
+
+    /// Read the request, then close the connection without answering.
+    pub fn hang_up() -> Self {
+        Scripted {
+            status: 0,
+            headers: Vec::new(),
+            body: String::new(),
+            hang_up: true,
+        }
+    }
+
+    /// Adds `Retry-After: <seconds>`.
+    pub fn retry_after(self, seconds: u64) -> Self {
+        self.header("Retry-After", &seconds.to_string())
+    }
+
+    /// Adds a response header.
+    pub fn header(mut self, name: &str, value: &str) -> Self {
+        self.headers.push((name.to_owned(), value.to_owned()));
+        self
+    }
+
+    /// Replaces the body with `body` as is.
+    pub fn body(mut self, body: impl Into<String>) -> Self {
+        self.body = body.into();
+        self
+    }
+
+    /// Replaces the body with `value` as JSON.
+    pub fn json(self, value: &Value) -> Self {
+        self.body(value.to_string())
+    }
+}
+
+/// What the server thread and the test share.
+struct Shared {
+    tokens: Tokens,
+    base_url: String,
+    requests: Vec<Recorded>,
+    script: VecDeque<Scripted>,
+    next_pipeline: u64,
+}
+
+/// A fake GitHub and GitLab API on `127.0.0.1`, served by one thread until dropped.
+pub struct FakeForge {
+    addr: SocketAddr,
+    shared: Arc<Mutex<Shared>>,
+    stop: Arc<AtomicBool>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl FakeForge {
+    /// Starts a fake that accepts these tokens (GitHub `Authorization: Bearer`, GitLab
+    /// `PRIVATE-TOKEN`). Panics if no loopback port can be bound (a test-setup failure).
+    pub fn start(github_token: &str, gitlab_token: &str) -> FakeForge {
+        match FakeForge::try_start(github_token, gitlab_token) {
+            Ok(forge) => forge,
+            Err(err) => panic!("FakeForge: cannot listen on 127.0.0.1: {err}"),
+        }
+    }
+
+    /// Like [`FakeForge::start`], returning the error instead of panicking.
+    pub fn try_start(github_token: &str, gitlab_token: &str) -> io::Result<FakeForge> {
+        let listener = TcpListener::bind(("127.0.0.1", 0))?;
+        listener.set_nonblocking(true)?;
+        let addr = listener.local_addr()?;
+        let shared = Arc::new(Mutex::new(Shared {
+            tokens: Tokens {
+                github: github_token.to_owned(),
+                gitlab: gitlab_token.to_owned(),
+            },
+            base_url: format!("http://{addr}"),
+            requests: Vec::new(),
+            script: VecDeque::new(),
+            next_pipeline: FIRST_PIPELINE_ID,
+        }));
+        let stop = Arc::new(AtomicBool::new(false));
+        let thread = thread::Builder::new()
+            .name("fake-forge".to_owned())
+            .spawn({
+                let shared = Arc::clone(&shared);
+                let stop = Arc::clone(&stop);
+                move || serve(&listener, &shared, &stop)
+            })?;
+        Ok(FakeForge {
+            addr,
+            shared,
+            stop,
+            thread: Some(thread),
+        })
+    }
+
+    /// `http://127.0.0.1:PORT`.
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// The GitHub API base URL (the server root).
+    pub fn github_api(&self) -> String {
+        self.url()
+    }
+
+    /// The GitLab API base URL (`/api/v4` under the server root).
+    pub fn gitlab_api(&self) -> String {
+        format!("{}{GITLAB_PREFIX}", self.url())
+    }
+
+    /// Every request received so far, in order.
+    pub fn requests(&self) -> Vec<Recorded> {
+        lock(&self.shared).requests.clone()
+    }
+
+    /// Queues an answer: queued answers are given, in order, to the next requests before
+    /// the normal behaviour resumes.
+    pub fn push_response(&self, response: Scripted) {
+        lock(&self.shared).script.push_back(response);
+    }
+}
+
+impl Drop for FakeForge {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+        if let Some(thread) = self.thread.take() {
+            // A panic on the server thread has already been reported; nothing to add.
+            let _ = thread.join();
+        }
+    }
+}
+
+fn lock(shared: &Mutex<Shared>) -> MutexGuard<'_, Shared> {
+    shared.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// The accept loop: one connection at a time, until `stop` is set.
+fn serve(listener: &TcpListener, shared: &Mutex<Shared>, stop: &AtomicBool) {
+    while !stop.load(Ordering::SeqCst) {
+        match listener.accept() {
+            Ok((stream, _)) => handle(stream, shared),
+            Err(err) if err.kind() == ErrorKind::WouldBlock => thread::sleep(POLL),
+            Err(_) => thread::sleep(POLL),
+        }
+    }
+}
+
+/// Reads one request, records it, answers it and closes the connection.
+fn handle(mut stream: TcpStream, shared: &Mutex<Shared>) {
+    if stream.set_nonblocking(false).is_err()
+        || stream.set_read_timeout(Some(IO_TIMEOUT)).is_err()
+        || stream.set_write_timeout(Some(IO_TIMEOUT)).is_err()
+    {
+        return;
+    }
+    let (request, violations, answer) = match wire::read_request(&mut stream) {
+        Ok(request) => {
+            let (violations, answer) = respond(&request, shared);
+            (request, violations, answer)
+        }
+        Err(ReadError::Empty | ReadError::Io) => return,
+        Err(ReadError::Bad {
+            status,
+            problem,
+            partial,
+        }) => {
+            let request = partial.unwrap_or_else(|| Request {
+                method: String::new(),
+                target: String::new(),
+                headers: Vec::new(),
+                body: Vec::new(),
+            });
+            let body = json!({ "message": problem }).to_string();
+            (request, vec![problem], Some(json_answer(status, body)))
+        }
+    };
+    let response_status = answer.as_ref().map_or(0, |a| a.0);
+    lock(shared).requests.push(Recorded {
+        method: request.method,
+        path: request.target,
+        headers: request.headers,
+        body: String::from_utf8_lossy(&request.body).into_owned(),
+        response_status,
+        violations,
+        received_at: Instant::now(),
+    });
+    if let Some((status, headers, body)) = answer {
+        // The client may have gone; the test sees that on its side.
+        let _ = wire::write_response(&mut stream, status, &headers, &body);
+    }
+    let _ = stream.shutdown(Shutdown::Both);
+}
+
+/// An answer: status, headers, body.
+type Reply = (u16, Vec<(String, String)>, String);
+
+fn json_answer(status: u16, body: String) -> Reply {
+    let headers = vec![("Content-Type".to_owned(), "application/json".to_owned())];
+    (status, headers, body)
+}
+
+/// The checks' violations and the answer: the next scripted one if any, else the normal
+/// one (`None` to hang up).
+fn respond(request: &Request, shared: &Mutex<Shared>) -> (Vec<String>, Option<Reply>) {
+    let mut shared = lock(shared);
+    let verdict = forge::check(request, &shared.tokens);
+    if let Some(scripted) = shared.script.pop_front() {
+        let answer =
+            (!scripted.hang_up).then_some((scripted.status, scripted.headers, scripted.body));
+        return (verdict.violations, answer);
+    }
+    let answer = match verdict.answer {
+        Answer::Dispatched => (204, Vec::new(), String::new()),
+        Answer::PipelineCreated { project, reference } => {
+            let id = shared.next_pipeline;
+            shared.next_pipeline += 1;
+            let body = json!({
+                "id": id,
+                "iid": id - FIRST_PIPELINE_ID + 1,
+                "ref": reference,
+                "status": "created",
+                "source": "api",
+                "web_url": format!("{}/{project}/-/pipelines/{id}", shared.base_url),
+            });
+            json_answer(201, body.to_string())
+        }
+        Answer::Refused { status, body } => json_answer(status, body.to_string()),
+    };
+    (verdict.violations, Some(answer))
+}
