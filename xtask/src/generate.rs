@@ -61,6 +61,7 @@ fn collect(root: &Path, out: &mut Outputs) -> Result<(), String> {
     validate_goldens(root, out)?;
     crate::golden_dockerfile::collect(root, out)?;
     state_goldens(root, out)?;
+    rebuild_goldens(root, out)?;
     example_state(root, out)?;
     crate::golden_kargo::collect(root, out)
 }
@@ -89,6 +90,20 @@ fn state_goldens(root: &Path, out: &mut Outputs) -> Result<(), String> {
         for (path, text) in tree? {
             out.add(rel.join("expected").join(path), text);
         }
+    }
+    Ok(())
+}
+
+/// `testdata/rebuild/<case>/expected.txt`: the engine's decisions along the case's timeline.
+fn rebuild_goldens(root: &Path, out: &mut Outputs) -> Result<(), String> {
+    for case in case_dirs(&root.join("testdata/rebuild"))? {
+        let path = case.join("timeline.txt");
+        let text =
+            std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+        let rendered =
+            if_cli::golden::timeline::run(&text).map_err(|e| format!("{}: {e}", case.display()))?;
+        let rel = case.strip_prefix(root).map_err(|e| e.to_string())?;
+        out.add(rel.join("expected.txt"), rendered);
     }
     Ok(())
 }

@@ -6,6 +6,8 @@ use std::path::Path;
 
 use if_model::timestamp::Timestamp;
 
+pub mod timeline;
+
 use crate::cmd::analyze;
 use crate::exit::CliError;
 

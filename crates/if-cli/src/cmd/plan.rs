@@ -92,7 +92,7 @@ pub fn run(cli: &Cli, args: &Args) -> Result<Outcome, CliError> {
             _ => "trigger",
         };
         println!(
-            "  {}  {:<24} {action}, after {}",
+            "  {}  {:<24} {action}, for {}",
             s.at,
             s.image,
             s.via.join(", ")

@@ -3,6 +3,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use if_model::digest::Digest;
 use if_model::duration::Duration;
 use if_model::enrollment::{Enrollment, Source};
 use if_model::state::{BaseImageState, Cause, ImageState, RebuildRecord, RebuildState};
@@ -153,7 +154,7 @@ pub fn reconcile(enrollment: &Enrollment, world: &mut Analysis, now: Timestamp) 
                 continue;
             }
             out.triggers
-                .push(build_trigger(world, &bases, name, source, rs));
+                .push(build_trigger(world, &bases, name, source, rs, now));
         }
     }
     for name in due {
@@ -176,20 +177,57 @@ fn bases_by_name(world: &Analysis) -> BTreeMap<&str, &BaseImageState> {
     world.bases.values().map(|b| (b.name.as_str(), b)).collect()
 }
 
+/// The causes one trigger serves, and the digest it builds on for each base. Per base, the
+/// digests whose schedule has passed are served and the newest of them is built on; later
+/// digests of that base stay queued for their own schedule (the build pins the aged
+/// digest). A base none of whose digests has aged joined by coalescing: all of them are
+/// served, the newest built on. Manual causes are always served.
+fn served(causes: &[Cause], now: Timestamp) -> (Vec<Cause>, Vec<(String, Digest)>) {
+    let mut by_base: BTreeMap<&str, Vec<&Cause>> = BTreeMap::new();
+    let mut out = Vec::new();
+    for c in causes {
+        match c.base_image.as_deref() {
+            Some(b) => by_base.entry(b).or_default().push(c),
+            None => out.push(c.clone()),
+        }
+    }
+    let mut builds_on = Vec::new();
+    let key = |c: &&&Cause| c.detected_at.map_or(i64::MIN, Timestamp::unix);
+    for (base, cs) in by_base {
+        let aged: Vec<&Cause> = cs
+            .iter()
+            .copied()
+            .filter(|c| c.scheduled_for.is_none_or(|t| t.unix() <= now.unix()))
+            .collect();
+        let take = if aged.is_empty() { cs } else { aged };
+        if let Some(d) = take.iter().max_by_key(key).and_then(|c| c.digest.clone()) {
+            builds_on.push((base.to_string(), d));
+        }
+        out.extend(take.into_iter().cloned());
+    }
+    out.sort_by_key(|c| c.scheduled_for.map(Timestamp::unix));
+    (out, builds_on)
+}
+
 fn build_trigger(
     world: &Analysis,
     bases: &BTreeMap<&str, &BaseImageState>,
     name: &str,
     source: &Source,
     rs: &RebuildState,
+    now: Timestamp,
 ) -> Trigger {
-    let mut causes = rs.causes.clone();
-    causes.sort_by_key(|c| c.scheduled_for.map(Timestamp::unix));
-    let reason = rs
-        .rebuild_reason
-        .clone()
-        .unwrap_or_else(|| "rebuild".to_string());
-    let triggered_by = rs.triggered_by.clone().unwrap_or_default();
+    let (causes, builds_on) = served(&rs.causes, now);
+    let reasons: Vec<&str> = causes.iter().filter_map(|c| c.reason.as_deref()).collect();
+    let reason = if reasons.is_empty() {
+        "rebuild".to_string()
+    } else {
+        reasons.join("; ")
+    };
+    let first = causes.first();
+    let triggered_by = first
+        .and_then(|c| c.triggered_by.clone())
+        .unwrap_or_default();
     let label = |base: &str| -> String {
         if let Some(b) = bases.get(base) {
             return b.full_image.clone().unwrap_or_else(|| base.to_string());
@@ -199,16 +237,24 @@ fn build_trigger(
             None => base.to_string(),
         }
     };
-    let primary = causes.iter().find(|c| c.base_image.is_some());
-    let json_causes: Vec<serde_json::Value> = causes
+    let detected = |base: &str, d: &Digest| {
+        causes
+            .iter()
+            .find(|c| c.base_image.as_deref() == Some(base) && c.digest.as_ref() == Some(d))
+            .and_then(|c| c.detected_at)
+    };
+    let primary_base = causes.iter().find_map(|c| c.base_image.as_deref());
+    let primary = builds_on
         .iter()
-        .filter_map(|c| {
-            let base = c.base_image.as_deref()?;
-            Some(serde_json::json!({
+        .find(|(b, _)| Some(b.as_str()) == primary_base);
+    let json_causes: Vec<serde_json::Value> = builds_on
+        .iter()
+        .map(|(base, d)| {
+            serde_json::json!({
                 "baseImage": label(base),
-                "digest": c.digest.as_ref().map(|d| d.as_str().to_string()),
-                "detectedAt": c.detected_at.map(|t| t.to_string()),
-            }))
+                "digest": d.as_str(),
+                "detectedAt": detected(base, d).map(|t| t.to_string()),
+            })
         })
         .collect();
     let inputs = vec![
@@ -217,16 +263,12 @@ fn build_trigger(
         ("triggered_by".to_string(), triggered_by.clone()),
         (
             "base_image".to_string(),
-            primary
-                .and_then(|c| c.base_image.as_deref())
-                .map(label)
-                .unwrap_or_default(),
+            primary.map(|(b, _)| label(b)).unwrap_or_default(),
         ),
         (
             "base_digest".to_string(),
             primary
-                .and_then(|c| c.digest.as_ref())
-                .map(|d| d.as_str().to_string())
+                .map(|(_, d)| d.as_str().to_string())
                 .unwrap_or_default(),
         ),
         (
@@ -235,7 +277,8 @@ fn build_trigger(
         ),
         (
             "scheduled_for".to_string(),
-            rs.rebuild_scheduled_for
+            first
+                .and_then(|c| c.scheduled_for)
                 .map(|t| t.to_string())
                 .unwrap_or_default(),
         ),
@@ -244,6 +287,7 @@ fn build_trigger(
         image: name.to_string(),
         source: source.clone(),
         causes,
+        builds_on,
         reason,
         triggered_by,
         attempt: rs.attempts.unwrap_or(0) + 1,
@@ -280,9 +324,9 @@ pub fn trigger_result(
     match outcome {
         Ok(pipeline_id) => {
             let snapshots = trigger
-                .causes
+                .builds_on
                 .iter()
-                .filter_map(|c| Some((c.base_image.clone()?, c.digest.as_ref()?.to_string())))
+                .map(|(b, d)| (b.clone(), d.to_string()))
                 .collect();
             s.rebuild_history.push(RebuildRecord {
                 triggered_at: Some(now),
@@ -390,7 +434,7 @@ pub fn manual(
     );
     let rs = rs.clone();
     let bases = bases_by_name(world);
-    Ok(build_trigger(world, &bases, name, source, &rs))
+    Ok(build_trigger(world, &bases, name, source, &rs, now))
 }
 
 /// Makes every pending rebuild caused by `base` (a reference, base-image name or image name)

@@ -123,6 +123,9 @@ pub struct Trigger {
     pub source: Source,
     /// Every cause this build serves, earliest schedule first.
     pub causes: Vec<Cause>,
+    /// Per base image (state name), the digest the build should use: the newest whose delay
+    /// was served.
+    pub builds_on: Vec<(String, Digest)>,
     /// One line for people (all causes).
     pub reason: String,
     /// The kind of the first cause.
@@ -152,7 +155,7 @@ pub const INPUTS: [(&str, &str); 7] = [
     ),
     (
         "causes",
-        "JSON array of every cause: baseImage, digest, detectedAt",
+        "JSON array, one entry per base image: baseImage, digest, detectedAt",
     ),
     ("scheduled_for", "when the rebuild became due (RFC 3339)"),
 ];

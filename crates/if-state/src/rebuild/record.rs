@@ -125,6 +125,9 @@ fn base_digest(
     b.last_checked = Some(at);
     let dependents = b.dependent_images.clone();
     let reason = format!("base image {label} updated to {}", short(digest));
+    world
+        .changes
+        .push(format!("{label}: new digest {}", short(digest)));
     let (scheduled, pinned) = schedule(
         enrollment,
         world,
@@ -143,9 +146,6 @@ fn base_digest(
             extra: Vec::new(),
         });
     }
-    world
-        .changes
-        .push(format!("{label}: new digest {}", short(digest)));
     out.scheduled = scheduled;
     out.pinned = pinned;
     out
