@@ -110,7 +110,8 @@ pub enum Command {
     /// `due`). GitHub: workflow_dispatch with GITHUB_TOKEN; GitLab: a pipeline with
     /// GITLAB_TOKEN. A failed trigger is retried by later runs with exponential backoff.
     /// API bases: IMAGE_FACTORY_GITHUB_API, IMAGE_FACTORY_GITLAB_API. --dry-run prints the
-    /// triggers and their inputs and changes nothing.
+    /// triggers and their inputs and changes nothing. A failed trigger does not change the
+    /// exit code (0): it is recorded on that image (`status` shows it) and the others go on.
     ///
     /// Example: image-factory reconcile --dry-run
     Reconcile(cmd::reconcile::ReconcileArgs),

@@ -41,8 +41,13 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
     Duration::parse(s).map_err(|e| e.to_string())
 }
 
+/// An environment variable, trimmed (a token read from a mounted Secret file often ends
+/// with a newline); blank is absent.
 fn env(name: &str) -> Option<String> {
-    std::env::var(name).ok().filter(|v| !v.trim().is_empty())
+    std::env::var(name)
+        .ok()
+        .map(|v| v.trim().to_string())
+        .filter(|v| !v.is_empty())
 }
 
 /// A client from the environment. A missing token is not an error here: it fails the

@@ -9,7 +9,11 @@ use crate::{load, output};
 
 /// Arguments of `status`.
 #[derive(Debug, clap::Args)]
-pub struct Args {}
+pub struct Args {
+    /// The time to judge pending rebuilds at, RFC 3339 (default: the clock).
+    #[arg(long, value_name = "TIME", value_parser = crate::cmd::analyze::parse_time)]
+    pub now: Option<if_model::timestamp::Timestamp>,
+}
 
 /// One row of the status table.
 #[derive(Debug, Serialize)]
@@ -35,6 +39,9 @@ pub struct Row {
     /// needs a bump (a rebuild would not change the image).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub pins_to_bump: Vec<String>,
+    /// What a pending rebuild waits for at `--now` (ancestors, a cycle), or `due now`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub waiting: Option<String>,
     /// Discovery status and last discovery time (enrolled images).
     pub discovery: Option<String>,
     /// When discovery last changed something.
@@ -153,6 +160,7 @@ pub fn rows(f: &Factory) -> Vec<Row> {
             rebuild: rebuild.unwrap_or_else(|| "monitoring".to_string()),
             rebuild_detail,
             pins_to_bump,
+            waiting: None,
             discovery: s
                 .discovery_status
                 .clone()
@@ -176,6 +184,7 @@ pub fn rows(f: &Factory) -> Vec<Row> {
             rebuild: "-".to_string(),
             rebuild_detail: None,
             pins_to_bump: Vec::new(),
+            waiting: None,
             discovery: None,
             last_discovery: b.last_checked.map(|t| t.to_string()),
         });
@@ -183,12 +192,37 @@ pub fn rows(f: &Factory) -> Vec<Row> {
     rows
 }
 
+/// Adds to each pending rebuild what it waits for at `now` beyond its own schedule
+/// (ancestors, a cycle), or that it is due now (the engine decides, on a copy; nothing is
+/// written).
+fn explain_waits(factory: &Factory, rows: &mut [Row], now: if_model::timestamp::Timestamp) {
+    let mut world = if_state::rebuild::current(factory);
+    let decision = if_state::rebuild::reconcile(&factory.enrollment, &mut world, now);
+    for w in decision.waiting.iter().filter(|w| w.until.is_none()) {
+        if let Some(r) = rows.iter_mut().find(|r| r.name == w.image)
+            && r.rebuild.starts_with("pending")
+        {
+            r.waiting = Some(w.why.clone());
+        }
+    }
+    for t in &decision.triggers {
+        if let Some(r) = rows.iter_mut().find(|r| r.name == t.image) {
+            r.waiting = Some("due now: the next `reconcile` triggers it".to_string());
+        }
+    }
+}
+
 /// Runs `status`.
-pub fn run(cli: &Cli, _args: &Args) -> Result<Outcome, CliError> {
+pub fn run(cli: &Cli, args: &Args) -> Result<Outcome, CliError> {
     super::text_or_json(cli)?;
     let files = load::read_factory(&cli.root)?;
     let (factory, _) = if_model::factory::load(&files);
-    let rows = rows(&factory);
+    let mut rows = rows(&factory);
+    explain_waits(
+        &factory,
+        &mut rows,
+        crate::cmd::analyze::now_or_clock(args.now),
+    );
     if cli.format == Format::Json {
         output::print_json(&serde_json::json!({ "images": rows }))?;
         return Ok(Outcome::Ok);
@@ -208,6 +242,9 @@ pub fn run(cli: &Cli, _args: &Args) -> Result<Outcome, CliError> {
         line.push_str(&format!("  digest {}", short(&r.digest)));
         if r.rebuild != "-" {
             line.push_str(&format!("  rebuild {}", r.rebuild));
+        }
+        if let Some(w) = &r.waiting {
+            line.push_str(&format!(" ({w})"));
         }
         if !r.pins_to_bump.is_empty() {
             line.push_str(&format!(

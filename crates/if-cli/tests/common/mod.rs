@@ -76,3 +76,5 @@ pub fn run_in(root: impl AsRef<Path>, args: &[&str]) -> std::process::Output {
 pub fn run_from(dir: impl AsRef<Path>, args: &[&str]) -> std::process::Output {
     bin().current_dir(dir.as_ref()).args(args).output().unwrap()
 }
+
+pub mod rebuild;

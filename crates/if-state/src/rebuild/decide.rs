@@ -354,7 +354,15 @@ pub fn trigger_result(
             let attempts = rs.attempts.unwrap_or(0).saturating_add(1);
             rs.attempts = Some(attempts);
             rs.last_error = Some(message.clone());
-            if attempts >= policy.max_attempts.max(1) {
+            if rs.status.as_deref() == Some(TRIGGERED) {
+                // A second trigger of a running build failed: the running build stays
+                // recorded (its digest will close it); the new request waits behind it.
+                rs.next_attempt_at = (attempts < policy.max_attempts.max(1))
+                    .then(|| now.plus(backoff(policy.retry_backoff, attempts)));
+                world.changes.push(format!(
+                    "{name}: trigger failed (attempt {attempts}) while a build runs: {message}"
+                ));
+            } else if attempts >= policy.max_attempts.max(1) {
                 rs.status = Some(FAILED.to_string());
                 rs.next_attempt_at = None;
                 s.rebuild_history.push(RebuildRecord {

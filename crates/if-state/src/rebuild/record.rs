@@ -186,19 +186,18 @@ fn image_digest(
     }
     s.last_built = Some(at);
     let rs = s.rebuild_state.get_or_insert_with(RebuildState::default);
-    if rs.status.as_deref() == Some(TRIGGERED) {
+    let running = s.rebuild_history.iter().any(|r| r.success.is_none());
+    if rs.status.as_deref() == Some(TRIGGERED) || running {
         out.completed = true;
-        if let Some(open) = s
-            .rebuild_history
-            .iter_mut()
-            .rev()
-            .find(|r| r.success.is_none())
-        {
+        // Every build still open is closed: the image has its new digest.
+        for open in s.rebuild_history.iter_mut().filter(|r| r.success.is_none()) {
             open.success = Some(true);
             open.completed_at = Some(at);
             open.result_version = version.map(str::to_string);
         }
-        rs.status = Some(MONITORING.to_string());
+        if rs.status.as_deref() == Some(TRIGGERED) {
+            rs.status = Some(MONITORING.to_string());
+        }
         refresh(rs);
     } else if rs.status.is_none() {
         rs.status = Some(MONITORING.to_string());

@@ -535,3 +535,36 @@ fn state_with_causes_round_trips_through_yaml() {
     assert!(diags.is_empty(), "{diags:?}");
     assert_eq!(back.as_ref(), Some(s), "{text}");
 }
+
+#[test]
+fn a_failed_second_trigger_keeps_the_running_build_and_its_digest_closes_everything() {
+    let (en, mut w) = setup(&[img("app", &["node:22"]), img("child", &["@app"])]);
+    update(&en, &mut w, "node:22", 1, day(0));
+    update(&en, &mut w, "node:22", 2, day(0));
+    assert_eq!(run(&en, &mut w, day(7)), ["app"]);
+    let again = manual(&en, &mut w, "app", Some("again"), day(7)).unwrap();
+    trigger_result(
+        &mut w,
+        &again,
+        Err("no token".into()),
+        day(7),
+        &Policy::default(),
+    );
+    assert_eq!(
+        status(&w, "app"),
+        TRIGGERED,
+        "the running build is not forgotten"
+    );
+    let twice = manual(&en, &mut w, "app", None, day(7)).unwrap();
+    trigger_result(&mut w, &twice, Ok(None), day(7), &Policy::default());
+    assert_eq!(w.images["app"].rebuild_history.len(), 2);
+    let r = build(&en, &mut w, "app", 9, day(8));
+    assert!(r.completed);
+    assert_eq!(r.scheduled, vec![("child".to_string(), day(8))]);
+    assert!(
+        w.images["app"]
+            .rebuild_history
+            .iter()
+            .all(|h| h.success == Some(true))
+    );
+}
