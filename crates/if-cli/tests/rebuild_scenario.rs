@@ -231,7 +231,10 @@ fn a_base_image_update_rebuilds_the_chain_then_the_diamond_once_each() {
         .iter()
         .find(|r| r["name"] == "top")
         .unwrap();
-    assert_eq!(top["waiting"], "waits for svc-b to be rebuilt first", "{top}");
+    assert_eq!(
+        top["waiting"], "waits for svc-b to be rebuilt first",
+        "{top}"
+    );
     let reqs = f.requests();
     assert_eq!(reqs.len(), 3);
     assert_eq!(
