@@ -3,38 +3,8 @@
 //! No variant holds a token: URLs never carry one, and every message taken from a response
 //! or a transport error is scrubbed of the token before it is stored here.
 
-use std::fmt;
-use std::time::Duration;
-
+use if_http::GaveUp;
 use if_model::enrollment::Provider;
-
-/// Why the retry loop stopped trying.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum GaveUp {
-    /// Every allowed attempt was made.
-    Attempts,
-    /// The next wait would have gone past the retry budget (`Retry::max_total`).
-    Budget {
-        /// The wait that did not fit (a `Retry-After` or the next backoff step).
-        next_wait: Duration,
-    },
-    /// The failure is not one that a retry can fix (a malformed URL, a TLS setup error).
-    NotRetryable,
-}
-
-impl fmt::Display for GaveUp {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            GaveUp::Attempts => f.write_str("no attempts left"),
-            GaveUp::Budget { next_wait } => write!(
-                f,
-                "waiting {}s more would exceed the retry budget",
-                next_wait.as_secs_f64()
-            ),
-            GaveUp::NotRetryable => f.write_str("not retryable"),
-        }
-    }
-}
 
 /// A failed forge call.
 #[derive(Debug, thiserror::Error)]

@@ -9,8 +9,7 @@ use serde_json::{Map, Value, json};
 use crate::error::ForgeError;
 use crate::http::{self, Call};
 use crate::path::{base, encode_path, encode_segment};
-use crate::secret::Secret;
-use crate::{Client, Triggered};
+use crate::{Client, Secret, Triggered};
 
 /// The most inputs a `workflow_dispatch` accepts.
 pub(crate) const MAX_INPUTS: usize = 10;

@@ -9,8 +9,7 @@ use serde_json::{Value, json};
 use crate::error::ForgeError;
 use crate::http::{self, Call, Reply};
 use crate::path::{base, encode_segment};
-use crate::secret::Secret;
-use crate::{Client, Triggered};
+use crate::{Client, Secret, Triggered};
 
 /// The prefix of every variable the factory passes.
 pub(crate) const VARIABLE_PREFIX: &str = "IMAGE_FACTORY_";

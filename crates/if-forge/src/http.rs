@@ -1,28 +1,22 @@
 //! The one place that sends HTTP: a JSON POST, retried on connection errors, 429 and 5xx.
 //!
 //! The provider modules build a [`Call`] (URL, headers including the auth header, body) and
-//! read the [`Reply`]; this module owns the retry loop, the `Retry-After` handling, the
-//! per-request timeout and the turning of failures into scrubbed [`ForgeError`]s. A later
-//! GET (fetching a file from a repository) goes through the same loop.
+//! read the [`Reply`]; this module makes one request at a time for `if-http`'s retry loop
+//! (which owns the attempts, the waits and the budget), reads GitHub's rate-limit headers,
+//! and turns failures into scrubbed [`ForgeError`]s. A later GET (fetching a file from a
+//! repository) goes through the same loop.
 
-use std::thread;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use if_http::{Attempt, GaveUp, Secret, header, parse_retry_after, truncate};
 use if_model::enrollment::Provider;
 use ureq::http::HeaderMap;
 
-use crate::error::{ForgeError, GaveUp};
-use crate::secret::Secret;
-use crate::{Client, Retry};
+use crate::Client;
+use crate::error::ForgeError;
 
-/// The longest one request may take, connection to last byte.
-pub(crate) const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
-/// The shortest timeout a request gets, even when the retry budget is nearly spent.
-const MIN_REQUEST_TIMEOUT: Duration = Duration::from_secs(1);
 /// The most of a response body that is read.
 const MAX_BODY: u64 = 1024 * 1024;
-/// The most characters of a provider's message kept in an error.
-const MAX_MESSAGE_CHARS: usize = 300;
 
 /// One request to make.
 pub(crate) struct Call<'a> {
@@ -59,72 +53,19 @@ pub(crate) struct Reply {
     pub attempts: u32,
 }
 
-/// What one request gave.
-enum Attempt {
-    /// An HTTP answer, and how long it asks us to wait if it is retryable.
-    Answer {
-        status: u16,
-        body: String,
-        retryable: bool,
-        wait: Option<Duration>,
-    },
-    /// No HTTP answer.
-    Transport { message: String, retryable: bool },
-}
-
 /// Sends `call`, retrying as `client.retry` allows. `Ok` for any answer that is not
 /// retryable, whatever its status; the caller decides what the status means.
 pub(crate) fn post(client: &Client, call: &Call<'_>) -> Result<Reply, ForgeError> {
-    let retry = &client.retry;
-    let max_attempts = retry.attempts.max(1);
-    let start = Instant::now();
-    let mut attempt = 0;
-    while attempt < max_attempts {
-        attempt += 1;
-        let remaining = retry.max_total.saturating_sub(start.elapsed());
-        let timeout = REQUEST_TIMEOUT.min(remaining.max(MIN_REQUEST_TIMEOUT));
-        let (failure, hint) = match send_once(&client.agent, call, timeout) {
-            Attempt::Answer {
-                status,
-                body,
-                retryable: false,
-                ..
-            } => {
-                return Ok(Reply {
-                    status,
-                    body,
-                    attempts: attempt,
-                });
-            }
-            Attempt::Answer {
-                status, body, wait, ..
-            } => (Failure::Status { status, body }, wait),
-            Attempt::Transport {
-                message,
-                retryable: false,
-            } => {
-                return Err(Failure::Transport { message }.into_error(
-                    call,
-                    attempt,
-                    GaveUp::NotRetryable,
-                ));
-            }
-            Attempt::Transport { message, .. } => (Failure::Transport { message }, None),
-        };
-        if attempt >= max_attempts {
-            return Err(failure.into_error(call, attempt, GaveUp::Attempts));
-        }
-        let wait = hint.unwrap_or_else(|| backoff(retry, attempt));
-        if start.elapsed().saturating_add(wait) > retry.max_total {
-            return Err(failure.into_error(call, attempt, GaveUp::Budget { next_wait: wait }));
-        }
-        thread::sleep(wait);
-    }
-    // Unreachable: the last attempt returns above. Kept total rather than panicking.
-    Err(Failure::Transport {
-        message: "no request was made".to_owned(),
-    }
-    .into_error(call, attempt, GaveUp::Attempts))
+    if_http::with_retry(
+        &client.retry,
+        if_http::REQUEST_TIMEOUT,
+        |attempt, timeout| send_once(&client.agent, call, attempt, timeout),
+    )
+    .map_err(|stopped| {
+        stopped
+            .failure
+            .into_error(call, stopped.attempts, stopped.gave_up)
+    })
 }
 
 /// A retryable failure, kept until the loop gives up.
@@ -178,7 +119,14 @@ pub(crate) fn invalid_response(call: &Call<'_>, reply: &Reply, problem: &str) ->
     }
 }
 
-fn send_once(agent: &ureq::Agent, call: &Call<'_>, timeout: Duration) -> Attempt {
+/// One request: the answer, judged (429, 5xx and rate-limit 403s may pass), or the
+/// transport failure. `attempt` is this request's number, kept in the [`Reply`].
+fn send_once(
+    agent: &ureq::Agent,
+    call: &Call<'_>,
+    attempt: u32,
+    timeout: Duration,
+) -> Attempt<Reply, Failure> {
     let mut request = agent
         .post(call.url.as_str())
         .config()
@@ -191,7 +139,7 @@ fn send_once(agent: &ureq::Agent, call: &Call<'_>, timeout: Duration) -> Attempt
         Ok(mut response) => {
             let status = response.status().as_u16();
             let limited = rate_limited(status, response.headers());
-            let retryable = limited || status == 429 || (500..=599).contains(&status);
+            let retryable = limited || if_http::retryable_status(status);
             let wait = if retryable {
                 wait_hint(response.headers(), limited, SystemTime::now())
             } else {
@@ -206,32 +154,24 @@ fn send_once(agent: &ureq::Agent, call: &Call<'_>, timeout: Duration) -> Attempt
                 .lossy_utf8(true)
                 .read_to_string()
                 .unwrap_or_default();
-            Attempt::Answer {
-                status,
-                body,
-                retryable,
-                wait,
+            if retryable {
+                Attempt::Transient {
+                    failure: Failure::Status { status, body },
+                    wait,
+                }
+            } else {
+                Attempt::Done(Reply {
+                    status,
+                    body,
+                    attempts: attempt,
+                })
             }
         }
-        Err(err) => Attempt::Transport {
-            retryable: transient(&err),
-            message: err.to_string(),
-        },
+        Err(err) => {
+            let message = err.to_string();
+            Attempt::failed(Failure::Transport { message }, if_http::transient(&err))
+        }
     }
-}
-
-/// True for transport failures that may pass: refused or reset connections, DNS, timeouts,
-/// a server that hung up mid-answer. False for mistakes in the request itself.
-fn transient(err: &ureq::Error) -> bool {
-    matches!(
-        err,
-        ureq::Error::Io(_)
-            | ureq::Error::Timeout(_)
-            | ureq::Error::HostNotFound
-            | ureq::Error::ConnectionFailed
-            | ureq::Error::Protocol(_)
-            | ureq::Error::BodyStalled
-    )
 }
 
 /// GitHub's rate limits answer 403 (as well as 429) with `Retry-After`, or with
@@ -256,26 +196,6 @@ fn wait_hint(headers: &HeaderMap, rate_limited: bool, now: SystemTime) -> Option
     None
 }
 
-fn header<'h>(headers: &'h HeaderMap, name: &str) -> Option<&'h str> {
-    headers.get(name).and_then(|v| v.to_str().ok())
-}
-
-/// `Retry-After` as delta-seconds; `None` for an HTTP-date or anything else.
-pub(crate) fn parse_retry_after(value: &str) -> Option<Duration> {
-    let value = value.trim();
-    if value.is_empty() || !value.bytes().all(|b| b.is_ascii_digit()) {
-        return None;
-    }
-    // All digits: a number too large for u64 is "very long", which the budget then refuses.
-    Some(Duration::from_secs(value.parse().unwrap_or(u64::MAX)))
-}
-
-/// The wait after failed attempt `attempt` (1-based): `base_delay * 2^(attempt-1)`.
-pub(crate) fn backoff(retry: &Retry, attempt: u32) -> Duration {
-    let factor = 1u32 << attempt.saturating_sub(1).min(20);
-    retry.base_delay.saturating_mul(factor)
-}
-
 /// The provider's message from an error body: JSON `message`, else `error` (a string as is,
 /// anything else as compact JSON), else the start of the body. Scrubbed, then truncated.
 fn provider_message(body: &str, call: &Call<'_>) -> String {
@@ -297,21 +217,10 @@ fn provider_message(body: &str, call: &Call<'_>) -> String {
     }
 }
 
-/// At most [`MAX_MESSAGE_CHARS`] characters, with `…` when cut; line breaks become spaces.
-fn truncate(text: &str) -> String {
-    let flat: String = text
-        .chars()
-        .map(|c| if c.is_control() { ' ' } else { c })
-        .collect();
-    match flat.char_indices().nth(MAX_MESSAGE_CHARS) {
-        Some((cut, _)) => format!("{}…", &flat[..cut]),
-        None => flat,
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use if_http::MAX_MESSAGE_CHARS;
     use ureq::http::HeaderValue;
 
     fn secret() -> Secret {
@@ -366,32 +275,6 @@ mod tests {
         let json = r#"{"message":"token s3cr3t is bad"}"#;
         assert_eq!(message(json), "token *** is bad");
         assert_eq!(message("other s3cr3t"), "*** ***");
-    }
-
-    #[test]
-    fn retry_after_delta_seconds_only() {
-        assert_eq!(parse_retry_after("1"), Some(Duration::from_secs(1)));
-        assert_eq!(parse_retry_after(" 120 "), Some(Duration::from_secs(120)));
-        assert_eq!(parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT"), None);
-        assert_eq!(parse_retry_after("-1"), None);
-        assert_eq!(parse_retry_after(""), None);
-        assert_eq!(
-            parse_retry_after("99999999999999999999999"),
-            Some(Duration::from_secs(u64::MAX))
-        );
-    }
-
-    #[test]
-    fn backoff_doubles_and_saturates() {
-        let retry = Retry {
-            attempts: 4,
-            base_delay: Duration::from_millis(100),
-            max_total: Duration::from_secs(60),
-        };
-        assert_eq!(backoff(&retry, 1), Duration::from_millis(100));
-        assert_eq!(backoff(&retry, 2), Duration::from_millis(200));
-        assert_eq!(backoff(&retry, 3), Duration::from_millis(400));
-        assert!(backoff(&retry, u32::MAX) >= backoff(&retry, 21));
     }
 
     #[test]

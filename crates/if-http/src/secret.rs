@@ -1,30 +1,31 @@
-//! `Secret`: an API token that never shows itself in `Debug`, `Display` or error text.
+//! `Secret`: a token or password that never shows itself in `Debug`, `Display` or error
+//! text.
 
 use std::fmt;
 
-/// An API token (GitHub or GitLab). `Debug` and `Display` print `***`; only the request
-/// code reads the value, through [`Secret::expose`].
+/// A password or API token. `Debug` and `Display` print `***`; only the request code reads
+/// the value, through [`Secret::expose`].
 #[derive(Clone, PartialEq, Eq)]
 pub struct Secret(String);
 
 impl Secret {
-    /// Wraps a token.
-    pub fn new(token: String) -> Self {
-        Secret(token)
+    /// Wraps a password or token.
+    pub fn new(value: String) -> Self {
+        Secret(value)
     }
 
-    /// The token itself, for the one header that carries it.
-    pub(crate) fn expose(&self) -> &str {
+    /// The value itself, for the one header that carries it. Nothing else should call it.
+    pub fn expose(&self) -> &str {
         &self.0
     }
 
-    /// True when the token is empty or only whitespace (treated as no token at all).
-    pub(crate) fn is_blank(&self) -> bool {
+    /// True when the value is empty or only whitespace (treated as no value at all).
+    pub fn is_blank(&self) -> bool {
         self.0.trim().is_empty()
     }
 
-    /// `text` with every occurrence of the token replaced by `***`.
-    pub(crate) fn scrub(&self, text: &str) -> String {
+    /// `text` with every occurrence of the value replaced by `***` (nothing for a blank one).
+    pub fn scrub(&self, text: &str) -> String {
         if self.is_blank() {
             text.to_owned()
         } else {

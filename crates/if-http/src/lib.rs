@@ -1,0 +1,25 @@
+//! The HTTP plumbing the I/O crates (`if-forge`, `if-registry`) share, so that each of them
+//! keeps only what its API needs: which requests to make and what the answers mean.
+//!
+//! * `secret`: [`Secret`], a token or password that prints as `***`;
+//! * `retry`: the policy ([`Retry`]), the loop ([`with_retry`], driven by a closure that
+//!   makes one request), why it stopped ([`GaveUp`]), `Retry-After` and backoff;
+//! * `transport`: the [`agent`] both crates use (no redirects, no proxy, statuses are
+//!   answers), which transport errors may pass ([`transient`]) and which statuses
+//!   ([`retryable_status`]), header reading;
+//! * `text`: [`percent_encode`] for URLs, and [`truncate`], the last step of every message
+//!   kept in an error.
+//!
+//! Makes no request itself and reads no environment variable.
+
+mod retry;
+mod secret;
+mod text;
+mod transport;
+
+pub use retry::{
+    Attempt, GaveUp, MIN_REQUEST_TIMEOUT, Retry, Stopped, parse_retry_after, with_retry,
+};
+pub use secret::Secret;
+pub use text::{MAX_MESSAGE_CHARS, percent_encode, truncate};
+pub use transport::{REQUEST_TIMEOUT, agent, header, retryable_status, transient};

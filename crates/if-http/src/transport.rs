@@ -1,0 +1,79 @@
+//! What both I/O crates ask of `ureq`: one agent configured the same way, which transport
+//! errors and which statuses may pass with a retry, and headers read as text.
+
+use std::time::Duration;
+
+use ureq::http::HeaderMap;
+
+/// The longest one request may take, connection to last byte (the default).
+pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// An agent for API calls: HTTP status codes are answers, not transport errors; redirects
+/// are not followed (a redirected request could lose its token, or carry it to another
+/// host); proxy environment variables are not read. `timeout` bounds each request, and
+/// every request says `user_agent`.
+pub fn agent(timeout: Duration, user_agent: &str) -> ureq::Agent {
+    let config = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .max_redirects(0)
+        .proxy(None)
+        .timeout_global(Some(timeout))
+        .user_agent(user_agent)
+        .build();
+    ureq::Agent::new_with_config(config)
+}
+
+/// True for transport failures that may pass: refused or reset connections, DNS, timeouts,
+/// a server that hung up mid-answer. False for mistakes in the request itself.
+pub fn transient(err: &ureq::Error) -> bool {
+    matches!(
+        err,
+        ureq::Error::Io(_)
+            | ureq::Error::Timeout(_)
+            | ureq::Error::HostNotFound
+            | ureq::Error::ConnectionFailed
+            | ureq::Error::Protocol(_)
+            | ureq::Error::BodyStalled
+    )
+}
+
+/// True for the statuses a retry may change: 429 (too many requests) and every 5xx.
+pub fn retryable_status(status: u16) -> bool {
+    status == 429 || (500..=599).contains(&status)
+}
+
+/// A header as text, if present and visible ASCII.
+pub fn header<'h>(headers: &'h HeaderMap, name: &str) -> Option<&'h str> {
+    headers.get(name).and_then(|v| v.to_str().ok())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ureq::http::HeaderValue;
+
+    #[test]
+    fn retryable_statuses_are_429_and_5xx() {
+        assert!(retryable_status(429) && retryable_status(500) && retryable_status(503));
+        assert!(retryable_status(599) && !retryable_status(600));
+        assert!(!retryable_status(404) && !retryable_status(401) && !retryable_status(403));
+    }
+
+    #[test]
+    fn transport_errors_that_may_pass() {
+        assert!(transient(&ureq::Error::ConnectionFailed));
+        assert!(transient(&ureq::Error::HostNotFound));
+        assert!(!transient(&ureq::Error::BadUri("x".into())));
+        assert!(!transient(&ureq::Error::BodyExceedsLimit(1)));
+    }
+
+    #[test]
+    fn header_as_text() {
+        let mut headers = HeaderMap::new();
+        headers.insert("retry-after", HeaderValue::from_static("5"));
+        headers.insert("x-bin", HeaderValue::from_bytes(b"\xff").unwrap());
+        assert_eq!(header(&headers, "Retry-After"), Some("5"));
+        assert_eq!(header(&headers, "x-bin"), None);
+        assert_eq!(header(&headers, "missing"), None);
+    }
+}

@@ -1,0 +1,73 @@
+//! `resolve_all`: many images resolved at once on scoped threads pulling from one work
+//! queue, at most `limit` at a time, results in input order.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::thread;
+
+use if_model::reference::ImageRef;
+
+use crate::Client;
+use crate::error::RegistryError;
+use crate::manifest::{Resolved, resolve_digest};
+
+/// How many images are resolved at once by default.
+pub const DEFAULT_CONCURRENCY: usize = 8;
+
+/// Resolves every image, at most `limit` at a time (0 counts as 1); the results are in
+/// the order of `images`. Token requests are shared: concurrent resolutions in one
+/// repository wait for one token.
+pub fn resolve_all(
+    client: &Client,
+    images: &[ImageRef],
+    limit: usize,
+) -> Vec<Result<Resolved, RegistryError>> {
+    resolve_all_with_progress(client, images, limit, &|_, _| {})
+}
+
+/// [`resolve_all`], calling `progress(done, total)` after each image (from the worker
+/// threads, in completion order).
+pub fn resolve_all_with_progress(
+    client: &Client,
+    images: &[ImageRef],
+    limit: usize,
+    progress: &(dyn Fn(usize, usize) + Sync),
+) -> Vec<Result<Resolved, RegistryError>> {
+    let total = images.len();
+    let next = AtomicUsize::new(0);
+    let done = AtomicUsize::new(0);
+    let workers = limit.max(1).min(total);
+    let mut slots: Vec<Option<Result<Resolved, RegistryError>>> = Vec::new();
+    slots.resize_with(total, || None);
+    thread::scope(|scope| {
+        let handles: Vec<_> = (0..workers)
+            .map(|_| {
+                scope.spawn(|| {
+                    let mut results = Vec::new();
+                    loop {
+                        let index = next.fetch_add(1, Ordering::Relaxed);
+                        let Some(image) = images.get(index) else {
+                            break;
+                        };
+                        results.push((index, resolve_digest(client, image)));
+                        progress(done.fetch_add(1, Ordering::Relaxed) + 1, total);
+                    }
+                    results
+                })
+            })
+            .collect();
+        for handle in handles {
+            match handle.join() {
+                Ok(results) => {
+                    for (index, result) in results {
+                        if let Some(slot) = slots.get_mut(index) {
+                            *slot = Some(result);
+                        }
+                    }
+                }
+                // A worker panicked: a bug, not a registry failure; pass the panic on.
+                Err(panic) => std::panic::resume_unwind(panic),
+            }
+        }
+    });
+    slots.into_iter().flatten().collect()
+}

@@ -1,0 +1,279 @@
+//! A token server for the registry's `auth.token`: ES256 JWTs signed with a fresh P-256
+//! key whose self-signed certificate is the registry's `rootcertbundle` and travels in
+//! each token's `x5c` header (distribution 2.8 verifies `x5c` against the bundle). It
+//! counts the token requests it answers.
+
+use std::io::{BufRead, BufReader, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread::{self, JoinHandle};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use base64::Engine as _;
+use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+use ring::rand::SystemRandom;
+use ring::signature::{ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair};
+use serde_json::json;
+
+pub const SERVICE: &str = "test-registry";
+pub const ISSUER: &str = "test-issuer";
+
+/// The signing key and its certificate.
+pub struct Signer {
+    key: EcdsaKeyPair,
+    cert_der_b64: String,
+    rng: SystemRandom,
+}
+
+impl Signer {
+    /// A new key; its certificate's PEM is written to `cert_path`.
+    pub fn new(cert_path: &Path) -> Signer {
+        let key_pair = rcgen::KeyPair::generate().unwrap();
+        let params = rcgen::CertificateParams::new(vec!["token-issuer".to_owned()]).unwrap();
+        let cert = params.self_signed(&key_pair).unwrap();
+        std::fs::write(cert_path, cert.pem()).unwrap();
+        let rng = SystemRandom::new();
+        let key = EcdsaKeyPair::from_pkcs8(
+            &ECDSA_P256_SHA256_FIXED_SIGNING,
+            &key_pair.serialize_der(),
+            &rng,
+        )
+        .unwrap();
+        Signer {
+            key,
+            cert_der_b64: STANDARD.encode(cert.der()),
+            rng,
+        }
+    }
+
+    /// A token for `subject` granting `actions` on repository `name`, valid `lifetime`.
+    pub fn token(
+        &self,
+        subject: &str,
+        access: &[(String, Vec<String>)],
+        lifetime: Duration,
+    ) -> String {
+        let now = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap()
+            .as_secs();
+        let header = json!({"typ": "JWT", "alg": "ES256", "x5c": [self.cert_der_b64]});
+        let access: Vec<_> = access
+            .iter()
+            .map(|(name, actions)| json!({"type": "repository", "name": name, "actions": actions}))
+            .collect();
+        let claims = json!({
+            "iss": ISSUER,
+            "sub": subject,
+            "aud": SERVICE,
+            "exp": now + lifetime.as_secs().max(1),
+            "nbf": now - 1,
+            "iat": now,
+            "jti": format!("{now}-{}", JTI.fetch_add(1, Ordering::Relaxed)),
+            "access": access,
+        });
+        let input = format!(
+            "{}.{}",
+            URL_SAFE_NO_PAD.encode(header.to_string()),
+            URL_SAFE_NO_PAD.encode(claims.to_string())
+        );
+        let signature = self.key.sign(&self.rng, input.as_bytes()).unwrap();
+        format!("{input}.{}", URL_SAFE_NO_PAD.encode(signature.as_ref()))
+    }
+
+    /// `Bearer <token>` with pull and push on `repos`, for the test's own pushes.
+    pub fn push_auth(&self, repos: &[&str]) -> String {
+        let access: Vec<_> = repos
+            .iter()
+            .map(|r| ((*r).to_owned(), vec!["pull".to_owned(), "push".to_owned()]))
+            .collect();
+        format!(
+            "Bearer {}",
+            self.token("pusher", &access, Duration::from_secs(600))
+        )
+    }
+}
+
+static JTI: AtomicUsize = AtomicUsize::new(0);
+
+/// One token request as received.
+#[derive(Debug, Clone)]
+pub struct TokenRequest {
+    pub service: Option<String>,
+    pub scopes: Vec<String>,
+    pub authorization: Option<String>,
+}
+
+/// The token server: `GET /token?service=..&scope=..`, answering
+/// `{"token", "access_token", "expires_in"}`.
+pub struct TokenServer {
+    pub signer: Arc<Signer>,
+    pub cert_path: PathBuf,
+    addr: String,
+    requests: Arc<Mutex<Vec<TokenRequest>>>,
+    stop: Arc<AtomicBool>,
+    thread: Option<JoinHandle<()>>,
+}
+
+/// What the server demands and gives.
+#[derive(Clone)]
+pub struct TokenPolicy {
+    /// The `Authorization` a request must carry (`Basic ...`), if any.
+    pub require: Option<String>,
+    /// `expires_in` of every token.
+    pub expires_in: u64,
+}
+
+impl TokenServer {
+    pub fn start(dir: &Path, policy: TokenPolicy) -> TokenServer {
+        let cert_path = dir.join("token-cert.pem");
+        let signer = Arc::new(Signer::new(&cert_path));
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap().to_string();
+        let requests = Arc::new(Mutex::new(Vec::new()));
+        let stop = Arc::new(AtomicBool::new(false));
+        let thread = {
+            let (signer, requests, stop) = (signer.clone(), requests.clone(), stop.clone());
+            thread::spawn(move || {
+                for stream in listener.incoming() {
+                    if stop.load(Ordering::SeqCst) {
+                        break;
+                    }
+                    if let Ok(stream) = stream {
+                        serve(stream, &signer, &policy, &requests);
+                    }
+                }
+            })
+        };
+        TokenServer {
+            signer,
+            cert_path,
+            addr,
+            requests,
+            stop,
+            thread: Some(thread),
+        }
+    }
+
+    /// The realm URL.
+    pub fn realm(&self) -> String {
+        format!("http://{}/token", self.addr)
+    }
+
+    /// Token requests answered so far.
+    pub fn requests(&self) -> Vec<TokenRequest> {
+        self.requests.lock().unwrap().clone()
+    }
+
+    pub fn count(&self) -> usize {
+        self.requests.lock().unwrap().len()
+    }
+}
+
+impl Drop for TokenServer {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+        let _ = TcpStream::connect(&self.addr);
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+fn serve(stream: TcpStream, signer: &Signer, policy: &TokenPolicy, log: &Mutex<Vec<TokenRequest>>) {
+    stream
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .unwrap();
+    let mut reader = BufReader::new(stream.try_clone().unwrap());
+    let mut line = String::new();
+    if reader.read_line(&mut line).is_err() || line.is_empty() {
+        return;
+    }
+    let target = line.split_whitespace().nth(1).unwrap_or("").to_owned();
+    let mut authorization = None;
+    loop {
+        let mut header = String::new();
+        if reader.read_line(&mut header).unwrap_or(0) == 0 || header.trim().is_empty() {
+            break;
+        }
+        if let Some((name, value)) = header.split_once(':')
+            && name.trim().eq_ignore_ascii_case("authorization")
+        {
+            authorization = Some(value.trim().to_owned());
+        }
+    }
+    let query = target.split_once('?').map(|(_, q)| q).unwrap_or("");
+    let params: Vec<(String, String)> = query
+        .split('&')
+        .filter_map(|p| p.split_once('='))
+        .map(|(k, v)| (k.to_owned(), decode(v)))
+        .collect();
+    let request = TokenRequest {
+        service: params
+            .iter()
+            .find(|(k, _)| k == "service")
+            .map(|(_, v)| v.clone()),
+        scopes: params
+            .iter()
+            .filter(|(k, _)| k == "scope")
+            .map(|(_, v)| v.clone())
+            .collect(),
+        authorization: authorization.clone(),
+    };
+    log.lock().unwrap().push(request.clone());
+    let (status, body) = if policy.require.is_some() && authorization != policy.require {
+        (
+            "401 Unauthorized",
+            json!({"details": "incorrect username or password"}).to_string(),
+        )
+    } else {
+        let access: Vec<_> = request
+            .scopes
+            .iter()
+            .filter_map(|s| {
+                let rest = s.strip_prefix("repository:")?;
+                let (name, actions) = rest.rsplit_once(':')?;
+                Some((
+                    name.to_owned(),
+                    actions.split(',').map(str::to_owned).collect(),
+                ))
+            })
+            .collect();
+        let token = signer.token("tester", &access, Duration::from_secs(policy.expires_in));
+        let body = json!({"token": token, "access_token": token, "expires_in": policy.expires_in});
+        ("200 OK", body.to_string())
+    };
+    let mut stream = stream;
+    let _ = write!(
+        stream,
+        "HTTP/1.1 {status}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    );
+}
+
+/// Percent-decoding of a query value.
+fn decode(value: &str) -> String {
+    let bytes = value.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'%' if i + 2 < bytes.len() => {
+                let hex = std::str::from_utf8(&bytes[i + 1..i + 3]).unwrap();
+                out.push(u8::from_str_radix(hex, 16).unwrap());
+                i += 3;
+            }
+            b'+' => {
+                out.push(b' ');
+                i += 1;
+            }
+            b => {
+                out.push(b);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8(out).unwrap()
+}
