@@ -120,12 +120,5 @@ fn validate_goldens(root: &Path, out: &mut Outputs) -> Result<(), String> {
 
 /// The sub-directories of `dir`, sorted: the cases of a golden suite.
 pub fn case_dirs(dir: &Path) -> Result<Vec<PathBuf>, String> {
-    let entries = std::fs::read_dir(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
-    let mut dirs: Vec<PathBuf> = entries
-        .filter_map(Result::ok)
-        .map(|e| e.path())
-        .filter(|p| p.is_dir())
-        .collect();
-    dirs.sort();
-    Ok(dirs)
+    if_cli::golden::case_dirs(dir).map_err(|e| e.to_string())
 }

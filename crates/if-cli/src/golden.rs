@@ -11,6 +11,22 @@ pub mod timeline;
 use crate::cmd::analyze;
 use crate::exit::CliError;
 
+/// The sub-directories of `dir`, sorted: the cases of a golden suite (shared by `cargo xtask
+/// generate` and the golden tests, so both see the same cases).
+pub fn case_dirs(dir: &Path) -> Result<Vec<std::path::PathBuf>, CliError> {
+    let entries = std::fs::read_dir(dir).map_err(|source| CliError::Read {
+        path: dir.to_path_buf(),
+        source,
+    })?;
+    let mut dirs: Vec<_> = entries
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .filter(|p| p.is_dir())
+        .collect();
+    dirs.sort();
+    Ok(dirs)
+}
+
 /// The time every lifecycle case runs at.
 pub const STATE_CASE_NOW: &str = "2024-12-11T10:00:00Z";
 

@@ -10,12 +10,8 @@ use common::{bin, copy_tree, run_from, shared, stderr, stdout, workspace};
 
 fn cases() -> Vec<PathBuf> {
     let dir = workspace().join("testdata/kargo");
-    let mut cases: Vec<PathBuf> = std::fs::read_dir(&dir)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.join("images.yaml").is_file())
-        .collect();
-    cases.sort();
+    let mut cases = if_cli::golden::case_dirs(&dir).unwrap();
+    cases.retain(|p| p.join("images.yaml").is_file());
     cases
 }
 

@@ -8,12 +8,7 @@ use std::path::Path;
 #[test]
 fn every_rebuild_timeline_matches_its_expected_rendering() {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../testdata/rebuild");
-    let mut cases: Vec<_> = std::fs::read_dir(&dir)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.is_dir())
-        .collect();
-    cases.sort();
+    let cases = if_cli::golden::case_dirs(&dir).unwrap();
     assert!(cases.len() >= 10, "rebuild cases in {}", dir.display());
     for case in &cases {
         let timeline = std::fs::read_to_string(case.join("timeline.txt")).unwrap();

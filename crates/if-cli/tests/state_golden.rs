@@ -28,12 +28,7 @@ fn read_tree(dir: &Path, rel: &str, out: &mut BTreeMap<String, String>) {
 #[test]
 fn every_lifecycle_case_matches_its_expected_state() {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../testdata/state");
-    let mut cases: Vec<_> = std::fs::read_dir(&dir)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.is_dir())
-        .collect();
-    cases.sort();
+    let cases = if_cli::golden::case_dirs(&dir).unwrap();
     assert!(cases.len() >= 10, "lifecycle cases in {}", dir.display());
     for case in &cases {
         let work = tempfile::tempdir().unwrap();

@@ -7,11 +7,7 @@ use std::path::Path;
 #[test]
 fn every_case_matches_its_golden_report() {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../testdata/validate");
-    let mut cases: Vec<_> = std::fs::read_dir(&dir)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .collect();
-    cases.sort();
+    let cases = if_cli::golden::case_dirs(&dir).unwrap();
     assert!(
         cases.len() >= 10,
         "expected the validate cases in {}",

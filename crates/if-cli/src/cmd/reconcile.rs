@@ -11,9 +11,9 @@ use crate::exit::{CliError, Outcome};
 use crate::forge::{self, DispatchArgs};
 use crate::{load, output};
 
-/// Arguments of `reconcile`.
+/// The options of every command that triggers builds.
 #[derive(Debug, clap::Args)]
-pub struct ReconcileArgs {
+pub struct RunArgs {
     /// The time of the run, RFC 3339 (default: the clock).
     #[arg(long, value_name = "TIME", value_parser = parse_time)]
     pub now: Option<Timestamp>,
@@ -25,6 +25,14 @@ pub struct ReconcileArgs {
     pub dispatch: DispatchArgs,
 }
 
+/// Arguments of `reconcile`.
+#[derive(Debug, clap::Args)]
+pub struct ReconcileArgs {
+    /// When, how, and whether to trigger.
+    #[command(flatten)]
+    pub run: RunArgs,
+}
+
 /// Arguments of `trigger`.
 #[derive(Debug, clap::Args)]
 pub struct TriggerArgs {
@@ -34,15 +42,9 @@ pub struct TriggerArgs {
     /// Why, recorded in the state and passed to the build.
     #[arg(long, value_name = "TEXT")]
     pub reason: Option<String>,
-    /// The time of the run, RFC 3339 (default: the clock).
-    #[arg(long, value_name = "TIME", value_parser = parse_time)]
-    pub now: Option<Timestamp>,
-    /// Print the trigger (with the inputs) and change nothing.
-    #[arg(long)]
-    pub dry_run: bool,
-    /// Trigger options.
+    /// When, how, and whether to trigger.
     #[command(flatten)]
-    pub dispatch: DispatchArgs,
+    pub run: RunArgs,
 }
 
 /// Arguments of `expedite`.
@@ -178,9 +180,8 @@ fn print_triggers(triggers: &[Trigger], outcomes: &Outcomes) {
 /// Returns the decision when the caller still has text to print.
 fn decide_and_dispatch(
     cli: &Cli,
+    run: &RunArgs,
     now: Timestamp,
-    dry_run: bool,
-    dispatch: &DispatchArgs,
     decide: impl FnOnce(
         &if_model::enrollment::Enrollment,
         &mut if_state::Analysis,
@@ -189,7 +190,8 @@ fn decide_and_dispatch(
     let (_, factory) = load::load_for_update(&cli.root)?;
     let mut world = rebuild::current(&factory);
     let decision = decide(&factory.enrollment, &mut world)?;
-    let outcomes = carry_out(&mut world, &decision.triggers, dispatch, now, dry_run);
+    let dry_run = run.dry_run;
+    let outcomes = carry_out(&mut world, &decision.triggers, &run.dispatch, now, dry_run);
     let written = if dry_run {
         Vec::new()
     } else {
@@ -206,8 +208,8 @@ fn decide_and_dispatch(
 /// Runs `reconcile`.
 pub fn run_reconcile(cli: &Cli, args: &ReconcileArgs) -> Result<Outcome, CliError> {
     super::text_or_json(cli)?;
-    let now = now_or_clock(args.now);
-    let Some(decision) = decide_and_dispatch(cli, now, args.dry_run, &args.dispatch, |en, w| {
+    let now = now_or_clock(args.run.now);
+    let Some(decision) = decide_and_dispatch(cli, &args.run, now, |en, w| {
         Ok(rebuild::reconcile(en, w, now))
     })?
     else {
@@ -269,8 +271,8 @@ fn print_report(
 /// Runs `trigger`.
 pub fn run_trigger(cli: &Cli, args: &TriggerArgs) -> Result<Outcome, CliError> {
     super::text_or_json(cli)?;
-    let now = now_or_clock(args.now);
-    decide_and_dispatch(cli, now, args.dry_run, &args.dispatch, |en, w| {
+    let now = now_or_clock(args.run.now);
+    decide_and_dispatch(cli, &args.run, now, |en, w| {
         let trigger = rebuild::manual(en, w, &args.name, args.reason.as_deref(), now)
             .map_err(|e| CliError::Input(e.to_string()))?;
         Ok(Decision {

@@ -288,8 +288,3 @@ pub(crate) fn refresh(rs: &mut RebuildState) {
         rs.next_attempt_at = None;
     }
 }
-
-/// `sha256:0123abcd…` cut for messages.
-pub(crate) fn short(d: &Digest) -> String {
-    d.short()
-}

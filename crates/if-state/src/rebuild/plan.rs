@@ -95,7 +95,7 @@ pub fn plan(
         let due: Vec<_> = decision
             .became_due
             .iter()
-            .filter_map(|name| super::manual(enrollment, &mut w.clone(), name, None, t).ok())
+            .filter_map(|name| super::manual(enrollment, &mut w, name, None, t).ok())
             .collect();
         for (trigger, kind) in decision
             .triggers

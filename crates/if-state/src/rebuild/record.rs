@@ -9,7 +9,7 @@ use if_model::timestamp::Timestamp;
 
 use super::{
     BY_CASCADE, BY_UPDATE, EngineError, FAILED, MONITORING, PENDING, Subject, TRIGGERED, entries,
-    refresh, resolve_ref, short,
+    refresh, resolve_ref,
 };
 use crate::analyze::Analysis;
 
@@ -114,7 +114,7 @@ fn base_digest(
             b.last_checked = Some(at);
             world
                 .changes
-                .push(format!("{label}: baseline {}", short(digest)));
+                .push(format!("{label}: baseline {}", digest.short()));
             return out;
         }
         Some(_) => {}
@@ -124,20 +124,17 @@ fn base_digest(
     b.last_updated = Some(at);
     b.last_checked = Some(at);
     let dependents = b.dependent_images.clone();
-    let reason = format!("base image {label} updated to {}", short(digest));
     world
         .changes
-        .push(format!("{label}: new digest {}", short(digest)));
-    let (scheduled, pinned) = schedule(
-        enrollment,
-        world,
-        name,
-        &dependents,
+        .push(format!("{label}: new digest {}", digest.short()));
+    let change = Change {
+        parent: name,
+        label: &label,
         digest,
         at,
-        Kind::Upstream,
-        &reason,
-    );
+        kind: Kind::Upstream,
+    };
+    let (scheduled, pinned) = schedule(enrollment, world, &dependents, &change);
     if let Some(b) = world.bases.get_mut(identity) {
         b.update_history.push(UpdateRecord {
             detected_at: Some(at),
@@ -209,34 +206,25 @@ fn image_digest(
         out.outcome = "baseline";
         world
             .changes
-            .push(format!("{name}: baseline {}", short(digest)));
+            .push(format!("{name}: baseline {}", digest.short()));
         return out;
     }
     out.outcome = "updated";
     world
         .changes
-        .push(format!("{name}: new digest {}{done}", short(digest)));
-    let (kind, reason) = if managed {
-        (
-            Kind::Cascade,
-            format!("internal base {name} rebuilt as {}", short(digest)),
-        )
-    } else {
-        (
-            Kind::Upstream,
-            format!("base image {name} updated to {}", short(digest)),
-        )
-    };
-    let (scheduled, pinned) = schedule(
-        enrollment,
-        world,
-        name,
-        &dependents,
+        .push(format!("{name}: new digest {}{done}", digest.short()));
+    let change = Change {
+        parent: name,
+        label: name,
         digest,
         at,
-        kind,
-        &reason,
-    );
+        kind: if managed {
+            Kind::Cascade
+        } else {
+            Kind::Upstream
+        },
+    };
+    let (scheduled, pinned) = schedule(enrollment, world, &dependents, &change);
     out.scheduled = scheduled;
     out.pinned = pinned;
     out
@@ -250,18 +238,41 @@ enum Kind {
     Cascade,
 }
 
-/// Gives every enrolled, managed dependent that does not pin `parent` a cause.
-#[allow(clippy::too_many_arguments)]
+/// A new digest of `parent` (shown to people as `label`), observed at `at`.
+struct Change<'a> {
+    parent: &'a str,
+    label: &'a str,
+    digest: &'a Digest,
+    at: Timestamp,
+    kind: Kind,
+}
+
+impl Change<'_> {
+    /// The cause's reason, for people.
+    fn reason(&self) -> String {
+        let (label, digest) = (self.label, self.digest.short());
+        match self.kind {
+            Kind::Upstream => format!("base image {label} updated to {digest}"),
+            Kind::Cascade => format!("internal base {label} rebuilt as {digest}"),
+        }
+    }
+}
+
+/// Gives every enrolled, managed dependent that does not pin the changed parent a cause.
 fn schedule(
     enrollment: &Enrollment,
     world: &mut Analysis,
-    parent: &str,
     dependents: &[String],
-    digest: &Digest,
-    at: Timestamp,
-    kind: Kind,
-    reason: &str,
+    change: &Change<'_>,
 ) -> (Vec<(String, Timestamp)>, Vec<String>) {
+    let Change {
+        parent,
+        digest,
+        at,
+        kind,
+        ..
+    } = *change;
+    let reason = change.reason();
     let entries = entries(enrollment);
     let mut scheduled = Vec::new();
     let mut pinned = Vec::new();
@@ -275,7 +286,7 @@ fn schedule(
         if s.base_image_pins.contains_key(parent) {
             world.changes.push(format!(
                 "{dep}: pins {parent} by digest; bump the pin to {}",
-                short(digest)
+                digest.short()
             ));
             pinned.push(dep.clone());
             continue;
