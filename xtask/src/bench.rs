@@ -4,7 +4,10 @@
 type Bench = fn() -> Result<bool, String>;
 
 /// The benchmarks, by name.
-const BENCHES: &[(&str, Bench)] = &[("dockerfile", crate::bench_dockerfile::run)];
+const BENCHES: &[(&str, Bench)] = &[
+    ("dockerfile", crate::bench_dockerfile::run),
+    ("check", crate::bench_check::run),
+];
 
 /// Runs the named benchmark, or every benchmark when no name is given.
 pub fn run(args: &[&str]) -> Result<bool, String> {
@@ -22,4 +25,28 @@ pub fn run(args: &[&str]) -> Result<bool, String> {
         },
         _ => Err("usage: cargo xtask bench [NAME]".to_string()),
     }
+}
+
+/// In a debug build, runs `cargo xtask bench NAME` again in release mode and gives its
+/// result; `None` in a release build (go on and measure).
+pub fn in_release(name: &str) -> Option<Result<bool, String>> {
+    if !cfg!(debug_assertions) {
+        return None;
+    }
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_string());
+    let status = std::process::Command::new(cargo)
+        .args([
+            "run",
+            "--release",
+            "--quiet",
+            "--package",
+            "xtask",
+            "--",
+            "bench",
+            name,
+        ])
+        .current_dir(crate::workspace_root())
+        .status()
+        .map_err(|e| format!("cannot re-run in release mode: {e}"));
+    Some(status.map(|s| s.success()))
 }

@@ -13,23 +13,8 @@ use crate::workspace_root;
 
 /// Runs the benchmark; a debug build re-runs itself in release mode.
 pub fn run() -> Result<bool, String> {
-    if cfg!(debug_assertions) {
-        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_string());
-        let status = std::process::Command::new(cargo)
-            .args([
-                "run",
-                "--release",
-                "--quiet",
-                "--package",
-                "xtask",
-                "--",
-                "bench",
-                "dockerfile",
-            ])
-            .current_dir(workspace_root())
-            .status()
-            .map_err(|e| format!("cannot re-run in release mode: {e}"))?;
-        return Ok(status.success());
+    if let Some(result) = crate::bench::in_release("dockerfile") {
+        return result;
     }
     let (label, inputs) = load_inputs()?;
     let bytes: usize = inputs.iter().map(String::len).sum();

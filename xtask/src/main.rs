@@ -2,6 +2,7 @@
 //! file in the repository; `bench NAME` runs a benchmark and prints its figures.
 
 mod bench;
+mod bench_check;
 mod bench_dockerfile;
 mod generate;
 mod golden_dockerfile;
@@ -16,7 +17,7 @@ usage: cargo xtask <command>
 commands:
   generate [--check]   regenerate dist/ and the golden files under testdata/;
                        with --check, change nothing and exit 1 when anything is stale
-  bench [NAME]         run a benchmark (names: dockerfile); without NAME, all of them
+  bench [NAME]         run a benchmark (names: dockerfile, check); without NAME, all of them
 ";
 
 fn main() -> ExitCode {

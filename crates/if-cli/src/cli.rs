@@ -131,4 +131,18 @@ pub enum Command {
     ///
     /// Example: image-factory plan node:22-bookworm-slim --now 2026-11-01T00:00:00Z
     Plan(cmd::plan::Args),
+    /// Ask the registries for the current digest of every watched image and record each
+    /// (as record-update does): the way to run without Kargo.
+    ///
+    /// Checks what the Kargo Warehouses would watch: base images, external images and images
+    /// others are built on. One manifest request (HEAD) per image, plus a tag listing for
+    /// SemVer/Lexical watches and one token request per repository where the registry asks
+    /// for one. A new digest schedules the dependents; run `reconcile` next to trigger what
+    /// is due. An image whose lookup fails (unknown tag, refused, unreachable) keeps the
+    /// failure in its state (`checkError`) and the others go on; the exit code stays 0.
+    /// Credentials: Docker's config.json ($DOCKER_CONFIG/config.json, else
+    /// ~/.docker/config.json) and IMAGE_FACTORY_REGISTRY_HOST / _USERNAME / _PASSWORD.
+    ///
+    /// Example: image-factory check --now 2026-11-21T06:00:00Z && image-factory reconcile
+    Check(cmd::check::Args),
 }

@@ -10,3 +10,4 @@ pub mod forge;
 pub mod golden;
 pub mod load;
 pub mod output;
+pub mod registry;

@@ -8,7 +8,8 @@
 //! them as one multi-document YAML file, the same bytes for the same input.
 //!
 //! Module map: [`monitor`] decides what is watched and how (the data-alignment contract),
-//! [`watch`] turns `allowTags` into a subscription, [`build`] makes the resources,
+//! [`watch`] turns `allowTags` into a subscription, [`select`] picks the tag a subscription
+//! would (for `check`, where no Kargo runs), [`build`] makes the resources,
 //! [`analysis`] the shared templates, [`check`] the rules between resources, [`names`] the Kubernetes names, [`kargo`] and
 //! [`rollouts`] are the typed resources, [`mod@render`] the YAML, [`config`] `kargo.yaml`.
 
@@ -22,6 +23,7 @@ pub mod names;
 pub mod render;
 pub mod resource;
 pub mod rollouts;
+pub mod select;
 pub mod watch;
 
 use if_model::diag::Diagnostic;

@@ -136,6 +136,10 @@ pub struct ImageState {
     pub rebuild_state: Option<RebuildState>,
     /// Past rebuilds.
     pub rebuild_history: Vec<RebuildRecord>,
+    /// Why the last registry check of this image failed (`check`); absent once one succeeds.
+    pub check_error: Option<String>,
+    /// Since when checks fail with `check_error` (moves only when the message changes).
+    pub check_error_since: Option<Timestamp>,
     /// Unknown keys.
     pub extra: Extra,
 }
@@ -184,6 +188,10 @@ pub struct BaseImageState {
     pub dependent_images: Vec<String>,
     /// Observed digest changes.
     pub update_history: Vec<UpdateRecord>,
+    /// Why the last registry check of this image failed (`check`); absent once one succeeds.
+    pub check_error: Option<String>,
+    /// Since when checks fail with `check_error` (moves only when the message changes).
+    pub check_error_since: Option<Timestamp>,
     /// Unknown keys.
     pub extra: Extra,
 }
@@ -220,6 +228,8 @@ const IMAGE_KEYS: &[&str] = &[
     "lastBuilt",
     "rebuildState",
     "rebuildHistory",
+    "checkError",
+    "checkErrorSince",
 ];
 const REBUILD_STATE_KEYS: &[&str] = &[
     "status",
@@ -267,6 +277,8 @@ const BASE_KEYS: &[&str] = &[
     "previousDigest",
     "dependentImages",
     "updateHistory",
+    "checkError",
+    "checkErrorSince",
 ];
 const UPDATE_KEYS: &[&str] = &["detectedAt", "digest", "triggeredRebuilds"];
 
@@ -321,6 +333,8 @@ pub fn parse_image(src: &str, file: &str) -> (Option<ImageState>, Vec<Diagnostic
         last_built: d.timestamp(f.get("lastBuilt"), "lastBuilt"),
         rebuild_state: f.get("rebuildState").and_then(|n| rebuild_state(&mut d, n)),
         rebuild_history: d.list(f.get("rebuildHistory"), "rebuildHistory", rebuild_record),
+        check_error: d.string(f.get("checkError"), "checkError"),
+        check_error_since: d.timestamp(f.get("checkErrorSince"), "checkErrorSince"),
         extra: f.unknown(IMAGE_KEYS),
     };
     let ok = !state.name.is_empty();
@@ -432,6 +446,8 @@ pub fn parse_base(src: &str, file: &str) -> (Option<BaseImageState>, Vec<Diagnos
         previous_digest: d.digest(f.get("previousDigest"), "previousDigest"),
         dependent_images: d.strings(f.get("dependentImages"), "dependentImages"),
         update_history: d.list(f.get("updateHistory"), "updateHistory", update_record),
+        check_error: d.string(f.get("checkError"), "checkError"),
+        check_error_since: d.timestamp(f.get("checkErrorSince"), "checkErrorSince"),
         extra: f.unknown(BASE_KEYS),
     };
     if state.full_image.is_none() && (state.registry.is_none() || state.repository.is_none()) {

@@ -1,14 +1,22 @@
-//! Test support (dev-only): [`FakeForge`], a fake GitHub/GitLab API on a loopback port.
+//! Test support (dev-only): [`FakeForge`], a fake GitHub/GitLab API on a loopback port, and
+//! [`registry`], a real-registry harness.
 //!
-//! It implements the two endpoints the factory calls, exactly as the providers document
+//! [`FakeForge`] implements the two endpoints the factory calls, exactly as the providers document
 //! them, and checks every request against that documentation: a request that GitHub or
 //! GitLab would refuse is refused here too, with the provider's status and error shape, and
 //! every problem is named in [`Recorded::violations`]. Tests can also queue answers
 //! ([`Scripted`]: 500, 429 with `Retry-After`, 401, a hang-up) that come before the normal
-//! behaviour. Standard library and `serde_json` only; one server thread, stopped on drop.
+//! behaviour. It uses the standard library and `serde_json` only; one server thread, stopped
+//! on drop.
 //!
 //! * `wire`: reading one HTTP/1.1 request (bounded) and writing one answer;
-//! * `forge`: the endpoints' checks and normal answers.
+//! * `forge`: the endpoints' checks and normal answers;
+//! * [`registry`]: Debian's `docker-registry` (distribution 2.8) started on a free loopback
+//!   port (anonymous, htpasswd or token auth) and stopped on drop, with
+//!   [`registry_or_skip!`] to skip a test when it is not installed; pushing images over its
+//!   HTTP API ([`registry::push`]); a token server signing ES256 tokens
+//!   ([`registry::token`]); a counting proxy and a scripted fake registry
+//!   ([`registry::net`]). It knows no registry client: crates build theirs on top.
 
 use std::collections::VecDeque;
 use std::io::{self, ErrorKind};
@@ -21,6 +29,7 @@ use std::time::{Duration, Instant};
 use serde_json::{Value, json};
 
 mod forge;
+pub mod registry;
 mod wire;
 
 pub use forge::{GITHUB_ACCEPT, GITHUB_API_VERSION, GITHUB_MAX_INPUTS, GITLAB_PREFIX};
@@ -229,8 +238,10 @@ impl Drop for FakeForge {
     }
 }
 
-fn lock(shared: &Mutex<Shared>) -> MutexGuard<'_, Shared> {
-    shared.lock().unwrap_or_else(PoisonError::into_inner)
+/// Locks `mutex`, also after a panic on another thread (the data is a log or a queue: still
+/// usable).
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 /// The accept loop: one connection at a time, until `stop` is set.

@@ -1,6 +1,7 @@
 //! One module per command; `run` dispatches on the parsed command line.
 
 pub mod analyze;
+pub mod check;
 pub mod dockerfile;
 pub mod generate;
 pub mod graph;
@@ -41,5 +42,6 @@ pub fn run(cli: &Cli) -> Result<Outcome, CliError> {
         Command::Trigger(args) => reconcile::run_trigger(cli, args),
         Command::Expedite(args) => reconcile::run_expedite(cli, args),
         Command::Plan(args) => plan::run(cli, args),
+        Command::Check(args) => check::run(cli, args),
     }
 }

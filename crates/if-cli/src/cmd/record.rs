@@ -71,10 +71,22 @@ struct Report<'a> {
     written: &'a [String],
 }
 
+/// One image a recorded digest scheduled, and when it becomes due.
 #[derive(Serialize)]
-struct Scheduled<'a> {
+pub(crate) struct Scheduled<'a> {
     image: &'a str,
     at: String,
+}
+
+/// The images `rec` scheduled, for a JSON report.
+pub(crate) fn scheduled(rec: &Recorded) -> Vec<Scheduled<'_>> {
+    rec.scheduled
+        .iter()
+        .map(|(image, at)| Scheduled {
+            image,
+            at: at.to_string(),
+        })
+        .collect()
 }
 
 /// The reference `--image` and `--tag` name together.
@@ -133,14 +145,7 @@ fn apply(
             subject: &rec.subject,
             outcome: rec.outcome,
             completed: rec.completed,
-            scheduled: rec
-                .scheduled
-                .iter()
-                .map(|(image, at)| Scheduled {
-                    image,
-                    at: at.to_string(),
-                })
-                .collect(),
+            scheduled: scheduled(&rec),
             pinned: &rec.pinned,
             changes: &world.changes,
             written: &written,

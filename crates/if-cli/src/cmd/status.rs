@@ -46,6 +46,9 @@ pub struct Row {
     pub discovery: Option<String>,
     /// When discovery last changed something.
     pub last_discovery: Option<String>,
+    /// Why the last registry check (`check`) failed, and since when.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub check_error: Option<String>,
 }
 
 /// What waits for an image's rebuild, and what went wrong.
@@ -169,6 +172,7 @@ pub fn rows(f: &Factory) -> Vec<Row> {
                     None => st,
                 }),
             last_discovery: s.last_discovery.map(|t| t.to_string()),
+            check_error: check_error(s.check_error.as_deref(), s.check_error_since),
         });
     }
     let mut bases: Vec<_> = f.bases.iter().map(|(_, b)| b).collect();
@@ -187,9 +191,20 @@ pub fn rows(f: &Factory) -> Vec<Row> {
             waiting: None,
             discovery: None,
             last_discovery: b.last_checked.map(|t| t.to_string()),
+            check_error: check_error(b.check_error.as_deref(), b.check_error_since),
         });
     }
     rows
+}
+
+fn check_error(
+    error: Option<&str>,
+    since: Option<if_model::timestamp::Timestamp>,
+) -> Option<String> {
+    error.map(|e| match since {
+        Some(t) => format!("{e} (since {t})"),
+        None => e.to_string(),
+    })
 }
 
 /// Adds to each pending rebuild what it waits for at `now` beyond its own schedule
@@ -257,6 +272,9 @@ pub fn run(cli: &Cli, args: &Args) -> Result<Outcome, CliError> {
         }
         if let Some(t) = &r.last_discovery {
             line.push_str(&format!(" @ {t}"));
+        }
+        if let Some(e) = &r.check_error {
+            line.push_str(&format!("  check failed: {e}"));
         }
         println!("{line}");
     }

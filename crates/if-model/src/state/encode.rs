@@ -144,6 +144,8 @@ impl ImageState {
                 self.rebuild_state.as_ref().map(rebuild_state),
             )
             .node("rebuildHistory", history)
+            .text("checkError", self.check_error.as_ref())
+            .text("checkErrorSince", self.check_error_since)
             .extra(&self.extra)
             .build()
     }
@@ -176,6 +178,8 @@ impl BaseImageState {
                 (!self.update_history.is_empty())
                     .then(|| Node::seq(self.update_history.iter().map(update_record).collect())),
             )
+            .text("checkError", self.check_error.as_ref())
+            .text("checkErrorSince", self.check_error_since)
             .extra(&self.extra)
             .build()
     }

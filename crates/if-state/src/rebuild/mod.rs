@@ -21,6 +21,7 @@
 //!   new digest closes its open history entry and schedules its dependents (the cascade).
 //! * **Idempotence**: the same event, or the same `now`, twice gives no new action.
 
+mod check;
 mod decide;
 mod graph;
 mod plan;
@@ -40,6 +41,7 @@ use if_model::timestamp::Timestamp;
 
 use crate::analyze::Analysis;
 
+pub use check::{check_failed, check_found};
 pub use decide::{Decision, Wait, expedite, manual, reconcile, trigger_result};
 pub use graph::cycles;
 pub use plan::{Plan, Step, StepKind, plan};

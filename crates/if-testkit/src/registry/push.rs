@@ -1,11 +1,24 @@
 //! Pushing small images over the distribution API: monolithic blob uploads (`POST` then
 //! `PUT <location>&digest=`), then manifests with their media type as `Content-Type`.
+//!
+//! The media types are written here from the OCI and Docker specifications, independently
+//! of the client under test.
 
 use std::time::Duration;
 
 use if_model::digest::Digest;
-use if_registry::{DOCKER_MANIFEST_LIST, DOCKER_MANIFEST_V2, OCI_INDEX, OCI_MANIFEST};
 use serde_json::json;
+
+use super::Must as _;
+
+/// The OCI image index media type.
+pub const OCI_INDEX: &str = "application/vnd.oci.image.index.v1+json";
+/// The OCI image manifest media type.
+pub const OCI_MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";
+/// The Docker manifest list media type.
+pub const DOCKER_MANIFEST_LIST: &str = "application/vnd.docker.distribution.manifest.list.v2+json";
+/// The Docker image manifest (schema 2) media type.
+pub const DOCKER_MANIFEST_V2: &str = "application/vnd.docker.distribution.manifest.v2+json";
 
 /// Pushes to one registry, with an optional `Authorization` value.
 pub struct Pusher {
@@ -17,12 +30,14 @@ pub struct Pusher {
 /// What was pushed: the manifest (or index) digest and its children's.
 #[derive(Debug, Clone)]
 pub struct Pushed {
+    /// The digest of the manifest or index pushed under the tag.
     pub digest: Digest,
+    /// The digests of an index's manifests, in order (empty for a single manifest).
     pub children: Vec<Digest>,
 }
 
 impl Pusher {
-    /// A pusher to `http://addr`.
+    /// A pusher to `http://addr`, sending `auth` (if any) as `Authorization`.
     pub fn new(addr: &str, auth: Option<String>) -> Pusher {
         let agent: ureq::Agent = ureq::Agent::config_builder()
             .http_status_as_error(false)
@@ -37,7 +52,8 @@ impl Pusher {
         }
     }
 
-    /// Uploads `bytes` as a blob in one `PUT`.
+    /// Uploads `bytes` as a blob in one `PUT`; returns its digest. Panics unless the
+    /// registry answers 202 then 201.
     pub fn blob(&self, repo: &str, bytes: &[u8]) -> Digest {
         let digest = Digest::of_sha256_bytes(bytes);
         let mut post = self
@@ -46,7 +62,7 @@ impl Pusher {
         if let Some(auth) = &self.auth {
             post = post.header("Authorization", auth.as_str());
         }
-        let response = post.send_empty().unwrap();
+        let response = post.send_empty().must("POST blob upload");
         assert_eq!(
             response.status().as_u16(),
             202,
@@ -55,9 +71,9 @@ impl Pusher {
         let location = response
             .headers()
             .get("location")
-            .expect("upload Location")
+            .must("upload Location")
             .to_str()
-            .unwrap()
+            .must("upload Location")
             .to_owned();
         let location = if location.starts_with('/') {
             format!("{}{location}", self.base)
@@ -72,7 +88,7 @@ impl Pusher {
         if let Some(auth) = &self.auth {
             put = put.header("Authorization", auth.as_str());
         }
-        let response = put.send(bytes).unwrap();
+        let response = put.send(bytes).must("PUT blob");
         assert_eq!(
             response.status().as_u16(),
             201,
@@ -91,13 +107,19 @@ impl Pusher {
         if let Some(auth) = &self.auth {
             put = put.header("Authorization", auth.as_str());
         }
-        let mut response = put.send(body).unwrap();
+        let mut response = put.send(body).must("PUT manifest");
         let status = response.status().as_u16();
         let text = response.body_mut().read_to_string().unwrap_or_default();
         assert_eq!(status, 201, "PUT manifest {repo}:{reference}: {text}");
         let digest = Digest::of_sha256_bytes(body);
-        let header = response.headers().get("docker-content-digest").unwrap();
-        assert_eq!(header.to_str().unwrap(), digest.as_str());
+        let header = response
+            .headers()
+            .get("docker-content-digest")
+            .must("Docker-Content-Digest");
+        assert_eq!(
+            header.to_str().must("Docker-Content-Digest"),
+            digest.as_str()
+        );
         digest
     }
 
@@ -134,7 +156,7 @@ impl Pusher {
             "config": {"mediaType": config_type, "digest": config_digest.as_str(), "size": config.len()},
             "layers": [{"mediaType": layer_type, "digest": layer_digest.as_str(), "size": layer.len()}],
         }))
-        .unwrap();
+        .must("manifest JSON");
         let own = Digest::of_sha256_bytes(body.as_bytes());
         let reference = reference.map_or_else(|| own.to_string(), str::to_owned);
         let digest = self.manifest(repo, &reference, media_type, body.as_bytes());
@@ -195,15 +217,26 @@ impl Pusher {
 
     /// The stored size of a manifest (`GET` by digest, with every type accepted).
     fn manifest_size(&self, repo: &str, digest: &Digest) -> usize {
+        let accept = [
+            OCI_INDEX,
+            DOCKER_MANIFEST_LIST,
+            OCI_MANIFEST,
+            DOCKER_MANIFEST_V2,
+        ]
+        .join(", ");
         let mut get = self
             .agent
             .get(format!("{}/v2/{repo}/manifests/{digest}", self.base))
-            .header("Accept", if_registry::MANIFEST_ACCEPT);
+            .header("Accept", accept.as_str());
         if let Some(auth) = &self.auth {
             get = get.header("Authorization", auth.as_str());
         }
-        let mut response = get.call().unwrap();
+        let mut response = get.call().must("GET manifest");
         assert_eq!(response.status().as_u16(), 200);
-        response.body_mut().read_to_vec().unwrap().len()
+        response
+            .body_mut()
+            .read_to_vec()
+            .must("manifest body")
+            .len()
     }
 }

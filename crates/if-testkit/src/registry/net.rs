@@ -5,57 +5,55 @@
 
 use std::collections::VecDeque;
 use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{Shutdown, TcpListener, TcpStream};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::net::{Shutdown, TcpStream};
 use std::sync::{Arc, Mutex};
-use std::thread::{self, JoinHandle};
+use std::thread;
 use std::time::Duration;
+
+use super::{Loopback, Must as _};
+use crate::lock;
 
 /// A TCP proxy to `upstream` that logs `METHOD /path` of each request passing through.
 /// Requests must have no body (the client under test only sends GET and HEAD).
+/// Stopped on drop (relays already running finish on their own).
 pub struct CountingProxy {
+    /// `127.0.0.1:PORT`: the address to send requests to.
     pub addr: String,
     log: Arc<Mutex<Vec<String>>>,
-    stop: Arc<AtomicBool>,
-    thread: Option<JoinHandle<()>>,
+    /// Held for its `Drop`: stops the accept loop.
+    _server: Loopback,
 }
 
 impl CountingProxy {
+    /// A proxy on a free 127.0.0.1 port to `upstream` (`HOST:PORT`); a connection whose
+    /// upstream connection fails is dropped.
     pub fn start(upstream: &str) -> CountingProxy {
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        let addr = listener.local_addr().unwrap().to_string();
         let log = Arc::new(Mutex::new(Vec::new()));
-        let stop = Arc::new(AtomicBool::new(false));
         let upstream = upstream.to_owned();
-        let thread = {
-            let (log, stop) = (log.clone(), stop.clone());
-            thread::spawn(move || {
-                for client in listener.incoming() {
-                    if stop.load(Ordering::SeqCst) {
-                        break;
-                    }
-                    let (Ok(client), Ok(server)) = (client, TcpStream::connect(&upstream)) else {
-                        continue;
-                    };
-                    let log = log.clone();
-                    thread::spawn(move || relay(client, server, &log));
-                }
+        let server = {
+            let log = log.clone();
+            Loopback::start("counting proxy", move |client| {
+                let Ok(server) = TcpStream::connect(&upstream) else {
+                    return;
+                };
+                let log = log.clone();
+                thread::spawn(move || relay(client, server, &log));
             })
         };
         CountingProxy {
-            addr,
+            addr: server.addr.clone(),
             log,
-            stop,
-            thread: Some(thread),
+            _server: server,
         }
     }
 
     /// Every request line so far (`HEAD /v2/app/manifests/1`).
     pub fn requests(&self) -> Vec<String> {
-        self.log.lock().unwrap().clone()
+        lock(&self.log).clone()
     }
 
-    /// Requests whose line starts with `prefix` (`HEAD /v2/`).
+    /// How many requests have method `method` and a path containing `path_part`
+    /// (`count("HEAD", "/manifests/")`).
     pub fn count(&self, method: &str, path_part: &str) -> usize {
         self.requests()
             .iter()
@@ -64,21 +62,13 @@ impl CountingProxy {
     }
 }
 
-impl Drop for CountingProxy {
-    fn drop(&mut self) {
-        self.stop.store(true, Ordering::SeqCst);
-        let _ = TcpStream::connect(&self.addr);
-        if let Some(thread) = self.thread.take() {
-            let _ = thread.join();
-        }
-    }
-}
-
 /// Copies server → client as is, and client → server request by request, logging each
 /// request line.
 fn relay(client: TcpStream, server: TcpStream, log: &Mutex<Vec<String>>) {
-    let (mut client_out, mut server_in) =
-        (client.try_clone().unwrap(), server.try_clone().unwrap());
+    let (mut client_out, mut server_in) = (
+        client.try_clone().must("counting proxy: client stream"),
+        server.try_clone().must("counting proxy: upstream stream"),
+    );
     let back = thread::spawn(move || {
         let _ = std::io::copy(&mut server_in, &mut client_out);
         let _ = client_out.shutdown(Shutdown::Both);
@@ -102,7 +92,7 @@ fn relay(client: TcpStream, server: TcpStream, log: &Mutex<Vec<String>>) {
         if let Some(first) = head.lines().next() {
             let mut parts = first.split_whitespace();
             let (method, path) = (parts.next().unwrap_or(""), parts.next().unwrap_or(""));
-            log.lock().unwrap().push(format!("{method} {path}"));
+            lock(log).push(format!("{method} {path}"));
         }
         if server.write_all(head.as_bytes()).is_err() {
             break;
@@ -115,12 +105,16 @@ fn relay(client: TcpStream, server: TcpStream, log: &Mutex<Vec<String>>) {
 /// One scripted answer.
 #[derive(Clone)]
 pub struct Answer {
+    /// The status code.
     pub status: u16,
+    /// Headers sent before `Content-Length`, in order.
     pub headers: Vec<(String, String)>,
+    /// The body (not sent to a `HEAD`).
     pub body: Vec<u8>,
 }
 
 impl Answer {
+    /// `status` with no header and an empty body.
     pub fn new(status: u16) -> Answer {
         Answer {
             status,
@@ -129,80 +123,65 @@ impl Answer {
         }
     }
 
+    /// Adds a header.
     pub fn header(mut self, name: &str, value: &str) -> Answer {
         self.headers.push((name.to_owned(), value.to_owned()));
         self
     }
 
+    /// Replaces the body.
     pub fn body(mut self, body: &[u8]) -> Answer {
         self.body = body.to_vec();
         self
     }
 }
 
-/// A fake registry answering from a queue (then 404), one request per connection.
+/// A fake registry answering from a queue (then 404), one request per connection; stopped
+/// on drop.
 pub struct FakeRegistry {
+    /// `127.0.0.1:PORT`.
     pub addr: String,
     answers: Arc<Mutex<VecDeque<Answer>>>,
     log: Arc<Mutex<Vec<String>>>,
-    stop: Arc<AtomicBool>,
-    thread: Option<JoinHandle<()>>,
+    /// Held for its `Drop`: stops the accept loop.
+    _server: Loopback,
 }
 
 impl FakeRegistry {
+    /// A fake on a free 127.0.0.1 port that gives `answers` in order, then 404s.
     pub fn start(answers: Vec<Answer>) -> FakeRegistry {
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        let addr = listener.local_addr().unwrap().to_string();
         let answers = Arc::new(Mutex::new(VecDeque::from(answers)));
         let log = Arc::new(Mutex::new(Vec::new()));
-        let stop = Arc::new(AtomicBool::new(false));
-        let thread = {
-            let (answers, log, stop) = (answers.clone(), log.clone(), stop.clone());
-            thread::spawn(move || {
-                for stream in listener.incoming() {
-                    if stop.load(Ordering::SeqCst) {
-                        break;
-                    }
-                    if let Ok(stream) = stream {
-                        answer(stream, &answers, &log);
-                    }
-                }
+        let server = {
+            let (answers, log) = (answers.clone(), log.clone());
+            Loopback::start("fake registry", move |stream| {
+                answer(stream, &answers, &log);
             })
         };
         FakeRegistry {
-            addr,
+            addr: server.addr.clone(),
             answers,
             log,
-            stop,
-            thread: Some(thread),
+            _server: server,
         }
     }
 
+    /// Every request line so far (`GET /v2/app/manifests/1`).
     pub fn requests(&self) -> Vec<String> {
-        self.log.lock().unwrap().clone()
+        lock(&self.log).clone()
     }
 
     /// Queues one more answer.
     pub fn push(&self, answer: Answer) {
-        self.answers.lock().unwrap().push_back(answer);
-    }
-}
-
-impl Drop for FakeRegistry {
-    fn drop(&mut self) {
-        self.stop.store(true, Ordering::SeqCst);
-        let _ = TcpStream::connect(&self.addr);
-        if let Some(thread) = self.thread.take() {
-            let _ = thread.join();
-        }
+        lock(&self.answers).push_back(answer);
     }
 }
 
 fn answer(stream: TcpStream, answers: &Mutex<VecDeque<Answer>>, log: &Mutex<Vec<String>>) {
     stream
         .set_read_timeout(Some(Duration::from_secs(5)))
-        .unwrap();
-    let mut reader = BufReader::new(stream.try_clone().unwrap());
+        .must("fake registry: read timeout");
+    let mut reader = BufReader::new(stream.try_clone().must("fake registry: stream"));
     let mut first = String::new();
     if reader.read_line(&mut first).is_err() {
         return;
@@ -217,10 +196,8 @@ fn answer(stream: TcpStream, answers: &Mutex<VecDeque<Answer>>, log: &Mutex<Vec<
     }
     let mut parts = first.split_whitespace();
     let (method, path) = (parts.next().unwrap_or(""), parts.next().unwrap_or(""));
-    log.lock().unwrap().push(format!("{method} {path}"));
-    let reply = answers
-        .lock()
-        .unwrap()
+    lock(log).push(format!("{method} {path}"));
+    let reply = lock(answers)
         .pop_front()
         .unwrap_or_else(|| Answer::new(404));
     let mut out = format!("HTTP/1.1 {} X\r\nConnection: close\r\n", reply.status);

@@ -4,11 +4,10 @@
 //! counts the token requests it answers.
 
 use std::io::{BufRead, BufReader, Write};
-use std::net::{TcpListener, TcpStream};
+use std::net::TcpStream;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
-use std::thread::{self, JoinHandle};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use base64::Engine as _;
@@ -17,7 +16,12 @@ use ring::rand::SystemRandom;
 use ring::signature::{ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair};
 use serde_json::json;
 
+use super::{Loopback, Must as _};
+use crate::lock;
+
+/// The `service` (token audience) the registry is configured with.
 pub const SERVICE: &str = "test-registry";
+/// The token issuer the registry is configured to accept.
 pub const ISSUER: &str = "test-issuer";
 
 /// The signing key and its certificate.
@@ -30,17 +34,20 @@ pub struct Signer {
 impl Signer {
     /// A new key; its certificate's PEM is written to `cert_path`.
     pub fn new(cert_path: &Path) -> Signer {
-        let key_pair = rcgen::KeyPair::generate().unwrap();
-        let params = rcgen::CertificateParams::new(vec!["token-issuer".to_owned()]).unwrap();
-        let cert = params.self_signed(&key_pair).unwrap();
-        std::fs::write(cert_path, cert.pem()).unwrap();
+        let key_pair = rcgen::KeyPair::generate().must("token signer: key");
+        let params = rcgen::CertificateParams::new(vec!["token-issuer".to_owned()])
+            .must("token signer: certificate parameters");
+        let cert = params
+            .self_signed(&key_pair)
+            .must("token signer: certificate");
+        std::fs::write(cert_path, cert.pem()).must("token signer: writing the certificate");
         let rng = SystemRandom::new();
         let key = EcdsaKeyPair::from_pkcs8(
             &ECDSA_P256_SHA256_FIXED_SIGNING,
             &key_pair.serialize_der(),
             &rng,
         )
-        .unwrap();
+        .must("token signer: loading the key");
         Signer {
             key,
             cert_der_b64: STANDARD.encode(cert.der()),
@@ -48,7 +55,8 @@ impl Signer {
         }
     }
 
-    /// A token for `subject` granting `actions` on repository `name`, valid `lifetime`.
+    /// A token for `subject` granting, for each `(name, actions)` of `access`, `actions` on
+    /// repository `name`; valid `lifetime` (at least a second).
     pub fn token(
         &self,
         subject: &str,
@@ -57,7 +65,7 @@ impl Signer {
     ) -> String {
         let now = SystemTime::now()
             .duration_since(UNIX_EPOCH)
-            .unwrap()
+            .must("token signer: clock")
             .as_secs();
         let header = json!({"typ": "JWT", "alg": "ES256", "x5c": [self.cert_der_b64]});
         let access: Vec<_> = access
@@ -79,7 +87,10 @@ impl Signer {
             URL_SAFE_NO_PAD.encode(header.to_string()),
             URL_SAFE_NO_PAD.encode(claims.to_string())
         );
-        let signature = self.key.sign(&self.rng, input.as_bytes()).unwrap();
+        let signature = self
+            .key
+            .sign(&self.rng, input.as_bytes())
+            .must("token signer: signing");
         format!("{input}.{}", URL_SAFE_NO_PAD.encode(signature.as_ref()))
     }
 
@@ -101,20 +112,24 @@ static JTI: AtomicUsize = AtomicUsize::new(0);
 /// One token request as received.
 #[derive(Debug, Clone)]
 pub struct TokenRequest {
+    /// The `service` query parameter.
     pub service: Option<String>,
+    /// Every `scope` query parameter, in order (percent-decoded).
     pub scopes: Vec<String>,
+    /// The `Authorization` header.
     pub authorization: Option<String>,
 }
 
 /// The token server: `GET /token?service=..&scope=..`, answering
-/// `{"token", "access_token", "expires_in"}`.
+/// `{"token", "access_token", "expires_in"}`. It records every request it answers; stopped
+/// on drop.
 pub struct TokenServer {
+    /// The signing key (for the test's own tokens: [`Signer::push_auth`]).
     pub signer: Arc<Signer>,
+    /// The key's PEM certificate: the registry's `rootcertbundle`.
     pub cert_path: PathBuf,
-    addr: String,
     requests: Arc<Mutex<Vec<TokenRequest>>>,
-    stop: Arc<AtomicBool>,
-    thread: Option<JoinHandle<()>>,
+    server: Loopback,
 }
 
 /// What the server demands and gives.
@@ -127,66 +142,47 @@ pub struct TokenPolicy {
 }
 
 impl TokenServer {
+    /// A token server on a free 127.0.0.1 port with a new key, whose certificate is
+    /// written to `dir/token-cert.pem`.
     pub fn start(dir: &Path, policy: TokenPolicy) -> TokenServer {
         let cert_path = dir.join("token-cert.pem");
         let signer = Arc::new(Signer::new(&cert_path));
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        let addr = listener.local_addr().unwrap().to_string();
         let requests = Arc::new(Mutex::new(Vec::new()));
-        let stop = Arc::new(AtomicBool::new(false));
-        let thread = {
-            let (signer, requests, stop) = (signer.clone(), requests.clone(), stop.clone());
-            thread::spawn(move || {
-                for stream in listener.incoming() {
-                    if stop.load(Ordering::SeqCst) {
-                        break;
-                    }
-                    if let Ok(stream) = stream {
-                        serve(stream, &signer, &policy, &requests);
-                    }
-                }
+        let server = {
+            let (signer, requests) = (signer.clone(), requests.clone());
+            Loopback::start("token server", move |stream| {
+                serve(stream, &signer, &policy, &requests);
             })
         };
         TokenServer {
             signer,
             cert_path,
-            addr,
             requests,
-            stop,
-            thread: Some(thread),
+            server,
         }
     }
 
-    /// The realm URL.
+    /// The realm URL (`http://127.0.0.1:PORT/token`).
     pub fn realm(&self) -> String {
-        format!("http://{}/token", self.addr)
+        format!("http://{}/token", self.server.addr)
     }
 
     /// Token requests answered so far.
     pub fn requests(&self) -> Vec<TokenRequest> {
-        self.requests.lock().unwrap().clone()
+        lock(&self.requests).clone()
     }
 
+    /// How many token requests were answered so far.
     pub fn count(&self) -> usize {
-        self.requests.lock().unwrap().len()
-    }
-}
-
-impl Drop for TokenServer {
-    fn drop(&mut self) {
-        self.stop.store(true, Ordering::SeqCst);
-        let _ = TcpStream::connect(&self.addr);
-        if let Some(thread) = self.thread.take() {
-            let _ = thread.join();
-        }
+        lock(&self.requests).len()
     }
 }
 
 fn serve(stream: TcpStream, signer: &Signer, policy: &TokenPolicy, log: &Mutex<Vec<TokenRequest>>) {
     stream
         .set_read_timeout(Some(Duration::from_secs(5)))
-        .unwrap();
-    let mut reader = BufReader::new(stream.try_clone().unwrap());
+        .must("token server: read timeout");
+    let mut reader = BufReader::new(stream.try_clone().must("token server: stream"));
     let mut line = String::new();
     if reader.read_line(&mut line).is_err() || line.is_empty() {
         return;
@@ -222,7 +218,7 @@ fn serve(stream: TcpStream, signer: &Signer, policy: &TokenPolicy, log: &Mutex<V
             .collect(),
         authorization: authorization.clone(),
     };
-    log.lock().unwrap().push(request.clone());
+    lock(log).push(request.clone());
     let (status, body) = if policy.require.is_some() && authorization != policy.require {
         (
             "401 Unauthorized",
@@ -261,8 +257,8 @@ fn decode(value: &str) -> String {
     while i < bytes.len() {
         match bytes[i] {
             b'%' if i + 2 < bytes.len() => {
-                let hex = std::str::from_utf8(&bytes[i + 1..i + 3]).unwrap();
-                out.push(u8::from_str_radix(hex, 16).unwrap());
+                let hex = std::str::from_utf8(&bytes[i + 1..i + 3]).must("token server: query");
+                out.push(u8::from_str_radix(hex, 16).must("token server: query"));
                 i += 3;
             }
             b'+' => {
@@ -275,5 +271,5 @@ fn decode(value: &str) -> String {
             }
         }
     }
-    String::from_utf8(out).unwrap()
+    String::from_utf8(out).must("token server: query")
 }

@@ -1,0 +1,485 @@
+//! `image-factory check`: ask the registries for the current digest of every image the
+//! factory watches (what the Kargo Warehouses watch), record each like `record-update`, and
+//! report what changed and how much rate limit is left.
+
+use std::collections::BTreeMap;
+use std::io::{IsTerminal, Write as _};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use if_kargo::monitor::{self, Monitor};
+use if_kargo::select::{needs_tag_list, select_tag};
+use if_model::digest::Digest;
+use if_model::reference::ImageRef;
+use if_model::timestamp::Timestamp;
+use if_registry::{Client, RateLimit, TagQuery};
+use if_state::rebuild::{self, Recorded};
+use serde::Serialize;
+
+use crate::cli::{Cli, Format};
+use crate::cmd::analyze::{now_or_clock, parse_time};
+use crate::cmd::record::Scheduled;
+use crate::exit::{CliError, Outcome};
+use crate::registry::{RegistryArgs, client_from_env};
+use crate::{load, output};
+
+/// Arguments of `check`.
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Check only this image (an image name, a base-image state name or a reference such as
+    /// `node:22-bookworm-slim`); repeatable.
+    #[arg(long, value_name = "NAME")]
+    pub image: Vec<String>,
+    /// The time of the run, RFC 3339 (default: the clock); new digests count as seen then.
+    #[arg(long, value_name = "TIME", value_parser = parse_time)]
+    pub now: Option<Timestamp>,
+    /// Ask the registries and report, but write nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Registry options.
+    #[command(flatten)]
+    pub registry: RegistryArgs,
+}
+
+/// What one watched image gave.
+struct Checked<'a> {
+    monitor: &'a Monitor,
+    /// The tag asked for (picked from the listing for SemVer/Lexical).
+    tag: Option<String>,
+    /// The digest found, or why there is none.
+    found: Result<Digest, String>,
+    /// What recording it did (a found digest).
+    recorded: Option<Recorded>,
+    /// The digest before.
+    previous: Option<Digest>,
+    /// Notes for people (a truncated tag list, a failed mirror).
+    notes: Vec<String>,
+    /// Who answered, with the requests made to it and the rate limit it reported.
+    answers: Vec<(String, u32, Option<RateLimit>)>,
+}
+
+impl Checked<'_> {
+    /// `baseline`, `unchanged`, `updated` or `failed`.
+    fn outcome(&self) -> &'static str {
+        match (&self.found, &self.recorded) {
+            (Ok(_), Some(r)) => r.outcome,
+            _ => "failed",
+        }
+    }
+}
+
+#[derive(Serialize)]
+struct Row<'a> {
+    image: &'a str,
+    role: &'static str,
+    repository: &'a str,
+    tag: Option<&'a str>,
+    digest: Option<String>,
+    previous_digest: Option<String>,
+    /// `baseline`, `unchanged`, `updated` or `failed`.
+    outcome: &'static str,
+    error: Option<&'a str>,
+    scheduled: Vec<Scheduled<'a>>,
+    pinned: &'a [String],
+    notes: &'a [String],
+}
+
+/// One host that answered: requests made to it and the lowest rate-limit headroom it
+/// reported.
+#[derive(Serialize, Default)]
+struct Host {
+    host: String,
+    requests: u64,
+    rate_limit: Option<Limit>,
+}
+
+#[derive(Serialize, Clone, Copy)]
+struct Limit {
+    limit: u64,
+    remaining: u64,
+    window_seconds: Option<u64>,
+}
+
+#[derive(Serialize, Default)]
+struct Summary {
+    checked: usize,
+    baseline: usize,
+    unchanged: usize,
+    updated: usize,
+    failed: usize,
+    /// Requests to registries and mirrors, retries included.
+    requests: u64,
+    /// Requests to token services.
+    token_requests: u64,
+}
+
+#[derive(Serialize)]
+struct Report<'a> {
+    now: String,
+    dry_run: bool,
+    images: Vec<Row<'a>>,
+    registries: &'a [Host],
+    summary: &'a Summary,
+    changes: &'a [String],
+    written: &'a [String],
+}
+
+/// Runs `check`.
+pub fn run(cli: &Cli, args: &Args) -> Result<Outcome, CliError> {
+    super::text_or_json(cli)?;
+    let now = now_or_clock(args.now);
+    let (_, factory) = load::load_for_update(&cli.root)?;
+    let mut world = rebuild::current(&factory);
+    let images_file = load::images_path(&cli.root).display().to_string();
+    let plan = monitor::plan(&factory, &images_file);
+    let monitors = chosen(&factory.enrollment, &world, &plan.monitors, &args.image)?;
+    let (client, warnings) = client_from_env(&args.registry)?;
+    for w in &warnings {
+        eprintln!("warning: {w}");
+    }
+
+    let mut checked = lookup(&client, &monitors, usize::from(args.registry.concurrency));
+    for c in &mut checked {
+        c.previous = current_digest(&world, &c.monitor.owner);
+        let en = &factory.enrollment;
+        let owner = &c.monitor.owner;
+        let result = match &c.found {
+            Ok(digest) => rebuild::check_found(en, &mut world, owner, digest, now).map(Some),
+            Err(message) => {
+                rebuild::check_failed(en, &mut world, owner, message, now).map(|_| None)
+            }
+        };
+        match result {
+            Ok(r) => c.recorded = r,
+            Err(e) => c.found = Err(e.to_string()),
+        }
+    }
+    let written = if args.dry_run {
+        Vec::new()
+    } else {
+        load::write_state(&cli.root, &factory, &world)?
+    };
+
+    let stats = client.stats();
+    let mut summary = Summary {
+        checked: checked.len(),
+        requests: stats.requests,
+        token_requests: stats.token_requests,
+        ..Summary::default()
+    };
+    for c in &checked {
+        match c.outcome() {
+            "baseline" => summary.baseline += 1,
+            "unchanged" => summary.unchanged += 1,
+            "updated" => summary.updated += 1,
+            _ => summary.failed += 1,
+        }
+    }
+    let hosts = hosts(&checked);
+    if cli.format == Format::Json {
+        output::print_json(&Report {
+            now: now.to_string(),
+            dry_run: args.dry_run,
+            images: checked.iter().map(row).collect(),
+            registries: &hosts,
+            summary: &summary,
+            changes: &world.changes,
+            written: &written,
+        })?;
+    } else {
+        print_text(args.dry_run, &checked, &hosts, &summary, &written);
+    }
+    Ok(Outcome::Ok)
+}
+
+/// The watched images `--image` names (all of them without it), in the plan's order.
+fn chosen<'a>(
+    enrollment: &if_model::enrollment::Enrollment,
+    world: &if_state::Analysis,
+    monitors: &'a [Monitor],
+    names: &[String],
+) -> Result<Vec<&'a Monitor>, CliError> {
+    if names.is_empty() {
+        return Ok(monitors.iter().collect());
+    }
+    let mut owners = Vec::new();
+    for name in names {
+        let owner = rebuild::resolve(enrollment, world, name)
+            .map(|s| s.name().to_string())
+            .ok_or_else(|| {
+                CliError::Input(format!(
+                    "--image `{name}` is neither an enrolled image nor a base image of this factory"
+                ))
+            })?;
+        if !monitors.iter().any(|m| m.owner == owner) {
+            return Err(CliError::Input(format!(
+                "--image `{name}` is not watched: the factory builds it and no image is built on it (see `image-factory generate`)"
+            )));
+        }
+        owners.push(owner);
+    }
+    Ok(monitors
+        .iter()
+        .filter(|m| owners.contains(&m.owner))
+        .collect())
+}
+
+/// Asks the registries: first the tag lists of SemVer/Lexical watches (to pick their tag),
+/// then one manifest request per image, `limit` at a time.
+fn lookup<'a>(client: &Client, monitors: &[&'a Monitor], limit: usize) -> Vec<Checked<'a>> {
+    let progress = Progress::new(monitors.len());
+    let mut checked: Vec<Checked<'a>> = monitors
+        .iter()
+        .map(|m| {
+            let mut c = Checked {
+                monitor: m,
+                tag: None,
+                found: Err(String::new()),
+                recorded: None,
+                previous: None,
+                notes: Vec::new(),
+                answers: Vec::new(),
+            };
+            match pick(client, m, &mut c) {
+                Ok(tag) => c.tag = Some(tag),
+                Err(e) => c.found = Err(e),
+            }
+            c
+        })
+        .collect();
+    let mut asked = Vec::new();
+    let mut refs = Vec::new();
+    for (i, c) in checked.iter_mut().enumerate() {
+        let Some(tag) = &c.tag else { continue };
+        match ImageRef::parse(&format!("{}:{tag}", c.monitor.repo_url)) {
+            Ok(r) => {
+                asked.push(i);
+                refs.push(r);
+            }
+            Err(e) => {
+                c.found = Err(format!(
+                    "`{}:{tag}` is not a valid reference: {e}",
+                    c.monitor.repo_url
+                ))
+            }
+        }
+    }
+    let results = if_registry::resolve_all_with_progress(client, &refs, limit, &|done, _| {
+        progress.show(done)
+    });
+    progress.finish();
+    for (i, result) in asked.into_iter().zip(results) {
+        let Some(c) = checked.get_mut(i) else {
+            continue;
+        };
+        match result {
+            Ok(r) => {
+                if let Some(f) = &r.mirror_failure {
+                    c.notes
+                        .push(format!("mirror failed, the registry answered: {f}"));
+                }
+                c.answers.push((r.host, r.requests, r.rate_limit));
+                c.found = Ok(r.digest);
+            }
+            Err(e) => c.found = Err(e.to_string()),
+        }
+    }
+    checked
+}
+
+/// The tag to ask for: the watch's own, or the one its strategy picks from the listing.
+fn pick(client: &Client, m: &Monitor, c: &mut Checked<'_>) -> Result<String, String> {
+    if !needs_tag_list(&m.selection) {
+        return select_tag(&m.selection, &[]).map_err(|e| e.to_string());
+    }
+    let repo = ImageRef::parse(&m.repo_url)
+        .map_err(|e| format!("`{}` is not a valid repository: {e}", m.repo_url))?;
+    let list =
+        if_registry::list_tags(client, &repo, &TagQuery::default()).map_err(|e| e.to_string())?;
+    if list.truncated {
+        c.notes.push(format!(
+            "the tag list was cut after {} pages; the pick may miss newer tags",
+            list.pages
+        ));
+    }
+    c.answers.push((list.host, list.requests, list.rate_limit));
+    select_tag(&m.selection, &list.tags).map_err(|e| format!("{}: {e}", m.repo_url))
+}
+
+/// The digest the state has for a watched image (image name or base-image state name).
+fn current_digest(world: &if_state::Analysis, owner: &str) -> Option<Digest> {
+    if let Some(s) = world.images.get(owner) {
+        return s.current_digest.clone();
+    }
+    world
+        .bases
+        .values()
+        .find(|b| b.name == owner)
+        .and_then(|b| b.current_digest.clone())
+}
+
+/// Requests and the lowest rate-limit headroom per answering host, by host.
+fn hosts(checked: &[Checked<'_>]) -> Vec<Host> {
+    let mut by_host: BTreeMap<&str, Host> = BTreeMap::new();
+    for (host, requests, limit) in checked.iter().flat_map(|c| &c.answers) {
+        let h = by_host.entry(host).or_insert_with(|| Host {
+            host: host.clone(),
+            ..Host::default()
+        });
+        h.requests += u64::from(*requests);
+        if let Some(l) = limit
+            && h.rate_limit.is_none_or(|old| l.remaining < old.remaining)
+        {
+            h.rate_limit = Some(Limit {
+                limit: l.limit,
+                remaining: l.remaining,
+                window_seconds: l.window_seconds,
+            });
+        }
+    }
+    by_host.into_values().collect()
+}
+
+fn row<'a>(c: &'a Checked<'a>) -> Row<'a> {
+    let m = c.monitor;
+    let rec = c.recorded.as_ref();
+    Row {
+        image: &m.owner,
+        role: m.role.as_str(),
+        repository: &m.repo_url,
+        tag: c.tag.as_deref(),
+        digest: c.found.as_ref().ok().map(ToString::to_string),
+        previous_digest: c.previous.as_ref().map(ToString::to_string),
+        outcome: c.outcome(),
+        error: c.found.as_ref().err().map(String::as_str),
+        scheduled: rec.map(super::record::scheduled).unwrap_or_default(),
+        pinned: rec.map_or(&[], |r| r.pinned.as_slice()),
+        notes: &c.notes,
+    }
+}
+
+fn print_text(
+    dry_run: bool,
+    checked: &[Checked<'_>],
+    hosts: &[Host],
+    s: &Summary,
+    written: &[String],
+) {
+    let shown: Vec<&Checked<'_>> = checked
+        .iter()
+        .filter(|c| c.outcome() != "unchanged" || !c.notes.is_empty())
+        .collect();
+    if !shown.is_empty() {
+        let width = shown
+            .iter()
+            .map(|c| c.monitor.owner.len())
+            .max()
+            .unwrap_or(0)
+            .max(5);
+        println!("{:width$}  {:10}  {:20}  WHAT", "IMAGE", "RESULT", "DIGEST");
+        for c in shown {
+            let digest = c.found.as_ref().map(|d| d.short()).unwrap_or_default();
+            let what = describe(c);
+            println!(
+                "{:width$}  {:10}  {:20}  {what}",
+                c.monitor.owner,
+                c.outcome(),
+                digest
+            );
+        }
+    }
+    for h in hosts {
+        let limit = h.rate_limit.map_or_else(
+            || "no rate limit reported".to_string(),
+            |l| {
+                let window = l
+                    .window_seconds
+                    .map(|w| format!(" per {w}s"))
+                    .unwrap_or_default();
+                format!("{} of {} requests left{window}", l.remaining, l.limit)
+            },
+        );
+        println!("registry {}: {} requests, {limit}", h.host, h.requests);
+    }
+    let verb = if dry_run { "would write" } else { "wrote" };
+    println!(
+        "checked {} images: {} updated, {} baseline, {} unchanged, {} failed; {} requests, {} token requests; {verb} {} files",
+        s.checked,
+        s.updated,
+        s.baseline,
+        s.unchanged,
+        s.failed,
+        s.requests,
+        s.token_requests,
+        if dry_run { 0 } else { written.len() }
+    );
+}
+
+/// One line for people: the tag and what recording it did, or the error.
+fn describe(c: &Checked<'_>) -> String {
+    let tag = c
+        .tag
+        .as_deref()
+        .map(|t| format!("{}:{t}", c.monitor.repo_url));
+    let mut parts: Vec<String> = tag.into_iter().collect();
+    match (&c.found, &c.recorded) {
+        (Err(e), _) => parts = vec![e.clone()],
+        (Ok(_), Some(r)) => {
+            if let (Some(prev), "updated") = (&c.previous, r.outcome) {
+                parts.push(format!("was {}", prev.short()));
+            }
+            if !r.scheduled.is_empty() {
+                let list: Vec<String> = r
+                    .scheduled
+                    .iter()
+                    .map(|(image, at)| format!("{image} at {at}"))
+                    .collect();
+                parts.push(format!("schedules {}", list.join(", ")));
+            }
+            if !r.pinned.is_empty() {
+                parts.push(format!("pinned, needs a bump: {}", r.pinned.join(", ")));
+            }
+        }
+        (Ok(_), None) => {}
+    }
+    parts.extend(c.notes.iter().cloned());
+    parts.join("; ")
+}
+
+/// A progress bar on stderr, drawn only when stderr is a terminal and at most ten times a
+/// second.
+struct Progress {
+    total: usize,
+    shown: Option<Mutex<Instant>>,
+}
+
+impl Progress {
+    fn new(total: usize) -> Progress {
+        let on = std::io::stderr().is_terminal() && total > 1;
+        Progress {
+            total,
+            shown: on.then(|| Mutex::new(Instant::now())),
+        }
+    }
+
+    fn show(&self, done: usize) {
+        let Some(last) = &self.shown else { return };
+        let Ok(mut last) = last.lock() else { return };
+        if done < self.total && last.elapsed() < Duration::from_millis(100) {
+            return;
+        }
+        *last = Instant::now();
+        let width = 30;
+        let filled = done * width / self.total.max(1);
+        let bar = format!("{}{}", "#".repeat(filled), ".".repeat(width - filled));
+        let mut err = std::io::stderr().lock();
+        let _ = write!(err, "\rchecking [{bar}] {done}/{}", self.total);
+        let _ = err.flush();
+    }
+
+    fn finish(&self) {
+        if self.shown.is_some() {
+            let _ = writeln!(std::io::stderr());
+        }
+    }
+}

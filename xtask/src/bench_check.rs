@@ -1,0 +1,304 @@
+//! `cargo xtask bench check`: `image-factory check` as a whole process over 1,000 base images
+//! (100 repositories × 10 tags) on a local registry (Debian's `docker-registry` on
+//! 127.0.0.1): wall time and requests per image for the first check (baselines), for a check
+//! that finds 100 re-pushed tags, and for one that finds nothing; anonymous, then with Bearer
+//! tokens from a local token server. The figures must match the design (one manifest request
+//! per image, one token request per repository) or the benchmark fails.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Instant;
+
+use if_testkit::registry::push::Pusher;
+use if_testkit::registry::token::{ISSUER, SERVICE, TokenPolicy, TokenServer};
+use if_testkit::registry::{Registry, RegistryAuth};
+
+use crate::workspace_root;
+
+const REPOS: usize = 100;
+const TAGS: usize = 10;
+/// Base images per enrolled image.
+const PER_IMAGE: usize = 5;
+/// Every how many tags one is pushed again between the first and second check.
+const REPUSH_EVERY: usize = 10;
+
+/// Runs the benchmark; a debug build re-runs itself in release mode.
+pub fn run() -> Result<bool, String> {
+    if let Some(result) = crate::bench::in_release("check") {
+        return result;
+    }
+    let binary = build_cli()?;
+    let images = REPOS * TAGS;
+    println!(
+        "check bench: {images} base images ({REPOS} repositories x {TAGS} tags, OCI indexes) on docker-registry, {} enrolled images, concurrency 8",
+        images / PER_IMAGE
+    );
+    println!(
+        "  {:<28} {:>8} {:>9} {:>9} {:>10} {:>9} {:>8}",
+        "run", "wall s", "images/s", "requests", "req/image", "token req", "updated"
+    );
+    let mut ok = true;
+    ok &= scenario(&binary, false)?;
+    ok &= scenario(&binary, true)?;
+    Ok(ok)
+}
+
+/// `cargo build --release` of the command line; its path.
+fn build_cli() -> Result<PathBuf, String> {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_string());
+    let status = Command::new(cargo)
+        .args([
+            "build",
+            "--release",
+            "--quiet",
+            "--package",
+            "if-cli",
+            "--bin",
+            "image-factory",
+        ])
+        .current_dir(workspace_root())
+        .status()
+        .map_err(|e| format!("cannot build image-factory: {e}"))?;
+    if !status.success() {
+        return Err("cargo build of image-factory failed".to_string());
+    }
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map_or_else(|| workspace_root().join("target"), PathBuf::from);
+    Ok(target.join("release").join("image-factory"))
+}
+
+/// One registry (anonymous, or behind a token server), three checks.
+fn scenario(binary: &Path, bearer: bool) -> Result<bool, String> {
+    let work = tempfile::tempdir().map_err(|e| format!("temporary directory: {e}"))?;
+    let (user, password) = ("bench", "bench-password");
+    let tokens = bearer.then(|| {
+        TokenServer::start(
+            work.path(),
+            TokenPolicy {
+                require: None,
+                expires_in: 3600,
+            },
+        )
+    });
+    let auth = match &tokens {
+        None => RegistryAuth::None,
+        Some(t) => RegistryAuth::Token {
+            realm: t.realm(),
+            service: SERVICE.to_string(),
+            issuer: ISSUER.to_string(),
+            rootcertbundle: t.cert_path.clone(),
+        },
+    };
+    let Some(registry) = Registry::start(auth) else {
+        println!("  skipped: docker-registry is not installed (apt-get install docker-registry)");
+        return Ok(true);
+    };
+    let repos: Vec<String> = (0..REPOS).map(|r| format!("bench/base{r:03}")).collect();
+    let push_auth = tokens.as_ref().map(|t| {
+        let names: Vec<&str> = repos.iter().map(String::as_str).collect();
+        t.signer.push_auth(&names)
+    });
+    let pusher = Pusher::new(&registry.addr, push_auth);
+    let started = Instant::now();
+    let pairs: Vec<(&str, String)> = repos
+        .iter()
+        .flat_map(|repo| (0..TAGS).map(move |t| (repo.as_str(), format!("{t}.0"))))
+        .collect();
+    push_parallel(&pusher, &pairs, "v1");
+    let refs: Vec<String> = pairs
+        .iter()
+        .map(|(repo, tag)| format!("{}/{repo}:{tag}", registry.addr))
+        .collect();
+    let push_secs = started.elapsed().as_secs_f64();
+    let root = write_factory(work.path(), &refs)?;
+    let analyze = Command::new(binary)
+        .arg("--root")
+        .arg(&root)
+        .args([
+            "analyze",
+            "--all",
+            "--now",
+            "2026-11-01T00:00:00Z",
+            "--source-dir",
+        ])
+        .arg(work.path().join("src"))
+        .output()
+        .map_err(|e| format!("cannot run image-factory: {e}"))?;
+    if !analyze.status.success() {
+        return Err(format!(
+            "analyze failed: {}",
+            String::from_utf8_lossy(&analyze.stderr)
+        ));
+    }
+    let label = if bearer { "bearer" } else { "anonymous" };
+    println!(
+        "  ({label}: pushed {} indexes in {push_secs:.1} s)",
+        refs.len()
+    );
+
+    let env: Vec<(&str, String)> = if bearer {
+        vec![
+            ("IMAGE_FACTORY_REGISTRY_HOST", registry.addr.clone()),
+            ("IMAGE_FACTORY_REGISTRY_USERNAME", user.to_string()),
+            ("IMAGE_FACTORY_REGISTRY_PASSWORD", password.to_string()),
+        ]
+    } else {
+        Vec::new()
+    };
+    let images = refs.len() as u64;
+    // With tokens, the first request to the registry learns the scheme (401) and each
+    // repository needs its token.
+    let (first_requests, tokens_per_run) = if bearer {
+        (images + 1, REPOS as u64)
+    } else {
+        (images, 0)
+    };
+    let mut ok = true;
+    let first = check(binary, &root, &env, "2026-11-02T00:00:00Z")?;
+    ok &= first.report(
+        &format!("{label}: first (baselines)"),
+        first_requests,
+        tokens_per_run,
+        0,
+    );
+    let again: Vec<(&str, String)> = pairs.iter().step_by(REPUSH_EVERY).cloned().collect();
+    push_parallel(&pusher, &again, "v2");
+    let updated = images / REPUSH_EVERY as u64;
+    let second = check(binary, &root, &env, "2026-11-03T00:00:00Z")?;
+    ok &= second.report(
+        &format!("{label}: {updated} re-pushed"),
+        first_requests,
+        tokens_per_run,
+        updated,
+    );
+    let third = check(binary, &root, &env, "2026-11-04T00:00:00Z")?;
+    ok &= third.report(
+        &format!("{label}: nothing new"),
+        first_requests,
+        tokens_per_run,
+        0,
+    );
+    if third.written != 0 {
+        println!(
+            "  FAIL: a check that found nothing wrote {} files",
+            third.written
+        );
+        ok = false;
+    }
+    Ok(ok)
+}
+
+/// Pushes an OCI index (content from `version`) for each `(repository, tag)`, eight at a time.
+fn push_parallel(pusher: &Pusher, pairs: &[(&str, String)], version: &str) {
+    let chunk = pairs.len().div_ceil(8).max(1);
+    std::thread::scope(|scope| {
+        for part in pairs.chunks(chunk) {
+            scope.spawn(move || {
+                for (repo, tag) in part {
+                    pusher.oci_index(repo, tag, &format!("{repo}:{tag} {version}"));
+                }
+            });
+        }
+    });
+}
+
+/// `images.yaml` with one managed image per [`PER_IMAGE`] references, and their Dockerfiles
+/// under `dir/src`; returns the factory root.
+fn write_factory(dir: &Path, refs: &[String]) -> Result<PathBuf, String> {
+    let io = |e: std::io::Error| format!("writing the factory: {e}");
+    let root = dir.join("factory");
+    std::fs::create_dir_all(&root).map_err(io)?;
+    let mut yaml = String::from("images:\n");
+    for (i, chunk) in refs.chunks(PER_IMAGE).enumerate() {
+        let name = format!("app{i:04}");
+        yaml.push_str(&format!(
+            "  - name: {name}\n    registry: ghcr.io\n    repository: acme/{name}\n    source:\n      provider: github\n      repo: acme/{name}\n      dockerfile: {name}/Dockerfile\n      workflow: build.yml\n"
+        ));
+        let mut dockerfile = String::new();
+        for (s, r) in chunk.iter().enumerate() {
+            dockerfile.push_str(&format!("FROM {r} AS stage{s}\nRUN true\n"));
+        }
+        let src = dir.join("src").join(&name);
+        std::fs::create_dir_all(&src).map_err(io)?;
+        std::fs::write(src.join("Dockerfile"), dockerfile).map_err(io)?;
+    }
+    std::fs::write(root.join("images.yaml"), yaml).map_err(io)?;
+    Ok(root)
+}
+
+/// What one `check` run gave.
+struct Run {
+    secs: f64,
+    checked: u64,
+    failed: u64,
+    updated: u64,
+    requests: u64,
+    token_requests: u64,
+    written: usize,
+}
+
+impl Run {
+    /// Prints the row; false (with the reason) when the counts are not the expected ones.
+    fn report(&self, label: &str, requests: u64, tokens: u64, updated: u64) -> bool {
+        let per_image = self.requests as f64 / self.checked.max(1) as f64;
+        println!(
+            "  {label:<28} {:>8.2} {:>9.0} {:>9} {:>10.3} {:>9} {:>8}",
+            self.secs,
+            self.checked as f64 / self.secs,
+            self.requests,
+            per_image,
+            self.token_requests,
+            self.updated
+        );
+        let expected = (requests, tokens, updated, 0);
+        let got = (
+            self.requests,
+            self.token_requests,
+            self.updated,
+            self.failed,
+        );
+        if got != expected {
+            println!(
+                "  FAIL: (requests, token requests, updated, failed) = {got:?}, expected {expected:?}"
+            );
+            return false;
+        }
+        true
+    }
+}
+
+fn check(binary: &Path, root: &Path, env: &[(&str, String)], now: &str) -> Result<Run, String> {
+    let mut cmd = Command::new(binary);
+    cmd.arg("--root")
+        .arg(root)
+        .args(["--format", "json", "check", "--now", now])
+        // No credentials from the machine's own Docker config.
+        .env("DOCKER_CONFIG", root.join("no-docker-config"));
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let started = Instant::now();
+    let out = cmd
+        .output()
+        .map_err(|e| format!("cannot run image-factory: {e}"))?;
+    let secs = started.elapsed().as_secs_f64();
+    if !out.status.success() {
+        return Err(format!(
+            "check failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        ));
+    }
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout)
+        .map_err(|e| format!("check printed no JSON report: {e}"))?;
+    let s = &report["summary"];
+    let n = |k: &str| s[k].as_u64().unwrap_or(u64::MAX);
+    Ok(Run {
+        secs,
+        checked: n("checked"),
+        failed: n("failed"),
+        updated: n("updated"),
+        requests: n("requests"),
+        token_requests: n("token_requests"),
+        written: report["written"].as_array().map_or(usize::MAX, Vec::len),
+    })
+}
