@@ -10,7 +10,7 @@ mod common;
 use std::path::PathBuf;
 
 use base64::Engine as _;
-use if_testkit::registry::net::CountingProxy;
+use if_testkit::registry::net::{Answer, CountingProxy, FakeRegistry};
 use if_testkit::registry::push::Pusher;
 use if_testkit::registry::token::{ISSUER, SERVICE, TokenPolicy, TokenServer};
 use if_testkit::registry::{Registry, RegistryAuth};
@@ -54,6 +54,11 @@ impl Factory {
     }
 
     fn with(reg: &str, images: &[(&str, &[&str])]) -> Factory {
+        Factory::build(reg, images, true)
+    }
+
+    /// The factory of [`Factory::with`], with or without the external `tool`.
+    fn build(reg: &str, images: &[(&str, &[&str])], tool: bool) -> Factory {
         let dir = tempfile::tempdir().unwrap();
         let mut yaml = String::from("images:\n");
         for (name, from) in images {
@@ -68,9 +73,11 @@ impl Factory {
             std::fs::create_dir_all(&src).unwrap();
             std::fs::write(src.join("Dockerfile"), dockerfile).unwrap();
         }
-        yaml.push_str(&format!(
+        if tool {
+            yaml.push_str(&format!(
             "  - name: tool\n    registry: {reg}\n    repository: lib/tool\n    allowTags: ^1\\.\\d+\\.\\d+$\n    imageSelectionStrategy: SemVer\n"
         ));
+        }
         let root = dir.path().join("factory");
         std::fs::create_dir_all(&root).unwrap();
         std::fs::write(root.join("images.yaml"), yaml).unwrap();
@@ -587,4 +594,142 @@ fn assert_no_secret(f: &Factory, output: &str, secrets: &[&str]) {
             assert!(!text.contains(s), "secret in {}", path.display());
         }
     }
+}
+
+#[test]
+fn rate_limit_headroom_is_reported_and_429_is_retried_after_retry_after() {
+    let digest = format!("sha256:{}", "ab".repeat(32));
+    let ok = Answer::new(200)
+        .header("Docker-Content-Digest", &digest)
+        .header("Content-Type", "application/vnd.oci.image.index.v1+json")
+        .header("RateLimit-Limit", "100;w=21600")
+        .header("RateLimit-Remaining", "76;w=21600");
+    let fake = FakeRegistry::start(vec![Answer::new(429).header("Retry-After", "1"), ok]);
+    let f = Factory::build(&fake.addr, &[("app", &["lib/node:22"])], false);
+    let out = f.run(&["check", "--now", T1], &[]);
+    let text = common::stdout(&out);
+    assert!(out.status.success(), "{text}{}", common::stderr(&out));
+    assert!(
+        text.contains(&format!(
+            "registry {}: 2 requests, 76 of 100 requests left per 21600s",
+            fake.addr
+        )),
+        "{text}"
+    );
+    assert!(
+        text.contains("checked 1 images: 0 updated, 1 baseline"),
+        "{text}"
+    );
+    assert_eq!(
+        fake.requests(),
+        [
+            "HEAD /v2/lib/node/manifests/22",
+            "HEAD /v2/lib/node/manifests/22"
+        ]
+    );
+    assert!(f.base_file("node-22").contains(&digest));
+
+    // JSON: the same figures.
+    fake.push(
+        Answer::new(200)
+            .header("Docker-Content-Digest", &digest)
+            .header("RateLimit-Limit", "100;w=21600")
+            .header("RateLimit-Remaining", "75;w=21600"),
+    );
+    let report = f.check(T2, &[], &[]);
+    let host = &report["registries"][0];
+    assert_eq!(host["rate_limit"]["remaining"], 75, "{report:#}");
+    assert_eq!(host["rate_limit"]["limit"], 100);
+    assert_eq!(host["rate_limit"]["window_seconds"], 21600);
+}
+
+#[test]
+fn a_mirror_is_asked_first_and_a_dead_one_falls_back_to_the_registry() {
+    let registry = registry_or_skip!(RegistryAuth::None);
+    let mirror = registry_or_skip!(RegistryAuth::None);
+    let pushed = Pusher::new(&registry.addr, None).oci_index("lib/node", "22", "same");
+    let mirrored = Pusher::new(&mirror.addr, None).oci_index("lib/node", "22", "same");
+    assert_eq!(pushed.digest, mirrored.digest);
+    let f = Factory::build(&registry.addr, &[("app", &["lib/node:22"])], false);
+
+    let to_mirror = format!("{}=http://{}", registry.addr, mirror.addr);
+    let report = f.check(T1, &["--mirror", &to_mirror], &[]);
+    assert_eq!(
+        report["registries"][0]["host"],
+        mirror.addr.as_str(),
+        "{report:#}"
+    );
+    assert_eq!(row(&report, "node-22")["digest"], pushed.digest.to_string());
+
+    let dead = format!(
+        "{}=http://127.0.0.1:{}",
+        registry.addr,
+        if_testkit::registry::free_port()
+    );
+    let report = f.check(T2, &["--mirror", &dead, "--http-retries", "0"], &[]);
+    let r = row(&report, "node-22");
+    assert_eq!(r["outcome"], "unchanged", "{report:#}");
+    let note = r["notes"][0].as_str().unwrap();
+    assert!(
+        note.starts_with("mirror failed, the registry answered: "),
+        "{note}"
+    );
+    let hosts: Vec<&str> = report["registries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| h["host"].as_str().unwrap())
+        .collect();
+    assert_eq!(hosts, [registry.addr.as_str()]);
+
+    let out = f.run(&["check", "--mirror", "docker.io"], &[]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(common::stderr(&out).contains("is not REGISTRY=MIRROR"));
+}
+
+#[test]
+fn a_progress_bar_goes_to_stderr_only_when_it_is_a_terminal() {
+    let registry = registry_or_skip!(RegistryAuth::None);
+    push_all(&Pusher::new(&registry.addr, None), "v1");
+    let f = Factory::new(&registry.addr);
+    // Not a terminal: no bar.
+    let out = f.run(&["check", "--now", T1, "--dry-run"], &[]);
+    assert!(
+        !common::stderr(&out).contains("checking ["),
+        "{}",
+        common::stderr(&out)
+    );
+    // A terminal, through util-linux's `script` (a pseudo-terminal): the bar, on stderr only.
+    if std::process::Command::new("script")
+        .arg("--version")
+        .output()
+        .is_err()
+    {
+        eprintln!("skipping the terminal half: `script` (util-linux) is not installed");
+        return;
+    }
+    let bin = assert_cmd::cargo::cargo_bin("image-factory");
+    let json = f.dir.path().join("report.json");
+    let line = format!(
+        "DOCKER_CONFIG={} {} --root {} --format json check --now {T1} --dry-run > {}",
+        f.dir.path().join("docker").display(),
+        bin.display(),
+        f.root().display(),
+        json.display()
+    );
+    let out = std::process::Command::new("script")
+        .args(["-qec", &line, "/dev/null"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let terminal = common::stdout(&out);
+    assert!(
+        terminal.contains("checking [") && terminal.contains("] 4/4"),
+        "{terminal:?}"
+    );
+    let report: Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    assert_eq!(
+        report["summary"]["checked"], 4,
+        "stdout stays one JSON document"
+    );
 }
