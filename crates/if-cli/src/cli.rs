@@ -7,7 +7,7 @@ use clap::{Parser, Subcommand, ValueEnum};
 use crate::cmd;
 
 /// Keeps container images fresh: discovers base images, waits, rebuilds, cascades.
-#[derive(Debug, Parser)]
+#[derive(Debug, Clone, Parser)]
 #[command(name = "image-factory", version, about, long_about = None)]
 pub struct Cli {
     /// The factory root: the directory holding `images.yaml` and `state/`.
@@ -22,6 +22,36 @@ pub struct Cli {
     /// Output format: `text` for people, `json` for machines (one JSON document on stdout).
     #[arg(long, global = true, value_enum, default_value_t = Format::Text)]
     pub format: Format,
+
+    /// The state lives in this git repository: clone its --git-branch (shallow) into a
+    /// temporary directory, run the command against --root inside it, commit what changed as
+    /// the bot, and push; when someone pushed first, the step runs again on the new head.
+    /// Only for commands that write state (analyze, record-update, record-build, reconcile,
+    /// check, trigger, expedite). HTTPS token: IMAGE_FACTORY_GIT_TOKEN; SSH: your agent.
+    #[arg(long, global = true, value_name = "URL")]
+    pub git_repo: Option<String>,
+
+    /// The branch of --git-repo.
+    #[arg(long, global = true, value_name = "BRANCH", default_value = "main")]
+    pub git_branch: String,
+
+    /// Commit the state files the command changes in the git work tree holding --root
+    /// (without --git-repo; nothing is pushed). A command that changes nothing commits nothing.
+    #[arg(long, global = true)]
+    pub commit: bool,
+
+    /// Pushes tried with --git-repo before giving up (each after re-running the step on the
+    /// new head).
+    #[arg(long, global = true, value_name = "N", default_value_t = 5, value_parser = clap::value_parser!(u32).range(1..=20))]
+    pub git_attempts: u32,
+
+    /// The name commits are made under.
+    #[arg(long, global = true, value_name = "NAME", env = "IMAGE_FACTORY_GIT_AUTHOR_NAME", default_value = crate::git::BOT_NAME)]
+    pub git_author_name: String,
+
+    /// The e-mail commits are made under.
+    #[arg(long, global = true, value_name = "EMAIL", env = "IMAGE_FACTORY_GIT_AUTHOR_EMAIL", default_value = crate::git::BOT_EMAIL)]
+    pub git_author_email: String,
 
     /// The command to run.
     #[command(subcommand)]
@@ -42,7 +72,7 @@ pub enum Format {
 }
 
 /// The commands.
-#[derive(Debug, Subcommand)]
+#[derive(Debug, Clone, Subcommand)]
 pub enum Command {
     /// Check images.yaml and every state file; report every problem as path:line:col.
     ///

@@ -21,7 +21,7 @@ impl From<Outcome> for ExitCode {
     }
 }
 
-/// Errors that end a command; every one maps to exit code 2 (usage or input error).
+/// Errors that end a command; every one maps to exit code 2 (usage, input or git error).
 #[derive(Debug, thiserror::Error)]
 pub enum CliError {
     /// A file could not be read.
@@ -43,6 +43,9 @@ pub enum CliError {
     /// Invalid input given on the command line or in a file.
     #[error("{0}")]
     Input(String),
+    /// A git step failed (clone, commit, push); nothing was pushed.
+    #[error("git: {0}")]
+    Git(String),
 }
 
 impl CliError {

@@ -2,6 +2,9 @@
 //! environment (`GITHUB_TOKEN`, `GITLAB_TOKEN`, `IMAGE_FACTORY_GITHUB_API`,
 //! `IMAGE_FACTORY_GITLAB_API`), and one trigger carried out.
 
+use std::collections::BTreeMap;
+use std::sync::{Mutex, PoisonError};
+
 use if_forge::{Client, Endpoints, Retry, Secret, Triggered};
 use if_model::duration::Duration;
 use if_state::rebuild::{Policy, Trigger};
@@ -50,6 +53,17 @@ fn env(name: &str) -> Option<String> {
         .filter(|v| !v.is_empty())
 }
 
+/// A client from the environment for fetching files (Dockerfiles): the default retries, and
+/// a minute per file.
+pub fn fetch_client_from_env() -> Client {
+    client_from_env(&DispatchArgs {
+        max_attempts: 1,
+        retry_backoff: Duration::from_minutes(5),
+        http_retries: 3,
+        http_timeout: 60,
+    })
+}
+
 /// A client from the environment. A missing token is not an error here: it fails the
 /// triggers that need it, one image at a time.
 pub fn client_from_env(args: &DispatchArgs) -> Client {
@@ -72,14 +86,34 @@ pub fn client_from_env(args: &DispatchArgs) -> Client {
     )
 }
 
+/// Outcomes of the builds this process started, by image: a step re-run after a rejected
+/// push (`--git-repo`) records them again instead of starting the builds twice.
+static STARTED: Mutex<BTreeMap<String, Result<Option<u64>, String>>> = Mutex::new(BTreeMap::new());
+
+/// Forgets the builds started so far: a new run begins (a re-run after a rejected push does
+/// not call this, so it starts nothing twice).
+pub fn new_run() {
+    STARTED
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner)
+        .clear();
+}
+
 /// Starts one build: `Ok(pipeline id)` (GitLab gives one, GitHub does not) or the reason it
-/// failed, for the state file (if-forge keeps tokens out of its messages).
+/// failed, for the state file (if-forge keeps tokens out of its messages). An image this
+/// process already dispatched gets that outcome again, without a request.
 pub fn dispatch(client: &Client, trigger: &Trigger) -> Result<Option<u64>, String> {
-    match if_forge::trigger(client, &trigger.source, &trigger.inputs) {
+    let mut started = STARTED.lock().unwrap_or_else(PoisonError::into_inner);
+    if let Some(outcome) = started.get(&trigger.image) {
+        return outcome.clone();
+    }
+    let outcome = match if_forge::trigger(client, &trigger.source, &trigger.inputs) {
         Ok(Triggered::Github) => Ok(None),
         Ok(Triggered::Gitlab { pipeline_id, .. }) => Ok(Some(pipeline_id)),
         Err(e) => Err(e.to_string()),
-    }
+    };
+    started.insert(trigger.image.clone(), outcome.clone());
+    outcome
 }
 
 /// Where a trigger goes, for people: `github acme/app build.yml@main`.

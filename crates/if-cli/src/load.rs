@@ -120,6 +120,7 @@ pub fn write_atomic(path: &Path, contents: &str) -> Result<(), CliError> {
 
 /// Writes the state files whose content changed between `factory` (as read) and `state`;
 /// returns their paths relative to `root`. Nothing is written when rendering any file fails.
+/// The files and the changes are also noted for [`take_written`] (the commit of a run).
 pub fn write_state(
     root: &Path,
     factory: &if_model::factory::Factory,
@@ -130,5 +131,36 @@ pub fn write_state(
     for w in &writes {
         write_atomic(&root.join(&w.path), &w.contents)?;
     }
+    let mut noted = WRITTEN
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    noted
+        .files
+        .extend(writes.iter().map(|w| root.join(&w.path)));
+    if !writes.is_empty() {
+        noted.changes.extend(state.changes.iter().cloned());
+    }
     Ok(writes.into_iter().map(|w| w.path).collect())
+}
+
+/// What the state writes of this process wrote since the last [`take_written`].
+#[derive(Debug, Default)]
+pub struct Written {
+    /// The files written (`root` joined with the state path).
+    pub files: Vec<PathBuf>,
+    /// The changes, for people, of the writes that wrote something.
+    pub changes: Vec<String>,
+}
+
+static WRITTEN: std::sync::Mutex<Written> = std::sync::Mutex::new(Written {
+    files: Vec::new(),
+    changes: Vec::new(),
+});
+
+/// What was written since the last call (and forgets it).
+pub fn take_written() -> Written {
+    let mut noted = WRITTEN
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    std::mem::take(&mut *noted)
 }

@@ -1,13 +1,15 @@
-//! GitHub Actions: `workflow_dispatch` through the REST API.
+//! GitHub's REST API: `workflow_dispatch`, and the URL and headers of a raw file.
 //!
 //! `POST {api}/repos/{owner}/{repo}/actions/workflows/{workflow}/dispatches` with
 //! `{"ref": branch, "inputs": {...}}`; GitHub answers 204 (200 when it returns run details).
+//! `GET {api}/repos/{owner}/{repo}/contents/{path}?ref={branch}` with the raw media type
+//! answers the file's bytes ("Get repository content"); `fetch` reads the answer.
 
 use if_model::enrollment::{Provider, Source};
 use serde_json::{Map, Value, json};
 
 use crate::error::ForgeError;
-use crate::http::{self, Call};
+use crate::http::{self, Call, Method};
 use crate::path::{base, encode_path, encode_segment};
 use crate::{Client, Secret, Triggered};
 
@@ -17,6 +19,8 @@ pub(crate) const MAX_INPUTS: usize = 10;
 pub(crate) const API_VERSION: &str = "2022-11-28";
 /// GitHub's JSON media type.
 const ACCEPT: &str = "application/vnd.github+json";
+/// GitHub's raw media type: a file's bytes instead of its JSON description.
+pub(crate) const ACCEPT_RAW: &str = "application/vnd.github.raw+json";
 
 /// The dispatch URL of `workflow` (a file name or an id) in `repo` (`owner/repo`).
 pub(crate) fn dispatch_url(api: &str, repo: &str, workflow: &str) -> String {
@@ -28,14 +32,32 @@ pub(crate) fn dispatch_url(api: &str, repo: &str, workflow: &str) -> String {
     )
 }
 
-/// The headers of every GitHub API request: media type, token, API version, User-Agent.
-pub(crate) fn headers(token: &Secret, user_agent: &str) -> Vec<(&'static str, String)> {
-    vec![
-        ("Accept", ACCEPT.to_owned()),
-        ("Authorization", format!("Bearer {}", token.expose())),
-        ("X-GitHub-Api-Version", API_VERSION.to_owned()),
-        ("User-Agent", user_agent.to_owned()),
-    ]
+/// The URL of `path` in `repo` at `branch`: each path segment encoded, its slashes kept;
+/// the branch as the `ref` query value (its slashes encoded).
+pub(crate) fn file_url(api: &str, repo: &str, path: &str, branch: &str) -> String {
+    format!(
+        "{}/repos/{}/contents/{}?ref={}",
+        base(api),
+        encode_path(repo),
+        encode_path(path),
+        if_http::percent_encode(branch)
+    )
+}
+
+/// The headers of every GitHub API request: media type, token (when there is one), API
+/// version, User-Agent.
+pub(crate) fn headers(
+    accept: &str,
+    token: Option<&Secret>,
+    user_agent: &str,
+) -> Vec<(&'static str, String)> {
+    let mut headers = vec![("Accept", accept.to_owned())];
+    if let Some(token) = token {
+        headers.push(("Authorization", format!("Bearer {}", token.expose())));
+    }
+    headers.push(("X-GitHub-Api-Version", API_VERSION.to_owned()));
+    headers.push(("User-Agent", user_agent.to_owned()));
+    headers
 }
 
 /// The dispatch body: the branch and every input as a string.
@@ -66,16 +88,17 @@ pub(crate) fn dispatch(
         });
     }
     let token = client.token(Provider::Github)?;
-    let mut headers = headers(token, &client.user_agent);
+    let mut headers = headers(ACCEPT, Some(token), &client.user_agent);
     headers.push(("Content-Type", "application/json".to_owned()));
     let call = Call {
         provider: Provider::Github,
+        method: Method::Post,
         url: dispatch_url(&client.endpoints.github_api, &source.repo, workflow),
         headers,
         body: dispatch_body(&source.branch, inputs).to_string(),
         secrets: client.secrets(),
     };
-    let reply = http::post(client, &call)?;
+    let reply = http::send(client, &call)?;
     match reply.status {
         200 | 204 => Ok(Triggered::Github),
         _ => Err(http::rejected(&call, &reply)),
@@ -92,6 +115,28 @@ mod tests {
             dispatch_url("https://api.github.com/", "acme/app", "build image.yml"),
             "https://api.github.com/repos/acme/app/actions/workflows/build%20image.yml/dispatches"
         );
+    }
+
+    #[test]
+    fn file_url_keeps_path_slashes_and_encodes_the_ref() {
+        assert_eq!(
+            file_url(
+                "https://api.github.com",
+                "acme/app",
+                "docker/my app/Dockerfile",
+                "release/1.x"
+            ),
+            "https://api.github.com/repos/acme/app/contents/docker/my%20app/Dockerfile?ref=release%2F1.x"
+        );
+    }
+
+    #[test]
+    fn headers_without_a_token_have_no_authorization() {
+        let names: Vec<&str> = headers(ACCEPT_RAW, None, "ua/1")
+            .iter()
+            .map(|(n, _)| *n)
+            .collect();
+        assert_eq!(names, ["Accept", "X-GitHub-Api-Version", "User-Agent"]);
     }
 
     #[test]

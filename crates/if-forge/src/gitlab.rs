@@ -1,13 +1,15 @@
-//! GitLab CI: creating a pipeline through the REST API.
+//! GitLab's REST API: creating a pipeline, and the URL and headers of a raw file.
 //!
 //! `POST {api}/projects/{url-encoded path}/pipeline` with `{"ref": branch, "variables":
 //! [{"key": ..., "value": ...}]}`; GitLab answers 201 with the pipeline (`id`, `web_url`).
+//! `GET {api}/projects/{url-encoded path}/repository/files/{url-encoded file path}/raw?ref=`
+//! answers the file's bytes ("Get raw file from repository"); `fetch` reads the answer.
 
 use if_model::enrollment::{Provider, Source};
 use serde_json::{Value, json};
 
 use crate::error::ForgeError;
-use crate::http::{self, Call, Reply};
+use crate::http::{self, Call, Method, Reply};
 use crate::path::{base, encode_segment};
 use crate::{Client, Secret, Triggered};
 
@@ -25,13 +27,40 @@ pub(crate) fn pipeline_url(api: &str, project: &str) -> String {
     )
 }
 
-/// The headers of every GitLab API request: token, media type, User-Agent.
+/// The raw-file URL of `path` in `project` at `branch`: the project and the file path each
+/// encoded as one segment (their slashes as `%2F`), the branch as the `ref` query value.
+pub(crate) fn file_url(api: &str, project: &str, path: &str, branch: &str) -> String {
+    format!(
+        "{}/projects/{}/repository/files/{}/raw?ref={}",
+        base(api),
+        encode_segment(project),
+        encode_segment(path),
+        if_http::percent_encode(branch)
+    )
+}
+
+/// The headers of a pipeline request: token, media type, User-Agent.
 pub(crate) fn headers(token: &Secret, user_agent: &str) -> Vec<(&'static str, String)> {
     vec![
         ("PRIVATE-TOKEN", token.expose().to_owned()),
         ("Accept", "application/json".to_owned()),
         ("User-Agent", user_agent.to_owned()),
     ]
+}
+
+/// The headers of a raw-file request: the token when there is one, `Accept: */*` (the
+/// answer is the file's bytes, in whatever type GitLab gives), User-Agent.
+pub(crate) fn file_headers(
+    token: Option<&Secret>,
+    user_agent: &str,
+) -> Vec<(&'static str, String)> {
+    let mut headers = Vec::new();
+    if let Some(token) = token {
+        headers.push(("PRIVATE-TOKEN", token.expose().to_owned()));
+    }
+    headers.push(("Accept", "*/*".to_owned()));
+    headers.push(("User-Agent", user_agent.to_owned()));
+    headers
 }
 
 /// The variable name of an input: `base_image` becomes `IMAGE_FACTORY_BASE_IMAGE`.
@@ -62,12 +91,13 @@ pub(crate) fn create_pipeline(
     headers.push(("Content-Type", "application/json".to_owned()));
     let call = Call {
         provider: Provider::Gitlab,
+        method: Method::Post,
         url: pipeline_url(&client.endpoints.gitlab_api, &source.repo),
         headers,
         body: pipeline_body(source, inputs).to_string(),
         secrets: client.secrets(),
     };
-    let reply = http::post(client, &call)?;
+    let reply = http::send(client, &call)?;
     match reply.status {
         200 | 201 => created(&call, &reply),
         _ => Err(http::rejected(&call, &reply)),
@@ -76,7 +106,7 @@ pub(crate) fn create_pipeline(
 
 /// Reads `id` and `web_url` from the created pipeline.
 fn created(call: &Call<'_>, reply: &Reply) -> Result<Triggered, ForgeError> {
-    let pipeline: Value = serde_json::from_str(&reply.body)
+    let pipeline: Value = serde_json::from_slice(&reply.body)
         .map_err(|_| http::invalid_response(call, reply, "the body is not JSON"))?;
     let pipeline_id = pipeline
         .get("id")
@@ -113,6 +143,20 @@ mod tests {
         assert_eq!(
             pipeline_url("https://gitlab.com/api/v4", "acme/platform/svc"),
             "https://gitlab.com/api/v4/projects/acme%2Fplatform%2Fsvc/pipeline"
+        );
+    }
+
+    #[test]
+    fn file_url_encodes_project_path_and_ref_as_single_values() {
+        assert_eq!(
+            file_url(
+                "https://gitlab.com/api/v4/",
+                "acme/svc",
+                "docker/app.Dockerfile",
+                "release/1.x"
+            ),
+            "https://gitlab.com/api/v4/projects/acme%2Fsvc/repository/files/\
+             docker%2Fapp.Dockerfile/raw?ref=release%2F1.x"
         );
     }
 

@@ -1,11 +1,13 @@
-//! The one place that sends HTTP: a JSON POST, retried on connection errors, 429 and 5xx.
+//! The one place that sends HTTP: a JSON POST (a trigger) or a GET (a file), retried on
+//! connection errors, 429 and 5xx.
 //!
-//! The provider modules build a [`Call`] (URL, headers including the auth header, body) and
-//! read the [`Reply`]; this module makes one request at a time for `if-http`'s retry loop
-//! (which owns the attempts, the waits and the budget), reads GitHub's rate-limit headers,
-//! and turns failures into scrubbed [`ForgeError`]s. A later GET (fetching a file from a
-//! repository) goes through the same loop.
+//! The provider modules build a [`Call`] (method, URL, headers including any auth header,
+//! body) and read the [`Reply`]; this module makes one request at a time for `if-http`'s
+//! retry loop (which owns the attempts, the waits and the budget), reads GitHub's
+//! rate-limit headers, reads at most [`MAX_BODY`] bytes of an answer, and turns failures
+//! into scrubbed [`ForgeError`]s.
 
+use std::borrow::Cow;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use if_http::{Attempt, GaveUp, Secret, header, parse_retry_after, truncate};
@@ -15,18 +17,40 @@ use ureq::http::HeaderMap;
 use crate::Client;
 use crate::error::ForgeError;
 
-/// The most of a response body that is read.
-const MAX_BODY: u64 = 1024 * 1024;
+/// The most of a response body that is read (1 MiB): a longer body is not kept
+/// ([`Reply::oversize`]).
+pub(crate) const MAX_BODY: u64 = 1024 * 1024;
+
+/// The request method.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Method {
+    /// Reads (a file): safe to send again, sent without a body.
+    Get,
+    /// Creates (a dispatch, a pipeline): sent with the JSON body.
+    Post,
+}
+
+impl Method {
+    /// `GET` or `POST`.
+    pub(crate) fn as_str(self) -> &'static str {
+        match self {
+            Method::Get => "GET",
+            Method::Post => "POST",
+        }
+    }
+}
 
 /// One request to make.
 pub(crate) struct Call<'a> {
     /// Which forge (for errors).
     pub provider: Provider,
+    /// GET or POST.
+    pub method: Method,
     /// The full URL; never carries a token.
     pub url: String,
-    /// Every header, the auth header included.
+    /// Every header, the auth header (if any) included.
     pub headers: Vec<(&'static str, String)>,
-    /// The JSON body.
+    /// The JSON body of a POST (a GET sends none).
     pub body: String,
     /// Every token the client holds (the one in the headers among them), scrubbed from
     /// every message.
@@ -47,15 +71,28 @@ impl Call<'_> {
 pub(crate) struct Reply {
     /// The HTTP status.
     pub status: u16,
-    /// The body (at most [`MAX_BODY`] bytes, invalid UTF-8 replaced).
-    pub body: String,
+    /// The body as sent (empty when it was larger than [`MAX_BODY`]).
+    pub body: Vec<u8>,
+    /// The body was larger than [`MAX_BODY`] and was not kept.
+    pub oversize: bool,
+    /// The `Content-Type` media type, lowercased, without parameters.
+    pub mime_type: Option<String>,
+    /// The `Content-Length` the server announced.
+    pub content_length: Option<u64>,
     /// Requests made, this one included.
     pub attempts: u32,
 }
 
+impl Reply {
+    /// The body as text, invalid UTF-8 replaced (for JSON and messages).
+    pub(crate) fn text(&self) -> Cow<'_, str> {
+        String::from_utf8_lossy(&self.body)
+    }
+}
+
 /// Sends `call`, retrying as `client.retry` allows. `Ok` for any answer that is not
 /// retryable, whatever its status; the caller decides what the status means.
-pub(crate) fn post(client: &Client, call: &Call<'_>) -> Result<Reply, ForgeError> {
+pub(crate) fn send(client: &Client, call: &Call<'_>) -> Result<Reply, ForgeError> {
     if_http::with_retry(
         &client.retry,
         if_http::REQUEST_TIMEOUT,
@@ -79,6 +116,7 @@ impl Failure {
         match self {
             Failure::Status { status, body } => ForgeError::Unavailable {
                 provider: call.provider,
+                method: call.method.as_str(),
                 status,
                 url: call.url.clone(),
                 message: provider_message(&body, call),
@@ -96,22 +134,34 @@ impl Failure {
     }
 }
 
+/// The provider's message in a final answer: see [`provider_message`]; a body too large to
+/// keep says so.
+pub(crate) fn reply_message(call: &Call<'_>, reply: &Reply) -> String {
+    if reply.oversize {
+        format!("(a body larger than {MAX_BODY} bytes, not read)")
+    } else {
+        provider_message(&reply.text(), call)
+    }
+}
+
 /// The error for a final answer the caller does not accept.
 pub(crate) fn rejected(call: &Call<'_>, reply: &Reply) -> ForgeError {
     ForgeError::Rejected {
         provider: call.provider,
+        method: call.method.as_str(),
         status: reply.status,
         url: call.url.clone(),
-        message: provider_message(&reply.body, call),
+        message: reply_message(call, reply),
         attempts: reply.attempts,
     }
 }
 
 /// The error for a success status whose body lacks what it should say.
 pub(crate) fn invalid_response(call: &Call<'_>, reply: &Reply, problem: &str) -> ForgeError {
-    let body = truncate(&call.scrub(reply.body.trim()));
+    let body = truncate(&call.scrub(reply.text().trim()));
     ForgeError::InvalidResponse {
         provider: call.provider,
+        method: call.method.as_str(),
         status: reply.status,
         url: call.url.clone(),
         message: format!("{problem}; body: {body}"),
@@ -127,50 +177,80 @@ fn send_once(
     attempt: u32,
     timeout: Duration,
 ) -> Attempt<Reply, Failure> {
-    let mut request = agent
-        .post(call.url.as_str())
-        .config()
-        .timeout_global(Some(timeout))
-        .build();
+    let sent = match call.method {
+        Method::Get => prepare(agent.get(call.url.as_str()), call, timeout).call(),
+        Method::Post => prepare(agent.post(call.url.as_str()), call, timeout).send(&call.body),
+    };
+    let mut response = match sent {
+        Ok(response) => response,
+        Err(err) => {
+            let message = err.to_string();
+            return Attempt::failed(Failure::Transport { message }, if_http::transient(&err));
+        }
+    };
+    let status = response.status().as_u16();
+    let limited = rate_limited(status, response.headers());
+    let retryable = limited || if_http::retryable_status(status);
+    let wait = if retryable {
+        wait_hint(response.headers(), limited, SystemTime::now())
+    } else {
+        None
+    };
+    let mime_type = response.body().mime_type().map(str::to_ascii_lowercase);
+    let content_length = response.body().content_length();
+    let (body, oversize) = match read_body(response.body_mut()) {
+        Ok(read) => read,
+        // A GET whose answer broke off is sent again, like one that never got an answer.
+        Err(err) if call.method == Method::Get && !retryable => {
+            let message = format!("reading the answer (HTTP {status}): {err}");
+            return Attempt::failed(Failure::Transport { message }, if_http::transient(&err));
+        }
+        // A POST is not: the status already says whether it worked, and sending it again
+        // could trigger a second build. Its unreadable body counts as empty.
+        Err(_) => (Vec::new(), false),
+    };
+    if retryable {
+        let body = if oversize {
+            String::new()
+        } else {
+            String::from_utf8_lossy(&body).into_owned()
+        };
+        return Attempt::Transient {
+            failure: Failure::Status { status, body },
+            wait,
+        };
+    }
+    Attempt::Done(Reply {
+        status,
+        body,
+        oversize,
+        mime_type,
+        content_length,
+        attempts: attempt,
+    })
+}
+
+/// The request with this call's timeout and headers.
+fn prepare<B>(
+    request: ureq::RequestBuilder<B>,
+    call: &Call<'_>,
+    timeout: Duration,
+) -> ureq::RequestBuilder<B> {
+    let mut request = request.config().timeout_global(Some(timeout)).build();
     for (name, value) in &call.headers {
         request = request.header(*name, value.as_str());
     }
-    match request.send(call.body.as_str()) {
-        Ok(mut response) => {
-            let status = response.status().as_u16();
-            let limited = rate_limited(status, response.headers());
-            let retryable = limited || if_http::retryable_status(status);
-            let wait = if retryable {
-                wait_hint(response.headers(), limited, SystemTime::now())
-            } else {
-                None
-            };
-            // A body that cannot be read is reported as empty: the status already says
-            // whether the request worked, and re-sending it could trigger a second build.
-            let body = response
-                .body_mut()
-                .with_config()
-                .limit(MAX_BODY)
-                .lossy_utf8(true)
-                .read_to_string()
-                .unwrap_or_default();
-            if retryable {
-                Attempt::Transient {
-                    failure: Failure::Status { status, body },
-                    wait,
-                }
-            } else {
-                Attempt::Done(Reply {
-                    status,
-                    body,
-                    attempts: attempt,
-                })
-            }
-        }
-        Err(err) => {
-            let message = err.to_string();
-            Attempt::failed(Failure::Transport { message }, if_http::transient(&err))
-        }
+    request
+}
+
+/// At most [`MAX_BODY`] bytes of the body, and whether there was more (then nothing is
+/// kept). `ureq` fails a read that goes past its limit, so the limit is one byte more: a
+/// body of exactly `MAX_BODY` bytes is read whole.
+fn read_body(body: &mut ureq::Body) -> Result<(Vec<u8>, bool), ureq::Error> {
+    match body.with_config().limit(MAX_BODY + 1).read_to_vec() {
+        Ok(bytes) => Ok((bytes, false)),
+        Err(ureq::Error::BodyExceedsLimit(_)) => Ok((Vec::new(), true)),
+        Err(err) => Err(err),
     }
 }
 
@@ -231,6 +311,7 @@ mod tests {
         let (a, b) = (secret(), Secret::new("other".to_owned()));
         let call = Call {
             provider: Provider::Github,
+            method: Method::Post,
             url: String::new(),
             headers: Vec::new(),
             body: String::new(),

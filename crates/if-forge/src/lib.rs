@@ -1,13 +1,17 @@
 //! The forge adapter: triggers a managed image's build on GitHub Actions (`workflow_dispatch`)
-//! or GitLab CI (a new pipeline) over their REST APIs.
+//! or GitLab CI (a new pipeline) over their REST APIs ([`trigger`]), and fetches a file (the
+//! image's Dockerfile) from its repository at its branch ([`fetch_file`]).
 //!
 //! An I/O crate that makes no decisions: the caller says which source to build and with which
 //! inputs, and gets back what the forge answered. It reads no environment variables: the
 //! caller (the CLI) reads [`GITHUB_TOKEN_ENV`], [`GITLAB_TOKEN_ENV`], [`GITHUB_API_ENV`] and
 //! [`GITLAB_API_ENV`] and passes the values to [`Client::new`].
 //!
-//! * `http`: the retry loop (connection errors, 429 and 5xx; `Retry-After`; backoff; budget);
+//! * `http`: the one place that sends HTTP (POST or GET) through the retry loop (connection
+//!   errors, 429 and 5xx; `Retry-After`; backoff; budget), reading at most 1 MiB of an answer;
 //! * `github`, `gitlab`: each provider's URLs, headers and bodies, exactly as documented;
+//! * `fetch`: what a file's answer means (the content, 404, a directory, too large, not
+//!   UTF-8);
 //! * `path`: percent-encoding of path segments; `error`: [`ForgeError`].
 //!
 //! [`Secret`], [`Retry`] and [`GaveUp`] are `if-http`'s, shared with the registry client.
@@ -19,12 +23,14 @@ use std::fmt;
 use if_model::enrollment::{Provider, Source};
 
 mod error;
+mod fetch;
 mod github;
 mod gitlab;
 mod http;
 mod path;
 
 pub use error::ForgeError;
+pub use fetch::fetch_file;
 pub use if_http::{GaveUp, Retry, Secret};
 
 /// The environment variable that overrides the GitHub API base URL.
@@ -41,6 +47,8 @@ pub const DEFAULT_GITHUB_API: &str = "https://api.github.com";
 pub const DEFAULT_GITLAB_API: &str = "https://gitlab.com/api/v4";
 /// The most inputs GitHub's `workflow_dispatch` accepts.
 pub const GITHUB_MAX_INPUTS: usize = github::MAX_INPUTS;
+/// The largest file [`fetch_file`] reads (1 MiB): a larger one is [`ForgeError::FileTooLarge`].
+pub const MAX_FILE_BYTES: u64 = http::MAX_BODY;
 
 /// The base URLs of the two APIs (a trailing slash is allowed).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -87,7 +95,8 @@ pub struct Client {
 
 impl Client {
     /// A client for these endpoints and tokens. A missing or blank token fails only the
-    /// calls that need it, with [`ForgeError::MissingToken`].
+    /// calls that need it ([`trigger`]), with [`ForgeError::MissingToken`]; [`fetch_file`]
+    /// then sends no token (enough for a public repository).
     ///
     /// HTTP status codes are answers, not transport errors; redirects are not followed (a
     /// redirected POST would lose its token); proxy environment variables are not read.
@@ -134,14 +143,21 @@ impl Client {
 
     /// The provider's token, or `MissingToken` naming the variable to set.
     fn token(&self, provider: Provider) -> Result<&Secret, ForgeError> {
-        let (token, env) = match provider {
-            Provider::Github => (&self.github_token, GITHUB_TOKEN_ENV),
-            Provider::Gitlab => (&self.gitlab_token, GITLAB_TOKEN_ENV),
+        let env = match provider {
+            Provider::Github => GITHUB_TOKEN_ENV,
+            Provider::Gitlab => GITLAB_TOKEN_ENV,
         };
-        token
-            .as_ref()
-            .filter(|t| !t.is_blank())
+        self.optional_token(provider)
             .ok_or(ForgeError::MissingToken { provider, env })
+    }
+
+    /// The provider's token, if one is set and not blank.
+    fn optional_token(&self, provider: Provider) -> Option<&Secret> {
+        let token = match provider {
+            Provider::Github => &self.github_token,
+            Provider::Gitlab => &self.gitlab_token,
+        };
+        token.as_ref().filter(|t| !t.is_blank())
     }
 }
 

@@ -136,6 +136,7 @@ fn wrong_token_fails_at_once_with_bad_credentials() {
     let err = trigger(&client, &github_source(), &[]).unwrap_err();
     let ForgeError::Rejected {
         provider,
+        method,
         status,
         url,
         message,
@@ -145,6 +146,7 @@ fn wrong_token_fails_at_once_with_bad_credentials() {
         panic!("expected Rejected, got {err:?}");
     };
     assert_eq!((*provider, *status, *attempts), (Provider::Github, 401, 1));
+    assert_eq!(*method, "POST");
     assert_eq!(message, "Bad credentials");
     assert!(url.ends_with("/repos/acme/app/actions/workflows/build.yml/dispatches"));
     assert!(err.to_string().contains("Bad credentials"), "{err}");

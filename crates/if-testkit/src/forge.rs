@@ -1,14 +1,24 @@
-//! The two endpoints as GitHub and GitLab document them: every request is checked (method,
-//! path, headers, JSON body) and every problem named; the normal answer follows from that.
+//! The endpoints as GitHub and GitLab document them: every request is checked (method, path,
+//! query, headers, body) and every problem named; the normal answer follows from that.
+//!
+//! This module routes a request and checks the two trigger endpoints (a `workflow_dispatch`,
+//! a new pipeline); `files` checks the two file endpoints (GitHub's repository content,
+//! GitLab's raw file) and holds the files they serve.
 
 use serde_json::{Value, json};
 
 use crate::wire::Request;
 
+mod files;
+
+pub(crate) use files::Files;
+
 /// GitHub's REST API version the fake expects.
 pub const GITHUB_API_VERSION: &str = "2022-11-28";
 /// GitHub's JSON media type.
 pub const GITHUB_ACCEPT: &str = "application/vnd.github+json";
+/// GitHub's raw media type, required when fetching a file's content.
+pub const GITHUB_ACCEPT_RAW: &str = "application/vnd.github.raw+json";
 /// The most inputs GitHub accepts in a `workflow_dispatch`.
 pub const GITHUB_MAX_INPUTS: usize = 10;
 /// The path prefix of the fake GitLab API.
@@ -37,6 +47,13 @@ pub(crate) enum Answer {
     Dispatched,
     /// GitLab created a pipeline for `project` (decoded path) on `reference`: 201.
     PipelineCreated { project: String, reference: String },
+    /// A file's bytes, or GitHub's listing of a directory: 200.
+    Content {
+        /// The `Content-Type` answered.
+        content_type: String,
+        /// The bytes.
+        body: Vec<u8>,
+    },
     /// An error answer with a JSON body.
     Refused { status: u16, body: Value },
 }
@@ -44,39 +61,87 @@ pub(crate) enum Answer {
 /// Which endpoint a path names.
 enum Route {
     GithubDispatch,
-    GitlabPipeline { project: String },
+    GitlabPipeline {
+        project: String,
+    },
+    /// `/repos/{owner}/{repo}/contents/{path}`: the repository and the decoded path.
+    GithubContent {
+        repo: String,
+        path: String,
+    },
+    /// `/api/v4/projects/{id}/repository/files/{file_path}/raw`, both decoded.
+    GitlabRawFile {
+        project: String,
+        path: String,
+    },
     Unknown,
 }
 
-/// Checks `request` against the endpoint its path names.
-pub(crate) fn check(request: &Request, tokens: &Tokens) -> Verdict {
+impl Route {
+    /// The method the endpoint takes.
+    fn method(&self) -> &'static str {
+        match self {
+            Route::GithubContent { .. } | Route::GitlabRawFile { .. } => "GET",
+            _ => "POST",
+        }
+    }
+}
+
+/// Checks `request` against the endpoint its path names; `files` are what the file
+/// endpoints serve.
+pub(crate) fn check(request: &Request, tokens: &Tokens, files: &Files) -> Verdict {
     let mut violations = Vec::new();
     let (path, query) = match request.target.split_once('?') {
         Some((path, query)) => (path, Some(query)),
         None => (request.target.as_str(), None),
     };
-    if query.is_some() {
+    let route = route(path, &mut violations);
+    if matches!(route, Route::Unknown) {
+        // The route's violation says why; the method and query of no endpoint do not matter.
+        let body = if path.starts_with(GITLAB_PREFIX) {
+            json!({"message": "404 Not Found"})
+        } else {
+            json!({"message": "Not Found", "documentation_url": "https://docs.github.com/rest"})
+        };
+        return refused(violations, 404, body);
+    }
+    let reads_a_file = matches!(
+        route,
+        Route::GithubContent { .. } | Route::GitlabRawFile { .. }
+    );
+    if query.is_some() && !reads_a_file {
         violations.push(format!("unexpected query string in {:?}", request.target));
     }
-    let route = route(path, &mut violations);
-    let github = !matches!(route, Route::GitlabPipeline { .. }) && !path.starts_with(GITLAB_PREFIX);
+    let github = matches!(route, Route::GithubDispatch | Route::GithubContent { .. });
     let not_found = if github {
         json!({"message": "Not Found", "documentation_url": "https://docs.github.com/rest"})
     } else {
         json!({"message": "404 Not Found"})
     };
-    if request.method != "POST" {
-        violations.push(format!("method {} where POST is required", request.method));
+    let method = route.method();
+    if request.method != method {
+        violations.push(format!(
+            "method {} where {method} is required",
+            request.method
+        ));
         return refused(violations, 404, not_found);
     }
     match route {
         Route::Unknown => refused(violations, 404, not_found),
         Route::GithubDispatch => check_github(request, tokens, violations),
         Route::GitlabPipeline { project } => check_gitlab(request, tokens, violations, project),
+        Route::GithubContent { repo, path } => {
+            let file = files::Wanted::new(repo, path, query);
+            files::check_github(request, tokens, files, file, violations)
+        }
+        Route::GitlabRawFile { project, path } => {
+            let file = files::Wanted::new(project, path, query);
+            files::check_gitlab(request, tokens, files, file, violations)
+        }
     }
 }
 
-fn refused(violations: Vec<String>, status: u16, body: Value) -> Verdict {
+pub(crate) fn refused(violations: Vec<String>, status: u16, body: Value) -> Verdict {
     Verdict {
         violations,
         answer: Answer::Refused { status, body },
@@ -101,12 +166,46 @@ fn route(path: &str, violations: &mut Vec<String>) -> Route {
             workflow,
             "dispatches",
         ] if !owner.is_empty() && !repo.is_empty() && !workflow.is_empty() => Route::GithubDispatch,
+        ["repos", owner, repo, "contents", ref rest @ ..]
+            if !owner.is_empty() && !repo.is_empty() =>
+        {
+            match files::github_path(rest) {
+                Ok(path) => Route::GithubContent {
+                    repo: format!("{}/{}", percent_decode(owner), percent_decode(repo)),
+                    path,
+                },
+                Err(problem) => {
+                    violations.push(format!("file path in {path:?}: {problem}"));
+                    Route::Unknown
+                }
+            }
+        }
         ["api", "v4", "projects", id, "pipeline"] if !id.is_empty() => Route::GitlabPipeline {
             project: percent_decode(id),
+        },
+        [
+            "api",
+            "v4",
+            "projects",
+            id,
+            "repository",
+            "files",
+            file,
+            "raw",
+        ] if !id.is_empty() && !file.is_empty() => Route::GitlabRawFile {
+            project: percent_decode(id),
+            path: percent_decode(file),
         },
         ["api", "v4", "projects", .., "pipeline"] => {
             violations.push(format!(
                 "GitLab project id in {path:?} is not URL-encoded (a raw '/' splits it)"
+            ));
+            Route::Unknown
+        }
+        ["api", "v4", "projects", ref rest @ .., "raw"] if rest.contains(&"files") => {
+            violations.push(format!(
+                "GitLab project id or file path in {path:?} is not URL-encoded (a raw '/' \
+                 splits it; the file path's slashes must be %2F)"
             ));
             Route::Unknown
         }
@@ -118,7 +217,7 @@ fn route(path: &str, violations: &mut Vec<String>) -> Route {
 }
 
 /// A path segment may hold only unreserved characters, sub-delims, `:`, `@` and `%XX`.
-fn check_encoding(segment: &str) -> Result<(), String> {
+pub(crate) fn check_encoding(segment: &str) -> Result<(), String> {
     let bytes = segment.as_bytes();
     let mut i = 0;
     while i < bytes.len() {
@@ -165,7 +264,11 @@ pub(crate) fn percent_decode(segment: &str) -> String {
 }
 
 /// The one value of header `name`, with a violation when it is sent more than once.
-fn single<'r>(request: &'r Request, name: &str, violations: &mut Vec<String>) -> Option<&'r str> {
+pub(crate) fn single<'r>(
+    request: &'r Request,
+    name: &str,
+    violations: &mut Vec<String>,
+) -> Option<&'r str> {
     let values = request.all(name);
     if values.len() > 1 {
         violations.push(format!("header {name} sent {} times", values.len()));
@@ -173,7 +276,12 @@ fn single<'r>(request: &'r Request, name: &str, violations: &mut Vec<String>) ->
     values.first().copied()
 }
 
-fn expect_header(request: &Request, name: &str, want: &str, violations: &mut Vec<String>) {
+pub(crate) fn expect_header(
+    request: &Request,
+    name: &str,
+    want: &str,
+    violations: &mut Vec<String>,
+) {
     match single(request, name, violations) {
         Some(got) if got == want => {}
         Some(got) => violations.push(format!("header {name} is {got:?}, want {want:?}")),
@@ -357,141 +465,4 @@ fn expect_ref(
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn tokens() -> Tokens {
-        Tokens {
-            github: "gh".to_owned(),
-            gitlab: "gl".to_owned(),
-        }
-    }
-
-    fn request(method: &str, target: &str, headers: &[(&str, &str)], body: &str) -> Request {
-        Request {
-            method: method.to_owned(),
-            target: target.to_owned(),
-            headers: headers
-                .iter()
-                .map(|(n, v)| ((*n).to_owned(), (*v).to_owned()))
-                .collect(),
-            body: body.as_bytes().to_vec(),
-        }
-    }
-
-    const GH: &str = "/repos/acme/app/actions/workflows/build.yml/dispatches";
-
-    fn github_headers(auth: &str) -> Vec<(&'static str, &str)> {
-        vec![
-            ("accept", GITHUB_ACCEPT),
-            ("authorization", auth),
-            ("x-github-api-version", GITHUB_API_VERSION),
-            ("user-agent", "t/1"),
-            ("content-type", "application/json"),
-        ]
-    }
-
-    #[test]
-    fn good_github_dispatch_has_no_violation() {
-        let body = r#"{"ref":"main","inputs":{"image":"app"}}"#;
-        let v = check(
-            &request("POST", GH, &github_headers("Bearer gh"), body),
-            &tokens(),
-        );
-        assert_eq!(v.violations, Vec::<String>::new());
-        assert_eq!(v.answer, Answer::Dispatched);
-    }
-
-    #[test]
-    fn github_wrong_token_is_401_bad_credentials() {
-        let v = check(
-            &request("POST", GH, &github_headers("Bearer nope"), "{}"),
-            &tokens(),
-        );
-        let Answer::Refused { status, body } = v.answer else {
-            panic!("not refused");
-        };
-        assert_eq!(
-            (status, body["message"].as_str()),
-            (401, Some("Bad credentials"))
-        );
-        assert_eq!(v.violations.len(), 1);
-    }
-
-    #[test]
-    fn github_body_problems_are_422_and_named() {
-        let inputs: serde_json::Map<String, Value> =
-            (0..11).map(|i| (format!("i{i}"), json!("v"))).collect();
-        let body = json!({"ref": 1, "inputs": inputs, "extra": true}).to_string();
-        let v = check(
-            &request("POST", GH, &github_headers("Bearer gh"), &body),
-            &tokens(),
-        );
-        assert!(matches!(v.answer, Answer::Refused { status: 422, .. }));
-        assert_eq!(v.violations.len(), 3, "{:?}", v.violations);
-    }
-
-    #[test]
-    fn gitlab_raw_slash_in_project_is_a_violation() {
-        let headers = [
-            ("private-token", "gl"),
-            ("content-type", "application/json"),
-        ];
-        let raw = "/api/v4/projects/acme/svc/pipeline";
-        let v = check(
-            &request("POST", raw, &headers, r#"{"ref":"main"}"#),
-            &tokens(),
-        );
-        assert!(matches!(v.answer, Answer::Refused { status: 404, .. }));
-        assert!(
-            v.violations[0].contains("not URL-encoded"),
-            "{:?}",
-            v.violations
-        );
-        let encoded = "/api/v4/projects/acme%2Fsvc/pipeline";
-        let v = check(
-            &request("POST", encoded, &headers, r#"{"ref":"main"}"#),
-            &tokens(),
-        );
-        assert_eq!(
-            v.answer,
-            Answer::PipelineCreated {
-                project: "acme/svc".to_owned(),
-                reference: "main".to_owned()
-            }
-        );
-    }
-
-    #[test]
-    fn gitlab_variables_must_be_key_value_strings() {
-        let headers = [
-            ("private-token", "gl"),
-            ("content-type", "application/json"),
-        ];
-        let path = "/api/v4/projects/acme%2Fsvc/pipeline";
-        let body = r#"{"ref":"main","variables":[{"key":"A","value":1,"x":2}]}"#;
-        let v = check(&request("POST", path, &headers, body), &tokens());
-        assert!(matches!(v.answer, Answer::Refused { status: 400, .. }));
-        assert_eq!(v.violations.len(), 2, "{:?}", v.violations);
-    }
-
-    #[test]
-    fn wrong_method_and_unknown_path_are_404() {
-        let v = check(&request("GET", GH, &[], ""), &tokens());
-        assert!(matches!(v.answer, Answer::Refused { status: 404, .. }));
-        let v = check(&request("POST", "/nope", &[], ""), &tokens());
-        assert!(matches!(v.answer, Answer::Refused { status: 404, .. }));
-        let v = check(&request("POST", "/repos/a b/x", &[], ""), &tokens());
-        assert!(
-            v.violations[0].contains("percent-encoded"),
-            "{:?}",
-            v.violations
-        );
-    }
-
-    #[test]
-    fn percent_decoding() {
-        assert_eq!(percent_decode("acme%2Fplatform%2fsvc"), "acme/platform/svc");
-        assert_eq!(percent_decode("%E2%9C%93ok"), "\u{2713}ok");
-    }
-}
+mod tests;

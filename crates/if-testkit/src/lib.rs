@@ -1,16 +1,19 @@
 //! Test support (dev-only): [`FakeForge`], a fake GitHub/GitLab API on a loopback port, and
 //! [`registry`], a real-registry harness.
 //!
-//! [`FakeForge`] implements the two endpoints the factory calls, exactly as the providers document
-//! them, and checks every request against that documentation: a request that GitHub or
-//! GitLab would refuse is refused here too, with the provider's status and error shape, and
-//! every problem is named in [`Recorded::violations`]. Tests can also queue answers
-//! ([`Scripted`]: 500, 429 with `Retry-After`, 401, a hang-up) that come before the normal
-//! behaviour. It uses the standard library and `serde_json` only; one server thread, stopped
-//! on drop.
+//! [`FakeForge`] implements the endpoints the factory calls (a `workflow_dispatch`, a new
+//! pipeline, and each provider's raw-file endpoint), exactly as the providers document them,
+//! and checks every request against that documentation: a request that GitHub or GitLab
+//! would refuse is refused here too, with the provider's status and error shape, and every
+//! problem is named in [`Recorded::violations`]. The files it serves are given with
+//! [`FakeForge::add_file`]. Tests can also queue answers ([`Scripted`]: 500, 429 with
+//! `Retry-After`, 401, a hang-up) that come before the normal behaviour. It uses the
+//! standard library, `serde_json` and `if-model`'s `Provider` only; one server thread,
+//! stopped on drop.
 //!
 //! * `wire`: reading one HTTP/1.1 request (bounded) and writing one answer;
-//! * `forge`: the endpoints' checks and normal answers;
+//! * `forge`: the endpoints' checks and normal answers (`forge::files`: the file endpoints
+//!   and the files they serve);
 //! * [`registry`]: Debian's `docker-registry` (distribution 2.8) started on a free loopback
 //!   port (anonymous, htpasswd or token auth) and stopped on drop, with
 //!   [`registry_or_skip!`] to skip a test when it is not installed; pushing images over its
@@ -26,15 +29,19 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
+use if_model::enrollment::Provider;
 use serde_json::{Value, json};
 
 mod forge;
+pub mod git;
 pub mod registry;
 mod wire;
 
-pub use forge::{GITHUB_ACCEPT, GITHUB_API_VERSION, GITHUB_MAX_INPUTS, GITLAB_PREFIX};
+pub use forge::{
+    GITHUB_ACCEPT, GITHUB_ACCEPT_RAW, GITHUB_API_VERSION, GITHUB_MAX_INPUTS, GITLAB_PREFIX,
+};
 
-use forge::{Answer, Tokens};
+use forge::{Answer, Files, Tokens};
 use wire::{ReadError, Request};
 
 /// How often the accept loop looks at the stop flag.
@@ -47,7 +54,7 @@ const FIRST_PIPELINE_ID: u64 = 1000;
 /// One request the fake received, with what it answered.
 #[derive(Debug, Clone)]
 pub struct Recorded {
-    /// The method (`POST`).
+    /// The method (`POST`, `GET`).
     pub method: String,
     /// The request target as sent: the path (still percent-encoded) and any query.
     pub path: String,
@@ -146,6 +153,7 @@ impl Scripted {
 /// What the server thread and the test share.
 struct Shared {
     tokens: Tokens,
+    files: Files,
     base_url: String,
     requests: Vec<Recorded>,
     script: VecDeque<Scripted>,
@@ -180,6 +188,7 @@ impl FakeForge {
                 github: github_token.to_owned(),
                 gitlab: gitlab_token.to_owned(),
             },
+            files: Files::default(),
             base_url: format!("http://{addr}"),
             requests: Vec::new(),
             script: VecDeque::new(),
@@ -225,6 +234,37 @@ impl FakeForge {
     /// the normal behaviour resumes.
     pub fn push_response(&self, response: Scripted) {
         lock(&self.shared).script.push_back(response);
+    }
+
+    /// Serves `content` as the file `path` on `branch` of `repo` (`owner/repo` on GitHub,
+    /// the project path on GitLab), replacing any earlier content there.
+    ///
+    /// GitHub's `GET /repos/{owner}/{repo}/contents/{path}?ref={branch}` then answers 200
+    /// with the raw bytes (`Content-Type: application/vnd.github.raw+json; charset=utf-8`),
+    /// and a directory (a path that has files below it) with its JSON listing
+    /// (`application/json`); GitLab's `GET /api/v4/projects/{id}/repository/files/{path}/
+    /// raw?ref={branch}` answers the bytes as `text/plain; charset=utf-8`. A path that is
+    /// not there answers 404 with the provider's body: GitHub `{"message": "Not Found",
+    /// ...}` (`No commit found for the ref ...` for a branch without files), GitLab
+    /// `{"message": "404 File Not Found"}` (`404 Commit Not Found`, `404 Project Not
+    /// Found`). The token is optional, but a wrong one answers 401.
+    pub fn add_file(
+        &self,
+        provider: Provider,
+        repo: &str,
+        branch: &str,
+        path: &str,
+        content: impl Into<Vec<u8>>,
+    ) {
+        lock(&self.shared)
+            .files
+            .add(provider, repo, branch, path, content.into());
+    }
+
+    /// Makes `repo` private: a file request without a token answers 404, as the providers
+    /// answer for a repository the caller may not see.
+    pub fn set_private(&self, provider: Provider, repo: &str) {
+        lock(&self.shared).files.set_private(provider, repo);
     }
 }
 
@@ -302,25 +342,28 @@ fn handle(mut stream: TcpStream, shared: &Mutex<Shared>) {
 }
 
 /// An answer: status, headers, body.
-type Reply = (u16, Vec<(String, String)>, String);
+type Reply = (u16, Vec<(String, String)>, Vec<u8>);
 
 fn json_answer(status: u16, body: String) -> Reply {
     let headers = vec![("Content-Type".to_owned(), "application/json".to_owned())];
-    (status, headers, body)
+    (status, headers, body.into_bytes())
 }
 
 /// The checks' violations and the answer: the next scripted one if any, else the normal
 /// one (`None` to hang up).
 fn respond(request: &Request, shared: &Mutex<Shared>) -> (Vec<String>, Option<Reply>) {
     let mut shared = lock(shared);
-    let verdict = forge::check(request, &shared.tokens);
+    let verdict = forge::check(request, &shared.tokens, &shared.files);
     if let Some(scripted) = shared.script.pop_front() {
-        let answer =
-            (!scripted.hang_up).then_some((scripted.status, scripted.headers, scripted.body));
+        let answer = (!scripted.hang_up).then_some((
+            scripted.status,
+            scripted.headers,
+            scripted.body.into_bytes(),
+        ));
         return (verdict.violations, answer);
     }
     let answer = match verdict.answer {
-        Answer::Dispatched => (204, Vec::new(), String::new()),
+        Answer::Dispatched => (204, Vec::new(), Vec::new()),
         Answer::PipelineCreated { project, reference } => {
             let id = shared.next_pipeline;
             shared.next_pipeline += 1;
@@ -333,6 +376,9 @@ fn respond(request: &Request, shared: &Mutex<Shared>) -> (Vec<String>, Option<Re
                 "web_url": format!("{}/{project}/-/pipelines/{id}", shared.base_url),
             });
             json_answer(201, body.to_string())
+        }
+        Answer::Content { content_type, body } => {
+            (200, vec![("Content-Type".to_owned(), content_type)], body)
         }
         Answer::Refused { status, body } => json_answer(status, body.to_string()),
     };

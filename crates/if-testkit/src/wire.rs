@@ -185,7 +185,7 @@ pub(crate) fn write_response(
     stream: &mut impl Write,
     status: u16,
     headers: &[(String, String)],
-    body: &str,
+    body: &[u8],
 ) -> io::Result<()> {
     let mut out = format!("HTTP/1.1 {status} {}\r\n", reason(status));
     for (name, value) in headers {
@@ -195,10 +195,11 @@ pub(crate) fn write_response(
         out.push_str(&format!("Content-Length: {}\r\n", body.len()));
     }
     out.push_str("Connection: close\r\n\r\n");
+    let mut out = out.into_bytes();
     if status != 204 && status != 304 {
-        out.push_str(body);
+        out.extend_from_slice(body);
     }
-    stream.write_all(out.as_bytes())?;
+    stream.write_all(&out)?;
     stream.flush()
 }
 
@@ -288,14 +289,14 @@ mod tests {
     fn writes_status_headers_and_length() {
         let mut out = Vec::new();
         let headers = vec![("Retry-After".to_owned(), "1".to_owned())];
-        write_response(&mut out, 429, &headers, "{}").unwrap();
+        write_response(&mut out, 429, &headers, b"{}").unwrap();
         assert_eq!(
             String::from_utf8(out).unwrap(),
             "HTTP/1.1 429 Too Many Requests\r\nRetry-After: 1\r\nContent-Length: 2\r\n\
              Connection: close\r\n\r\n{}"
         );
         let mut out = Vec::new();
-        write_response(&mut out, 204, &[], "ignored").unwrap();
+        write_response(&mut out, 204, &[], b"ignored").unwrap();
         assert_eq!(
             String::from_utf8(out).unwrap(),
             "HTTP/1.1 204 No Content\r\nConnection: close\r\n\r\n"

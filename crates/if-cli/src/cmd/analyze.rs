@@ -12,10 +12,10 @@ use serde::Serialize;
 
 use crate::cli::{Cli, Format};
 use crate::exit::{CliError, Outcome};
-use crate::{discover, load, output};
+use crate::{discover, forge, load, output};
 
 /// Arguments of `analyze`.
-#[derive(Debug, clap::Args)]
+#[derive(Debug, Clone, clap::Args)]
 #[command(group(clap::ArgGroup::new("which").required(true).args(["image", "all"])))]
 pub struct Args {
     /// Analyze this enrolled image only.
@@ -25,8 +25,15 @@ pub struct Args {
     #[arg(long)]
     pub all: bool,
     /// Where `source.dockerfile` paths resolve (default: the directory containing the root).
+    /// A Dockerfile that is not there is fetched from its repository at `source.branch`
+    /// (GitHub contents API with GITHUB_TOKEN, GitLab repository files API with GITLAB_TOKEN;
+    /// public repositories need no token).
     #[arg(long, value_name = "DIR")]
     pub source_dir: Option<PathBuf>,
+    /// Never fetch Dockerfiles from GitHub or GitLab: a Dockerfile missing under --source-dir
+    /// fails discovery of that image.
+    #[arg(long)]
+    pub no_fetch: bool,
     /// Record this as the image's current published version (with --image).
     #[arg(long, requires = "image")]
     pub tag: Option<String>,
@@ -42,12 +49,6 @@ pub struct Args {
     /// Source provider, github or gitlab (accepted; images.yaml wins).
     #[arg(long, value_name = "PROVIDER")]
     pub source_provider: Option<String>,
-    /// Git repository of the state (accepted; committing comes with the git integration).
-    #[arg(long, value_name = "URL")]
-    pub git_repo: Option<String>,
-    /// Branch of the state repository (accepted; see --git-repo).
-    #[arg(long, value_name = "BRANCH")]
-    pub git_branch: Option<String>,
     /// The time of the run, RFC 3339 (default: the clock).
     #[arg(long, value_name = "TIME", value_parser = parse_time)]
     pub now: Option<Timestamp>,
@@ -77,7 +78,7 @@ pub fn run(cli: &Cli, args: &Args) -> Result<Outcome, CliError> {
         Format::Json => output::print_json(&Report { changes, written })?,
         _ => {
             for c in &changes {
-                println!("{c}");
+                output::line(format_args!("{c}"));
             }
             if written.is_empty() {
                 eprintln!("nothing changed");
@@ -134,6 +135,7 @@ pub fn execute(root: &Path, args: &Args) -> Result<(Vec<String>, Vec<String>), C
         published: BTreeMap::new(),
         only: args.image.clone(),
     };
+    let mut forge = None;
     for entry in &selected {
         let Some(source) = &entry.source else {
             continue;
@@ -145,8 +147,22 @@ pub fn execute(root: &Path, args: &Args) -> Result<(Vec<String>, Vec<String>), C
         let discovery = match path {
             Ok(p) => match std::fs::read(&p) {
                 Ok(bytes) => discover::discover(&bytes, &source.dockerfile),
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound && args.dockerfile.is_none() => {
+                    if args.no_fetch {
+                        Discovery::Failed(format!("Dockerfile {} not found", source.dockerfile))
+                    } else {
+                        let client = forge.get_or_insert_with(forge::fetch_client_from_env);
+                        match if_forge::fetch_file(client, source, &source.dockerfile) {
+                            Ok(text) => discover::discover(text.as_bytes(), &source.dockerfile),
+                            Err(e) => Discovery::Failed(format!(
+                                "Dockerfile {} not found locally, and fetching it failed: {e}",
+                                source.dockerfile
+                            )),
+                        }
+                    }
+                }
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                    Discovery::Failed(format!("Dockerfile {} not found", source.dockerfile))
+                    Discovery::Failed(format!("Dockerfile {} not found", p.display()))
                 }
                 Err(e) => {
                     Discovery::Failed(format!("cannot read Dockerfile {}: {e}", source.dockerfile))
@@ -178,13 +194,12 @@ pub fn all_at(now: Timestamp, source_dir: &Path) -> Args {
         image: None,
         all: true,
         source_dir: Some(source_dir.to_path_buf()),
+        no_fetch: true,
         tag: None,
         digest: None,
         dockerfile: None,
         source_repo: None,
         source_provider: None,
-        git_repo: None,
-        git_branch: None,
         now: Some(now),
     }
 }

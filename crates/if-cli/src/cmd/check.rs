@@ -24,7 +24,7 @@ use crate::registry::{RegistryArgs, client_from_env};
 use crate::{load, output};
 
 /// Arguments of `check`.
-#[derive(Debug, clap::Args)]
+#[derive(Debug, Clone, clap::Args)]
 pub struct Args {
     /// Check only this image (an image name, a base-image state name or a reference such as
     /// `node:22-bookworm-slim`); repeatable.
@@ -376,16 +376,19 @@ fn print_text(
             .max()
             .unwrap_or(0)
             .max(5);
-        println!("{:width$}  {:10}  {:20}  WHAT", "IMAGE", "RESULT", "DIGEST");
+        output::line(format_args!(
+            "{:width$}  {:10}  {:20}  WHAT",
+            "IMAGE", "RESULT", "DIGEST"
+        ));
         for c in shown {
             let digest = c.found.as_ref().map(|d| d.short()).unwrap_or_default();
             let what = describe(c);
-            println!(
+            output::line(format_args!(
                 "{:width$}  {:10}  {:20}  {what}",
                 c.monitor.owner,
                 c.outcome(),
                 digest
-            );
+            ));
         }
     }
     for h in hosts {
@@ -399,10 +402,13 @@ fn print_text(
                 format!("{} of {} requests left{window}", l.remaining, l.limit)
             },
         );
-        println!("registry {}: {} requests, {limit}", h.host, h.requests);
+        output::line(format_args!(
+            "registry {}: {} requests, {limit}",
+            h.host, h.requests
+        ));
     }
     let verb = if dry_run { "would write" } else { "wrote" };
-    println!(
+    output::line(format_args!(
         "checked {} images: {} updated, {} baseline, {} unchanged, {} failed; {} requests, {} token requests; {verb} {} files",
         s.checked,
         s.updated,
@@ -412,7 +418,7 @@ fn print_text(
         s.requests,
         s.token_requests,
         if dry_run { 0 } else { written.len() }
-    );
+    ));
 }
 
 /// One line for people: the tag and what recording it did, or the error.

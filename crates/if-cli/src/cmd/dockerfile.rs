@@ -10,7 +10,7 @@ use crate::exit::{CliError, Outcome};
 use crate::output;
 
 /// Arguments of `dockerfile`.
-#[derive(Debug, clap::Args)]
+#[derive(Debug, Clone, clap::Args)]
 pub struct Args {
     /// The Dockerfile to read.
     pub file: PathBuf,

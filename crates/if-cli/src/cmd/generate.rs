@@ -23,7 +23,7 @@ use crate::{load, output};
 pub const DEFAULT_OUT: &str = "dist/image-factory.k8s.yaml";
 
 /// Arguments of `generate`.
-#[derive(Debug, clap::Args)]
+#[derive(Debug, Clone, clap::Args)]
 pub struct Args {
     /// Output file (default: dist/image-factory.k8s.yaml in the directory containing the root).
     #[arg(long, value_name = "FILE")]

@@ -11,7 +11,7 @@ use crate::exit::{CliError, Outcome};
 use crate::{load, output};
 
 /// Arguments of `graph`.
-#[derive(Debug, clap::Args)]
+#[derive(Debug, Clone, clap::Args)]
 pub struct Args {}
 
 /// A set of `(a, b)` pairs: `(name, kind)` nodes or `(base, dependent)` edges.

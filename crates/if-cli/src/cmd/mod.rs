@@ -26,8 +26,29 @@ pub fn text_or_json(cli: &Cli) -> Result<(), CliError> {
     }
 }
 
-/// Runs the command the user asked for.
+/// Runs the command the user asked for. Commands that write state run through
+/// [`crate::git::with_state`] (`--commit`, `--git-repo`); the others refuse those options.
 pub fn run(cli: &Cli) -> Result<Outcome, CliError> {
+    let stateful = match &cli.command {
+        Command::Analyze(_) => Some("analyze"),
+        Command::RecordUpdate(_) => Some("record-update"),
+        Command::RecordBuild(_) => Some("record-build"),
+        Command::Reconcile(_) => Some("reconcile"),
+        Command::Trigger(_) => Some("trigger"),
+        Command::Expedite(_) => Some("expedite"),
+        Command::Check(_) => Some("check"),
+        _ => None,
+    };
+    match stateful {
+        Some(name) => crate::git::with_state(cli, name, run_command),
+        None if cli.git_repo.is_some() || cli.commit => Err(CliError::Input(
+            "--git-repo and --commit are for commands that write state (analyze, record-update, record-build, reconcile, check, trigger, expedite)".to_string(),
+        )),
+        None => run_command(cli),
+    }
+}
+
+fn run_command(cli: &Cli) -> Result<Outcome, CliError> {
     match &cli.command {
         Command::Validate(args) => validate::run(cli, args),
         Command::Ref(args) => reference::run(cli, args),

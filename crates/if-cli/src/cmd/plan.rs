@@ -11,7 +11,7 @@ use crate::exit::{CliError, Outcome};
 use crate::{load, output};
 
 /// Arguments of `plan`.
-#[derive(Debug, clap::Args)]
+#[derive(Debug, Clone, clap::Args)]
 pub struct Args {
     /// The base image (a reference such as `node:22-bookworm-slim`, a base-image state name,
     /// or an image of the factory).

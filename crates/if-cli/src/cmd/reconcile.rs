@@ -12,7 +12,7 @@ use crate::forge::{self, DispatchArgs};
 use crate::{load, output};
 
 /// The options of every command that triggers builds.
-#[derive(Debug, clap::Args)]
+#[derive(Debug, Clone, clap::Args)]
 pub struct RunArgs {
     /// The time of the run, RFC 3339 (default: the clock).
     #[arg(long, value_name = "TIME", value_parser = parse_time)]
@@ -26,7 +26,7 @@ pub struct RunArgs {
 }
 
 /// Arguments of `reconcile`.
-#[derive(Debug, clap::Args)]
+#[derive(Debug, Clone, clap::Args)]
 pub struct ReconcileArgs {
     /// When, how, and whether to trigger.
     #[command(flatten)]
@@ -34,7 +34,7 @@ pub struct ReconcileArgs {
 }
 
 /// Arguments of `trigger`.
-#[derive(Debug, clap::Args)]
+#[derive(Debug, Clone, clap::Args)]
 pub struct TriggerArgs {
     /// The enrolled image to rebuild now.
     #[arg(value_name = "NAME")]
@@ -48,7 +48,7 @@ pub struct TriggerArgs {
 }
 
 /// Arguments of `expedite`.
-#[derive(Debug, clap::Args)]
+#[derive(Debug, Clone, clap::Args)]
 pub struct ExpediteArgs {
     /// The base image whose pending rebuilds should not wait any longer (a reference such as
     /// `node:22-bookworm-slim`, a base-image state name, or an image of the factory).
@@ -158,17 +158,17 @@ fn print_triggers(triggers: &[Trigger], outcomes: &Outcomes) {
         let target = forge::target(t);
         match o {
             None => {
-                println!(
+                output::line(format_args!(
                     "would trigger {} ({target}), attempt {}: {}",
                     t.image, t.attempt, t.reason
-                );
+                ));
                 for (k, v) in &t.inputs {
-                    println!("    {k} = {v}");
+                    output::line(format_args!("    {k} = {v}"));
                 }
             }
             Some(Ok(p)) => {
                 let pipeline = p.map(|p| format!(", pipeline {p}")).unwrap_or_default();
-                println!("triggered {} ({target}{pipeline})", t.image);
+                output::line(format_args!("triggered {} ({target}{pipeline})", t.image));
             }
             Some(Err(e)) => eprintln!("error: trigger of {} ({target}) failed: {e}", t.image),
         }
@@ -216,11 +216,13 @@ pub fn run_reconcile(cli: &Cli, args: &ReconcileArgs) -> Result<Outcome, CliErro
         return Ok(Outcome::Ok);
     };
     for name in &decision.became_due {
-        println!("due: {name} (autoRebuild is false; run `image-factory trigger {name}`)");
+        output::line(format_args!(
+            "due: {name} (autoRebuild is false; run `image-factory trigger {name}`)"
+        ));
     }
     for w in &decision.waiting {
         let until = w.until.map(|u| format!(" until {u}")).unwrap_or_default();
-        println!("waiting: {}{until}: {}", w.image, w.why);
+        output::line(format_args!("waiting: {}{until}: {}", w.image, w.why));
     }
     for c in &decision.cycles {
         eprintln!(
@@ -229,7 +231,7 @@ pub fn run_reconcile(cli: &Cli, args: &ReconcileArgs) -> Result<Outcome, CliErro
         );
     }
     if decision.triggers.is_empty() && decision.became_due.is_empty() {
-        println!("nothing to trigger at {now}");
+        output::line(format_args!("nothing to trigger at {now}"));
     }
     Ok(Outcome::Ok)
 }
@@ -306,12 +308,17 @@ pub fn run_expedite(cli: &Cli, args: &ExpediteArgs) -> Result<Outcome, CliError>
             "written": written,
         }))?;
     } else if done.is_empty() {
-        println!("nothing waits for {}; nothing expedited", args.base);
+        output::line(format_args!(
+            "nothing waits for {}; nothing expedited",
+            args.base
+        ));
     } else {
         for c in &world.changes {
-            println!("{c}");
+            output::line(format_args!("{c}"));
         }
-        println!("run `image-factory reconcile` to trigger them now");
+        output::line(format_args!(
+            "run `image-factory reconcile` to trigger them now"
+        ));
     }
     Ok(Outcome::Ok)
 }

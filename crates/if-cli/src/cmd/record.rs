@@ -15,7 +15,7 @@ use crate::exit::{CliError, Outcome};
 use crate::{load, output};
 
 /// Arguments of `record-update`.
-#[derive(Debug, clap::Args)]
+#[derive(Debug, Clone, clap::Args)]
 pub struct UpdateArgs {
     /// The image that was observed: a base image or an image of the factory
     /// (`node:22-bookworm-slim`, `docker.io/library/node`, `ghcr.io/acme/app`).
@@ -36,7 +36,7 @@ pub struct UpdateArgs {
 }
 
 /// Arguments of `record-build`.
-#[derive(Debug, clap::Args)]
+#[derive(Debug, Clone, clap::Args)]
 pub struct BuildArgs {
     /// The enrolled image that was built (its name in images.yaml).
     #[arg(long, value_name = "NAME")]
@@ -152,10 +152,13 @@ fn apply(
         })?;
     } else {
         for c in &world.changes {
-            println!("{c}");
+            output::line(format_args!("{c}"));
         }
         if world.changes.is_empty() {
-            println!("{}: {}, nothing to do", rec.subject, rec.outcome);
+            output::line(format_args!(
+                "{}: {}, nothing to do",
+                rec.subject, rec.outcome
+            ));
         }
     }
     Ok(Outcome::Ok)

@@ -8,7 +8,7 @@ use crate::exit::{CliError, Outcome};
 use crate::output;
 
 /// Arguments of `ref`.
-#[derive(Debug, clap::Args)]
+#[derive(Debug, Clone, clap::Args)]
 pub struct Args {
     /// The image reference, e.g. `node:22`, `ghcr.io/org/app:1.2@sha256:...`.
     pub reference: String,

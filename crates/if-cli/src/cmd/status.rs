@@ -8,7 +8,7 @@ use crate::exit::{CliError, Outcome};
 use crate::{load, output};
 
 /// Arguments of `status`.
-#[derive(Debug, clap::Args)]
+#[derive(Debug, Clone, clap::Args)]
 pub struct Args {
     /// The time to judge pending rebuilds at, RFC 3339 (default: the clock).
     #[arg(long, value_name = "TIME", value_parser = crate::cmd::analyze::parse_time)]

@@ -12,7 +12,7 @@ use crate::exit::{CliError, Outcome};
 use crate::{load, output};
 
 /// Arguments of `validate` (none besides the global `--root` and `--format`).
-#[derive(Debug, clap::Args)]
+#[derive(Debug, Clone, clap::Args)]
 pub struct Args {}
 
 #[derive(Serialize)]

@@ -278,7 +278,7 @@ impl Drop for Loopback {
 
 /// The harness's own steps (binding, spawning, writing files, signing): a failure there is
 /// a set-up failure, reported as a panic naming the step, at the caller.
-trait Must<T> {
+pub(crate) trait Must<T> {
     /// The value, or a panic with `what` (and the error).
     fn must(self, what: &str) -> T;
 }

@@ -1,0 +1,212 @@
+//! Where a command's state changes go: the local directory (default), a commit in the git
+//! work tree holding `--root` (`--commit`), or a commit pushed to the state repository
+//! (`--git-repo`), re-applied on the new head when someone pushed first.
+
+use std::cell::RefCell;
+use std::path::{Path, PathBuf};
+
+use if_git::{Checkout, Identity, PublishError, Remote};
+use if_http::Secret;
+
+use crate::cli::Cli;
+use crate::exit::{CliError, Outcome};
+use crate::{load, output};
+
+/// The default name of the commits the factory makes.
+pub const BOT_NAME: &str = if_git::Identity::DEFAULT_NAME;
+/// The default e-mail of the commits the factory makes.
+pub const BOT_EMAIL: &str = if_git::Identity::DEFAULT_EMAIL;
+/// The environment variable holding the HTTPS token for `--git-repo`.
+pub const TOKEN_ENV: &str = "IMAGE_FACTORY_GIT_TOKEN";
+
+/// Runs a command that writes state: as is, or inside a commit (`--commit`), or inside a
+/// clone of `--git-repo` whose commit is pushed.
+pub fn with_state(
+    cli: &Cli,
+    command: &str,
+    run: impl Fn(&Cli) -> Result<Outcome, CliError>,
+) -> Result<Outcome, CliError> {
+    crate::forge::new_run();
+    match (&cli.git_repo, cli.commit) {
+        (Some(url), _) => remote(cli, url, command, &run),
+        (None, true) => local(cli, command, &run),
+        (None, false) => run(cli),
+    }
+}
+
+fn identity(cli: &Cli) -> Identity {
+    Identity {
+        name: cli.git_author_name.clone(),
+        email: cli.git_author_email.clone(),
+    }
+}
+
+/// `--commit`: run, then commit what was written in the work tree holding `--root`.
+fn local(
+    cli: &Cli,
+    command: &str,
+    run: &dyn Fn(&Cli) -> Result<Outcome, CliError>,
+) -> Result<Outcome, CliError> {
+    let checkout = if_git::open(&cli.root).map_err(|e| CliError::Git(e.to_string()))?;
+    load::take_written();
+    let outcome = run(cli)?;
+    let written = load::take_written();
+    let Some((paths, message)) = change(&checkout, command, written)? else {
+        eprintln!("nothing to commit");
+        return Ok(outcome);
+    };
+    match if_git::commit(&checkout, &paths, &message, &identity(cli), None) {
+        Ok(Some(id)) => eprintln!("committed {} ({} files)", short(&id), paths.len()),
+        Ok(None) => eprintln!("nothing to commit"),
+        Err(e) => return Err(CliError::Git(e.to_string())),
+    }
+    Ok(outcome)
+}
+
+/// `--git-repo`: clone, run against `--root` inside the clone, commit, push; on a rejected
+/// push, reset to the new head and run again. Only the last run's report is printed.
+fn remote(
+    cli: &Cli,
+    url: &str,
+    command: &str,
+    run: &dyn Fn(&Cli) -> Result<Outcome, CliError>,
+) -> Result<Outcome, CliError> {
+    let root = cli.root.to_string_lossy().into_owned();
+    if cli.root.is_absolute()
+        || if_model::enrollment::check_relative_path(&root).is_err() && root != "."
+    {
+        return Err(CliError::Input(format!(
+            "--root `{root}`: with --git-repo it is a path inside the repository (relative, no `..`)"
+        )));
+    }
+    let token = std::env::var(TOKEN_ENV)
+        .ok()
+        .map(|t| t.trim().to_string())
+        .filter(|t| !t.is_empty())
+        .map(Secret::new);
+    let remote = Remote {
+        url: url.to_string(),
+        branch: cli.git_branch.clone(),
+        token,
+    };
+    let work = tempfile::tempdir().map_err(|source| CliError::Write {
+        path: std::env::temp_dir(),
+        source,
+    })?;
+    let outcome = RefCell::new(Outcome::Ok);
+    let attempt = RefCell::new(0u32);
+    let step = |checkout: &Checkout| -> Result<Option<(Vec<PathBuf>, String)>, CliError> {
+        let n = {
+            let mut a = attempt.borrow_mut();
+            *a += 1;
+            *a
+        };
+        if n > 1 {
+            eprintln!(
+                "push rejected: someone pushed first; running `{command}` again on the new head (attempt {n})"
+            );
+        }
+        output::capture();
+        load::take_written();
+        let mut inner = cli.clone();
+        inner.root = checkout.root().join(&cli.root);
+        inner.git_repo = None;
+        inner.commit = false;
+        *outcome.borrow_mut() = run(&inner)?;
+        change(checkout, command, load::take_written())
+    };
+    let published = if_git::publish(&remote, work.path(), &identity(cli), cli.git_attempts, step);
+    let report = output::release();
+    let published = match published {
+        Ok(p) => p,
+        Err(PublishError::Step(e)) => return Err(e),
+        Err(e @ (PublishError::Git(_) | PublishError::Rejected { .. })) => {
+            return Err(CliError::Git(e.to_string()));
+        }
+    };
+    print!("{report}");
+    match &published.commit {
+        Some(id) => eprintln!(
+            "pushed {} to {url} ({}) after {} attempt(s)",
+            short(id),
+            cli.git_branch,
+            published.attempts
+        ),
+        None => eprintln!("nothing to commit; {url} ({}) unchanged", cli.git_branch),
+    }
+    Ok(outcome.into_inner())
+}
+
+fn short(id: &str) -> &str {
+    id.get(..12).unwrap_or(id)
+}
+
+/// The files to commit (relative to the work tree) and the message, or `None` when the run
+/// wrote nothing.
+fn change(
+    checkout: &Checkout,
+    command: &str,
+    written: load::Written,
+) -> Result<Option<(Vec<PathBuf>, String)>, CliError> {
+    if written.files.is_empty() {
+        return Ok(None);
+    }
+    let top = canonical(checkout.root())?;
+    let mut paths = Vec::new();
+    for file in &written.files {
+        let full = canonical(file)?;
+        let relative = full.strip_prefix(&top).map_err(|_| {
+            CliError::Input(format!(
+                "{} is outside the git work tree {}",
+                file.display(),
+                top.display()
+            ))
+        })?;
+        paths.push(relative.to_path_buf());
+    }
+    paths.sort();
+    paths.dedup();
+    Ok(Some((paths, message(command, &written.changes))))
+}
+
+fn canonical(path: &Path) -> Result<PathBuf, CliError> {
+    path.canonicalize().map_err(|source| CliError::Read {
+        path: path.to_path_buf(),
+        source,
+    })
+}
+
+/// `image-factory <command>: <first change> (+N more)`, then every change.
+pub fn message(command: &str, changes: &[String]) -> String {
+    let mut subject = format!("image-factory {command}");
+    match changes {
+        [] => subject.push_str(": state files rewritten"),
+        [one] => subject.push_str(&format!(": {one}")),
+        [first, rest @ ..] => subject.push_str(&format!(": {first} (+{} more)", rest.len())),
+    }
+    let body: Vec<String> = changes.iter().map(|c| format!("- {c}")).collect();
+    if body.is_empty() {
+        format!("{subject}\n")
+    } else {
+        format!("{subject}\n\n{}\n", body.join("\n"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_message_says_what_changed() {
+        let one = message(
+            "record-update",
+            &["node:22: new digest sha256:cd34ef56ab12".to_string()],
+        );
+        assert_eq!(
+            one,
+            "image-factory record-update: node:22: new digest sha256:cd34ef56ab12\n\n- node:22: new digest sha256:cd34ef56ab12\n"
+        );
+        let many = message("check", &["a".into(), "b".into(), "c".into()]);
+        assert!(many.starts_with("image-factory check: a (+2 more)\n\n- a\n- b\n- c\n"));
+    }
+}

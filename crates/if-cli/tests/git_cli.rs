@@ -1,0 +1,367 @@
+//! State changes as git commits: `--git-repo` (clone, run, commit as the bot, push, re-run on
+//! a rejected push) against bare repositories served by `git daemon` on 127.0.0.1, and
+//! `--commit` in a local work tree.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+use if_testkit::git::Daemon;
+
+use common::rebuild::{Factory, digest};
+
+const T1: &str = "2027-01-05T00:00:00Z";
+
+fn git(dir: &Path, args: &[&str]) -> String {
+    let out = Command::new("git")
+        .current_dir(dir)
+        .args(args)
+        .env("GIT_AUTHOR_NAME", "Test")
+        .env("GIT_AUTHOR_EMAIL", "test@example.invalid")
+        .env("GIT_COMMITTER_NAME", "Test")
+        .env("GIT_COMMITTER_EMAIL", "test@example.invalid")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "git {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+/// The binary, run in `dir`, with no factory root from the environment.
+fn bin_in(dir: &Path) -> assert_cmd::Command {
+    let mut cmd = common::bin();
+    cmd.current_dir(dir);
+    cmd
+}
+
+fn git_installed() -> bool {
+    let ok = if_testkit::git::git_installed();
+    if !ok {
+        eprintln!("skipping: git is not installed");
+    }
+    ok
+}
+
+/// The rebuild fixture's factory (analysed) committed to a bare repository `state.git`,
+/// served by a daemon.
+struct Upstream {
+    f: Factory,
+    bare: PathBuf,
+    daemon: Daemon,
+}
+
+impl Upstream {
+    fn new() -> Upstream {
+        let f = Factory::setup();
+        let dir = f.dir.path();
+        git(dir, &["init", "--quiet", "-b", "main"]);
+        git(dir, &["add", "factory", "src"]);
+        git(dir, &["commit", "--quiet", "-m", "seed"]);
+        let daemon = Daemon::start();
+        let bare = daemon.path("state.git");
+        git(
+            dir,
+            &["clone", "--quiet", "--bare", ".", bare.to_str().unwrap()],
+        );
+        Upstream { f, bare, daemon }
+    }
+
+    fn url(&self) -> String {
+        self.daemon.url("state.git")
+    }
+
+    /// `image-factory --git-repo URL --root factory ARGS` from an empty directory.
+    fn run(&self, args: &[&str]) -> std::process::Output {
+        let empty = tempfile::tempdir().unwrap();
+        let mut cmd = bin_in(empty.path());
+        cmd.args(["--git-repo", &self.url(), "--root", "factory"])
+            .args(args);
+        self.f.exec(cmd)
+    }
+
+    fn log(&self, format: &str) -> String {
+        git(
+            &self.bare,
+            &["log", "-1", &format!("--format={format}"), "main"],
+        )
+    }
+
+    fn head(&self) -> String {
+        git(&self.bare, &["rev-parse", "main"]).trim().to_string()
+    }
+
+    fn files_of_last_commit(&self) -> Vec<String> {
+        git(&self.bare, &["show", "--name-only", "--format=", "main"])
+            .lines()
+            .map(str::to_string)
+            .collect()
+    }
+}
+
+#[test]
+fn record_update_is_committed_by_the_bot_and_pushed() {
+    if !git_installed() {
+        return;
+    }
+    let up = Upstream::new();
+    let before = up.head();
+    let d = digest('a');
+    let out = up.run(&[
+        "record-update",
+        "--image",
+        "node:22",
+        "--digest",
+        &d,
+        "--now",
+        T1,
+    ]);
+    let err = common::stderr(&out);
+    assert!(out.status.success(), "{err}");
+    assert!(
+        err.contains("pushed ") && err.contains("after 1 attempt(s)"),
+        "{err}"
+    );
+    assert_eq!(
+        up.log("%an <%ae>%n%P"),
+        format!(
+            "{} <{}>\n{before}\n",
+            if_git::Identity::DEFAULT_NAME,
+            if_git::Identity::DEFAULT_EMAIL
+        )
+    );
+    let subject = up.log("%s");
+    assert!(
+        subject.starts_with("image-factory record-update: node:22: baseline sha256:aaaaaaaa"),
+        "{subject}"
+    );
+    assert_eq!(
+        up.files_of_last_commit(),
+        ["factory/state/base-images/node-22.yaml"]
+    );
+    let text = git(
+        &up.bare,
+        &["show", "main:factory/state/base-images/node-22.yaml"],
+    );
+    assert!(text.contains(&format!("currentDigest: {d}")), "{text}");
+    // The local factory was not touched.
+    let local = std::fs::read_to_string(up.f.root.join("state/base-images/node-22.yaml")).unwrap();
+    assert!(!local.contains(&d));
+
+    // The same digest again changes nothing: no commit, no push.
+    let head = up.head();
+    let out = up.run(&[
+        "record-update",
+        "--image",
+        "node:22",
+        "--digest",
+        &d,
+        "--now",
+        T1,
+    ]);
+    assert!(out.status.success());
+    assert!(
+        common::stderr(&out).contains("nothing to commit"),
+        "{}",
+        common::stderr(&out)
+    );
+    assert_eq!(up.head(), head);
+
+    // A new digest schedules dependents: the image states are in the commit too.
+    let out = up.run(&[
+        "--format",
+        "json",
+        "record-update",
+        "--image",
+        "node:22",
+        "--digest",
+        &digest('b'),
+        "--now",
+        T1,
+    ]);
+    assert!(out.status.success(), "{}", common::stderr(&out));
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["outcome"], "updated", "one JSON document on stdout");
+    let files = up.files_of_last_commit();
+    assert!(
+        files.contains(&"factory/state/images/manual-img.yaml".to_string()),
+        "{files:?}"
+    );
+    let body = up.log("%b");
+    assert!(body.contains("- node:22: new digest"), "{body}");
+    up.f.assert_no_secrets();
+}
+
+#[test]
+fn concurrent_runs_for_different_base_images_both_land() {
+    if !git_installed() {
+        return;
+    }
+    let up = Upstream::new();
+    let start = up.head();
+    let runs: Vec<_> = [("node:22", 'c'), ("python:3.12-slim", 'd')]
+        .into_iter()
+        .map(|(image, c)| {
+            Command::new(assert_cmd::cargo::cargo_bin("image-factory"))
+                .args(["--git-repo", &up.url(), "--root", "factory"])
+                .args([
+                    "record-update",
+                    "--image",
+                    image,
+                    "--digest",
+                    &digest(c),
+                    "--now",
+                    T1,
+                ])
+                .current_dir(up.f.dir.path().join("src"))
+                .stdout(Stdio::null())
+                .stderr(Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    for run in runs {
+        let out = run.wait_with_output().unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let log = git(&up.bare, &["log", "--format=%s", &format!("{start}..main")]);
+    assert_eq!(log.lines().count(), 2, "{log}");
+    assert!(
+        log.contains("node:22") && log.contains("python:3.12-slim"),
+        "{log}"
+    );
+    let merges = git(&up.bare, &["rev-list", "--merges", "--count", "main"]);
+    assert_eq!(merges.trim(), "0", "linear history");
+    for (file, c) in [("node-22", 'c'), ("python-3.12-slim", 'd')] {
+        let text = git(
+            &up.bare,
+            &[
+                "show",
+                &format!("main:factory/state/base-images/{file}.yaml"),
+            ],
+        );
+        assert!(text.contains(&digest(c)), "{file}: {text}");
+    }
+}
+
+#[test]
+fn an_unreachable_remote_fails_clearly_and_writes_nothing() {
+    if !git_installed() {
+        return;
+    }
+    let f = Factory::setup();
+    let before = f.tree();
+    let port = if_testkit::registry::free_port();
+    let url = format!("git://127.0.0.1:{port}/nobody.git");
+    let mut cmd = bin_in(f.dir.path());
+    cmd.args([
+        "--git-repo",
+        &url,
+        "--root",
+        "factory",
+        "record-update",
+        "--image",
+        "node:22",
+        "--digest",
+        &digest('e'),
+    ]);
+    let out = f.exec(cmd);
+    assert_eq!(out.status.code(), Some(2));
+    let err = common::stderr(&out);
+    assert!(err.contains("git:") && err.contains(&url), "{err}");
+    assert!(common::stdout(&out).is_empty());
+    assert_eq!(f.tree(), before);
+}
+
+#[test]
+fn git_options_are_refused_where_they_make_no_sense() {
+    let f = Factory::setup();
+    let out = f.run(&["--commit", "validate"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(common::stderr(&out).contains("for commands that write state"));
+    let out = f.run(&["--git-repo", "git://127.0.0.1:1/x.git", "reconcile"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        common::stderr(&out).contains("a path inside the repository"),
+        "{}",
+        common::stderr(&out)
+    );
+    let out = f.run(&[
+        "--commit",
+        "record-update",
+        "--image",
+        "node:22",
+        "--digest",
+        &digest('f'),
+    ]);
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "the fixture is not a git work tree"
+    );
+    assert!(
+        common::stderr(&out).contains("git:"),
+        "{}",
+        common::stderr(&out)
+    );
+}
+
+#[test]
+fn commit_in_the_local_work_tree() {
+    if !git_installed() {
+        return;
+    }
+    let f = Factory::setup();
+    let dir = f.dir.path();
+    git(dir, &["init", "--quiet", "-b", "main"]);
+    git(dir, &["add", "factory", "src"]);
+    git(dir, &["commit", "--quiet", "-m", "seed"]);
+    let out = f.run(&[
+        "--commit",
+        "record-update",
+        "--image",
+        "node:22",
+        "--digest",
+        &digest('a'),
+        "--now",
+        T1,
+    ]);
+    assert!(out.status.success(), "{}", common::stderr(&out));
+    assert_eq!(
+        git(dir, &["log", "-1", "--format=%an%n%s"])
+            .lines()
+            .collect::<Vec<_>>(),
+        [
+            if_git::Identity::DEFAULT_NAME,
+            "image-factory record-update: node:22: baseline sha256:aaaaaaaa"
+        ]
+    );
+    assert_eq!(
+        git(dir, &["status", "--porcelain"]),
+        "",
+        "work tree and index are clean"
+    );
+    // Nothing new: no commit.
+    let head = git(dir, &["rev-parse", "HEAD"]);
+    let out = f.run(&[
+        "--commit",
+        "record-update",
+        "--image",
+        "node:22",
+        "--digest",
+        &digest('a'),
+        "--now",
+        T1,
+    ]);
+    assert!(out.status.success());
+    assert_eq!(git(dir, &["rev-parse", "HEAD"]), head);
+}

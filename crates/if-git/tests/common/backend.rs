@@ -1,0 +1,257 @@
+//! A smart-HTTP git server on 127.0.0.1: each request is handed to `git http-backend` as a
+//! CGI program (as a web server would), after checking that it carries the expected
+//! `Authorization` header (else 401). Bounded: one request at a time, at most 200, with I/O
+//! timeouts; stopped and joined on drop.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+/// The server over the bare repositories under `root`.
+pub struct Backend {
+    port: u16,
+    requests: Arc<Mutex<Vec<String>>>,
+    stop: Arc<AtomicBool>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl Backend {
+    /// Serves `root`, accepting only requests whose `Authorization` header is `auth`.
+    pub fn start(root: &Path, auth: &str) -> Backend {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+        let port = listener.local_addr().expect("addr").port();
+        let requests = Arc::new(Mutex::new(Vec::new()));
+        let stop = Arc::new(AtomicBool::new(false));
+        let (seen, stopped) = (Arc::clone(&requests), Arc::clone(&stop));
+        let (root, auth) = (root.to_owned(), auth.to_owned());
+        let thread = std::thread::spawn(move || {
+            for stream in listener.incoming().take(200) {
+                if stopped.load(Ordering::SeqCst) {
+                    break;
+                }
+                if let Ok(stream) = stream {
+                    serve(stream, &root, &auth, &seen);
+                }
+            }
+        });
+        Backend {
+            port,
+            requests,
+            stop,
+            thread: Some(thread),
+        }
+    }
+
+    /// `http://127.0.0.1:<port>/<name>`.
+    pub fn url(&self, name: &str) -> String {
+        format!("http://127.0.0.1:{}/{name}", self.port)
+    }
+
+    /// `<status> <method> <path>` of every request so far.
+    pub fn requests(&self) -> Vec<String> {
+        self.requests.lock().expect("lock").clone()
+    }
+}
+
+impl Drop for Backend {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+        let _ = TcpStream::connect(("127.0.0.1", self.port));
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+struct Request {
+    method: String,
+    path: String,
+    query: String,
+    headers: Vec<(String, String)>,
+    body: Vec<u8>,
+}
+
+impl Request {
+    fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+/// Answers one request; records `<status> <method> <path>` in `seen` before the answer is
+/// written, so a test that saw git finish sees the request.
+fn serve(stream: TcpStream, root: &Path, auth: &str, seen: &Mutex<Vec<String>>) -> Option<()> {
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .ok()?;
+    stream
+        .set_write_timeout(Some(Duration::from_secs(10)))
+        .ok()?;
+    let mut writer = stream.try_clone().ok()?;
+    let mut reader = BufReader::new(stream);
+    let request = read_request(&mut reader, &mut writer)?;
+    let record = |status: &str| {
+        let line = format!("{status} {} {}", request.method, request.path);
+        seen.lock().expect("lock").push(line);
+    };
+    if request.header("Authorization") != Some(auth) {
+        let body = b"authentication required\n";
+        let head = format!(
+            "HTTP/1.1 401 Unauthorized\r\nWWW-Authenticate: Basic realm=\"test\"\r\n\
+             Content-Length: {}\r\nConnection: close\r\n\r\n",
+            body.len()
+        );
+        record("401");
+        writer.write_all(head.as_bytes()).ok()?;
+        return writer.write_all(body).ok();
+    }
+    let (status, headers, body) = cgi(root, &request)?;
+    record(status.split(' ').next().unwrap_or("?"));
+    let mut head = format!("HTTP/1.1 {status}\r\n");
+    for (name, value) in headers {
+        head.push_str(&format!("{name}: {value}\r\n"));
+    }
+    head.push_str(&format!(
+        "Content-Length: {}\r\nConnection: close\r\n\r\n",
+        body.len()
+    ));
+    writer.write_all(head.as_bytes()).ok()?;
+    writer.write_all(&body).ok()
+}
+
+fn read_request(reader: &mut BufReader<TcpStream>, writer: &mut TcpStream) -> Option<Request> {
+    let mut line = String::new();
+    reader.read_line(&mut line).ok()?;
+    let mut parts = line.split_whitespace();
+    let method = parts.next()?.to_owned();
+    let target = parts.next()?.to_owned();
+    let (path, query) = match target.split_once('?') {
+        Some((p, q)) => (p.to_owned(), q.to_owned()),
+        None => (target, String::new()),
+    };
+    let mut headers = Vec::new();
+    loop {
+        let mut line = String::new();
+        if reader.read_line(&mut line).ok()? == 0 {
+            break;
+        }
+        let line = line.trim_end();
+        if line.is_empty() {
+            break;
+        }
+        let (name, value) = line.split_once(':')?;
+        headers.push((name.trim().to_owned(), value.trim().to_owned()));
+    }
+    let mut request = Request {
+        method,
+        path,
+        query,
+        headers,
+        body: Vec::new(),
+    };
+    if request.header("Expect") == Some("100-continue") {
+        writer.write_all(b"HTTP/1.1 100 Continue\r\n\r\n").ok()?;
+    }
+    if let Some(len) = request.header("Content-Length") {
+        let len: usize = len.parse().ok()?;
+        let mut body = vec![0; len.min(64 << 20)];
+        reader.read_exact(&mut body).ok()?;
+        request.body = body;
+    } else if request
+        .header("Transfer-Encoding")
+        .is_some_and(|v| v.eq_ignore_ascii_case("chunked"))
+    {
+        request.body = read_chunked(reader)?;
+    }
+    Some(request)
+}
+
+fn read_chunked(reader: &mut BufReader<TcpStream>) -> Option<Vec<u8>> {
+    let mut body = Vec::new();
+    loop {
+        let mut size = String::new();
+        reader.read_line(&mut size).ok()?;
+        let size = usize::from_str_radix(size.trim().split(';').next()?, 16).ok()?;
+        if size == 0 {
+            let mut end = String::new();
+            reader.read_line(&mut end).ok()?;
+            return Some(body);
+        }
+        if body.len() + size > 64 << 20 {
+            return None;
+        }
+        let start = body.len();
+        body.resize(start + size, 0);
+        reader.read_exact(&mut body[start..]).ok()?;
+        let mut crlf = [0; 2];
+        reader.read_exact(&mut crlf).ok()?;
+    }
+}
+
+/// A CGI answer: the status line, headers and body.
+type Response = (String, Vec<(String, String)>, Vec<u8>);
+
+/// Runs `git http-backend` for `request`.
+fn cgi(root: &Path, request: &Request) -> Option<Response> {
+    let mut cmd = Command::new("git");
+    cmd.arg("http-backend")
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("GIT_PROJECT_ROOT", PathBuf::from(root))
+        .env("GIT_HTTP_EXPORT_ALL", "1")
+        .env("REMOTE_USER", "x-access-token")
+        .env("REMOTE_ADDR", "127.0.0.1")
+        .env("REQUEST_METHOD", &request.method)
+        .env("PATH_INFO", &request.path)
+        .env("QUERY_STRING", &request.query)
+        .env("CONTENT_LENGTH", request.body.len().to_string())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null());
+    for (header, var) in [
+        ("Content-Type", "CONTENT_TYPE"),
+        ("Content-Encoding", "HTTP_CONTENT_ENCODING"),
+        ("Git-Protocol", "HTTP_GIT_PROTOCOL"),
+    ] {
+        if let Some(value) = request.header(header) {
+            cmd.env(var, value);
+        }
+    }
+    let mut child = cmd.spawn().ok()?;
+    let mut stdin = child.stdin.take()?;
+    let body = request.body.clone();
+    let writer = std::thread::spawn(move || {
+        let _ = stdin.write_all(&body);
+    });
+    let out = child.wait_with_output().ok()?;
+    let _ = writer.join();
+    let split = out.stdout.windows(4).position(|w| w == b"\r\n\r\n");
+    let (head, body) = match split {
+        Some(at) => (&out.stdout[..at], out.stdout[at + 4..].to_vec()),
+        None => {
+            let at = out.stdout.windows(2).position(|w| w == b"\n\n")?;
+            (&out.stdout[..at], out.stdout[at + 2..].to_vec())
+        }
+    };
+    let mut status = "200 OK".to_owned();
+    let mut headers = Vec::new();
+    for line in String::from_utf8_lossy(head).lines() {
+        let Some((name, value)) = line.split_once(':') else {
+            continue;
+        };
+        let (name, value) = (name.trim(), value.trim());
+        if name.eq_ignore_ascii_case("Status") {
+            status = value.to_owned();
+        } else if !name.eq_ignore_ascii_case("Content-Length") {
+            headers.push((name.to_owned(), value.to_owned()));
+        }
+    }
+    Some((status, headers, body))
+}
