@@ -7,7 +7,7 @@ mod common;
 
 use common::*;
 use if_forge::{Client, fetch_file};
-use if_model::enrollment::Provider;
+use if_model::enrollment::{Provider, Source};
 use if_testkit::{FakeForge, Recorded};
 
 const DOCKERFILE: &str = "FROM node:22\nRUN npm ci\n";
@@ -52,6 +52,13 @@ fn only_request(forge: &FakeForge, path: &str) -> Recorded {
     r
 }
 
+/// A fake serving `content` as `path` on the branch of `source`.
+fn serving(source: &Source, path: &str, content: impl Into<Vec<u8>>) -> FakeForge {
+    let forge = forge();
+    forge.add_file(source.provider, &source.repo, &source.branch, path, content);
+    forge
+}
+
 fn github_client(forge: &FakeForge, token: Option<&str>) -> Client {
     client_with(endpoints(forge), token, Some(GITLAB_TOKEN))
 }
@@ -62,14 +69,7 @@ fn gitlab_client(forge: &FakeForge, token: Option<&str>) -> Client {
 
 #[test]
 fn github_with_a_token_sends_exactly_the_documented_request() {
-    let forge = forge();
-    forge.add_file(
-        Provider::Github,
-        "acme/app",
-        "main",
-        "Dockerfile",
-        DOCKERFILE,
-    );
+    let forge = serving(&github_source(), "Dockerfile", DOCKERFILE);
     let text = fetch_file(
         &github_client(&forge, Some(GITHUB_TOKEN)),
         &github_source(),
@@ -93,14 +93,7 @@ fn github_with_a_token_sends_exactly_the_documented_request() {
 #[test]
 fn github_without_a_token_sends_no_authorization() {
     for token in [None, Some(""), Some("  ")] {
-        let forge = forge();
-        forge.add_file(
-            Provider::Github,
-            "acme/app",
-            "main",
-            "Dockerfile",
-            DOCKERFILE,
-        );
+        let forge = serving(&github_source(), "Dockerfile", DOCKERFILE);
         let text = fetch_file(
             &github_client(&forge, token),
             &github_source(),
@@ -121,14 +114,7 @@ fn github_without_a_token_sends_no_authorization() {
 
 #[test]
 fn gitlab_with_a_token_sends_exactly_the_documented_request() {
-    let forge = forge();
-    forge.add_file(
-        Provider::Gitlab,
-        "acme/platform/svc",
-        "release",
-        "Dockerfile",
-        DOCKERFILE,
-    );
+    let forge = serving(&gitlab_source(), "Dockerfile", DOCKERFILE);
     let text = fetch_file(
         &gitlab_client(&forge, Some(GITLAB_TOKEN)),
         &gitlab_source(),
@@ -152,14 +138,7 @@ fn gitlab_with_a_token_sends_exactly_the_documented_request() {
 
 #[test]
 fn gitlab_without_a_token_sends_no_private_token() {
-    let forge = forge();
-    forge.add_file(
-        Provider::Gitlab,
-        "acme/platform/svc",
-        "release",
-        "Dockerfile",
-        DOCKERFILE,
-    );
+    let forge = serving(&gitlab_source(), "Dockerfile", DOCKERFILE);
     let text = fetch_file(&gitlab_client(&forge, None), &gitlab_source(), "Dockerfile");
     assert_eq!(text.unwrap(), DOCKERFILE);
     let r = only_request(
@@ -174,17 +153,10 @@ fn gitlab_without_a_token_sends_no_private_token() {
 
 #[test]
 fn github_nested_path_and_slashed_branch_are_encoded() {
-    let forge = forge();
     let path = "docker/my app/Dockerfile";
-    forge.add_file(
-        Provider::Github,
-        "acme/app",
-        "release/1.x",
-        path,
-        DOCKERFILE,
-    );
     let mut source = github_source();
     source.branch = "release/1.x".to_owned();
+    let forge = serving(&source, path, DOCKERFILE);
     let text = fetch_file(&client(&forge, fast_retry(1)), &source, path).unwrap();
     assert_eq!(text, DOCKERFILE);
     only_request(
@@ -195,13 +167,11 @@ fn github_nested_path_and_slashed_branch_are_encoded() {
 
 #[test]
 fn gitlab_nested_path_and_slashed_branch_are_single_encoded_values() {
-    let forge = forge();
     let path = "docker/base/app.Dockerfile";
-    let project = "acme/platform/svc";
-    forge.add_file(Provider::Gitlab, project, "release/1.x", path, DOCKERFILE);
     let mut source = gitlab_source();
     source.branch = "release/1.x".to_owned();
     source.dockerfile = path.to_owned();
+    let forge = serving(&source, path, DOCKERFILE);
     let text = fetch_file(&client(&forge, fast_retry(1)), &source, &source.dockerfile).unwrap();
     assert_eq!(text, DOCKERFILE);
     only_request(
@@ -213,16 +183,9 @@ fn gitlab_nested_path_and_slashed_branch_are_single_encoded_values() {
 
 #[test]
 fn a_file_of_exactly_the_limit_is_read_whole() {
-    let forge = forge();
     let size = usize::try_from(if_forge::MAX_FILE_BYTES).unwrap();
     let big = "#".repeat(size - 1) + "\n";
-    forge.add_file(
-        Provider::Github,
-        "acme/app",
-        "main",
-        "Dockerfile",
-        big.clone(),
-    );
+    let forge = serving(&github_source(), "Dockerfile", big);
     let text = fetch_file(
         &client(&forge, fast_retry(1)),
         &github_source(),
@@ -233,14 +196,7 @@ fn a_file_of_exactly_the_limit_is_read_whole() {
 
 #[test]
 fn private_repository_reads_with_its_token() {
-    let forge = forge();
-    forge.add_file(
-        Provider::Gitlab,
-        "acme/platform/svc",
-        "release",
-        "Dockerfile",
-        "FROM a\n",
-    );
+    let forge = serving(&gitlab_source(), "Dockerfile", "FROM a\n");
     forge.set_private(Provider::Gitlab, "acme/platform/svc");
     let text = fetch_file(
         &client(&forge, fast_retry(1)),

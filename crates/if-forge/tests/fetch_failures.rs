@@ -10,42 +10,40 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use common::*;
 use if_forge::{Endpoints, ForgeError, GaveUp, MAX_FILE_BYTES, fetch_file};
-use if_model::enrollment::Provider;
+use if_model::enrollment::{Provider, Source};
 use if_testkit::{FakeForge, Scripted};
 use serde_json::json;
 
+/// A fake serving two files on each provider: GitHub's `Dockerfile` (`FROM a`) and
+/// `docker/base/Dockerfile` (`FROM b`), GitLab's `Dockerfile` (`FROM c`) and
+/// `docker/Dockerfile` (`FROM d`), on the branches of [`github_source`] and
+/// [`gitlab_source`].
 fn with_dockerfiles() -> FakeForge {
     let forge = forge();
-    forge.add_file(
-        Provider::Github,
-        "acme/app",
-        "main",
-        "Dockerfile",
-        "FROM a\n",
-    );
-    forge.add_file(
-        Provider::Github,
-        "acme/app",
-        "main",
-        "docker/base/Dockerfile",
-        "FROM b\n",
-    );
-    let project = "acme/platform/svc";
-    forge.add_file(
-        Provider::Gitlab,
-        project,
-        "release",
-        "Dockerfile",
-        "FROM c\n",
-    );
-    forge.add_file(
-        Provider::Gitlab,
-        project,
-        "release",
-        "docker/Dockerfile",
-        "FROM d\n",
-    );
+    for (source, path, content) in [
+        (github_source(), "Dockerfile", "FROM a\n"),
+        (github_source(), "docker/base/Dockerfile", "FROM b\n"),
+        (gitlab_source(), "Dockerfile", "FROM c\n"),
+        (gitlab_source(), "docker/Dockerfile", "FROM d\n"),
+    ] {
+        serve(&forge, &source, path, content);
+    }
     forge
+}
+
+/// Serves `content` as `path` on the branch of `source`.
+fn serve(forge: &FakeForge, source: &Source, path: &str, content: impl Into<Vec<u8>>) {
+    forge.add_file(source.provider, &source.repo, &source.branch, path, content);
+}
+
+/// Fetches `Dockerfile` of `source` with both right tokens, in at most `attempts`.
+#[allow(clippy::result_large_err)] // `fetch_file`'s own result, passed on as is
+fn fetch_dockerfile(
+    forge: &FakeForge,
+    source: &Source,
+    attempts: u32,
+) -> Result<String, ForgeError> {
+    fetch_file(&client(forge, fast_retry(attempts)), source, "Dockerfile")
 }
 
 fn statuses(forge: &FakeForge) -> Vec<u16> {
@@ -184,12 +182,7 @@ fn a_json_description_instead_of_raw_content_is_an_invalid_response() {
         Scripted::status(200)
             .json(&json!({"type": "file", "encoding": "base64", "content": "RlJPTQ=="})),
     );
-    let err = fetch_file(
-        &client(&forge, fast_retry(3)),
-        &github_source(),
-        "Dockerfile",
-    )
-    .unwrap_err();
+    let err = fetch_dockerfile(&forge, &github_source(), 3).unwrap_err();
     assert!(
         matches!(
             err,
@@ -213,14 +206,8 @@ fn a_file_over_the_limit_is_too_large() {
             Provider::Github => github_source(),
             Provider::Gitlab => gitlab_source(),
         };
-        forge.add_file(
-            provider,
-            &source.repo,
-            &source.branch,
-            "Dockerfile",
-            vec![b'#'; size],
-        );
-        let err = fetch_file(&client(&forge, fast_retry(3)), &source, "Dockerfile").unwrap_err();
+        serve(&forge, &source, "Dockerfile", vec![b'#'; size]);
+        let err = fetch_dockerfile(&forge, &source, 3).unwrap_err();
         assert!(
             matches!(
                 err,
@@ -244,19 +231,8 @@ fn a_file_over_the_limit_is_too_large() {
 fn a_file_that_is_not_utf8_is_refused() {
     let forge = forge();
     let bytes = b"FROM x\n\xff\xfeRUN y\n".to_vec();
-    forge.add_file(
-        Provider::Gitlab,
-        "acme/platform/svc",
-        "release",
-        "Dockerfile",
-        bytes,
-    );
-    let err = fetch_file(
-        &client(&forge, fast_retry(3)),
-        &gitlab_source(),
-        "Dockerfile",
-    )
-    .unwrap_err();
+    serve(&forge, &gitlab_source(), "Dockerfile", bytes);
+    let err = fetch_dockerfile(&forge, &gitlab_source(), 3).unwrap_err();
     assert!(
         matches!(
             err,
@@ -296,11 +272,7 @@ fn server_error_then_success_is_retried() {
     let forge = with_dockerfiles();
     forge.push_response(Scripted::status(500));
     forge.push_response(Scripted::status(502));
-    let text = fetch_file(
-        &client(&forge, fast_retry(4)),
-        &gitlab_source(),
-        "Dockerfile",
-    );
+    let text = fetch_dockerfile(&forge, &gitlab_source(), 4);
     assert_eq!(text.unwrap(), "FROM c\n");
     assert_eq!(statuses(&forge), vec![500, 502, 200]);
     no_violations(&forge);
@@ -310,11 +282,7 @@ fn server_error_then_success_is_retried() {
 fn hang_up_then_success_is_retried() {
     let forge = with_dockerfiles();
     forge.push_response(Scripted::hang_up());
-    let text = fetch_file(
-        &client(&forge, fast_retry(3)),
-        &github_source(),
-        "Dockerfile",
-    );
+    let text = fetch_dockerfile(&forge, &github_source(), 3);
     assert_eq!(text.unwrap(), "FROM a\n");
     assert_eq!(statuses(&forge), vec![0, 200]);
 }
@@ -323,11 +291,7 @@ fn hang_up_then_success_is_retried() {
 fn too_many_requests_waits_the_retry_after() {
     let forge = with_dockerfiles();
     forge.push_response(Scripted::status(429).retry_after(1));
-    let text = fetch_file(
-        &client(&forge, fast_retry(3)),
-        &github_source(),
-        "Dockerfile",
-    );
+    let text = fetch_dockerfile(&forge, &github_source(), 3);
     assert_eq!(text.unwrap(), "FROM a\n");
     let requests = forge.requests();
     assert_eq!(statuses(&forge), vec![429, 200]);
@@ -352,11 +316,7 @@ fn github_rate_limit_403_is_retried_after_the_reset() {
             .header("x-ratelimit-remaining", "0")
             .header("x-ratelimit-reset", &now.to_string()),
     );
-    let text = fetch_file(
-        &client(&forge, fast_retry(3)),
-        &github_source(),
-        "Dockerfile",
-    );
+    let text = fetch_dockerfile(&forge, &github_source(), 3);
     assert_eq!(text.unwrap(), "FROM a\n");
     assert_eq!(statuses(&forge), vec![403, 200]);
 }
@@ -367,12 +327,7 @@ fn still_unavailable_reports_the_get_and_the_attempts() {
     for _ in 0..3 {
         forge.push_response(Scripted::status(503));
     }
-    let err = fetch_file(
-        &client(&forge, fast_retry(3)),
-        &github_source(),
-        "Dockerfile",
-    )
-    .unwrap_err();
+    let err = fetch_dockerfile(&forge, &github_source(), 3).unwrap_err();
     assert!(
         matches!(
             err,

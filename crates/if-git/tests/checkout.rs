@@ -7,7 +7,9 @@ mod common;
 
 use std::path::{Path, PathBuf};
 
-use common::{BASE_A, Daemon, IMAGES, bare_git, git, push_from_elsewhere, seed_in, write};
+use common::{
+    BASE_A, Daemon, IMAGES, bare_git, commit_one, git, push_from_elsewhere, seed_in, write,
+};
 use if_git::{GitError, Identity, Pushed, Remote};
 
 fn remote(daemon: &Daemon, name: &str) -> Remote {
@@ -210,16 +212,7 @@ fn reset_to_remote_discards_the_local_commit() {
     let into = work.path().join("clone");
     let mut checkout = if_git::clone(&remote, &into).unwrap();
 
-    write(&into, "factory/state/local.yaml", "mine\n");
-    if_git::commit(
-        &checkout,
-        &[PathBuf::from("factory/state/local.yaml")],
-        "local",
-        &Identity::default(),
-        None,
-    )
-    .unwrap()
-    .expect("a commit");
+    commit_one(&checkout, "factory/state/local.yaml", "mine\n", "local");
     write(&into, BASE_A, "dirty\n");
     write(&into, "untracked.txt", "kept\n");
     // Upstream moves: a new file, and the seed's images.yaml deleted.
@@ -253,16 +246,7 @@ fn reset_to_remote_discards_the_local_commit() {
     );
 
     // After the reset a commit pushes cleanly on top of the new head.
-    write(&into, BASE_A, "again\n");
-    if_git::commit(
-        &checkout,
-        &[PathBuf::from(BASE_A)],
-        "again",
-        &Identity::default(),
-        None,
-    )
-    .unwrap()
-    .expect("a commit");
+    commit_one(&checkout, BASE_A, "again\n", "again");
     assert_eq!(if_git::push(&checkout, &remote).unwrap(), Pushed::Ok);
     assert_eq!(bare_git(&bare, &["rev-list", "--count", "main"]), "3");
 }
@@ -278,16 +262,7 @@ fn a_push_behind_the_remote_is_rejected_not_an_error() {
     let checkout = if_git::clone(&remote, &into).unwrap();
     let theirs = push_from_elsewhere(&bare, "factory/x.yaml", "x\n", "theirs");
 
-    write(&into, BASE_A, "ours\n");
-    if_git::commit(
-        &checkout,
-        &[PathBuf::from(BASE_A)],
-        "ours",
-        &Identity::default(),
-        None,
-    )
-    .unwrap()
-    .expect("a commit");
+    commit_one(&checkout, BASE_A, "ours\n", "ours");
     match if_git::push(&checkout, &remote).unwrap() {
         Pushed::Rejected { reason } => assert!(reason.contains("rejected"), "{reason}"),
         Pushed::Ok => panic!("pushed over someone else's commit"),

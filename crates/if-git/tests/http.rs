@@ -6,11 +6,9 @@
 
 mod common;
 
-use std::path::PathBuf;
-
 use common::backend::Backend;
-use common::{BASE_A, bare_git, git, push_from_elsewhere, seed, write};
-use if_git::{GitError, Identity, Pushed, Remote, Secret};
+use common::{BASE_A, bare_git, commit_one, git, push_from_elsewhere, seed};
+use if_git::{GitError, Pushed, Remote, Secret};
 
 const TOKEN: &str = "tok-SECRET-123";
 // base64("x-access-token:tok-SECRET-123")
@@ -42,31 +40,13 @@ fn http_remotes_use_git_with_the_token_in_a_header() {
     );
 
     // Commit and push.
-    write(&into, BASE_A, "ours\n");
-    let id = if_git::commit(
-        &checkout,
-        &[PathBuf::from(BASE_A)],
-        "ours",
-        &Identity::default(),
-        None,
-    )
-    .unwrap()
-    .expect("a commit");
+    let id = commit_one(&checkout, BASE_A, "ours\n", "ours");
     assert_eq!(if_git::push(&checkout, &remote).unwrap(), Pushed::Ok);
     assert_eq!(bare_git(&bare, &["rev-parse", "main"]), id);
 
     // Rejected when behind; fetch (git) and reset (gix) bring it level.
     let theirs = push_from_elsewhere(&bare, "factory/theirs.yaml", "x\n", "theirs");
-    write(&into, BASE_A, "ours again\n");
-    if_git::commit(
-        &checkout,
-        &[PathBuf::from(BASE_A)],
-        "again",
-        &Identity::default(),
-        None,
-    )
-    .unwrap()
-    .expect("a commit");
+    commit_one(&checkout, BASE_A, "ours again\n", "again");
     assert!(matches!(
         if_git::push(&checkout, &remote).unwrap(),
         Pushed::Rejected { .. }

@@ -5,6 +5,7 @@
 //! a new pipeline); `files` checks the two file endpoints (GitHub's repository content,
 //! GitLab's raw file) and holds the files they serve.
 
+use if_model::enrollment::Provider;
 use serde_json::{Value, json};
 
 use crate::wire::Request;
@@ -132,11 +133,11 @@ pub(crate) fn check(request: &Request, tokens: &Tokens, files: &Files) -> Verdic
         Route::GitlabPipeline { project } => check_gitlab(request, tokens, violations, project),
         Route::GithubContent { repo, path } => {
             let file = files::Wanted::new(repo, path, query);
-            files::check_github(request, tokens, files, file, violations)
+            files::check(Provider::Github, request, tokens, files, file, violations)
         }
         Route::GitlabRawFile { project, path } => {
             let file = files::Wanted::new(project, path, query);
-            files::check_gitlab(request, tokens, files, file, violations)
+            files::check(Provider::Gitlab, request, tokens, files, file, violations)
         }
     }
 }
@@ -297,38 +298,99 @@ fn expect_json_content_type(request: &Request, violations: &mut Vec<String>) {
     }
 }
 
-fn check_github(request: &Request, tokens: &Tokens, mut violations: Vec<String>) -> Verdict {
-    let want_auth = format!("Bearer {}", tokens.github);
-    if single(request, "authorization", &mut violations) != Some(want_auth.as_str()) {
-        violations.push("authorization: missing or wrong GitHub token".to_owned());
-        return refused(
-            violations,
-            401,
-            json!({"message": "Bad credentials", "documentation_url": "https://docs.github.com/rest", "status": "401"}),
-        );
-    }
-    let before_headers = violations.len();
-    expect_header(request, "accept", GITHUB_ACCEPT, &mut violations);
+/// GitHub's headers on every API request: `Accept: <accept>` (the JSON or the raw media
+/// type), the API version, and a `User-Agent`.
+pub(crate) fn expect_github_headers(request: &Request, accept: &str, violations: &mut Vec<String>) {
+    expect_header(request, "accept", accept, violations);
     expect_header(
         request,
         "x-github-api-version",
         GITHUB_API_VERSION,
-        &mut violations,
+        violations,
     );
-    match single(request, "user-agent", &mut violations) {
+    match single(request, "user-agent", violations) {
         Some(ua) if !ua.trim().is_empty() => {}
         _ => violations.push("user-agent missing (GitHub requires one)".to_owned()),
     }
+}
+
+/// Whether the request carries the provider's token (GitHub `Authorization: Bearer`, GitLab
+/// `PRIVATE-TOKEN`): `Ok(false)` without one, `Ok(true)` with the right one, `Err` with the
+/// violation for a wrong one. The file endpoints take a request without one (public
+/// repositories); the trigger endpoints refuse it.
+pub(crate) fn sent_token(
+    request: &Request,
+    provider: Provider,
+    tokens: &Tokens,
+    violations: &mut Vec<String>,
+) -> Result<bool, &'static str> {
+    let (header, want, problem) = match provider {
+        Provider::Github => (
+            "authorization",
+            format!("Bearer {}", tokens.github),
+            "authorization: wrong GitHub token",
+        ),
+        Provider::Gitlab => (
+            "private-token",
+            tokens.gitlab.clone(),
+            "private-token: wrong GitLab token",
+        ),
+    };
+    match single(request, header, violations) {
+        None => Ok(false),
+        Some(sent) if sent == want => Ok(true),
+        Some(_) => Err(problem),
+    }
+}
+
+/// The provider's 401 for a missing or wrong token, after the violation `problem`.
+pub(crate) fn unauthorized(
+    provider: Provider,
+    mut violations: Vec<String>,
+    problem: &str,
+) -> Verdict {
+    violations.push(problem.to_owned());
+    let body = match provider {
+        Provider::Github => json!({
+            "message": "Bad credentials",
+            "documentation_url": "https://docs.github.com/rest",
+            "status": "401",
+        }),
+        Provider::Gitlab => json!({"message": "401 Unauthorized"}),
+    };
+    refused(violations, 401, body)
+}
+
+/// Refuses with `status` and the violations since `before`, joined, as the body's `key`
+/// (`message` on GitHub, `error` on GitLab).
+pub(crate) fn refused_since(
+    violations: Vec<String>,
+    before: usize,
+    status: u16,
+    key: &str,
+) -> Verdict {
+    let message = violations[before..].join("; ");
+    refused(violations, status, json!({ key: message }))
+}
+
+fn check_github(request: &Request, tokens: &Tokens, mut violations: Vec<String>) -> Verdict {
+    if sent_token(request, Provider::Github, tokens, &mut violations) != Ok(true) {
+        return unauthorized(
+            Provider::Github,
+            violations,
+            "authorization: missing or wrong GitHub token",
+        );
+    }
+    let before_headers = violations.len();
+    expect_github_headers(request, GITHUB_ACCEPT, &mut violations);
     expect_json_content_type(request, &mut violations);
     if violations.len() > before_headers {
-        let message = violations[before_headers..].join("; ");
-        return refused(violations, 400, json!({"message": message}));
+        return refused_since(violations, before_headers, 400, "message");
     }
     let before_body = violations.len();
     check_github_body(&request.body, &mut violations);
     if violations.len() > before_body {
-        let message = violations[before_body..].join("; ");
-        return refused(violations, 422, json!({"message": message}));
+        return refused_since(violations, before_body, 422, "message");
     }
     Verdict {
         violations,
@@ -370,16 +432,18 @@ fn check_gitlab(
     mut violations: Vec<String>,
     project: String,
 ) -> Verdict {
-    if single(request, "private-token", &mut violations) != Some(tokens.gitlab.as_str()) {
-        violations.push("private-token: missing or wrong GitLab token".to_owned());
-        return refused(violations, 401, json!({"message": "401 Unauthorized"}));
+    if sent_token(request, Provider::Gitlab, tokens, &mut violations) != Ok(true) {
+        return unauthorized(
+            Provider::Gitlab,
+            violations,
+            "private-token: missing or wrong GitLab token",
+        );
     }
     let before = violations.len();
     expect_json_content_type(request, &mut violations);
     let reference = check_gitlab_body(&request.body, &mut violations);
     if violations.len() > before {
-        let message = violations[before..].join("; ");
-        return refused(violations, 400, json!({"error": message}));
+        return refused_since(violations, before, 400, "error");
     }
     Verdict {
         violations,

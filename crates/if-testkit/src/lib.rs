@@ -19,7 +19,9 @@
 //!   [`registry_or_skip!`] to skip a test when it is not installed; pushing images over its
 //!   HTTP API ([`registry::push`]); a token server signing ES256 tokens
 //!   ([`registry::token`]); a counting proxy and a scripted fake registry
-//!   ([`registry::net`]). It knows no registry client: crates build theirs on top.
+//!   ([`registry::net`]). It knows no registry client: crates build theirs on top;
+//! * [`loopback`]: the accept loop those small servers run on (a free 127.0.0.1 port, one
+//!   connection at a time, stopped and joined on drop), for a crate's own test servers too.
 
 use std::collections::VecDeque;
 use std::io::{self, ErrorKind};
@@ -34,6 +36,7 @@ use serde_json::{Value, json};
 
 mod forge;
 pub mod git;
+pub mod loopback;
 pub mod registry;
 mod wire;
 

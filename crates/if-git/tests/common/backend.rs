@@ -1,70 +1,43 @@
 //! A smart-HTTP git server on 127.0.0.1: each request is handed to `git http-backend` as a
 //! CGI program (as a web server would), after checking that it carries the expected
 //! `Authorization` header (else 401). Bounded: one request at a time, at most 200, with I/O
-//! timeouts; stopped and joined on drop.
+//! timeouts; on an [`if_testkit::loopback::Loopback`], stopped and joined on drop.
 
 use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{TcpListener, TcpStream};
+use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
-use std::thread::JoinHandle;
 use std::time::Duration;
+
+use if_testkit::loopback::Loopback;
 
 /// The server over the bare repositories under `root`.
 pub struct Backend {
-    port: u16,
+    server: Loopback,
     requests: Arc<Mutex<Vec<String>>>,
-    stop: Arc<AtomicBool>,
-    thread: Option<JoinHandle<()>>,
 }
 
 impl Backend {
     /// Serves `root`, accepting only requests whose `Authorization` header is `auth`.
     pub fn start(root: &Path, auth: &str) -> Backend {
-        let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
-        let port = listener.local_addr().expect("addr").port();
         let requests = Arc::new(Mutex::new(Vec::new()));
-        let stop = Arc::new(AtomicBool::new(false));
-        let (seen, stopped) = (Arc::clone(&requests), Arc::clone(&stop));
+        let seen = Arc::clone(&requests);
         let (root, auth) = (root.to_owned(), auth.to_owned());
-        let thread = std::thread::spawn(move || {
-            for stream in listener.incoming().take(200) {
-                if stopped.load(Ordering::SeqCst) {
-                    break;
-                }
-                if let Ok(stream) = stream {
-                    serve(stream, &root, &auth, &seen);
-                }
-            }
+        let server = Loopback::start_bounded("git http-backend server", 200, move |stream| {
+            serve(stream, &root, &auth, &seen);
         });
-        Backend {
-            port,
-            requests,
-            stop,
-            thread: Some(thread),
-        }
+        Backend { server, requests }
     }
 
     /// `http://127.0.0.1:<port>/<name>`.
     pub fn url(&self, name: &str) -> String {
-        format!("http://127.0.0.1:{}/{name}", self.port)
+        format!("{}/{name}", self.server.url())
     }
 
     /// `<status> <method> <path>` of every request so far.
     pub fn requests(&self) -> Vec<String> {
         self.requests.lock().expect("lock").clone()
-    }
-}
-
-impl Drop for Backend {
-    fn drop(&mut self) {
-        self.stop.store(true, Ordering::SeqCst);
-        let _ = TcpStream::connect(("127.0.0.1", self.port));
-        if let Some(thread) = self.thread.take() {
-            let _ = thread.join();
-        }
     }
 }
 

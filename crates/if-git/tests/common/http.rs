@@ -3,66 +3,39 @@
 //! receive-pack, as asked) holding only `ERR <message>`, which git prints as `fatal: remote error: <message>`.
 
 use std::io::{BufRead, BufReader, Write};
-use std::net::{TcpListener, TcpStream};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::net::TcpStream;
 use std::sync::{Arc, Mutex};
-use std::thread::JoinHandle;
 use std::time::Duration;
+
+use if_testkit::loopback::Loopback;
 
 /// The server; stopped and joined on drop.
 pub struct ErrServer {
-    port: u16,
+    server: Loopback,
     requests: Arc<Mutex<Vec<String>>>,
-    stop: Arc<AtomicBool>,
-    thread: Option<JoinHandle<()>>,
 }
 
 impl ErrServer {
     /// Starts answering every request with `ERR <message>`.
     pub fn start(message: &str) -> ErrServer {
-        let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
-        let port = listener.local_addr().expect("addr").port();
         let requests = Arc::new(Mutex::new(Vec::new()));
-        let stop = Arc::new(AtomicBool::new(false));
+        let seen = Arc::clone(&requests);
         let message = message.to_owned();
-        let (seen, stopped) = (Arc::clone(&requests), Arc::clone(&stop));
-        let thread = std::thread::spawn(move || {
-            // Bounded: a test makes a handful of requests.
-            for stream in listener.incoming().take(50) {
-                if stopped.load(Ordering::SeqCst) {
-                    break;
-                }
-                if let Ok(stream) = stream {
-                    answer(stream, &message, &seen);
-                }
-            }
+        // Bounded: a test makes a handful of requests.
+        let server = Loopback::start_bounded("ERR git server", 50, move |stream| {
+            answer(stream, &message, &seen);
         });
-        ErrServer {
-            port,
-            requests,
-            stop,
-            thread: Some(thread),
-        }
+        ErrServer { server, requests }
     }
 
     /// `http://127.0.0.1:<port>/<name>`.
     pub fn url(&self, name: &str) -> String {
-        format!("http://127.0.0.1:{}/{name}", self.port)
+        format!("{}/{name}", self.server.url())
     }
 
     /// The heads of the requests received so far.
     pub fn requests(&self) -> Vec<String> {
         self.requests.lock().expect("lock").clone()
-    }
-}
-
-impl Drop for ErrServer {
-    fn drop(&mut self) {
-        self.stop.store(true, Ordering::SeqCst);
-        let _ = TcpStream::connect(("127.0.0.1", self.port));
-        if let Some(thread) = self.thread.take() {
-            let _ = thread.join();
-        }
     }
 }
 

@@ -10,6 +10,7 @@ pub mod http;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
+use if_git::{Checkout, Identity};
 pub use if_testkit::git::{Daemon, exec_path, git_installed};
 #[allow(unused_imports)] // not every test file needs it
 pub use if_testkit::registry::free_port;
@@ -123,6 +124,21 @@ pub fn write(root: &Path, rela: &str, content: &str) {
         std::fs::create_dir_all(parent).expect("create dirs");
     }
     std::fs::write(path, content).expect("write file");
+}
+
+/// Writes `content` to `rela` in `checkout` and commits that one path with `message` as the
+/// bot, at the current time; returns the new commit (panics when there is none).
+pub fn commit_one(checkout: &Checkout, rela: &str, content: &str, message: &str) -> String {
+    write(checkout.root(), rela, content);
+    if_git::commit(
+        checkout,
+        &[PathBuf::from(rela)],
+        message,
+        &Identity::default(),
+        None,
+    )
+    .unwrap()
+    .expect("a commit")
 }
 
 /// `git --git-dir <bare> args`.

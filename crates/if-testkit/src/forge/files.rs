@@ -11,8 +11,8 @@ use if_model::enrollment::Provider;
 use serde_json::{Value, json};
 
 use super::{
-    Answer, GITHUB_ACCEPT_RAW, GITHUB_API_VERSION, Tokens, Verdict, check_encoding, expect_header,
-    percent_decode, refused, single,
+    Answer, GITHUB_ACCEPT_RAW, Tokens, Verdict, check_encoding, expect_github_headers,
+    percent_decode, refused_since, sent_token, single, unauthorized,
 };
 use crate::wire::Request;
 
@@ -212,46 +212,48 @@ fn content(content_type: &str, body: Vec<u8>) -> Answer {
     }
 }
 
-/// `GET /repos/{owner}/{repo}/contents/{path}?ref=` with the raw media type.
-pub(crate) fn check_github(
+/// A file request on `provider`: GitHub's `GET /repos/{owner}/{repo}/contents/{path}?ref=`
+/// with the raw media type, GitLab's `GET /api/v4/projects/{id}/repository/files/
+/// {file_path}/raw?ref=`. The token (optional), GitHub's headers, no body and the `ref`
+/// query are checked alike; the answers are each provider's own.
+pub(crate) fn check(
+    provider: Provider,
     request: &Request,
     tokens: &Tokens,
     files: &Files,
     file: Wanted<'_>,
     mut violations: Vec<String>,
 ) -> Verdict {
-    let token = match single(request, "authorization", &mut violations) {
-        None => false,
-        Some(auth) if auth == format!("Bearer {}", tokens.github) => true,
-        Some(_) => {
-            violations.push("authorization: wrong GitHub token".to_owned());
-            return refused(
-                violations,
-                401,
-                json!({"message": "Bad credentials", "documentation_url": "https://docs.github.com/rest", "status": "401"}),
-            );
-        }
+    let token = match sent_token(request, provider, tokens, &mut violations) {
+        Ok(token) => token,
+        Err(problem) => return unauthorized(provider, violations, problem),
     };
     let before = violations.len();
-    expect_header(request, "accept", GITHUB_ACCEPT_RAW, &mut violations);
-    expect_header(
-        request,
-        "x-github-api-version",
-        GITHUB_API_VERSION,
-        &mut violations,
-    );
-    match single(request, "user-agent", &mut violations) {
-        Some(ua) if !ua.trim().is_empty() => {}
-        _ => violations.push("user-agent missing (GitHub requires one)".to_owned()),
-    }
-    expect_no_body(request, &mut violations);
-    let branch = reference(file.query, &[], &mut violations);
-    let Some(branch) = branch.filter(|_| violations.len() == before) else {
-        let message = violations[before..].join("; ");
-        return refused(violations, 400, json!({"message": message}));
+    // The query parameters allowed besides `ref`, and the key of a 400's message.
+    let (extra, key): (&[&str], &str) = match provider {
+        Provider::Github => {
+            expect_github_headers(request, GITHUB_ACCEPT_RAW, &mut violations);
+            (&[], "message")
+        }
+        Provider::Gitlab => (&["lfs"], "error"),
     };
+    expect_no_body(request, &mut violations);
+    let branch = reference(file.query, extra, &mut violations);
+    let Some(branch) = branch.filter(|_| violations.len() == before) else {
+        return refused_since(violations, before, 400, key);
+    };
+    let found = files.find(provider, &file, &branch, token);
+    let answer = match provider {
+        Provider::Github => github_answer(found, &branch),
+        Provider::Gitlab => gitlab_answer(found),
+    };
+    Verdict { violations, answer }
+}
+
+/// GitHub's answer: the raw bytes, a directory's JSON listing, or a 404.
+fn github_answer(found: Found<'_>, branch: &str) -> Answer {
     let not_found = |message: String| json!({"message": message, "documentation_url": GITHUB_DOCS, "status": "404"});
-    let answer = match files.find(Provider::Github, &file, &branch, token) {
+    match found {
         Found::File(bytes) => content(GITHUB_RAW_TYPE, bytes.to_vec()),
         Found::Directory(entries) => content(JSON_TYPE, Value::Array(entries).to_string().into()),
         Found::NoBranch => Answer::Refused {
@@ -262,44 +264,21 @@ pub(crate) fn check_github(
             status: 404,
             body: not_found("Not Found".to_owned()),
         },
-    };
-    Verdict { violations, answer }
+    }
 }
 
-/// `GET /api/v4/projects/{id}/repository/files/{file_path}/raw?ref=`.
-pub(crate) fn check_gitlab(
-    request: &Request,
-    tokens: &Tokens,
-    files: &Files,
-    file: Wanted<'_>,
-    mut violations: Vec<String>,
-) -> Verdict {
-    let token = match single(request, "private-token", &mut violations) {
-        None => false,
-        Some(token) if token == tokens.gitlab => true,
-        Some(_) => {
-            violations.push("private-token: wrong GitLab token".to_owned());
-            return refused(violations, 401, json!({"message": "401 Unauthorized"}));
-        }
-    };
-    let before = violations.len();
-    expect_no_body(request, &mut violations);
-    let branch = reference(file.query, &["lfs"], &mut violations);
-    let Some(branch) = branch.filter(|_| violations.len() == before) else {
-        let message = violations[before..].join("; ");
-        return refused(violations, 400, json!({"error": message}));
-    };
+/// GitLab's answer: the raw bytes, or a 404 naming what is missing (a directory is no file).
+fn gitlab_answer(found: Found<'_>) -> Answer {
     let not_found = |what: &str| Answer::Refused {
         status: 404,
         body: json!({"message": format!("404 {what} Not Found")}),
     };
-    let answer = match files.find(Provider::Gitlab, &file, &branch, token) {
+    match found {
         Found::File(bytes) => content(GITLAB_RAW_TYPE, bytes.to_vec()),
         Found::Directory(_) | Found::NoFile => not_found("File"),
         Found::NoBranch => not_found("Commit"),
         Found::NoRepo => not_found("Project"),
-    };
-    Verdict { violations, answer }
+    }
 }
 
 #[cfg(test)]

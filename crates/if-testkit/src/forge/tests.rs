@@ -28,6 +28,12 @@ fn request(method: &str, target: &str, headers: &[(&str, &str)], body: &str) -> 
 
 const GH: &str = "/repos/acme/app/actions/workflows/build.yml/dispatches";
 
+/// A GitLab pipeline request's headers, with the right token.
+const GITLAB_HEADERS: [(&str, &str); 2] = [
+    ("private-token", "gl"),
+    ("content-type", "application/json"),
+];
+
 fn github_headers(auth: &str) -> Vec<(&'static str, &str)> {
     vec![
         ("accept", GITHUB_ACCEPT),
@@ -80,13 +86,9 @@ fn github_body_problems_are_422_and_named() {
 
 #[test]
 fn gitlab_raw_slash_in_project_is_a_violation() {
-    let headers = [
-        ("private-token", "gl"),
-        ("content-type", "application/json"),
-    ];
     let raw = "/api/v4/projects/acme/svc/pipeline";
     let v = check(
-        &request("POST", raw, &headers, r#"{"ref":"main"}"#),
+        &request("POST", raw, &GITLAB_HEADERS, r#"{"ref":"main"}"#),
         &tokens(),
     );
     assert!(matches!(v.answer, Answer::Refused { status: 404, .. }));
@@ -97,7 +99,7 @@ fn gitlab_raw_slash_in_project_is_a_violation() {
     );
     let encoded = "/api/v4/projects/acme%2Fsvc/pipeline";
     let v = check(
-        &request("POST", encoded, &headers, r#"{"ref":"main"}"#),
+        &request("POST", encoded, &GITLAB_HEADERS, r#"{"ref":"main"}"#),
         &tokens(),
     );
     assert_eq!(
@@ -111,15 +113,14 @@ fn gitlab_raw_slash_in_project_is_a_violation() {
 
 #[test]
 fn gitlab_variables_must_be_key_value_strings() {
-    let headers = [
-        ("private-token", "gl"),
-        ("content-type", "application/json"),
-    ];
     let path = "/api/v4/projects/acme%2Fsvc/pipeline";
     let body = r#"{"ref":"main","variables":[{"key":"A","value":1,"x":2}]}"#;
-    let v = check(&request("POST", path, &headers, body), &tokens());
-    assert!(matches!(v.answer, Answer::Refused { status: 400, .. }));
+    let v = check(&request("POST", path, &GITLAB_HEADERS, body), &tokens());
+    let Answer::Refused { status: 400, body } = v.answer else {
+        panic!("not a 400: {:?}", v.answer);
+    };
     assert_eq!(v.violations.len(), 2, "{:?}", v.violations);
+    assert_eq!(body, json!({"error": v.violations.join("; ")}));
 }
 
 #[test]

@@ -11,12 +11,10 @@ pub mod push;
 pub mod token;
 
 use std::fmt::{Display, Write as _};
-use std::net::{TcpListener, TcpStream};
+use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::thread::{self, JoinHandle};
+use std::thread;
 use std::time::{Duration, Instant};
 
 use if_model::reference::ImageRef;
@@ -227,53 +225,6 @@ pub fn timed<T>(f: impl FnOnce() -> T) -> (T, Duration) {
     let start = Instant::now();
     let value = f();
     (value, start.elapsed())
-}
-
-/// An accept loop on a free 127.0.0.1 port, on its own thread: each connection is handed to
-/// the handler, one at a time, until dropped.
-struct Loopback {
-    /// `127.0.0.1:PORT`.
-    addr: String,
-    stop: Arc<AtomicBool>,
-    thread: Option<JoinHandle<()>>,
-}
-
-impl Loopback {
-    /// Binds and starts serving; `what` names the server in a set-up panic.
-    fn start(what: &str, mut handle: impl FnMut(TcpStream) + Send + 'static) -> Loopback {
-        let listener = TcpListener::bind("127.0.0.1:0").must(what);
-        let addr = listener.local_addr().must(what).to_string();
-        let stop = Arc::new(AtomicBool::new(false));
-        let thread = {
-            let stop = Arc::clone(&stop);
-            thread::spawn(move || {
-                for stream in listener.incoming() {
-                    if stop.load(Ordering::SeqCst) {
-                        break;
-                    }
-                    if let Ok(stream) = stream {
-                        handle(stream);
-                    }
-                }
-            })
-        };
-        Loopback {
-            addr,
-            stop,
-            thread: Some(thread),
-        }
-    }
-}
-
-impl Drop for Loopback {
-    /// Sets the stop flag, wakes the accept loop with one connection and joins the thread.
-    fn drop(&mut self) {
-        self.stop.store(true, Ordering::SeqCst);
-        let _ = TcpStream::connect(&self.addr);
-        if let Some(thread) = self.thread.take() {
-            let _ = thread.join();
-        }
-    }
 }
 
 /// The harness's own steps (binding, spawning, writing files, signing): a failure there is

@@ -10,8 +10,9 @@ use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::Duration;
 
-use super::{Loopback, Must as _};
+use super::Must as _;
 use crate::lock;
+use crate::loopback::Loopback;
 
 /// A TCP proxy to `upstream` that logs `METHOD /path` of each request passing through.
 /// Requests must have no body (the client under test only sends GET and HEAD).
@@ -41,7 +42,7 @@ impl CountingProxy {
             })
         };
         CountingProxy {
-            addr: server.addr.clone(),
+            addr: server.addr().to_owned(),
             log,
             _server: server,
         }
@@ -159,7 +160,7 @@ impl FakeRegistry {
             })
         };
         FakeRegistry {
-            addr: server.addr.clone(),
+            addr: server.addr().to_owned(),
             answers,
             log,
             _server: server,

@@ -16,8 +16,9 @@ use ring::rand::SystemRandom;
 use ring::signature::{ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair};
 use serde_json::json;
 
-use super::{Loopback, Must as _};
+use super::Must as _;
 use crate::lock;
+use crate::loopback::Loopback;
 
 /// The `service` (token audience) the registry is configured with.
 pub const SERVICE: &str = "test-registry";
@@ -164,7 +165,7 @@ impl TokenServer {
 
     /// The realm URL (`http://127.0.0.1:PORT/token`).
     pub fn realm(&self) -> String {
-        format!("http://{}/token", self.server.addr)
+        format!("http://{}/token", self.server.addr())
     }
 
     /// Token requests answered so far.
