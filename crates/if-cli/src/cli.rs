@@ -175,4 +175,16 @@ pub enum Command {
     ///
     /// Example: image-factory check --now 2026-11-21T06:00:00Z && image-factory reconcile
     Check(cmd::check::Args),
+    /// Write Backstage catalog entities of the factory's images, so their dependency graph
+    /// shows in Backstage.
+    ///
+    /// One `Resource` (spec.type container-image) per enrolled image and per base image in
+    /// use, with annotations from the state (registry, repository, digest, last build, rebuild
+    /// and discovery status, check error), links to the source repository of managed images,
+    /// and spec.dependsOn naming the base and internal parent images each is built on.
+    /// Printed on stdout unless --out is given (written atomically, summary on stderr);
+    /// --format json prints the entities as one JSON array.
+    ///
+    /// Example: image-factory catalog --out catalog-info.yaml
+    Catalog(cmd::catalog::Args),
 }

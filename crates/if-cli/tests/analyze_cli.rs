@@ -26,6 +26,12 @@ fn example() -> tempfile::TempDir {
         &dir.path().join("examples"),
         &|_| false,
     );
+    // The analyzer image's own Dockerfile, enrolled as `image-factory`.
+    std::fs::copy(
+        workspace().join("Dockerfile"),
+        dir.path().join("Dockerfile"),
+    )
+    .unwrap();
     dir
 }
 

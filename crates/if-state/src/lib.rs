@@ -5,6 +5,7 @@
 //! the factory's file contents, what discovery found, and the time `now`.
 
 pub mod analyze;
+pub mod catalog;
 mod enrollment_copy;
 pub mod files;
 pub mod rebuild;

@@ -1,6 +1,7 @@
 //! One module per command; `run` dispatches on the parsed command line.
 
 pub mod analyze;
+pub mod catalog;
 pub mod check;
 pub mod dockerfile;
 pub mod generate;
@@ -64,5 +65,6 @@ fn run_command(cli: &Cli) -> Result<Outcome, CliError> {
         Command::Expedite(args) => reconcile::run_expedite(cli, args),
         Command::Plan(args) => plan::run(cli, args),
         Command::Check(args) => check::run(cli, args),
+        Command::Catalog(args) => catalog::run(cli, args),
     }
 }

@@ -5,10 +5,13 @@ use std::path::{Path, PathBuf};
 
 use assert_cmd::Command;
 
-/// The `image-factory` binary.
+/// The `image-factory` binary. The forge APIs point at a closed loopback port (a test that
+/// wants a forge sets its fake's), so no test can reach GitHub or GitLab.
 pub fn bin() -> Command {
     let mut cmd = Command::cargo_bin("image-factory").unwrap();
-    cmd.env_remove("IMAGE_FACTORY_ROOT");
+    cmd.env_remove("IMAGE_FACTORY_ROOT")
+        .env("IMAGE_FACTORY_GITHUB_API", "http://127.0.0.1:9")
+        .env("IMAGE_FACTORY_GITLAB_API", "http://127.0.0.1:9/api/v4");
     cmd
 }
 
