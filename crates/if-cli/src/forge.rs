@@ -9,6 +9,8 @@ use if_forge::{Client, Endpoints, Retry, Secret, Triggered};
 use if_model::duration::Duration;
 use if_state::rebuild::{Policy, Trigger};
 
+use crate::settings;
+
 /// Options of the commands that trigger builds.
 #[derive(Debug, Clone, clap::Args)]
 pub struct DispatchArgs {
@@ -44,44 +46,30 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
     Duration::parse(s).map_err(|e| e.to_string())
 }
 
-/// An environment variable, trimmed (a token read from a mounted Secret file often ends
-/// with a newline); blank is absent.
-fn env(name: &str) -> Option<String> {
-    std::env::var(name)
-        .ok()
-        .map(|v| v.trim().to_string())
-        .filter(|v| !v.is_empty())
-}
-
-/// A client from the environment for fetching files (Dockerfiles): the default retries, and
-/// a minute per file.
+/// A client from the environment for fetching files (Dockerfiles): three retries, a minute
+/// per file.
 pub fn fetch_client_from_env() -> Client {
-    client_from_env(&DispatchArgs {
-        max_attempts: 1,
-        retry_backoff: Duration::from_minutes(5),
-        http_retries: 3,
-        http_timeout: 60,
-    })
+    client_with(settings::retry(3, 60))
 }
 
 /// A client from the environment. A missing token is not an error here: it fails the
 /// triggers that need it, one image at a time.
 pub fn client_from_env(args: &DispatchArgs) -> Client {
+    client_with(settings::retry(args.http_retries, args.http_timeout))
+}
+
+/// A client from the environment with this retry policy.
+fn client_with(retry: Retry) -> Client {
     let endpoints = Endpoints {
-        github_api: env(if_forge::GITHUB_API_ENV)
+        github_api: settings::env(if_forge::GITHUB_API_ENV)
             .unwrap_or_else(|| if_forge::DEFAULT_GITHUB_API.to_string()),
-        gitlab_api: env(if_forge::GITLAB_API_ENV)
+        gitlab_api: settings::env(if_forge::GITLAB_API_ENV)
             .unwrap_or_else(|| if_forge::DEFAULT_GITLAB_API.to_string()),
-    };
-    let retry = Retry {
-        attempts: args.http_retries.saturating_add(1),
-        base_delay: std::time::Duration::from_secs(1),
-        max_total: std::time::Duration::from_secs(args.http_timeout),
     };
     Client::new(
         endpoints,
-        env(if_forge::GITHUB_TOKEN_ENV).map(Secret::new),
-        env(if_forge::GITLAB_TOKEN_ENV).map(Secret::new),
+        settings::env(if_forge::GITHUB_TOKEN_ENV).map(Secret::new),
+        settings::env(if_forge::GITLAB_TOKEN_ENV).map(Secret::new),
         retry,
     )
 }

@@ -48,7 +48,7 @@ fn local(
     run: &dyn Fn(&Cli) -> Result<Outcome, CliError>,
 ) -> Result<Outcome, CliError> {
     let checkout = if_git::open(&cli.root).map_err(|e| CliError::Git(e.to_string()))?;
-    load::take_written();
+    load::note_writes();
     let outcome = run(cli)?;
     let written = load::take_written();
     let Some((paths, message)) = change(&checkout, command, written)? else {
@@ -79,11 +79,7 @@ fn remote(
             "--root `{root}`: with --git-repo it is a path inside the repository (relative, no `..`)"
         )));
     }
-    let token = std::env::var(TOKEN_ENV)
-        .ok()
-        .map(|t| t.trim().to_string())
-        .filter(|t| !t.is_empty())
-        .map(Secret::new);
+    let token = crate::settings::env(TOKEN_ENV).map(Secret::new);
     let remote = Remote {
         url: url.to_string(),
         branch: cli.git_branch.clone(),
@@ -107,7 +103,7 @@ fn remote(
             );
         }
         output::capture();
-        load::take_written();
+        load::note_writes();
         let mut inner = cli.clone();
         inner.root = checkout.root().join(&cli.root);
         inner.git_repo = None;

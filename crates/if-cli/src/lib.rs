@@ -12,3 +12,4 @@ pub mod golden;
 pub mod load;
 pub mod output;
 pub mod registry;
+pub mod settings;

@@ -120,7 +120,7 @@ pub fn write_atomic(path: &Path, contents: &str) -> Result<(), CliError> {
 
 /// Writes the state files whose content changed between `factory` (as read) and `state`;
 /// returns their paths relative to `root`. Nothing is written when rendering any file fails.
-/// The files and the changes are also noted for [`take_written`] (the commit of a run).
+/// After [`note_writes`], the files and the changes are also noted (the commit of a run).
 pub fn write_state(
     root: &Path,
     factory: &if_model::factory::Factory,
@@ -131,19 +131,21 @@ pub fn write_state(
     for w in &writes {
         write_atomic(&root.join(&w.path), &w.contents)?;
     }
-    let mut noted = WRITTEN
+    if let Some(noted) = WRITTEN
         .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner);
-    noted
-        .files
-        .extend(writes.iter().map(|w| root.join(&w.path)));
-    if !writes.is_empty() {
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .as_mut()
+        && !writes.is_empty()
+    {
+        noted
+            .files
+            .extend(writes.iter().map(|w| root.join(&w.path)));
         noted.changes.extend(state.changes.iter().cloned());
     }
     Ok(writes.into_iter().map(|w| w.path).collect())
 }
 
-/// What the state writes of this process wrote since the last [`take_written`].
+/// What the state writes of this process wrote since [`note_writes`].
 #[derive(Debug, Default)]
 pub struct Written {
     /// The files written (`root` joined with the state path).
@@ -152,15 +154,21 @@ pub struct Written {
     pub changes: Vec<String>,
 }
 
-static WRITTEN: std::sync::Mutex<Written> = std::sync::Mutex::new(Written {
-    files: Vec::new(),
-    changes: Vec::new(),
-});
+/// The writes noted since [`note_writes`] (`None`: not noting).
+static WRITTEN: std::sync::Mutex<Option<Written>> = std::sync::Mutex::new(None);
 
-/// What was written since the last call (and forgets it).
-pub fn take_written() -> Written {
-    let mut noted = WRITTEN
+/// Starts noting what [`write_state`] writes, forgetting anything noted before.
+pub fn note_writes() {
+    *WRITTEN
         .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner);
-    std::mem::take(&mut *noted)
+        .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(Written::default());
+}
+
+/// What was noted since [`note_writes`]; stops noting.
+pub fn take_written() -> Written {
+    WRITTEN
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .take()
+        .unwrap_or_default()
 }

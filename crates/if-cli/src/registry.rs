@@ -5,9 +5,10 @@
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
-use if_registry::{Client, Config, Credentials, Retry, parse_docker_config, registry_key};
+use if_registry::{Client, Config, Credentials, parse_docker_config, registry_key};
 
 use crate::exit::CliError;
+use crate::settings::{self, env};
 
 /// The registry host the environment's credentials are for (`ghcr.io`, `docker.io`).
 pub const HOST_ENV: &str = "IMAGE_FACTORY_REGISTRY_HOST";
@@ -48,14 +49,6 @@ fn parse_mirror(s: &str) -> Result<(String, String), String> {
             "`{s}` is not REGISTRY=MIRROR (like docker.io=mirror.gcr.io)"
         )),
     }
-}
-
-/// An environment variable, trimmed; blank is absent.
-fn env(name: &str) -> Option<String> {
-    std::env::var(name)
-        .ok()
-        .map(|v| v.trim().to_string())
-        .filter(|v| !v.is_empty())
 }
 
 /// Where Docker's `config.json` is: `$DOCKER_CONFIG/config.json`, else
@@ -131,11 +124,7 @@ pub fn client_from_env(args: &RegistryArgs) -> Result<(Client, Vec<String>), Cli
         credentials,
         insecure: args.insecure.iter().map(|h| registry_key(h)).collect(),
         mirrors: args.mirrors.iter().cloned().collect(),
-        retry: Retry {
-            attempts: args.http_retries.saturating_add(1),
-            base_delay: std::time::Duration::from_secs(1),
-            max_total: std::time::Duration::from_secs(args.http_timeout),
-        },
+        retry: settings::retry(args.http_retries, args.http_timeout),
         ..Config::default()
     };
     Ok((Client::new(config), warnings))

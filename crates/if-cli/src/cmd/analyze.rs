@@ -144,30 +144,14 @@ pub fn execute(root: &Path, args: &Args) -> Result<(Vec<String>, Vec<String>), C
             Some(p) => Ok(p.clone()),
             None => dockerfile_path(&source_dir, &source.dockerfile),
         };
+        let fetch = || {
+            (!args.no_fetch).then(|| {
+                let client = forge.get_or_insert_with(forge::fetch_client_from_env);
+                if_forge::fetch_file(client, source, &source.dockerfile).map_err(|e| e.to_string())
+            })
+        };
         let discovery = match path {
-            Ok(p) => match std::fs::read(&p) {
-                Ok(bytes) => discover::discover(&bytes, &source.dockerfile),
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound && args.dockerfile.is_none() => {
-                    if args.no_fetch {
-                        Discovery::Failed(format!("Dockerfile {} not found", source.dockerfile))
-                    } else {
-                        let client = forge.get_or_insert_with(forge::fetch_client_from_env);
-                        match if_forge::fetch_file(client, source, &source.dockerfile) {
-                            Ok(text) => discover::discover(text.as_bytes(), &source.dockerfile),
-                            Err(e) => Discovery::Failed(format!(
-                                "Dockerfile {} not found locally, and fetching it failed: {e}",
-                                source.dockerfile
-                            )),
-                        }
-                    }
-                }
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                    Discovery::Failed(format!("Dockerfile {} not found", p.display()))
-                }
-                Err(e) => {
-                    Discovery::Failed(format!("cannot read Dockerfile {}: {e}", source.dockerfile))
-                }
-            },
+            Ok(p) => discover_dockerfile(&p, &source.dockerfile, args.dockerfile.is_some(), fetch),
             Err(why) => Discovery::Failed(why),
         };
         req.discoveries.insert(entry.name.clone(), discovery);
@@ -201,6 +185,31 @@ pub fn all_at(now: Timestamp, source_dir: &Path) -> Args {
         source_repo: None,
         source_provider: None,
         now: Some(now),
+    }
+}
+
+/// Discovers what the Dockerfile at `path` (`name` in `images.yaml`) is built on. A file that
+/// is not there is fetched from its forge unless it was given with --dockerfile (`explicit`)
+/// or `fetch` declines (--no-fetch).
+fn discover_dockerfile(
+    path: &Path,
+    name: &str,
+    explicit: bool,
+    fetch: impl FnOnce() -> Option<Result<String, String>>,
+) -> Discovery {
+    match std::fs::read(path) {
+        Ok(bytes) => discover::discover(&bytes, name),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound && !explicit => match fetch() {
+            None => Discovery::Failed(format!("Dockerfile {name} not found")),
+            Some(Ok(text)) => discover::discover(text.as_bytes(), name),
+            Some(Err(e)) => Discovery::Failed(format!(
+                "Dockerfile {name} not found locally, and fetching it failed: {e}"
+            )),
+        },
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            Discovery::Failed(format!("Dockerfile {} not found", path.display()))
+        }
+        Err(e) => Discovery::Failed(format!("cannot read Dockerfile {name}: {e}")),
     }
 }
 
