@@ -13,8 +13,9 @@ use if_testkit::registry::push::Pusher;
 use if_testkit::registry::token::{ISSUER, SERVICE, TokenPolicy, TokenServer};
 use if_testkit::registry::{Registry, RegistryAuth};
 
-use crate::workspace_root;
+use crate::bench::{Figure, Report};
 
+const BENCH: &str = "check";
 const REPOS: usize = 100;
 const TAGS: usize = 10;
 /// Base images per enrolled image.
@@ -22,12 +23,9 @@ const PER_IMAGE: usize = 5;
 /// Every how many tags one is pushed again between the first and second check.
 const REPUSH_EVERY: usize = 10;
 
-/// Runs the benchmark; a debug build re-runs itself in release mode.
-pub fn run() -> Result<bool, String> {
-    if let Some(result) = crate::bench::in_release("check") {
-        return result;
-    }
-    let binary = build_cli()?;
+/// Runs the benchmark (in release mode: see `crate::bench`).
+pub fn run() -> Result<Report, String> {
+    let binary = crate::bench::build_cli()?;
     let images = REPOS * TAGS;
     println!(
         "check bench: {images} base images ({REPOS} repositories x {TAGS} tags, OCI indexes) on docker-registry, {} enrolled images, concurrency 8",
@@ -37,38 +35,14 @@ pub fn run() -> Result<bool, String> {
         "  {:<28} {:>8} {:>9} {:>9} {:>10} {:>9} {:>8}",
         "run", "wall s", "images/s", "requests", "req/image", "token req", "updated"
     );
-    let mut ok = true;
-    ok &= scenario(&binary, false)?;
-    ok &= scenario(&binary, true)?;
-    Ok(ok)
+    let mut figures = scenario(&binary, false)?;
+    figures.extend(scenario(&binary, true)?);
+    let ok = figures.iter().all(|f| f.ok != Some(false));
+    Ok(Report { figures, ok })
 }
 
-/// `cargo build --release` of the command line; its path.
-fn build_cli() -> Result<PathBuf, String> {
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_string());
-    let status = Command::new(cargo)
-        .args([
-            "build",
-            "--release",
-            "--quiet",
-            "--package",
-            "if-cli",
-            "--bin",
-            "image-factory",
-        ])
-        .current_dir(workspace_root())
-        .status()
-        .map_err(|e| format!("cannot build image-factory: {e}"))?;
-    if !status.success() {
-        return Err("cargo build of image-factory failed".to_string());
-    }
-    let target = std::env::var_os("CARGO_TARGET_DIR")
-        .map_or_else(|| workspace_root().join("target"), PathBuf::from);
-    Ok(target.join("release").join("image-factory"))
-}
-
-/// One registry (anonymous, or behind a token server), three checks.
-fn scenario(binary: &Path, bearer: bool) -> Result<bool, String> {
+/// One registry (anonymous, or behind a token server), three checks; a figure for each.
+fn scenario(binary: &Path, bearer: bool) -> Result<Vec<Figure>, String> {
     let work = tempfile::tempdir().map_err(|e| format!("temporary directory: {e}"))?;
     let (user, password) = ("bench", "bench-password");
     let tokens = bearer.then(|| {
@@ -91,7 +65,12 @@ fn scenario(binary: &Path, bearer: bool) -> Result<bool, String> {
     };
     let Some(registry) = Registry::start(auth) else {
         println!("  skipped: docker-registry is not installed (apt-get install docker-registry)");
-        return Ok(true);
+        let what = if bearer { "bearer" } else { "anonymous" };
+        return Ok(vec![Figure::info(
+            BENCH,
+            what,
+            "skipped (no docker-registry)",
+        )]);
     };
     let repos: Vec<String> = (0..REPOS).map(|r| format!("bench/base{r:03}")).collect();
     let push_auth = tokens.as_ref().map(|t| {
@@ -153,39 +132,45 @@ fn scenario(binary: &Path, bearer: bool) -> Result<bool, String> {
     } else {
         (images, 0)
     };
-    let mut ok = true;
+    let mut figures = Vec::new();
     let first = check(binary, &root, &env, "2026-11-02T00:00:00Z")?;
-    ok &= first.report(
+    figures.push(first.report(
         &format!("{label}: first (baselines)"),
         first_requests,
         tokens_per_run,
         0,
-    );
+    ));
     let again: Vec<(&str, String)> = pairs.iter().step_by(REPUSH_EVERY).cloned().collect();
     push_parallel(&pusher, &again, "v2");
     let updated = images / REPUSH_EVERY as u64;
     let second = check(binary, &root, &env, "2026-11-03T00:00:00Z")?;
-    ok &= second.report(
+    figures.push(second.report(
         &format!("{label}: {updated} re-pushed"),
         first_requests,
         tokens_per_run,
         updated,
-    );
+    ));
     let third = check(binary, &root, &env, "2026-11-04T00:00:00Z")?;
-    ok &= third.report(
+    figures.push(third.report(
         &format!("{label}: nothing new"),
         first_requests,
         tokens_per_run,
         0,
-    );
+    ));
     if third.written != 0 {
         println!(
             "  FAIL: a check that found nothing wrote {} files",
             third.written
         );
-        ok = false;
+        figures.push(Figure::judged(
+            BENCH,
+            format!("{label}: files written when nothing is new"),
+            third.written.to_string(),
+            "0",
+            false,
+        ));
     }
-    Ok(ok)
+    Ok(figures)
 }
 
 /// Pushes an OCI index (content from `version`) for each `(repository, tag)`, eight at a time.
@@ -238,8 +223,9 @@ struct Run {
 }
 
 impl Run {
-    /// Prints the row; false (with the reason) when the counts are not the expected ones.
-    fn report(&self, label: &str, requests: u64, tokens: u64, updated: u64) -> bool {
+    /// Prints the row; its figure, failed (with the reason printed) when the counts are not
+    /// the expected ones.
+    fn report(&self, label: &str, requests: u64, tokens: u64, updated: u64) -> Figure {
         let per_image = self.requests as f64 / self.checked.max(1) as f64;
         println!(
             "  {label:<28} {:>8.2} {:>9.0} {:>9} {:>10.3} {:>9} {:>8}",
@@ -261,9 +247,19 @@ impl Run {
             println!(
                 "  FAIL: (requests, token requests, updated, failed) = {got:?}, expected {expected:?}"
             );
-            return false;
         }
-        true
+        Figure::judged(
+            BENCH,
+            label,
+            format!(
+                "{:.2} s, {:.0} images/s, {per_image:.3} req/image, {} token req",
+                self.secs,
+                self.checked as f64 / self.secs,
+                self.token_requests
+            ),
+            format!("{requests} requests, {tokens} token requests, {updated} updated, 0 failed"),
+            got == expected,
+        )
     }
 }
 

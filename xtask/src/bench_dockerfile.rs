@@ -9,13 +9,13 @@ use std::time::{Duration, Instant};
 
 use if_dockerfile::{BuildArgs, analyze};
 
+use crate::bench::{Figure, Report, median};
 use crate::workspace_root;
 
-/// Runs the benchmark; a debug build re-runs itself in release mode.
-pub fn run() -> Result<bool, String> {
-    if let Some(result) = crate::bench::in_release("dockerfile") {
-        return result;
-    }
+const BENCH: &str = "dockerfile";
+
+/// Runs the benchmark (in release mode: see `crate::bench`).
+pub fn run() -> Result<Report, String> {
     let (label, inputs) = load_inputs()?;
     let bytes: usize = inputs.iter().map(String::len).sum();
     println!(
@@ -46,6 +46,16 @@ pub fn run() -> Result<bool, String> {
         "corpus: median {mbps:.1} MB/s, {fps:.0} files/s (target >= 300 MB/s: {})",
         if mbps >= 300.0 { "met" } else { "NOT met" }
     );
+    let mut figures = vec![
+        Figure::judged(
+            BENCH,
+            "corpus throughput",
+            format!("{mbps:.1} MB/s"),
+            ">= 300 MB/s",
+            mbps >= 300.0,
+        ),
+        Figure::info(BENCH, "corpus files", format!("{fps:.0} files/s")),
+    ];
     println!(
         "pathological inputs (MB/s at full size, at half size, ratio full/half; ~1 means linear):"
     );
@@ -60,13 +70,13 @@ pub fn run() -> Result<bool, String> {
             "  {name:<26} {full:>8.1} MB/s  {half:>8.1} MB/s  ratio {:.2}",
             full / half
         );
+        figures.push(Figure::info(
+            BENCH,
+            format!("{name}: MB/s ratio full/half size (~1: linear)"),
+            format!("{:.2}", full / half),
+        ));
     }
-    Ok(true)
-}
-
-fn median(v: &mut [f64]) -> f64 {
-    v.sort_by(f64::total_cmp);
-    v.get(v.len() / 2).copied().unwrap_or(0.0)
+    Ok(Report { figures, ok: true })
 }
 
 /// Calls `f` until `min` has passed; returns the time taken and the number of calls.

@@ -1,12 +1,15 @@
 //! `cargo xtask`: project automation. `generate [--check]` rewrites (or checks) every generated
-//! file in the repository; `bench NAME` runs a benchmark and prints its figures.
+//! file in the repository; `bench NAME` runs a benchmark and prints its figures; `synth`
+//! writes a synthetic factory of any size.
 
 mod bench;
 mod bench_check;
 mod bench_dockerfile;
+mod bench_scale;
 mod generate;
 mod golden_dockerfile;
 mod golden_kargo;
+mod synth;
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -17,7 +20,13 @@ usage: cargo xtask <command>
 commands:
   generate [--check]   regenerate dist/ and the golden files under testdata/;
                        with --check, change nothing and exit 1 when anything is stale
-  bench [NAME]         run a benchmark (names: dockerfile, check); without NAME, all of them
+  bench [NAME]         run a benchmark (names: dockerfile, check, scale); without NAME, all
+                       of them, with one summary table at the end;
+                       IMAGE_FACTORY_BENCH_SIZES=1000,10000 limits the sizes of `scale`
+  synth --images N [--bases M] [--depth D] --out DIR
+                       write a deterministic synthetic factory: N enrolled images (GitHub,
+                       GitLab, external), M base images (default N/5), internal chains up to
+                       D deep (default 4), Dockerfiles, and state with histories
 ";
 
 fn main() -> ExitCode {
@@ -27,6 +36,9 @@ fn main() -> ExitCode {
         ["generate"] => generate::run(false),
         ["generate", "--check"] => generate::run(true),
         ["bench", rest @ ..] => bench::run(rest),
+        // The measuring wrapper of `bench scale` (not for people).
+        ["__measure", rest @ ..] => bench_scale::measure(rest),
+        ["synth", rest @ ..] => synth::run(rest),
         ["help" | "--help" | "-h"] => {
             print!("{USAGE}");
             Ok(true)

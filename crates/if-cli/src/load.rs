@@ -18,9 +18,29 @@ pub fn read_factory(root: &Path) -> Result<FactoryFiles, CliError> {
     let images = images_path(root);
     Ok(FactoryFiles {
         images: Some(read_source(&images)?),
-        image_states: read_dir_yaml(&root.join("state").join("images"))?,
-        base_states: read_dir_yaml(&root.join("state").join("base-images"))?,
+        image_states: read_all(&state_paths(root, "images")?)?,
+        base_states: read_all(&state_paths(root, "base-images")?)?,
     })
+}
+
+/// A factory read from disk and parsed as it is read (no file text kept): the factory,
+/// every problem, and how many state files were read.
+pub fn load_factory(
+    root: &Path,
+) -> Result<
+    (
+        if_model::factory::Factory,
+        Vec<if_model::diag::Diagnostic>,
+        usize,
+    ),
+    CliError,
+> {
+    let images = read_source(&images_path(root))?;
+    let image_paths = state_paths(root, "images")?;
+    let base_paths = state_paths(root, "base-images")?;
+    let (factory, diags) =
+        if_model::factory::load_each(Some(&images), &image_paths, &base_paths, |p| read_source(p))?;
+    Ok((factory, diags, image_paths.len() + base_paths.len()))
 }
 
 /// Reads one text file.
@@ -35,21 +55,18 @@ pub fn read_source(path: &Path) -> Result<SourceFile, CliError> {
     })
 }
 
-fn read_dir_yaml(dir: &Path) -> Result<Vec<SourceFile>, CliError> {
-    let entries = match std::fs::read_dir(dir) {
+/// The `*.yaml` files of `state/<dir>`, sorted (none when the directory is missing).
+fn state_paths(root: &Path, dir: &str) -> Result<Vec<PathBuf>, CliError> {
+    let dir = root.join("state").join(dir);
+    let entries = match std::fs::read_dir(&dir) {
         Ok(e) => e,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
-        Err(source) => {
-            return Err(CliError::Read {
-                path: dir.to_path_buf(),
-                source,
-            });
-        }
+        Err(source) => return Err(CliError::Read { path: dir, source }),
     };
     let mut paths = Vec::new();
     for entry in entries {
         let entry = entry.map_err(|source| CliError::Read {
-            path: dir.to_path_buf(),
+            path: dir.clone(),
             source,
         })?;
         let path = entry.path();
@@ -58,7 +75,14 @@ fn read_dir_yaml(dir: &Path) -> Result<Vec<SourceFile>, CliError> {
         }
     }
     paths.sort();
-    paths.iter().map(|p| read_source(p)).collect()
+    Ok(paths)
+}
+
+/// Reads `paths` in parallel, in order.
+fn read_all(paths: &[PathBuf]) -> Result<Vec<SourceFile>, CliError> {
+    if_model::par::map(paths, |p| read_source(p))
+        .into_iter()
+        .collect()
 }
 
 /// Every problem of the factory at `root`, rendered one per line as `path:line:col: ...`,
@@ -78,11 +102,8 @@ pub fn validate_report(root: &Path) -> Result<String, CliError> {
 /// Reads the factory and checks it for a command that changes state: problems that make an
 /// entry unusable end the command (exit 2, nothing written); the others (unknown keys, bad
 /// values in state files, which the run rewrites) are printed as warnings.
-pub fn load_for_update(
-    root: &Path,
-) -> Result<(FactoryFiles, if_model::factory::Factory), CliError> {
-    let files = read_factory(root)?;
-    let (factory, diags) = if_model::factory::load(&files);
+pub fn load_for_update(root: &Path) -> Result<if_model::factory::Factory, CliError> {
+    let (factory, diags, _) = load_factory(root)?;
     let images = images_path(root).display().to_string();
     let fatal: Vec<String> = diags
         .iter()
@@ -98,18 +119,26 @@ pub fn load_for_update(
     for d in &diags {
         eprintln!("warning: {d}");
     }
-    Ok((files, factory))
+    Ok(factory)
 }
 
 /// Writes `contents` to `path` atomically: a temporary file beside it, then a rename.
 pub fn write_atomic(path: &Path, contents: &str) -> Result<(), CliError> {
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).map_err(|source| CliError::Write {
+            path: path.to_path_buf(),
+            source,
+        })?;
+    }
+    replace_file(path, contents)
+}
+
+/// [`write_atomic`] in a directory that exists.
+fn replace_file(path: &Path, contents: &str) -> Result<(), CliError> {
     let err = |source| CliError::Write {
         path: path.to_path_buf(),
         source,
     };
-    if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir).map_err(err)?;
-    }
     let tmp = path.with_extension("yaml.tmp");
     std::fs::write(&tmp, contents).map_err(err)?;
     std::fs::rename(&tmp, path).map_err(|e| {
@@ -128,9 +157,21 @@ pub fn write_state(
 ) -> Result<Vec<String>, CliError> {
     let writes =
         if_state::plan_writes(factory, state).map_err(|e| CliError::Input(e.to_string()))?;
-    for w in &writes {
-        write_atomic(&root.join(&w.path), &w.contents)?;
+    // Each directory is made once; the files (a record-update of a popular base image
+    // rewrites thousands) are written in parallel.
+    let dirs: std::collections::BTreeSet<PathBuf> = writes
+        .iter()
+        .filter_map(|w| root.join(&w.path).parent().map(Path::to_path_buf))
+        .collect();
+    for dir in &dirs {
+        std::fs::create_dir_all(dir).map_err(|source| CliError::Write {
+            path: dir.clone(),
+            source,
+        })?;
     }
+    if_model::par::map(&writes, |w| replace_file(&root.join(&w.path), &w.contents))
+        .into_iter()
+        .collect::<Result<(), CliError>>()?;
     if let Some(noted) = WRITTEN
         .lock()
         .unwrap_or_else(std::sync::PoisonError::into_inner)

@@ -46,7 +46,12 @@ fn backstage_annotation_key(k: &str) -> bool {
 fn expected_images(root: &Path) -> (BTreeSet<String>, BTreeSet<String>) {
     let files = if_cli::load::read_factory(root).unwrap();
     let (f, _) = if_model::factory::load(&files);
-    let images: BTreeSet<String> = f.enrollment.images.iter().map(|e| e.name.clone()).collect();
+    let images: BTreeSet<String> = f
+        .enrollment
+        .images()
+        .iter()
+        .map(|e| e.name.clone())
+        .collect();
     let bases = f
         .bases
         .iter()

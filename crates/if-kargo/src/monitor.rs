@@ -136,7 +136,12 @@ pub fn plan(factory: &Factory, images_file: &str) -> Plan {
         .map(|(p, s)| (s.name.as_str(), (p.as_str(), s)))
         .collect();
     let mut managed_repos: BTreeMap<String, &str> = BTreeMap::new();
-    for e in factory.enrollment.images.iter().filter(|e| e.is_managed()) {
+    for e in factory
+        .enrollment
+        .images()
+        .iter()
+        .filter(|e| e.is_managed())
+    {
         managed_repos
             .entry(normalize(&e.repo_url()))
             .or_insert(e.name.as_str());
@@ -206,7 +211,7 @@ pub fn plan(factory: &Factory, images_file: &str) -> Plan {
     }
 
     let mut enrolled = Vec::new();
-    for e in &factory.enrollment.images {
+    for e in factory.enrollment.images() {
         out.longest_delay = out.longest_delay.max(e.rebuild_delay).max(e.cascade_delay);
         let state = states.get(e.name.as_str()).map(|(_, s)| *s);
         match &e.source {

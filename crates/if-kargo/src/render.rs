@@ -30,17 +30,26 @@ fn document<T: Serialize>(value: &T) -> Result<String, String> {
 }
 
 /// The whole file: header, then `---` and one document per resource.
+/// Documents are written in parallel ([`if_model::par`]), a block of resources at a time,
+/// and joined in order.
 pub fn render(resources: &[Generated]) -> Result<String, RenderError> {
+    /// Resources written per block (bounds the memory of the documents in flight).
+    const BLOCK: usize = 4096;
     let mut out = String::from(HEADER);
-    for g in resources {
-        let doc = document(&g.resource).map_err(|message| RenderError {
-            what: format!("{}/{}", g.resource.kind(), g.resource.name()),
-            message,
-        })?;
-        out.push_str("---\n");
-        out.push_str(&doc);
-        if !doc.ends_with('\n') {
-            out.push('\n');
+    for block in resources.chunks(BLOCK) {
+        let docs = if_model::par::map(block, |g| {
+            document(&g.resource).map_err(|message| RenderError {
+                what: format!("{}/{}", g.resource.kind(), g.resource.name()),
+                message,
+            })
+        });
+        for doc in docs {
+            let doc = doc?;
+            out.push_str("---\n");
+            out.push_str(&doc);
+            if !doc.ends_with('\n') {
+                out.push('\n');
+            }
         }
     }
     Ok(out)

@@ -3,7 +3,7 @@
 //! Both file shapes are read: a bare list of images, or a mapping with an `images:` key.
 //! Every problem of the file is reported in one run, each at its line and column.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::fmt;
 
 use crate::decode::{Decoder, Unknown};
@@ -158,19 +158,46 @@ pub enum FileShape {
     ImagesKey,
 }
 
-/// The whole enrollment.
+/// The whole enrollment: the images in file order, and an index by name (so a lookup is
+/// not a scan; factories have up to 100,000 images).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Enrollment {
-    /// The images, in file order.
-    pub images: Vec<ImageEntry>,
+    /// The images, in file order; names are unique.
+    images: Vec<ImageEntry>,
+    /// Position in `images` by name.
+    by_name: HashMap<String, usize>,
     /// The file's shape.
     pub shape: FileShape,
 }
 
 impl Enrollment {
+    /// An empty enrollment of the given shape.
+    pub fn new(shape: FileShape) -> Enrollment {
+        Enrollment {
+            images: Vec::new(),
+            by_name: HashMap::new(),
+            shape,
+        }
+    }
+
+    /// The images, in file order.
+    pub fn images(&self) -> &[ImageEntry] {
+        &self.images
+    }
+
     /// The entry named `name`.
     pub fn get(&self, name: &str) -> Option<&ImageEntry> {
-        self.images.iter().find(|i| i.name == name)
+        self.by_name.get(name).map(|&i| &self.images[i])
+    }
+
+    /// Adds `entry`; false (and nothing added) when its name is taken.
+    pub fn push(&mut self, entry: ImageEntry) -> bool {
+        if self.by_name.contains_key(&entry.name) {
+            return false;
+        }
+        self.by_name.insert(entry.name.clone(), self.images.len());
+        self.images.push(entry);
+        true
     }
 }
 
@@ -200,10 +227,7 @@ const SOURCE_KEYS: &[&str] = &[
 /// images that could be read (entries with problems are left out) and every problem found.
 pub fn parse(src: &str, file: &str) -> (Enrollment, Vec<Diagnostic>) {
     let mut d = Decoder::new(file);
-    let mut enrollment = Enrollment {
-        images: Vec::new(),
-        shape: FileShape::List,
-    };
+    let mut enrollment = Enrollment::new(FileShape::List);
     let doc = match yaml::parse(src) {
         Ok(doc) => doc,
         Err(e) => {
@@ -245,7 +269,10 @@ pub fn parse(src: &str, file: &str) -> (Enrollment, Vec<Diagnostic>) {
             continue;
         }
         names.insert(entry.name.clone(), pos);
-        enrollment.images.push(entry);
+        let name = entry.name.clone();
+        if !enrollment.push(entry) {
+            d.error(pos, format!("duplicate image name `{name}`"));
+        }
     }
     (enrollment, d.finish())
 }
@@ -455,12 +482,29 @@ pub fn check_allow_tags(re: &str) -> Result<(), String> {
             ));
         }
     }
+    // Parsing the syntax is enough, and much cheaper than compiling (a factory has one
+    // pattern per watched image); only large counted repetitions can make a pattern too big
+    // once compiled.
+    if regex_syntax::Parser::new().parse(re).is_ok() && largest_count(re) <= 100 {
+        return Ok(());
+    }
     regex::Regex::new(re).map(|_| ()).map_err(|e| {
         let text = e.to_string();
         let last = text.lines().last().unwrap_or_default().trim();
         let first = last.strip_prefix("error: ").unwrap_or(last);
         format!("allowTags `{re}` is not a valid regex: {first}")
     })
+}
+
+/// The largest number written inside `{...}` in `re` (0 when there is none).
+fn largest_count(re: &str) -> u64 {
+    re.split('{')
+        .skip(1)
+        .filter_map(|part| part.split('}').next())
+        .flat_map(|inside| inside.split(','))
+        .map(|n| n.trim().parse::<u64>().unwrap_or(u64::MAX))
+        .max()
+        .unwrap_or(0)
 }
 
 #[cfg(test)]

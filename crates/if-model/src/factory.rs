@@ -39,56 +39,97 @@ pub struct Factory {
     pub bases: Vec<(String, BaseImageState)>,
 }
 
+/// One state file as parsed: its path, its state when it could be read, its problems.
+type Parsed<S> = (String, Option<S>, Vec<Diagnostic>);
+
 /// Reads every file and checks them together; returns what could be read and every problem.
+/// State files are parsed in parallel ([`crate::par`]); the result does not depend on it.
 pub fn load(files: &FactoryFiles) -> (Factory, Vec<Diagnostic>) {
+    let images = crate::par::map(&files.image_states, |f| {
+        let (s, d) = state::parse_image(&f.text, &f.path);
+        (f.path.clone(), s, d)
+    });
+    let bases = crate::par::map(&files.base_states, |f| {
+        let (s, d) = state::parse_base(&f.text, &f.path);
+        (f.path.clone(), s, d)
+    });
+    assemble(files.images.as_ref(), images, bases)
+}
+
+/// [`load`] for a caller that gives the state files one at a time: `read` gives the contents
+/// of one of `image_states` or `base_states` (in the same order as [`FactoryFiles`]). Each
+/// file is parsed as soon as it is read, in parallel, and its text dropped, so a factory of
+/// 100,000 files is never all in memory as text. The first error of `read` ends the load.
+pub fn load_each<P: Sync, E: Send>(
+    images: Option<&SourceFile>,
+    image_states: &[P],
+    base_states: &[P],
+    read: impl Fn(&P) -> Result<SourceFile, E> + Sync,
+) -> Result<(Factory, Vec<Diagnostic>), E> {
+    let images_parsed = crate::par::map(image_states, |p| {
+        let f = read(p)?;
+        let (s, d) = state::parse_image(&f.text, &f.path);
+        Ok((f.path, s, d))
+    });
+    let bases_parsed = crate::par::map(base_states, |p| {
+        let f = read(p)?;
+        let (s, d) = state::parse_base(&f.text, &f.path);
+        Ok((f.path, s, d))
+    });
+    let images_parsed = images_parsed.into_iter().collect::<Result<Vec<_>, E>>()?;
+    let bases_parsed = bases_parsed.into_iter().collect::<Result<Vec<_>, E>>()?;
+    Ok(assemble(images, images_parsed, bases_parsed))
+}
+
+/// The enrollment and the parsed state files, checked together (no state claimed twice).
+fn assemble(
+    images_file: Option<&SourceFile>,
+    image_states: Vec<Parsed<ImageState>>,
+    base_states: Vec<Parsed<BaseImageState>>,
+) -> (Factory, Vec<Diagnostic>) {
     let mut diags = Vec::new();
-    let enrollment = match &files.images {
+    let enrollment = match images_file {
         Some(f) => {
             let (e, d) = enrollment::parse(&f.text, &f.path);
             diags.extend(d);
             e
         }
-        None => Enrollment {
-            images: Vec::new(),
-            shape: enrollment::FileShape::List,
-        },
+        None => Enrollment::new(enrollment::FileShape::List),
     };
     let mut images = Vec::new();
     let mut claimed: BTreeMap<String, String> = BTreeMap::new();
-    for f in &files.image_states {
-        let (s, d) = state::parse_image(&f.text, &f.path);
+    for (path, s, d) in image_states {
         diags.extend(d);
         let Some(s) = s else { continue };
         if let Some(first) = claimed.get(&s.name) {
             diags.push(Diagnostic::error(
-                &f.path,
+                &path,
                 Pos { line: 1, col: 1 },
                 format!(
-                    "image `{}` is claimed by two state files: {first} and {}; keep one",
-                    s.name, f.path
+                    "image `{}` is claimed by two state files: {first} and {path}; keep one",
+                    s.name
                 ),
             ));
             continue;
         }
-        claimed.insert(s.name.clone(), f.path.clone());
-        images.push((f.path.clone(), s));
+        claimed.insert(s.name.clone(), path.clone());
+        images.push((path, s));
     }
     let mut bases = Vec::new();
     let mut identities: BTreeMap<String, String> = BTreeMap::new();
-    for f in &files.base_states {
-        let (s, d) = state::parse_base(&f.text, &f.path);
+    for (path, s, d) in base_states {
         diags.extend(d);
         let Some(s) = s else { continue };
         if let Some(identity) = s.image_ref().map(|r| r.identity()) {
             if let Some(first) = identities.get(&identity) {
-                diags.push(Diagnostic::error(&f.path, Pos { line: 1, col: 1 }, format!(
-                    "base image `{identity}` is claimed by two state files: {first} and {}; keep one", f.path
+                diags.push(Diagnostic::error(&path, Pos { line: 1, col: 1 }, format!(
+                    "base image `{identity}` is claimed by two state files: {first} and {path}; keep one"
                 )));
                 continue;
             }
-            identities.insert(identity, f.path.clone());
+            identities.insert(identity, path.clone());
         }
-        bases.push((f.path.clone(), s));
+        bases.push((path, s));
     }
     (
         Factory {

@@ -12,6 +12,8 @@ use serde::de::{self, Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde::ser::{Serialize, SerializeMap, SerializeSeq, Serializer};
 use serde_saphyr::Spanned;
 
+mod fast;
+
 /// A position in a source text: 1-based line and column (columns count characters).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
 pub struct Pos {
@@ -173,8 +175,17 @@ impl Node {
     }
 }
 
-/// Reads one YAML document. An empty document is a null node.
+/// Reads one YAML document. An empty document is a null node. Plain block-style text (what
+/// the tool writes) takes a fast path; anything else the general parser reads.
 pub fn parse(src: &str) -> Result<Node, YamlError> {
+    match fast::parse(src) {
+        Some(node) => Ok(node),
+        None => parse_full(src),
+    }
+}
+
+/// Reads one YAML document with the general parser (`serde-saphyr`).
+fn parse_full(src: &str) -> Result<Node, YamlError> {
     if src.trim().is_empty()
         || src
             .lines()
@@ -185,8 +196,22 @@ pub fn parse(src: &str) -> Result<Node, YamlError> {
             pos: Pos { line: 1, col: 1 },
         });
     }
-    let raw: Spanned<RawNode> = serde_saphyr::from_str(src).map_err(|e| convert_error(&e))?;
+    let raw: Spanned<RawNode> = serde_saphyr::from_str_with_options(src, options_for(src))
+        .map_err(|e| convert_error(&e))?;
     Ok(resolve(raw, src))
+}
+
+/// The parser's limits for `src`: its defaults, but the node and event budgets grow with the
+/// input (every node takes at least two bytes of text, aliases aside, which keep their own
+/// caps), so a 100,000-image `images.yaml` reads while an alias bomb is still refused.
+fn options_for(src: &str) -> serde_saphyr::Options {
+    let defaults = serde_saphyr::Budget::default();
+    serde_saphyr::options! {
+        budget: serde_saphyr::budget! {
+            max_nodes: defaults.max_nodes.max(src.len() / 2),
+            max_events: defaults.max_events.max(src.len()),
+        },
+    }
 }
 
 fn convert_error(e: &serde_saphyr::Error) -> YamlError {

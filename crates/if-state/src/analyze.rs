@@ -92,13 +92,13 @@ pub fn analyze(factory: &Factory, req: &Request) -> Analysis {
     let mut out = Analysis::default();
     let enrolled: BTreeMap<&str, &ImageEntry> = factory
         .enrollment
-        .images
+        .images()
         .iter()
         .map(|e| (e.name.as_str(), e))
         .collect();
     let by_repo: BTreeMap<String, &str> = factory
         .enrollment
-        .images
+        .images()
         .iter()
         .filter_map(|e| {
             Some((

@@ -246,7 +246,7 @@ pub fn entities(factory: &Factory, options: &CatalogOptions) -> Vec<Entity> {
         .collect();
     let enrolled: BTreeSet<&str> = factory
         .enrollment
-        .images
+        .images()
         .iter()
         .map(|e| e.name.as_str())
         .collect();
@@ -262,7 +262,7 @@ pub fn entities(factory: &Factory, options: &CatalogOptions) -> Vec<Entity> {
 
     let mut keys: Vec<(Source, String)> = factory
         .enrollment
-        .images
+        .images()
         .iter()
         .map(|e| (source_of(e), e.name.clone()))
         .collect();
@@ -283,7 +283,7 @@ pub fn entities(factory: &Factory, options: &CatalogOptions) -> Vec<Entity> {
     };
 
     let mut out = Vec::new();
-    for entry in &factory.enrollment.images {
+    for entry in factory.enrollment.images() {
         let source = source_of(entry);
         let Some(name) = names.get(&(source, entry.name.clone())) else {
             continue;

@@ -94,7 +94,7 @@ pub fn run(cli: &Cli, args: &Args) -> Result<Outcome, CliError> {
 /// changed (for people) and the paths written (relative to `root`).
 pub fn execute(root: &Path, args: &Args) -> Result<(Vec<String>, Vec<String>), CliError> {
     let now = now_or_clock(args.now);
-    let (_, factory) = load::load_for_update(root)?;
+    let factory = load::load_for_update(root)?;
     let selected: Vec<&if_model::enrollment::ImageEntry> = match &args.image {
         Some(name) => vec![factory.enrollment.get(name).ok_or_else(|| {
             CliError::Input(format!(
@@ -102,7 +102,7 @@ pub fn execute(root: &Path, args: &Args) -> Result<(Vec<String>, Vec<String>), C
                 load::images_path(root).display()
             ))
         })?],
-        None => factory.enrollment.images.iter().collect(),
+        None => factory.enrollment.images().iter().collect(),
     };
     if let Some(p) = &args.source_provider
         && Provider::parse(p).is_none()
@@ -135,26 +135,42 @@ pub fn execute(root: &Path, args: &Args) -> Result<(Vec<String>, Vec<String>), C
         published: BTreeMap::new(),
         only: args.image.clone(),
     };
-    let mut forge = None;
-    for entry in &selected {
-        let Some(source) = &entry.source else {
-            continue;
-        };
+    // Local Dockerfiles are read and parsed in parallel; the missing ones are fetched after,
+    // one at a time, through one client.
+    let canonical_dir = source_dir.canonicalize().ok();
+    let managed: Vec<(&str, &if_model::enrollment::Source)> = selected
+        .iter()
+        .filter_map(|e| Some((e.name.as_str(), e.source.as_ref()?)))
+        .collect();
+    let local = if_model::par::map(&managed, |(_, source)| {
         let path = match &args.dockerfile {
             Some(p) => Ok(p.clone()),
-            None => dockerfile_path(&source_dir, &source.dockerfile),
+            None => dockerfile_path(&source_dir, canonical_dir.as_deref(), &source.dockerfile),
         };
-        let fetch = || {
-            (!args.no_fetch).then(|| {
+        match path {
+            Ok(p) => read_dockerfile(&p, &source.dockerfile, args.dockerfile.is_some()),
+            Err(why) => Some(Discovery::Failed(why)),
+        }
+    });
+    let mut forge = None;
+    for ((name, source), found) in managed.iter().zip(local) {
+        let discovery = match found {
+            Some(d) => d,
+            None if args.no_fetch => {
+                Discovery::Failed(format!("Dockerfile {} not found", source.dockerfile))
+            }
+            None => {
                 let client = forge.get_or_insert_with(forge::fetch_client_from_env);
-                if_forge::fetch_file(client, source, &source.dockerfile).map_err(|e| e.to_string())
-            })
+                match if_forge::fetch_file(client, source, &source.dockerfile) {
+                    Ok(text) => discover::discover(text.as_bytes(), &source.dockerfile),
+                    Err(e) => Discovery::Failed(format!(
+                        "Dockerfile {} not found locally, and fetching it failed: {e}",
+                        source.dockerfile
+                    )),
+                }
+            }
         };
-        let discovery = match path {
-            Ok(p) => discover_dockerfile(&p, &source.dockerfile, args.dockerfile.is_some(), fetch),
-            Err(why) => Discovery::Failed(why),
-        };
-        req.discoveries.insert(entry.name.clone(), discovery);
+        req.discoveries.insert((*name).to_string(), discovery);
     }
     if let Some(name) = &args.image
         && (args.tag.is_some() || digest.is_some())
@@ -188,37 +204,34 @@ pub fn all_at(now: Timestamp, source_dir: &Path) -> Args {
     }
 }
 
-/// Discovers what the Dockerfile at `path` (`name` in `images.yaml`) is built on. A file that
-/// is not there is fetched from its forge unless it was given with --dockerfile (`explicit`)
-/// or `fetch` declines (--no-fetch).
-fn discover_dockerfile(
-    path: &Path,
-    name: &str,
-    explicit: bool,
-    fetch: impl FnOnce() -> Option<Result<String, String>>,
-) -> Discovery {
+/// Discovers what the Dockerfile at `path` (`name` in `images.yaml`) is built on; `None`
+/// when it is not there and may be fetched from its forge (not when it was given with
+/// --dockerfile, `explicit`).
+fn read_dockerfile(path: &Path, name: &str, explicit: bool) -> Option<Discovery> {
     match std::fs::read(path) {
-        Ok(bytes) => discover::discover(&bytes, name),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound && !explicit => match fetch() {
-            None => Discovery::Failed(format!("Dockerfile {name} not found")),
-            Some(Ok(text)) => discover::discover(text.as_bytes(), name),
-            Some(Err(e)) => Discovery::Failed(format!(
-                "Dockerfile {name} not found locally, and fetching it failed: {e}"
-            )),
-        },
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            Discovery::Failed(format!("Dockerfile {} not found", path.display()))
-        }
-        Err(e) => Discovery::Failed(format!("cannot read Dockerfile {name}: {e}")),
+        Ok(bytes) => Some(discover::discover(&bytes, name)),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound && !explicit => None,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Some(Discovery::Failed(format!(
+            "Dockerfile {} not found",
+            path.display()
+        ))),
+        Err(e) => Some(Discovery::Failed(format!(
+            "cannot read Dockerfile {name}: {e}"
+        ))),
     }
 }
 
-/// `source_dir/path`, refusing paths that would leave `source_dir` (also through links).
-fn dockerfile_path(source_dir: &Path, path: &str) -> Result<PathBuf, String> {
+/// `source_dir/path`, refusing paths that would leave `source_dir` (`canonical_dir`, its
+/// real path) also through links.
+fn dockerfile_path(
+    source_dir: &Path,
+    canonical_dir: Option<&Path>,
+    path: &str,
+) -> Result<PathBuf, String> {
     check_relative_path(path).map_err(|e| format!("dockerfile `{path}`: {e}"))?;
     let full = source_dir.join(path);
-    if let (Ok(dir), Ok(real)) = (source_dir.canonicalize(), full.canonicalize())
-        && !real.starts_with(&dir)
+    if let (Some(dir), Ok(real)) = (canonical_dir, full.canonicalize())
+        && !real.starts_with(dir)
     {
         let outside = source_dir.display();
         return Err(format!("dockerfile `{path}` resolves outside {outside}"));

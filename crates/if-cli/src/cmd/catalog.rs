@@ -33,7 +33,7 @@ pub fn run(cli: &Cli, args: &Args) -> Result<Outcome, CliError> {
     crate::cmd::text_or_json(cli)?;
     let options = CatalogOptions::new(&args.owner, args.system.as_deref())
         .map_err(|e| CliError::Input(e.to_string()))?;
-    let (_, factory) = load::load_for_update(&cli.root)?;
+    let factory = load::load_for_update(&cli.root)?;
     let entities = catalog::entities(&factory, &options);
     let text = match cli.format {
         Format::Json => {

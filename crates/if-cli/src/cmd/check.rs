@@ -128,11 +128,12 @@ struct Report<'a> {
 pub fn run(cli: &Cli, args: &Args) -> Result<Outcome, CliError> {
     super::text_or_json(cli)?;
     let now = now_or_clock(args.now);
-    let (_, factory) = load::load_for_update(&cli.root)?;
+    let factory = load::load_for_update(&cli.root)?;
     let mut world = rebuild::current(&factory);
     let images_file = load::images_path(&cli.root).display().to_string();
     let plan = monitor::plan(&factory, &images_file);
-    let monitors = chosen(&factory.enrollment, &world, &plan.monitors, &args.image)?;
+    let index = rebuild::Index::new(&factory.enrollment, &world);
+    let monitors = chosen(&index, &plan.monitors, &args.image)?;
     let (client, warnings) = client_from_env(&args.registry)?;
     for w in &warnings {
         eprintln!("warning: {w}");
@@ -140,19 +141,28 @@ pub fn run(cli: &Cli, args: &Args) -> Result<Outcome, CliError> {
 
     let mut checked = lookup(&client, &monitors, usize::from(args.registry.concurrency));
     for c in &mut checked {
-        c.previous = current_digest(&world, &c.monitor.owner);
-        let en = &factory.enrollment;
         let owner = &c.monitor.owner;
-        let result = match &c.found {
-            Ok(digest) => rebuild::check_found(en, &mut world, owner, digest, now).map(Some),
+        let Some(subject) = index.resolve(owner) else {
+            c.found = Err(rebuild::EngineError::UnknownImage {
+                reference: owner.clone(),
+            }
+            .to_string());
+            continue;
+        };
+        c.previous = current_digest(&world, &subject);
+        c.recorded = match &c.found {
+            Ok(digest) => Some(rebuild::check_found(
+                &factory.enrollment,
+                &mut world,
+                &subject,
+                digest,
+                now,
+            )),
             Err(message) => {
-                rebuild::check_failed(en, &mut world, owner, message, now).map(|_| None)
+                rebuild::check_failed(&mut world, &subject, message, now);
+                None
             }
         };
-        match result {
-            Ok(r) => c.recorded = r,
-            Err(e) => c.found = Err(e.to_string()),
-        }
     }
     let written = if args.dry_run {
         Vec::new()
@@ -194,8 +204,7 @@ pub fn run(cli: &Cli, args: &Args) -> Result<Outcome, CliError> {
 
 /// The watched images `--image` names (all of them without it), in the plan's order.
 fn chosen<'a>(
-    enrollment: &if_model::enrollment::Enrollment,
-    world: &if_state::Analysis,
+    index: &rebuild::Index,
     monitors: &'a [Monitor],
     names: &[String],
 ) -> Result<Vec<&'a Monitor>, CliError> {
@@ -204,7 +213,8 @@ fn chosen<'a>(
     }
     let mut owners = Vec::new();
     for name in names {
-        let owner = rebuild::resolve(enrollment, world, name)
+        let owner = index
+            .resolve(name)
             .map(|s| s.name().to_string())
             .ok_or_else(|| {
                 CliError::Input(format!(
@@ -306,16 +316,14 @@ fn pick(client: &Client, m: &Monitor, c: &mut Checked<'_>) -> Result<String, Str
     select_tag(&m.selection, &list.tags).map_err(|e| format!("{}: {e}", m.repo_url))
 }
 
-/// The digest the state has for a watched image (image name or base-image state name).
-fn current_digest(world: &if_state::Analysis, owner: &str) -> Option<Digest> {
-    if let Some(s) = world.images.get(owner) {
-        return s.current_digest.clone();
+/// The digest the state has for a watched image.
+fn current_digest(world: &if_state::Analysis, subject: &rebuild::Subject) -> Option<Digest> {
+    match subject {
+        rebuild::Subject::Image { name } => world.images.get(name)?.current_digest.clone(),
+        rebuild::Subject::Base { identity, .. } => {
+            world.bases.get(identity)?.current_digest.clone()
+        }
     }
-    world
-        .bases
-        .values()
-        .find(|b| b.name == owner)
-        .and_then(|b| b.current_digest.clone())
 }
 
 /// Requests and the lowest rate-limit headroom per answering host, by host.

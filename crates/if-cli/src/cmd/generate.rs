@@ -87,14 +87,14 @@ pub fn default_out(root: &Path) -> PathBuf {
 
 /// Reads the factory at `root` (and its `kargo.yaml`, when present) and renders it.
 pub fn render_root(root: &Path, options: &Options) -> Result<Rendered, CliError> {
-    let files = load::read_factory(root)?;
+    let (factory, diags, _) = load::load_factory(root)?;
     let config = config_path(root);
     let config = if config.exists() {
         Some(load::read_source(&config)?)
     } else {
         None
     };
-    render_files(&files, &images_file(root), config.as_ref(), options)
+    render_factory(factory, diags, &images_file(root), config.as_ref(), options)
 }
 
 /// Renders a factory from file contents (`images_file` is the path of `images.yaml` as it
@@ -106,6 +106,19 @@ pub fn render_files(
     options: &Options,
 ) -> Result<Rendered, CliError> {
     let (factory, diags) = if_model::factory::load(files);
+    render_factory(factory, diags, images_file, config, options)
+}
+
+/// Renders a loaded factory (`diags`: the problems found loading it). The factory is dropped
+/// as soon as the resources are built, before they are written out as text (at 100,000
+/// images, each is hundreds of megabytes).
+fn render_factory(
+    factory: if_model::factory::Factory,
+    diags: Vec<Diagnostic>,
+    images_file: &str,
+    config: Option<&SourceFile>,
+    options: &Options,
+) -> Result<Rendered, CliError> {
     let (mut config, config_diags) = match config {
         Some(f) => Config::parse(&f.text, &f.path),
         None => (Config::default(), Vec::new()),
@@ -138,7 +151,7 @@ pub fn render_files(
         .collect();
     warnings.extend(out.diagnostics.iter().cloned());
     let resources = match &options.image {
-        None => out.resources.clone(),
+        None => out.resources,
         Some(name) => {
             let known = factory.enrollment.get(name).is_some()
                 || factory.images.iter().any(|(_, s)| &s.name == name)
@@ -151,6 +164,7 @@ pub fn render_files(
             out.only(name)
         }
     };
+    drop(factory);
     let text = if_kargo::render(&resources).map_err(|e| CliError::Input(e.to_string()))?;
     Ok(Rendered {
         text,
@@ -234,23 +248,30 @@ pub fn run(cli: &Cli, args: &Args) -> Result<Outcome, CliError> {
     }
     let path = args.out.clone().unwrap_or_else(|| default_out(&cli.root));
     report.path = Some(path.display().to_string());
-    let existing = match std::fs::read_to_string(&path) {
-        Ok(t) => Some(t),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
-        Err(source) => return Err(CliError::Read { path, source }),
-    };
-    report.up_to_date = existing.as_deref() == Some(r.text.as_str());
+    report.up_to_date = same_contents(&path, &r.text)?;
     if args.check {
-        let d = if_kargo::diff(existing.as_deref().unwrap_or_default(), &r.text);
-        report.added = d.added;
-        report.removed = d.removed;
-        report.changed = d.changed;
+        let existing = if report.up_to_date {
+            None
+        } else {
+            match std::fs::read_to_string(&path) {
+                Ok(t) => Some(t),
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+                Err(source) => return Err(CliError::Read { path, source }),
+            }
+        };
+        let missing = existing.is_none() && !report.up_to_date;
+        if !report.up_to_date {
+            let d = if_kargo::diff(existing.as_deref().unwrap_or_default(), &r.text);
+            report.added = d.added;
+            report.removed = d.removed;
+            report.changed = d.changed;
+        }
         if json {
             output::print_json(&report)?;
         } else if report.up_to_date {
             eprintln!("{} is up to date", path.display());
         } else {
-            print_summary(&path, existing.is_none(), &report);
+            print_summary(&path, missing, &report);
         }
         return Ok(if report.up_to_date {
             Outcome::Ok
@@ -277,6 +298,37 @@ pub fn run(cli: &Cli, args: &Args) -> Result<Outcome, CliError> {
         );
     }
     Ok(Outcome::Ok)
+}
+
+/// Whether the file at `path` holds exactly `text` (false when it is missing). Compared a
+/// block at a time, and not at all when the sizes differ: the file can be hundreds of
+/// megabytes.
+fn same_contents(path: &Path, text: &str) -> Result<bool, CliError> {
+    use std::io::Read as _;
+    let err = |source| CliError::Read {
+        path: path.to_path_buf(),
+        source,
+    };
+    let mut file = match std::fs::File::open(path) {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(false),
+        Err(e) => return Err(err(e)),
+    };
+    if file.metadata().map_err(err)?.len() != text.len() as u64 {
+        return Ok(false);
+    }
+    let mut block = vec![0u8; 1 << 20];
+    let mut rest = text.as_bytes();
+    loop {
+        let n = file.read(&mut block).map_err(err)?;
+        if n == 0 {
+            return Ok(rest.is_empty());
+        }
+        if n > rest.len() || block[..n] != rest[..n] {
+            return Ok(false);
+        }
+        rest = &rest[n..];
+    }
 }
 
 fn print_summary(path: &Path, missing: bool, report: &Report) {

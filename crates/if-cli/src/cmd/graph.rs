@@ -92,8 +92,7 @@ pub fn mermaid(f: &Factory) -> String {
 
 /// Runs `graph`.
 pub fn run(cli: &Cli, _args: &Args) -> Result<Outcome, CliError> {
-    let files = load::read_factory(&cli.root)?;
-    let (factory, _) = if_model::factory::load(&files);
+    let (factory, _, _) = load::load_factory(&cli.root)?;
     match cli.format {
         Format::Mermaid => print!("{}", mermaid(&factory)),
         Format::Json => {

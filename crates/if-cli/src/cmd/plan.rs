@@ -40,8 +40,7 @@ struct Stuck<'a> {
 pub fn run(cli: &Cli, args: &Args) -> Result<Outcome, CliError> {
     super::text_or_json(cli)?;
     let now = now_or_clock(args.now);
-    let files = load::read_factory(&cli.root)?;
-    let (factory, _) = if_model::factory::load(&files);
+    let (factory, _, _) = load::load_factory(&cli.root)?;
     let world = rebuild::current(&factory);
     let plan = rebuild::plan(
         &factory.enrollment,

@@ -187,7 +187,7 @@ fn decide_and_dispatch(
         &mut if_state::Analysis,
     ) -> Result<Decision, CliError>,
 ) -> Result<Option<Decision>, CliError> {
-    let (_, factory) = load::load_for_update(&cli.root)?;
+    let factory = load::load_for_update(&cli.root)?;
     let mut world = rebuild::current(&factory);
     let decision = decide(&factory.enrollment, &mut world)?;
     let dry_run = run.dry_run;
@@ -289,7 +289,7 @@ pub fn run_trigger(cli: &Cli, args: &TriggerArgs) -> Result<Outcome, CliError> {
 pub fn run_expedite(cli: &Cli, args: &ExpediteArgs) -> Result<Outcome, CliError> {
     super::text_or_json(cli)?;
     let now = now_or_clock(args.now);
-    let (_, factory) = load::load_for_update(&cli.root)?;
+    let factory = load::load_for_update(&cli.root)?;
     let mut world = rebuild::current(&factory);
     let done = rebuild::expedite(
         &factory.enrollment,

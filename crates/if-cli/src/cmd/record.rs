@@ -136,7 +136,7 @@ fn apply(
         &mut if_state::Analysis,
     ) -> Result<Recorded, rebuild::EngineError>,
 ) -> Result<Outcome, CliError> {
-    let (_, factory) = load::load_for_update(root)?;
+    let factory = load::load_for_update(root)?;
     let mut world = rebuild::current(&factory);
     let rec = step(&factory.enrollment, &mut world).map_err(|e| CliError::Input(e.to_string()))?;
     let written = load::write_state(root, &factory, &world)?;

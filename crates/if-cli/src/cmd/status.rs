@@ -119,13 +119,14 @@ pub fn rows(f: &Factory) -> Vec<Row> {
     let bases_by_name: std::collections::BTreeMap<&str, &if_model::state::BaseImageState> =
         f.bases.iter().map(|(_, b)| (b.name.as_str(), b)).collect();
     let mut states: Vec<_> = f.images.iter().map(|(_, s)| s).collect();
-    let order = |n: &str| {
-        f.enrollment
-            .images
-            .iter()
-            .position(|e| e.name == n)
-            .unwrap_or(usize::MAX)
-    };
+    let positions: std::collections::HashMap<&str, usize> = f
+        .enrollment
+        .images()
+        .iter()
+        .enumerate()
+        .map(|(i, e)| (e.name.as_str(), i))
+        .collect();
+    let order = |n: &str| positions.get(n).copied().unwrap_or(usize::MAX);
     states.sort_by(|a, b| (order(&a.name), &a.name).cmp(&(order(&b.name), &b.name)));
     for s in states {
         let entry = f.enrollment.get(&s.name);
@@ -230,8 +231,7 @@ fn explain_waits(factory: &Factory, rows: &mut [Row], now: if_model::timestamp::
 /// Runs `status`.
 pub fn run(cli: &Cli, args: &Args) -> Result<Outcome, CliError> {
     super::text_or_json(cli)?;
-    let files = load::read_factory(&cli.root)?;
-    let (factory, _) = if_model::factory::load(&files);
+    let (factory, _, _) = load::load_factory(&cli.root)?;
     let mut rows = rows(&factory);
     explain_waits(
         &factory,

@@ -4,7 +4,6 @@
 use std::path::Path;
 
 use if_model::diag::{Diagnostic, Severity, has_errors};
-use if_model::factory::FactoryFiles;
 use serde::Serialize;
 
 use crate::cli::{Cli, Format};
@@ -31,23 +30,23 @@ struct Problem<'a> {
 }
 
 /// Reads and checks the factory at `root` (`images.yaml`, the state files and, when present,
-/// `kargo.yaml`): the files read, every problem, and whether `kargo.yaml` was there.
-pub fn check(root: &Path) -> Result<(FactoryFiles, Vec<Diagnostic>, bool), CliError> {
-    let files = load::read_factory(root)?;
-    let (_, mut diags) = if_model::factory::load(&files);
+/// `kargo.yaml`): how many state files were read, every problem, and whether `kargo.yaml`
+/// was there.
+pub fn check(root: &Path) -> Result<(usize, Vec<Diagnostic>, bool), CliError> {
+    let (_, mut diags, state_files) = load::load_factory(root)?;
     let kargo = super::generate::config_path(root);
     let kargo_checked = kargo.exists();
     if kargo_checked {
         let src = load::read_source(&kargo)?;
         diags.extend(if_kargo::config::Config::parse(&src.text, &src.path).1);
     }
-    Ok((files, diags, kargo_checked))
+    Ok((state_files, diags, kargo_checked))
 }
 
 /// Runs `validate`.
 pub fn run(cli: &Cli, _args: &Args) -> Result<Outcome, CliError> {
     super::text_or_json(cli)?;
-    let (files, diags, kargo_checked) = check(&cli.root)?;
+    let (state_files, diags, kargo_checked) = check(&cli.root)?;
     let valid = !has_errors(&diags);
     match cli.format {
         Format::Json => output::print_json(&Report {
@@ -62,8 +61,7 @@ pub fn run(cli: &Cli, _args: &Args) -> Result<Outcome, CliError> {
                 .iter()
                 .filter(|d| d.severity == Severity::Error)
                 .count();
-            let checked =
-                1 + usize::from(kargo_checked) + files.image_states.len() + files.base_states.len();
+            let checked = 1 + usize::from(kargo_checked) + state_files;
             if valid {
                 eprintln!("{checked} files checked: no problems");
             } else {

@@ -292,3 +292,15 @@ fn syntax_errors_are_positioned() {
         "{m:?}"
     );
 }
+
+#[test]
+fn allow_tags_are_checked_without_compiling_small_patterns() {
+    for ok in ["^stable$", "^2\\.1-slim$", "^nightly-\\d{8}$", "^v{1,3}$"] {
+        assert_eq!(check_allow_tags(ok), Ok(()), "{ok}");
+    }
+    let err = check_allow_tags("^(a").unwrap_err();
+    assert!(err.contains("not a valid regex"), "{err}");
+    // Too big once compiled: only compiling tells, and large counts are compiled.
+    let err = check_allow_tags("^(\\w{1000}){1000}$").unwrap_err();
+    assert!(err.contains("not a valid regex"), "{err}");
+}

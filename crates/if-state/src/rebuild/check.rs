@@ -9,42 +9,28 @@ use if_model::digest::Digest;
 use if_model::enrollment::Enrollment;
 use if_model::timestamp::Timestamp;
 
-use super::record::{Recorded, record_subject};
-use super::{EngineError, Subject, resolve};
+use super::Subject;
+use super::record::{Recorded, record};
 use crate::analyze::Analysis;
 
-/// Records that the watched image `name` (an image's name, or a base image's state name) has
-/// `digest`, seen at `at`: as [`super::record_update`] would, and clears a failure recorded by
-/// an earlier check.
+/// Records that the watched image `subject` (resolved with [`super::Index`]) has `digest`,
+/// seen at `at`: as [`super::record_update`] would, and clears a failure recorded by an
+/// earlier check.
 pub fn check_found(
     enrollment: &Enrollment,
     world: &mut Analysis,
-    name: &str,
+    subject: &Subject,
     digest: &Digest,
     at: Timestamp,
-) -> Result<Recorded, EngineError> {
-    let subject = subject(enrollment, world, name)?;
-    set_error(world, &subject, None, at);
-    Ok(record_subject(enrollment, world, &subject, digest, at))
+) -> Recorded {
+    set_error(world, subject, None, at);
+    record(enrollment, world, subject, digest, at)
 }
 
-/// Records that checking the watched image `name` failed with `message` at `at`. Returns
+/// Records that checking the watched image `subject` failed with `message` at `at`. Returns
 /// whether the state changed (not when the same failure is already recorded).
-pub fn check_failed(
-    enrollment: &Enrollment,
-    world: &mut Analysis,
-    name: &str,
-    message: &str,
-    at: Timestamp,
-) -> Result<bool, EngineError> {
-    let subject = subject(enrollment, world, name)?;
-    Ok(set_error(world, &subject, Some(message), at))
-}
-
-fn subject(enrollment: &Enrollment, world: &Analysis, name: &str) -> Result<Subject, EngineError> {
-    resolve(enrollment, world, name).ok_or_else(|| EngineError::UnknownImage {
-        reference: name.to_string(),
-    })
+pub fn check_failed(world: &mut Analysis, subject: &Subject, message: &str, at: Timestamp) -> bool {
+    set_error(world, subject, Some(message), at)
 }
 
 /// Sets (or with `None` clears) the recorded failure; true when it changed.
@@ -89,23 +75,25 @@ fn set_error(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::rebuild::Index;
     use crate::rebuild::tests::{day, digest, img, setup};
 
     #[test]
     fn a_failure_is_kept_once_and_cleared_by_a_success() {
         let (en, mut world) = setup(&[img("app", &["node:22"])]);
         let base = world.bases.values().next().unwrap().name.clone();
+        let subject = Index::new(&en, &world).resolve(&base).unwrap();
         let (t1, t2) = (day(1), day(2));
-        assert!(check_failed(&en, &mut world, &base, "not found", t1).unwrap());
+        assert!(check_failed(&mut world, &subject, "not found", t1));
         // The same failure again changes nothing, not even the time.
-        assert!(!check_failed(&en, &mut world, &base, "not found", t2).unwrap());
+        assert!(!check_failed(&mut world, &subject, "not found", t2));
         let b = world.bases.values().find(|b| b.name == base).unwrap();
         assert_eq!(b.check_error.as_deref(), Some("not found"));
         assert_eq!(b.check_error_since, Some(t1));
         assert!(b.current_digest.is_none(), "a failure records no digest");
         // Another failure moves the time.
-        assert!(check_failed(&en, &mut world, &base, "refused", t2).unwrap());
-        let rec = check_found(&en, &mut world, &base, &digest(1), t2).unwrap();
+        assert!(check_failed(&mut world, &subject, "refused", t2));
+        let rec = check_found(&en, &mut world, &subject, &digest(1), t2);
         assert_eq!(rec.outcome, "baseline");
         let b = world.bases.values().find(|b| b.name == base).unwrap();
         assert_eq!((b.check_error.as_ref(), b.check_error_since), (None, None));
@@ -115,14 +103,5 @@ mod tests {
                 .iter()
                 .any(|c| c.ends_with("check succeeds again"))
         );
-    }
-
-    #[test]
-    fn unknown_names_are_refused() {
-        let (en, mut world) = setup(&[img("app", &["node:22"])]);
-        assert!(matches!(
-            check_failed(&en, &mut world, "nope", "x", day(1)),
-            Err(EngineError::UnknownImage { .. })
-        ));
     }
 }

@@ -24,6 +24,7 @@
 mod check;
 mod decide;
 mod graph;
+mod index;
 mod plan;
 mod record;
 #[cfg(test)]
@@ -44,8 +45,9 @@ use crate::analyze::Analysis;
 pub use check::{check_failed, check_found};
 pub use decide::{Decision, Wait, expedite, manual, reconcile, trigger_result};
 pub use graph::cycles;
+pub use index::Index;
 pub use plan::{Plan, Step, StepKind, plan};
-pub use record::{Recorded, record_build, record_update};
+pub use record::{Recorded, record, record_build, record_update};
 
 /// Rebuild status: nothing waits.
 pub const MONITORING: &str = "monitoring";
@@ -203,57 +205,27 @@ impl Subject {
     }
 }
 
-/// Finds what `reference` means: an enrolled image (same registry and repository, any tag),
-/// else a base image (same identity). A plain name is tried first as an image name, then as a
-/// base image's state name.
+/// Finds what `text` means: a plain name is tried first as an image name, then as a base
+/// image's state name, then as a reference (see [`resolve_ref`]). One lookup; a caller that
+/// resolves many builds an [`Index`] once.
 pub fn resolve(enrollment: &Enrollment, world: &Analysis, text: &str) -> Option<Subject> {
-    if world.images.contains_key(text) || enrollment.get(text).is_some() {
-        return Some(Subject::Image {
-            name: text.to_string(),
-        });
-    }
-    if let Some((identity, b)) = world.bases.iter().find(|(_, b)| b.name == text) {
-        return Some(Subject::Base {
-            identity: identity.clone(),
-            name: b.name.clone(),
-        });
-    }
-    let reference = ImageRef::parse(text).ok()?;
-    resolve_ref(enrollment, world, &reference)
+    Index::new(enrollment, world).resolve(text)
 }
 
-/// [`resolve`] for a parsed reference.
+/// Finds what `reference` means: an enrolled image (same registry and repository, any tag),
+/// else a base image (same identity). One lookup; see [`Index::resolve_ref`].
 pub fn resolve_ref(
     enrollment: &Enrollment,
     world: &Analysis,
     reference: &ImageRef,
 ) -> Option<Subject> {
-    let repo = reference.repo_url();
-    let same_repo = |url: &str| ImageRef::parse(url).is_ok_and(|r| r.repo_url() == repo);
-    if let Some(e) = enrollment.images.iter().find(|e| same_repo(&e.repo_url())) {
-        return Some(Subject::Image {
-            name: e.name.clone(),
-        });
-    }
-    if let Some((name, _)) = world.images.iter().find(|(_, s)| {
-        s.watch
-            .repo_url
-            .as_deref()
-            .is_some_and(|url| enrollment.get(&s.name).is_none() && same_repo(url))
-    }) {
-        return Some(Subject::Image { name: name.clone() });
-    }
-    let identity = reference.identity();
-    world.bases.get(&identity).map(|b| Subject::Base {
-        identity,
-        name: b.name.clone(),
-    })
+    Index::new(enrollment, world).resolve_ref(reference)
 }
 
 /// Enrolled entries by name.
 pub(crate) fn entries(enrollment: &Enrollment) -> BTreeMap<&str, &ImageEntry> {
     enrollment
-        .images
+        .images()
         .iter()
         .map(|e| (e.name.as_str(), e))
         .collect()

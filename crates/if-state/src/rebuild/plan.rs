@@ -9,7 +9,7 @@ use if_model::enrollment::Enrollment;
 use if_model::timestamp::Timestamp;
 
 use super::decide::{Wait, reconcile, trigger_result};
-use super::record::{Recorded, record_subject};
+use super::record::{Recorded, record};
 use super::{EngineError, Policy, Subject, resolve};
 use crate::analyze::Analysis;
 
@@ -78,9 +78,9 @@ pub fn plan(
         n += 1;
         Digest::of_sha256_bytes(format!("image-factory plan {what} {n}").as_bytes())
     };
-    let mut first = record_subject(enrollment, &mut w, &subject, &fresh(subject.name()), now);
+    let mut first = record(enrollment, &mut w, &subject, &fresh(subject.name()), now);
     if first.outcome == "baseline" {
-        first = record_subject(enrollment, &mut w, &subject, &fresh(subject.name()), now);
+        first = record(enrollment, &mut w, &subject, &fresh(subject.name()), now);
     }
     let Recorded {
         scheduled, pinned, ..
@@ -109,7 +109,7 @@ pub fn plan(
             let image = Subject::Image {
                 name: trigger.image.clone(),
             };
-            let built = record_subject(enrollment, &mut w, &image, &fresh(&trigger.image), t);
+            let built = record(enrollment, &mut w, &image, &fresh(&trigger.image), t);
             if hit {
                 let via: BTreeSet<String> = trigger
                     .causes

@@ -8,8 +8,8 @@ use if_model::state::{Cause, RebuildState, UpdateRecord};
 use if_model::timestamp::Timestamp;
 
 use super::{
-    BY_CASCADE, BY_UPDATE, EngineError, FAILED, MONITORING, PENDING, Subject, TRIGGERED, entries,
-    refresh, resolve_ref,
+    BY_CASCADE, BY_UPDATE, EngineError, FAILED, MONITORING, PENDING, Subject, TRIGGERED, refresh,
+    resolve_ref,
 };
 use crate::analyze::Analysis;
 
@@ -42,7 +42,7 @@ pub fn record_update(
         resolve_ref(enrollment, world, reference).ok_or_else(|| EngineError::UnknownImage {
             reference: reference.familiar(),
         })?;
-    Ok(record_subject(enrollment, world, &subject, digest, at))
+    Ok(record(enrollment, world, &subject, digest, at))
 }
 
 /// Records that the factory's image `name` was built as `digest` (version `version`) at `at`:
@@ -70,8 +70,9 @@ pub fn record_build(
     ))
 }
 
-/// Records a digest of an already resolved subject (the image path takes no version).
-pub(crate) fn record_subject(
+/// Records that the resolved `subject` has `digest`, observed at `at`: [`record_update`]
+/// without the lookup, for callers that resolve many references with one [`super::Index`].
+pub fn record(
     enrollment: &Enrollment,
     world: &mut Analysis,
     subject: &Subject,
@@ -273,11 +274,10 @@ fn schedule(
         ..
     } = *change;
     let reason = change.reason();
-    let entries = entries(enrollment);
     let mut scheduled = Vec::new();
     let mut pinned = Vec::new();
     for dep in dependents {
-        let Some(entry) = entries.get(dep.as_str()).filter(|e| e.is_managed()) else {
+        let Some(entry) = enrollment.get(dep).filter(|e| e.is_managed()) else {
             continue;
         };
         let Some(s) = world.images.get_mut(dep) else {

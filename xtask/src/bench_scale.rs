@@ -1,0 +1,529 @@
+//! `cargo xtask bench scale`: the command line (`image-factory`, release build) as whole
+//! processes on synthetic factories (`cargo xtask synth`) of 1,000, 10,000 and 100,000
+//! images (N/5 base images, chains 4 deep).
+//!
+//! For each size: `validate`, `analyze --all --no-fetch`, `generate`, `record-update` of the
+//! hot base image (synth's base image 0, the runtime of one image in ten: it schedules about
+//! N/10 rebuilds, checked on the first run), and `reconcile --dry-run` at a time after every
+//! delay. Each runs with `--root DIR/image-factory` in `DIR`, in an environment without
+//! forge or registry credentials (the forge APIs point at a closed port). Each runs three
+//! times (once when its first run took longer than [`SLOW_SECS`]); the table gives the median
+//! wall time and the peak RSS (the largest of the runs).
+//!
+//! Peak memory comes from the OS: every measured command is started by a small wrapper,
+//! `xtask __measure --report FILE -- PROGRAM ARGS...` ([`measure`]), whose only child is the
+//! command, so `getrusage(RUSAGE_CHILDREN)` after waiting for it is that command's own
+//! `ru_maxrss`. The wrapper writes `{"exit":..,"wall_s":..,"max_rss_kib":..}` to `FILE`; the
+//! command's stdout and stderr pass through it untouched.
+//!
+//! Targets (a miss prints FAIL but the benchmark still succeeds; a command that fails makes
+//! it fail): at N = 10,000 every command under 1 s; at N = 100,000 every command under 10 s
+//! and 1 GiB; from 10,000 to 100,000 the wall time of every command grows less than 12 times.
+//!
+//! `IMAGE_FACTORY_BENCH_SIZES=1000,10000` runs only the sizes given (at least 10 each), for
+//! a quicker run; targets at a size that was not run are not checked.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::Instant;
+
+use nix::sys::resource::{UsageWho, getrusage};
+
+use crate::bench::{Figure, Report, median};
+use crate::synth;
+
+const BENCH: &str = "scale";
+/// The sizes (enrolled images) measured by default.
+const SIZES: [usize; 3] = [1_000, 10_000, 100_000];
+/// Restricts the sizes: a comma-separated list of image counts.
+pub const SIZES_ENV: &str = "IMAGE_FACTORY_BENCH_SIZES";
+/// Runs of each command.
+const RUNS: usize = 3;
+/// A command whose first run takes longer than this (seconds) is run only once.
+const SLOW_SECS: f64 = 5.0;
+/// The time of the `analyze` and `record-update` runs.
+const NOW: &str = "2026-11-01T00:00:00Z";
+/// Where the forge APIs point: a closed port, so that any request fails at once.
+const NOWHERE: &str = "http://127.0.0.1:9";
+const KIB_PER_GIB: u64 = 1024 * 1024;
+
+/// The measured commands, in the order they run: name, arguments after `--root DIR`.
+/// `record-update` also gets `--image HOT --digest D` (a new `D` for each run).
+const COMMANDS: [(&str, &[&str]); 5] = [
+    ("validate", &["validate"]),
+    ("analyze", &["analyze", "--all", "--no-fetch", "--now", NOW]),
+    ("generate", &["generate"]),
+    (RECORD, &["--format", "json", "record-update", "--now", NOW]),
+    (
+        "reconcile --dry-run",
+        &["reconcile", "--dry-run", "--now", synth::ALL_DUE],
+    ),
+];
+const RECORD: &str = "record-update";
+
+/// Runs the benchmark (in release mode: see `crate::bench`).
+pub fn run() -> Result<Report, String> {
+    let sizes = sizes()?;
+    // Copies, so that a build running beside the benchmark (which may replace what is in
+    // target/release) changes nothing measured.
+    let built = crate::bench::build_cli()?;
+    let bin = tempfile::tempdir().map_err(|e| format!("temporary directory: {e}"))?;
+    let binary = bin.path().join("image-factory");
+    std::fs::copy(&built, &binary).map_err(|e| format!("copying {}: {e}", built.display()))?;
+    let xtask = own_copy(bin.path())?;
+    println!(
+        "scale bench: image-factory on synthetic factories of {} images (bases N/5, depth 4); \
+         {RUNS} runs per command (1 when the first takes > {SLOW_SECS} s): median wall time, \
+         peak RSS",
+        sizes
+            .iter()
+            .map(|n| thousands(*n))
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    let mut results = Vec::new();
+    for &n in &sizes {
+        results.push(one_size(&xtask, &binary, n)?);
+    }
+    print_table(&results);
+    let figures = targets(&results);
+    Ok(Report { figures, ok: true })
+}
+
+/// A copy of this program (the measuring wrapper) in `dir`, even when `target/release/xtask`
+/// was replaced since it started.
+fn own_copy(dir: &Path) -> Result<PathBuf, String> {
+    let copy = dir.join("xtask-measure");
+    let proc_exe = Path::new("/proc/self/exe");
+    let from = if proc_exe.exists() {
+        proc_exe.to_path_buf()
+    } else {
+        std::env::current_exe().map_err(|e| format!("the xtask binary: {e}"))?
+    };
+    std::fs::copy(&from, &copy).map_err(|e| format!("copying {}: {e}", from.display()))?;
+    Ok(copy)
+}
+
+/// The sizes to run: [`SIZES`], or those of [`SIZES_ENV`].
+fn sizes() -> Result<Vec<usize>, String> {
+    let Some(list) = std::env::var(SIZES_ENV)
+        .ok()
+        .filter(|v| !v.trim().is_empty())
+    else {
+        return Ok(SIZES.to_vec());
+    };
+    let mut sizes = Vec::new();
+    for item in list.split(',') {
+        let item = item.trim().replace('_', "");
+        let n: usize = item
+            .parse()
+            .map_err(|e| format!("{SIZES_ENV}: `{item}`: {e}"))?;
+        if n < 10 {
+            return Err(format!(
+                "{SIZES_ENV}: {n}: a factory needs at least 10 images"
+            ));
+        }
+        sizes.push(n);
+    }
+    sizes.sort_unstable();
+    sizes.dedup();
+    Ok(sizes)
+}
+
+/// What was measured at one size.
+struct SizeResult {
+    n: usize,
+    /// One per [`COMMANDS`] entry.
+    rows: Vec<Row>,
+}
+
+/// One command at one size.
+struct Row {
+    /// Median wall time, seconds.
+    wall: f64,
+    /// Largest peak RSS of the runs, KiB.
+    rss_kib: u64,
+    runs: usize,
+}
+
+/// Synthesizes the factory of `n` images and measures every command on it.
+fn one_size(xtask: &Path, binary: &Path, n: usize) -> Result<SizeResult, String> {
+    let tmp = tempfile::tempdir().map_err(|e| format!("temporary directory: {e}"))?;
+    let dir = tmp.path().join("factory");
+    let shape = synth::Shape {
+        images: n,
+        bases: n / 5,
+        depth: 4,
+    };
+    let started = Instant::now();
+    let summary = synth::write(&shape, &dir)?;
+    let synth_secs = started.elapsed().as_secs_f64();
+    let root = dir.join("image-factory");
+    let (state_files, state_bytes) = tree_size(&root.join("state"))?;
+    let images_bytes = std::fs::metadata(root.join("images.yaml"))
+        .map_err(|e| format!("images.yaml: {e}"))?
+        .len();
+    println!(
+        "\nN = {}: synth {synth_secs:.1} s ({summary}); images.yaml {}, state {} files, {}",
+        thousands(n),
+        bytes(images_bytes),
+        thousands(state_files),
+        bytes(state_bytes)
+    );
+    let hot = synth::base_text(0);
+    let dependents = hot_dependents(&root)?;
+    let env = Env {
+        xtask,
+        binary,
+        dir: &dir,
+        report: tmp.path().join("measure.json"),
+    };
+    let mut rows = Vec::new();
+    for (name, fixed) in COMMANDS {
+        let mut walls = Vec::new();
+        let mut rss_kib = 0;
+        for rep in 0..RUNS {
+            let mut args: Vec<String> = fixed.iter().map(|a| a.to_string()).collect();
+            if name == RECORD {
+                // A new digest each run, so that every run records an update and schedules.
+                let digest = synth::digest("bench", rep, 0).to_string();
+                args.extend([
+                    "--image".to_string(),
+                    hot.clone(),
+                    "--digest".to_string(),
+                    digest,
+                ]);
+            }
+            let m = env.measure(&args)?;
+            if m.exit != Some(0) {
+                return Err(format!(
+                    "N = {n}: `image-factory {}` exited with {}:\n{}",
+                    args.join(" "),
+                    m.exit
+                        .map_or_else(|| "a signal".to_string(), |c| c.to_string()),
+                    tail(if m.stderr.is_empty() {
+                        &m.stdout
+                    } else {
+                        &m.stderr
+                    })
+                ));
+            }
+            if name == RECORD && rep == 0 {
+                check_scheduled(n, dependents, &m.stdout)?;
+            }
+            walls.push(m.wall_s);
+            rss_kib = rss_kib.max(m.max_rss_kib);
+            if rep == 0 && m.wall_s > SLOW_SECS {
+                break;
+            }
+        }
+        let row = Row {
+            wall: median(&mut walls),
+            rss_kib,
+            runs: walls.len(),
+        };
+        println!(
+            "  {name:<20} {:>9}  peak {:>10}  ({} run{})",
+            secs(row.wall),
+            bytes(row.rss_kib * 1024),
+            row.runs,
+            if row.runs == 1 { "" } else { "s" }
+        );
+        rows.push(row);
+    }
+    Ok(SizeResult { n, rows })
+}
+
+/// The direct dependents of the hot base image, from its state file.
+fn hot_dependents(root: &Path) -> Result<usize, String> {
+    let slug = synth::base_ref(0).map_err(|e| e.to_string())?.slug();
+    let path = root.join("state/base-images").join(format!("{slug}.yaml"));
+    let text = std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let (state, _) = if_model::state::parse_base(&text, &path.display().to_string());
+    let state = state.ok_or_else(|| format!("{}: not a base-image state", path.display()))?;
+    Ok(state.dependent_images.len())
+}
+
+/// Checks that the first `record-update` scheduled every direct dependent of the hot base
+/// image, about N/10 of them (synth makes one Dockerfile in 997 unresolvable, so an image
+/// or so in a thousand has no base images).
+fn check_scheduled(n: usize, dependents: usize, stdout: &[u8]) -> Result<(), String> {
+    let report: serde_json::Value = serde_json::from_slice(stdout)
+        .map_err(|e| format!("record-update printed no JSON report: {e}"))?;
+    let scheduled = report["scheduled"].as_array().map_or(0, Vec::len);
+    let outcome = report["outcome"].as_str().unwrap_or("?");
+    let lowest = (n / 10).saturating_sub(n.div_ceil(997));
+    println!(
+        "  record-update: {outcome}, {} rebuilds scheduled (N/10 = {}; the hot base image has {} direct dependents)",
+        thousands(scheduled),
+        thousands(n / 10),
+        thousands(dependents)
+    );
+    if scheduled != dependents || scheduled < lowest || scheduled > n / 10 {
+        return Err(format!(
+            "N = {n}: record-update scheduled {scheduled} rebuilds ({outcome}), expected the \
+             {dependents} direct dependents of the hot base image, about N/10 = {}",
+            n / 10
+        ));
+    }
+    Ok(())
+}
+
+/// How the measured commands run.
+struct Env<'a> {
+    xtask: &'a Path,
+    binary: &'a Path,
+    /// The synthetic factory's directory (the working directory).
+    dir: &'a Path,
+    /// Where the wrapper writes its figures.
+    report: PathBuf,
+}
+
+/// One measured run.
+struct Measured {
+    exit: Option<i32>,
+    wall_s: f64,
+    max_rss_kib: u64,
+    stdout: Vec<u8>,
+    stderr: Vec<u8>,
+}
+
+impl Env<'_> {
+    /// Runs `image-factory --root DIR/image-factory ARGS` through the wrapper.
+    fn measure(&self, args: &[String]) -> Result<Measured, String> {
+        let _ = std::fs::remove_file(&self.report);
+        let path = std::env::var_os("PATH").unwrap_or_default();
+        let out = Command::new(self.xtask)
+            .arg("__measure")
+            .arg("--report")
+            .arg(&self.report)
+            .arg("--")
+            .arg(self.binary)
+            .arg("--root")
+            .arg(self.dir.join("image-factory"))
+            .args(args)
+            .current_dir(self.dir)
+            // No tokens, no Docker credentials, no settings from this machine.
+            .env_clear()
+            .env("PATH", path)
+            .env("HOME", self.dir)
+            .env("LC_ALL", "C")
+            .env("DOCKER_CONFIG", self.dir.join("no-docker-config"))
+            .env("IMAGE_FACTORY_GITHUB_API", NOWHERE)
+            .env("IMAGE_FACTORY_GITLAB_API", NOWHERE)
+            .stdin(Stdio::null())
+            .output()
+            .map_err(|e| format!("cannot run {}: {e}", self.xtask.display()))?;
+        let text = std::fs::read_to_string(&self.report).map_err(|e| {
+            format!(
+                "the measuring wrapper wrote no report ({e}; exit {:?}):\n{}",
+                out.status.code(),
+                tail(&out.stderr)
+            )
+        })?;
+        let v: serde_json::Value =
+            serde_json::from_str(&text).map_err(|e| format!("measure report `{text}`: {e}"))?;
+        Ok(Measured {
+            exit: v["exit"].as_i64().and_then(|c| i32::try_from(c).ok()),
+            wall_s: v["wall_s"].as_f64().unwrap_or(f64::NAN),
+            max_rss_kib: v["max_rss_kib"].as_u64().unwrap_or(0),
+            stdout: out.stdout,
+            stderr: out.stderr,
+        })
+    }
+}
+
+/// `xtask __measure --report FILE -- PROGRAM ARGS...`: runs the program (stdio inherited),
+/// waits, and writes its exit code, wall time and peak RSS (KiB, from
+/// `getrusage(RUSAGE_CHILDREN)`: this process has no other child) to `FILE` as one JSON line.
+pub fn measure(args: &[&str]) -> Result<bool, String> {
+    let ["--report", report, "--", program, rest @ ..] = args else {
+        return Err("usage: xtask __measure --report FILE -- PROGRAM [ARGS...]".to_string());
+    };
+    let started = Instant::now();
+    let status = Command::new(program)
+        .args(rest)
+        .status()
+        .map_err(|e| format!("__measure: cannot run {program}: {e}"))?;
+    let wall_s = started.elapsed().as_secs_f64();
+    let usage =
+        getrusage(UsageWho::RUSAGE_CHILDREN).map_err(|e| format!("__measure: getrusage: {e}"))?;
+    let line = serde_json::json!({
+        "exit": status.code(),
+        "wall_s": wall_s,
+        "max_rss_kib": usage.max_rss(),
+    });
+    std::fs::write(report, format!("{line}\n")).map_err(|e| format!("__measure: {report}: {e}"))?;
+    Ok(true)
+}
+
+/// Prints the table: a row per command, wall time and peak RSS per size, and the ratio of
+/// wall times from each size to the next.
+fn print_table(results: &[SizeResult]) {
+    let mut head = String::from("| command |");
+    let mut rule = String::from("| --- |");
+    for r in results {
+        let l = label(r.n);
+        head.push_str(&format!(" {l} wall | {l} peak RSS |"));
+        rule.push_str(" ---: | ---: |");
+    }
+    for pair in results.windows(2) {
+        head.push_str(&format!(
+            " wall {}/{} |",
+            label(pair[1].n),
+            label(pair[0].n)
+        ));
+        rule.push_str(" ---: |");
+    }
+    println!("\n{head}\n{rule}");
+    let mut once = false;
+    for (c, (name, _)) in COMMANDS.iter().enumerate() {
+        let mut line = format!("| {name} |");
+        for r in results {
+            if let Some(row) = r.rows.get(c) {
+                let mark = if row.runs < RUNS { "*" } else { "" };
+                once |= row.runs < RUNS;
+                line.push_str(&format!(
+                    " {}{mark} | {} |",
+                    secs(row.wall),
+                    bytes(row.rss_kib * 1024)
+                ));
+            }
+        }
+        for pair in results.windows(2) {
+            line.push_str(&format!(" {} |", ratio(&pair[0], &pair[1], c)));
+        }
+        println!("{line}");
+    }
+    if once {
+        println!("\n\\* one run only: the first took more than {SLOW_SECS} s");
+    }
+}
+
+/// Wall time at `big` over wall time at `small`, of command `c`.
+fn ratio(small: &SizeResult, big: &SizeResult, c: usize) -> String {
+    match (small.rows.get(c), big.rows.get(c)) {
+        (Some(s), Some(b)) if s.wall > 0.0 => format!("{:.1}", b.wall / s.wall),
+        _ => "-".to_string(),
+    }
+}
+
+/// Checks the targets, prints PASS/FAIL for each, and gives the summary figures.
+fn targets(results: &[SizeResult]) -> Vec<Figure> {
+    println!("\ntargets:");
+    let at = |n: usize| results.iter().find(|r| r.n == n);
+    let mut figures = Vec::new();
+    for (c, (name, _)) in COMMANDS.iter().enumerate() {
+        for r in results {
+            let Some(row) = r.rows.get(c) else { continue };
+            let value = format!("{}, {}", secs(row.wall), bytes(row.rss_kib * 1024));
+            let what = format!("{name}, N = {}", thousands(r.n));
+            match r.n {
+                10_000 => verdict(&mut figures, what, value, "< 1 s", row.wall < 1.0),
+                100_000 => verdict(
+                    &mut figures,
+                    what,
+                    value,
+                    "< 10 s, < 1 GiB",
+                    row.wall < 10.0 && row.rss_kib < KIB_PER_GIB,
+                ),
+                _ => figures.push(Figure::info(BENCH, what, value)),
+            }
+        }
+        if let (Some(small), Some(big)) = (at(10_000), at(100_000)) {
+            let value = ratio(small, big, c);
+            let ok = value.parse::<f64>().is_ok_and(|v| v < 12.0);
+            verdict(
+                &mut figures,
+                format!("{name}, wall 100k/10k"),
+                value,
+                "< 12",
+                ok,
+            );
+        }
+    }
+    for (n, what) in [
+        (10_000, "N = 10,000"),
+        (100_000, "N = 100,000 and 100k/10k"),
+    ] {
+        if at(n).is_none() {
+            println!("  not checked: the targets at {what} ({SIZES_ENV} left that size out)");
+        }
+    }
+    figures
+}
+
+/// Prints PASS or FAIL for one target and keeps its figure.
+fn verdict(figures: &mut Vec<Figure>, what: String, value: String, target: &str, ok: bool) {
+    let word = if ok { "PASS" } else { "FAIL" };
+    println!("  {word} {what}: {value} (target {target})");
+    figures.push(Figure::judged(BENCH, what, value, target, ok));
+}
+
+/// Files and bytes under `dir`.
+fn tree_size(dir: &Path) -> Result<(usize, u64), String> {
+    let mut files = 0;
+    let mut total = 0;
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        let entries = std::fs::read_dir(&d).map_err(|e| format!("{}: {e}", d.display()))?;
+        for entry in entries.filter_map(Result::ok) {
+            let meta = entry.metadata().map_err(|e| e.to_string())?;
+            if meta.is_dir() {
+                stack.push(entry.path());
+            } else {
+                files += 1;
+                total += meta.len();
+            }
+        }
+    }
+    Ok((files, total))
+}
+
+/// The last lines of a command's stderr.
+fn tail(stderr: &[u8]) -> String {
+    let text = String::from_utf8_lossy(stderr);
+    let lines: Vec<&str> = text.lines().collect();
+    lines[lines.len().saturating_sub(20)..].join("\n")
+}
+
+/// `1k`, `10k`, `100k`, or the number.
+fn label(n: usize) -> String {
+    if n.is_multiple_of(1000) {
+        format!("{}k", n / 1000)
+    } else {
+        n.to_string()
+    }
+}
+
+/// `100,000`.
+fn thousands(n: usize) -> String {
+    let digits = n.to_string();
+    let mut out = String::new();
+    for (i, ch) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(ch);
+    }
+    out
+}
+
+fn secs(s: f64) -> String {
+    if s < 10.0 {
+        format!("{s:.3} s")
+    } else {
+        format!("{s:.1} s")
+    }
+}
+
+fn bytes(b: u64) -> String {
+    let b = b as f64;
+    if b >= 1024.0 * 1024.0 * 1024.0 {
+        format!("{:.2} GiB", b / (1024.0 * 1024.0 * 1024.0))
+    } else if b >= 1024.0 * 1024.0 {
+        format!("{:.1} MiB", b / (1024.0 * 1024.0))
+    } else {
+        format!("{:.0} KiB", b / 1024.0)
+    }
+}
