@@ -165,16 +165,14 @@ pub fn write(shape: &Shape, out: &Path) -> Result<Summary, String> {
     write_file(&images_yaml, &images_yaml_text(shape, shape.images))?;
     analyze_at(at("2026-09-02T00:00:00Z")?)?;
 
-    history(shape, &root, &at)?;
-
-    let files = if_cli::load::read_factory(&root).map_err(|e| e.to_string())?;
-    summary.image_states = files.image_states.len();
-    summary.base_states = files.base_states.len();
-    let (factory, _) = if_model::factory::load(&files);
-    summary.pending = factory
+    let world = history(shape, &root, &at)?;
+    // Every state of the world is a file.
+    summary.image_states = world.images.len();
+    summary.base_states = world.bases.len();
+    summary.pending = world
         .images
-        .iter()
-        .filter(|(_, s)| {
+        .values()
+        .filter(|s| {
             s.rebuild_state
                 .as_ref()
                 .is_some_and(|r| r.status.as_deref() == Some(rebuild::PENDING))
@@ -183,14 +181,14 @@ pub fn write(shape: &Shape, out: &Path) -> Result<Summary, String> {
     Ok(summary)
 }
 
-/// Digests, builds and pending rebuilds, through the engine, written once.
+/// Digests, builds and pending rebuilds, through the engine, written once; the state as
+/// written.
 fn history(
     shape: &Shape,
     root: &Path,
     at: &dyn Fn(&str) -> Result<Timestamp, String>,
-) -> Result<(), String> {
-    let files = if_cli::load::read_factory(root).map_err(|e| e.to_string())?;
-    let (factory, _) = if_model::factory::load(&files);
+) -> Result<if_state::Analysis, String> {
+    let (factory, _, _) = if_cli::load::load_factory(root).map_err(|e| e.to_string())?;
     let en = &factory.enrollment;
     let mut world = rebuild::current(&factory);
     let index = rebuild::Index::new(en, &world);
@@ -253,7 +251,7 @@ fn history(
     update_bases(shape, en, &mut world, &index, 2, t3)?;
 
     if_cli::load::write_state(root, &factory, &world).map_err(|e| e.to_string())?;
-    Ok(())
+    Ok(world)
 }
 
 /// Records digest 1 (round 1) or 2 (round 2) for the base images with `j % 3 == round`.

@@ -190,14 +190,10 @@ impl Enrollment {
         self.by_name.get(name).map(|&i| &self.images[i])
     }
 
-    /// Adds `entry`; false (and nothing added) when its name is taken.
-    pub fn push(&mut self, entry: ImageEntry) -> bool {
-        if self.by_name.contains_key(&entry.name) {
-            return false;
-        }
+    /// Adds `entry`, whose name [`parse`] has checked is not taken.
+    fn push(&mut self, entry: ImageEntry) {
         self.by_name.insert(entry.name.clone(), self.images.len());
         self.images.push(entry);
-        true
     }
 }
 
@@ -269,10 +265,7 @@ pub fn parse(src: &str, file: &str) -> (Enrollment, Vec<Diagnostic>) {
             continue;
         }
         names.insert(entry.name.clone(), pos);
-        let name = entry.name.clone();
-        if !enrollment.push(entry) {
-            d.error(pos, format!("duplicate image name `{name}`"));
-        }
+        enrollment.push(entry);
     }
     (enrollment, d.finish())
 }

@@ -42,17 +42,14 @@ pub struct Factory {
 /// One state file as parsed: its path, its state when it could be read, its problems.
 type Parsed<S> = (String, Option<S>, Vec<Diagnostic>);
 
+/// A state-file parser (`state::parse_image`, `state::parse_base`): text and path in.
+type ParseState<S> = fn(&str, &str) -> (Option<S>, Vec<Diagnostic>);
+
 /// Reads every file and checks them together; returns what could be read and every problem.
 /// State files are parsed in parallel ([`crate::par`]); the result does not depend on it.
 pub fn load(files: &FactoryFiles) -> (Factory, Vec<Diagnostic>) {
-    let images = crate::par::map(&files.image_states, |f| {
-        let (s, d) = state::parse_image(&f.text, &f.path);
-        (f.path.clone(), s, d)
-    });
-    let bases = crate::par::map(&files.base_states, |f| {
-        let (s, d) = state::parse_base(&f.text, &f.path);
-        (f.path.clone(), s, d)
-    });
+    let images = crate::par::map(&files.image_states, |f| parse(f, state::parse_image));
+    let bases = crate::par::map(&files.base_states, |f| parse(f, state::parse_base));
     assemble(files.images.as_ref(), images, bases)
 }
 
@@ -67,18 +64,20 @@ pub fn load_each<P: Sync, E: Send>(
     read: impl Fn(&P) -> Result<SourceFile, E> + Sync,
 ) -> Result<(Factory, Vec<Diagnostic>), E> {
     let images_parsed = crate::par::map(image_states, |p| {
-        let f = read(p)?;
-        let (s, d) = state::parse_image(&f.text, &f.path);
-        Ok((f.path, s, d))
+        read(p).map(|f| parse(&f, state::parse_image))
     });
     let bases_parsed = crate::par::map(base_states, |p| {
-        let f = read(p)?;
-        let (s, d) = state::parse_base(&f.text, &f.path);
-        Ok((f.path, s, d))
+        read(p).map(|f| parse(&f, state::parse_base))
     });
     let images_parsed = images_parsed.into_iter().collect::<Result<Vec<_>, E>>()?;
     let bases_parsed = bases_parsed.into_iter().collect::<Result<Vec<_>, E>>()?;
     Ok(assemble(images, images_parsed, bases_parsed))
+}
+
+/// One state file parsed with `parse_state` (`state::parse_image` or `parse_base`).
+fn parse<S>(f: &SourceFile, parse_state: ParseState<S>) -> Parsed<S> {
+    let (s, d) = parse_state(&f.text, &f.path);
+    (f.path.clone(), s, d)
 }
 
 /// The enrollment and the parsed state files, checked together (no state claimed twice).

@@ -52,7 +52,6 @@ pub(super) fn parse(src: &str) -> Option<Node> {
     let mut r = Reader {
         lines,
         next: 0,
-        typed: HashMap::new(),
         last_nonblank,
     };
     let first = r.take()?;
@@ -65,8 +64,6 @@ struct Reader<'a> {
     lines: Vec<Line<'a>>,
     /// The next line not read yet.
     next: usize,
-    /// Plain scalars typed by the full parser, by text.
-    typed: HashMap<&'a str, Value>,
     /// The number of the last line that is not blank (comments count).
     last_nonblank: u32,
 }
@@ -111,7 +108,7 @@ impl<'a> Reader<'a> {
             let node = if starts_key(item.text) {
                 self.map(item)?
             } else {
-                let node = scalar(self, item)?;
+                let node = scalar(item)?;
                 // Nothing may hang below a scalar item.
                 if self.peek().is_some_and(|l| l.indent > line.indent) {
                     return None;
@@ -223,14 +220,11 @@ impl<'a> Reader<'a> {
                 self.folded(line)?
             } else {
                 let col = line.indent + name.len() + 1 + (after.len() - value_text.len());
-                let v = scalar(
-                    self,
-                    Line {
-                        no: line.no,
-                        indent: col,
-                        text: value_text,
-                    },
-                )?;
+                let v = scalar(Line {
+                    no: line.no,
+                    indent: col,
+                    text: value_text,
+                })?;
                 // A deeper line after a scalar would continue it (or be an error).
                 if self.peek().is_some_and(|l| l.indent > line.indent) {
                     return None;
@@ -286,7 +280,7 @@ fn split_key(text: &str) -> Option<(&str, &str)> {
 }
 
 /// A one-line scalar starting at `at.indent` (its column - 1) on line `at.no`.
-fn scalar<'a>(r: &mut Reader<'a>, at: Line<'a>) -> Option<Node> {
+fn scalar(at: Line<'_>) -> Option<Node> {
     let text = at.text;
     let empty = |t: &str| text.strip_prefix(t).is_some_and(rest_is_comment);
     let value = match text.as_bytes().first()? {
@@ -298,7 +292,7 @@ fn scalar<'a>(r: &mut Reader<'a>, at: Line<'a>) -> Option<Node> {
         | b'|' | b'>' | b'%' | b'@' | b'`' => return None,
         _ => {
             let plain = plain(text)?;
-            typed(r, plain)?
+            typed(plain)?
         }
     };
     Some(Node {
@@ -317,7 +311,7 @@ fn plain(text: &str) -> Option<&str> {
 
 /// The type of a plain scalar: obvious strings and integers here, the rest as the full
 /// parser types them (`yes` is a boolean to it, `0x1F` a number, `7d` a string).
-fn typed<'a>(r: &mut Reader<'a>, plain: &'a str) -> Option<Value> {
+fn typed(plain: &str) -> Option<Value> {
     const WORDS: &[&str] = &[
         "y", "n", "yes", "no", "on", "off", "true", "false", "null", "nan", "inf",
     ];
@@ -338,12 +332,7 @@ fn typed<'a>(r: &mut Reader<'a>, plain: &'a str) -> Option<Value> {
         "null" | "~" => return Some(Value::Scalar(ScalarKind::Null, plain.to_string())),
         _ => {}
     }
-    if let Some(v) = r.typed.get(plain) {
-        return Some(v.clone());
-    }
-    let v = typed_by_full_parser(plain)?;
-    r.typed.insert(plain, v.clone());
-    Some(v)
+    typed_by_full_parser(plain)
 }
 
 /// How the full parser types the plain scalar `plain`, remembered for the process (a
