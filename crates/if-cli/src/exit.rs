@@ -48,6 +48,12 @@ pub enum CliError {
     Git(String),
 }
 
+impl From<if_kargo::RenderError> for CliError {
+    fn from(e: if_kargo::RenderError) -> Self {
+        CliError::Input(e.to_string())
+    }
+}
+
 impl CliError {
     /// The process exit code for this error: always 2 (usage or input error).
     pub fn exit_code(&self) -> ExitCode {

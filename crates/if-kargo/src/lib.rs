@@ -5,7 +5,9 @@
 //! Project and its ProjectConfig, a Warehouse and a Stage per watched image (verified by one
 //! shared AnalysisTemplate that runs `image-factory record-update` then `reconcile`), and
 //! optionally a git Warehouse and a Stage per managed image's Dockerfile. [`render()`] writes
-//! them as one multi-document YAML file, the same bytes for the same input.
+//! them as one multi-document YAML file, the same bytes for the same input. For a large
+//! factory, [`build::layout`] lists the resources without building them and [`render_each`]
+//! builds and writes them a block at a time, so they are never all in memory.
 //!
 //! Module map: [`monitor`] decides what is watched and how (the data-alignment contract),
 //! [`watch`] turns `allowTags` into a subscription, [`select`] picks the tag a subscription
@@ -29,9 +31,10 @@ pub mod watch;
 use if_model::diag::Diagnostic;
 use if_model::factory::Factory;
 
+pub use build::Slot;
 pub use config::Config;
-pub use render::{Diff, RenderError, diff, render};
-pub use resource::{Generated, Resource};
+pub use render::{Diff, RenderError, diff, render, render_each};
+pub use resource::{Generated, Kind, Resource};
 
 /// What [`generate`] produces.
 #[derive(Debug, Clone)]

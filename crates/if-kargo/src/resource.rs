@@ -22,16 +22,49 @@ pub enum Resource {
     Stage(Stage),
 }
 
+/// The kinds, in the order the output lists them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Kind {
+    /// `Project` (cluster-scoped, first).
+    Project,
+    /// `ProjectConfig`.
+    ProjectConfig,
+    /// `AnalysisTemplate`.
+    AnalysisTemplate,
+    /// `Warehouse`.
+    Warehouse,
+    /// `Stage`.
+    Stage,
+}
+
+impl Kind {
+    /// The `kind` field.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Kind::Project => "Project",
+            Kind::ProjectConfig => "ProjectConfig",
+            Kind::AnalysisTemplate => "AnalysisTemplate",
+            Kind::Warehouse => "Warehouse",
+            Kind::Stage => "Stage",
+        }
+    }
+}
+
 impl Resource {
+    /// The kind.
+    pub fn kind_of(&self) -> Kind {
+        match self {
+            Resource::Project(_) => Kind::Project,
+            Resource::ProjectConfig(_) => Kind::ProjectConfig,
+            Resource::AnalysisTemplate(_) => Kind::AnalysisTemplate,
+            Resource::Warehouse(_) => Kind::Warehouse,
+            Resource::Stage(_) => Kind::Stage,
+        }
+    }
+
     /// The `kind`.
     pub fn kind(&self) -> &'static str {
-        match self {
-            Resource::Project(_) => "Project",
-            Resource::ProjectConfig(_) => "ProjectConfig",
-            Resource::AnalysisTemplate(_) => "AnalysisTemplate",
-            Resource::Warehouse(_) => "Warehouse",
-            Resource::Stage(_) => "Stage",
-        }
+        self.kind_of().as_str()
     }
 
     /// `metadata.name`.
@@ -47,13 +80,7 @@ impl Resource {
 
     /// Position of the kind in the output.
     pub fn kind_order(&self) -> u8 {
-        match self {
-            Resource::Project(_) => 0,
-            Resource::ProjectConfig(_) => 1,
-            Resource::AnalysisTemplate(_) => 2,
-            Resource::Warehouse(_) => 3,
-            Resource::Stage(_) => 4,
-        }
+        self.kind_of() as u8
     }
 }
 

@@ -215,3 +215,69 @@ fn only_keeps_one_images_resources() {
     );
     assert!(out.only("nothing").is_empty());
 }
+
+/// A factory of `n` external images (two resources each), enough to span several of the
+/// renderer's blocks.
+fn many(n: usize) -> FactoryFiles {
+    let images: String = (0..n)
+        .map(|i| {
+            format!(
+                "- name: img-{i:05}\n  registry: docker.io\n  repository: acme/img-{i:05}\n  allowTags: ^{i}\\.0$\n"
+            )
+        })
+        .collect();
+    FactoryFiles {
+        images: Some(file("images.yaml", &images)),
+        ..FactoryFiles::default()
+    }
+}
+
+#[test]
+fn streamed_rendering_is_the_whole_rendering_in_pieces() {
+    for (files, c) in [(files(), config()), (many(4500), Config::default())] {
+        let (factory, _) = load(&files);
+        let plan = if_kargo::monitor::plan(&factory, "images.yaml");
+        let slots = if_kargo::build::layout(&plan, &c);
+        let built = if_kargo::build::build(&plan, &c);
+        // The slots name the built resources, in order.
+        let listed: Vec<(&str, &str, Option<&str>)> = slots
+            .iter()
+            .map(|s| (s.kind.as_str(), s.name.as_str(), s.owner.as_deref()))
+            .collect();
+        let made: Vec<(&str, &str, Option<&str>)> = built
+            .iter()
+            .map(|g| (g.resource.kind(), g.resource.name(), g.owner.as_deref()))
+            .collect();
+        assert_eq!(listed, made);
+        let mut pieces = Vec::new();
+        if_kargo::render_each(&slots, &c, |p: &str| {
+            pieces.push(p.to_string());
+            Ok::<(), if_kargo::RenderError>(())
+        })
+        .unwrap();
+        assert_eq!(pieces.concat(), render(&built).unwrap());
+        // The header, then one piece per block of 4096 resources.
+        assert_eq!(pieces.len(), 1 + slots.len().div_ceil(4096));
+    }
+}
+
+#[test]
+fn a_failing_sink_stops_the_rendering() {
+    let (factory, _) = load(&many(5000));
+    let plan = if_kargo::monitor::plan(&factory, "images.yaml");
+    let slots = if_kargo::build::layout(&plan, &Config::default());
+    let mut calls = 0;
+    let r = if_kargo::render_each(&slots, &Config::default(), |_: &str| {
+        calls += 1;
+        if calls == 2 {
+            Err(if_kargo::RenderError {
+                what: "sink".to_string(),
+                message: "full".to_string(),
+            })
+        } else {
+            Ok(())
+        }
+    });
+    assert_eq!(r.unwrap_err().message, "full");
+    assert_eq!(calls, 2);
+}

@@ -10,14 +10,14 @@
 
 use std::path::{Path, PathBuf};
 
-use if_kargo::{Config, Generated};
+use if_kargo::{Config, Generated, Slot};
 use if_model::diag::{Diagnostic, Severity};
 use if_model::factory::{FactoryFiles, SourceFile};
 use serde::Serialize;
 
 use crate::cli::{Cli, Format};
 use crate::exit::{CliError, Outcome};
-use crate::{load, output};
+use crate::{load, outfile, output};
 
 /// The default output, relative to the directory containing the factory root.
 pub const DEFAULT_OUT: &str = "dist/image-factory.k8s.yaml";
@@ -42,17 +42,6 @@ pub struct Args {
     /// `analyze`), as `dockerfileWatch.enabled: true` in kargo.yaml does.
     #[arg(long)]
     pub with_dockerfile_watch: bool,
-}
-
-/// A rendered factory.
-#[derive(Debug, Clone)]
-pub struct Rendered {
-    /// The file's text.
-    pub text: String,
-    /// The resources in it.
-    pub resources: Vec<Generated>,
-    /// Warnings: problems in state files, and what the generator adjusted.
-    pub warnings: Vec<Diagnostic>,
 }
 
 /// What to render.
@@ -85,8 +74,71 @@ pub fn default_out(root: &Path) -> PathBuf {
     parent.unwrap_or_default().join(DEFAULT_OUT)
 }
 
-/// Reads the factory at `root` (and its `kargo.yaml`, when present) and renders it.
-pub fn render_root(root: &Path, options: &Options) -> Result<Rendered, CliError> {
+/// The resources to write, before they are built: one slot per resource (kind, name,
+/// image), the configuration they are built with, and the warnings. The factory is gone by
+/// then: at 100,000 images the factory and the resources are each hundreds of megabytes,
+/// so they are never in memory together, and the resources are built and written a block
+/// at a time ([`Prepared::write`]).
+#[derive(Debug, Clone)]
+pub struct Prepared {
+    /// The resources, sorted by kind and name.
+    pub slots: Vec<Slot>,
+    /// Warnings: problems in state files, and what the generator adjusted.
+    pub warnings: Vec<Diagnostic>,
+    config: Config,
+}
+
+impl Prepared {
+    /// Builds and renders the resources a block at a time, handing `sink` the file's text a
+    /// piece at a time (the pieces joined are [`Rendered::text`]).
+    pub fn write(&self, sink: impl FnMut(&str) -> Result<(), CliError>) -> Result<(), CliError> {
+        if_kargo::render_each(&self.slots, &self.config, sink)
+    }
+
+    /// The whole file's text.
+    pub fn text(&self) -> Result<String, CliError> {
+        let mut text = String::new();
+        self.write(|piece| {
+            text.push_str(piece);
+            Ok(())
+        })?;
+        Ok(text)
+    }
+
+    /// Every resource, built.
+    pub fn resources(&self) -> Vec<Generated> {
+        self.slots
+            .iter()
+            .map(|s| if_kargo::build::resource(&self.config, s))
+            .collect()
+    }
+}
+
+/// A rendered factory, whole in memory (for tests and golden files; `generate` itself
+/// writes a [`Prepared`] a block at a time).
+#[derive(Debug, Clone)]
+pub struct Rendered {
+    /// The file's text.
+    pub text: String,
+    /// The resources in it.
+    pub resources: Vec<Generated>,
+    /// Warnings: problems in state files, and what the generator adjusted.
+    pub warnings: Vec<Diagnostic>,
+}
+
+impl Rendered {
+    fn of(p: Prepared) -> Result<Rendered, CliError> {
+        Ok(Rendered {
+            text: p.text()?,
+            resources: p.resources(),
+            warnings: p.warnings,
+        })
+    }
+}
+
+/// Reads the factory at `root` (and its `kargo.yaml`, when present) and prepares its
+/// resources.
+pub fn prepare_root(root: &Path, options: &Options) -> Result<Prepared, CliError> {
     let (factory, diags, _) = load::load_factory(root)?;
     let config = config_path(root);
     let config = if config.exists() {
@@ -94,7 +146,12 @@ pub fn render_root(root: &Path, options: &Options) -> Result<Rendered, CliError>
     } else {
         None
     };
-    render_factory(factory, diags, &images_file(root), config.as_ref(), options)
+    prepare(factory, diags, &images_file(root), config.as_ref(), options)
+}
+
+/// Reads the factory at `root` (and its `kargo.yaml`, when present) and renders it.
+pub fn render_root(root: &Path, options: &Options) -> Result<Rendered, CliError> {
+    Rendered::of(prepare_root(root, options)?)
 }
 
 /// Renders a factory from file contents (`images_file` is the path of `images.yaml` as it
@@ -106,19 +163,18 @@ pub fn render_files(
     options: &Options,
 ) -> Result<Rendered, CliError> {
     let (factory, diags) = if_model::factory::load(files);
-    render_factory(factory, diags, images_file, config, options)
+    Rendered::of(prepare(factory, diags, images_file, config, options)?)
 }
 
-/// Renders a loaded factory (`diags`: the problems found loading it). The factory is dropped
-/// as soon as the resources are built, before they are written out as text (at 100,000
-/// images, each is hundreds of megabytes).
-fn render_factory(
+/// Plans a loaded factory's resources (`diags`: the problems found loading it) and drops
+/// the factory.
+fn prepare(
     factory: if_model::factory::Factory,
     diags: Vec<Diagnostic>,
     images_file: &str,
     config: Option<&SourceFile>,
     options: &Options,
-) -> Result<Rendered, CliError> {
+) -> Result<Prepared, CliError> {
     let (mut config, config_diags) = match config {
         Some(f) => Config::parse(&f.text, &f.path),
         None => (Config::default(), Vec::new()),
@@ -141,7 +197,22 @@ fn render_factory(
         )));
     }
     config.dockerfile_watch.enabled |= options.dockerfile_watch;
-    let out = if_kargo::generate(&factory, images_file, &config);
+    if let Some(name) = &options.image {
+        let known = factory.enrollment.get(name).is_some()
+            || factory.images.iter().any(|(_, s)| &s.name == name)
+            || factory.bases.iter().any(|(_, s)| &s.name == name);
+        if !known {
+            return Err(CliError::Input(format!(
+                "no image or base image named `{name}` in the factory"
+            )));
+        }
+    }
+    let plan = if_kargo::monitor::plan(&factory, images_file);
+    drop(factory);
+    let mut slots = if_kargo::build::layout(&plan, &config);
+    if let Some(name) = &options.image {
+        slots.retain(|s| s.owner.as_deref() == Some(name));
+    }
     let mut warnings: Vec<Diagnostic> = diags
         .into_iter()
         .map(|d| Diagnostic {
@@ -149,27 +220,11 @@ fn render_factory(
             ..d
         })
         .collect();
-    warnings.extend(out.diagnostics.iter().cloned());
-    let resources = match &options.image {
-        None => out.resources,
-        Some(name) => {
-            let known = factory.enrollment.get(name).is_some()
-                || factory.images.iter().any(|(_, s)| &s.name == name)
-                || factory.bases.iter().any(|(_, s)| &s.name == name);
-            if !known {
-                return Err(CliError::Input(format!(
-                    "no image or base image named `{name}` in the factory"
-                )));
-            }
-            out.only(name)
-        }
-    };
-    drop(factory);
-    let text = if_kargo::render(&resources).map_err(|e| CliError::Input(e.to_string()))?;
-    Ok(Rendered {
-        text,
-        resources,
+    warnings.extend(plan.notes);
+    Ok(Prepared {
+        slots,
         warnings,
+        config,
     })
 }
 
@@ -202,34 +257,38 @@ pub fn run(cli: &Cli, args: &Args) -> Result<Outcome, CliError> {
         image: args.image.clone(),
         dockerfile_watch: args.with_dockerfile_watch,
     };
-    let r = render_root(&cli.root, &options)?;
+    let p = prepare_root(&cli.root, &options)?;
     let json = cli.format == Format::Json;
     if !json {
-        for w in &r.warnings {
+        for w in &p.warnings {
             eprintln!("{w}");
         }
     }
     let mut report = Report {
         path: None,
-        resources: r
-            .resources
-            .iter()
-            .map(|g| ResourceRef {
-                kind: g.resource.kind(),
-                name: g.resource.name().to_string(),
-                image: g.owner.clone(),
-            })
-            .collect(),
+        // Listed only where they are printed: 375,000 at 100,000 images.
+        resources: if json {
+            p.slots
+                .iter()
+                .map(|s| ResourceRef {
+                    kind: s.kind.as_str(),
+                    name: s.name.clone(),
+                    image: s.owner.clone(),
+                })
+                .collect()
+        } else {
+            Vec::new()
+        },
         written: false,
         up_to_date: false,
         added: Vec::new(),
         removed: Vec::new(),
         changed: Vec::new(),
-        warnings: r.warnings.iter().map(ToString::to_string).collect(),
+        warnings: p.warnings.iter().map(ToString::to_string).collect(),
         yaml: None,
     };
     if let Some(name) = &args.image
-        && r.resources.is_empty()
+        && p.slots.is_empty()
         && !json
     {
         eprintln!(
@@ -239,16 +298,24 @@ pub fn run(cli: &Cli, args: &Args) -> Result<Outcome, CliError> {
     let to_stdout = args.dry_run || (args.image.is_some() && args.out.is_none());
     if to_stdout {
         if json {
-            report.yaml = Some(r.text);
+            report.yaml = Some(p.text()?);
             output::print_json(&report)?;
         } else {
-            print!("{}", r.text);
+            print_yaml(&p)?;
         }
         return Ok(Outcome::Ok);
     }
     let path = args.out.clone().unwrap_or_else(|| default_out(&cli.root));
     report.path = Some(path.display().to_string());
-    report.up_to_date = same_contents(&path, &r.text)?;
+    let mode = if args.check {
+        outfile::Mode::Compare
+    } else {
+        outfile::Mode::Write
+    };
+    let mut file = outfile::Replacement::new(&path, mode)?;
+    p.write(|piece| file.push(piece))?;
+    let differed = file.finish()?;
+    report.up_to_date = !differed;
     if args.check {
         let existing = if report.up_to_date {
             None
@@ -261,7 +328,7 @@ pub fn run(cli: &Cli, args: &Args) -> Result<Outcome, CliError> {
         };
         let missing = existing.is_none() && !report.up_to_date;
         if !report.up_to_date {
-            let d = if_kargo::diff(existing.as_deref().unwrap_or_default(), &r.text);
+            let d = if_kargo::diff(existing.as_deref().unwrap_or_default(), &p.text()?);
             report.added = d.added;
             report.removed = d.removed;
             report.changed = d.changed;
@@ -279,10 +346,7 @@ pub fn run(cli: &Cli, args: &Args) -> Result<Outcome, CliError> {
             Outcome::CheckFailed
         });
     }
-    if !report.up_to_date {
-        load::write_atomic(&path, &r.text)?;
-        report.written = true;
-    }
+    report.written = differed;
     if json {
         output::print_json(&report)?;
     } else {
@@ -291,44 +355,22 @@ pub fn run(cli: &Cli, args: &Args) -> Result<Outcome, CliError> {
         } else {
             "up to date:"
         };
-        eprintln!(
-            "{verb} {} ({} resources)",
-            path.display(),
-            report.resources.len()
-        );
+        eprintln!("{verb} {} ({} resources)", path.display(), p.slots.len());
     }
     Ok(Outcome::Ok)
 }
 
-/// Whether the file at `path` holds exactly `text` (false when it is missing). Compared a
-/// block at a time, and not at all when the sizes differ: the file can be hundreds of
-/// megabytes.
-fn same_contents(path: &Path, text: &str) -> Result<bool, CliError> {
-    use std::io::Read as _;
-    let err = |source| CliError::Read {
-        path: path.to_path_buf(),
-        source,
+/// Writes the resources on stdout a block at a time.
+fn print_yaml(p: &Prepared) -> Result<(), CliError> {
+    use std::io::Write as _;
+    let stdout = std::io::stdout();
+    let mut out = std::io::BufWriter::new(stdout.lock());
+    let failed = |e: std::io::Error| CliError::Write {
+        path: PathBuf::from("<stdout>"),
+        source: e,
     };
-    let mut file = match std::fs::File::open(path) {
-        Ok(f) => f,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(false),
-        Err(e) => return Err(err(e)),
-    };
-    if file.metadata().map_err(err)?.len() != text.len() as u64 {
-        return Ok(false);
-    }
-    let mut block = vec![0u8; 1 << 20];
-    let mut rest = text.as_bytes();
-    loop {
-        let n = file.read(&mut block).map_err(err)?;
-        if n == 0 {
-            return Ok(rest.is_empty());
-        }
-        if n > rest.len() || block[..n] != rest[..n] {
-            return Ok(false);
-        }
-        rest = &rest[n..];
-    }
+    p.write(|piece| out.write_all(piece.as_bytes()).map_err(failed))?;
+    out.flush().map_err(failed)
 }
 
 fn print_summary(path: &Path, missing: bool, report: &Report) {
