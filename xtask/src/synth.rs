@@ -189,8 +189,9 @@ fn history(
     at: &dyn Fn(&str) -> Result<Timestamp, String>,
 ) -> Result<if_state::Analysis, String> {
     let (factory, _, _) = if_cli::load::load_factory(root).map_err(|e| e.to_string())?;
-    let en = &factory.enrollment;
-    let mut world = rebuild::current(&factory);
+    let baseline = if_state::baseline(&factory);
+    let (enrollment, mut world) = rebuild::take(factory);
+    let en = &enrollment;
     let index = rebuild::Index::new(en, &world);
     let policy = Policy::default();
     let err = |e: rebuild::EngineError| e.to_string();
@@ -250,7 +251,7 @@ fn history(
     let t3 = at(SECOND_ROUND)?;
     update_bases(shape, en, &mut world, &index, 2, t3)?;
 
-    if_cli::load::write_state(root, &factory, &world).map_err(|e| e.to_string())?;
+    if_cli::load::write_state(root, &baseline, &world).map_err(|e| e.to_string())?;
     Ok(world)
 }
 

@@ -12,6 +12,7 @@ use if_cli::{cli, cmd};
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> ExitCode {
+    no_huge_pages();
     let cli = cli::Cli::parse();
     match cmd::run(&cli) {
         Ok(code) => code.into(),
@@ -21,3 +22,16 @@ fn main() -> ExitCode {
         }
     }
 }
+
+/// Transparent huge pages off for this process. mimalloc asks for them, and for a run of a
+/// few seconds the kernel's zeroing (and compacting) of 2 MiB pages costs more than fewer
+/// page-table entries save: at 100,000 images `analyze --all` took 4.6-4.7 s without them
+/// and 4.9-7.5 s with them, `validate` 2.4 s against 2.4-4.7 s. Failing to turn them off
+/// is harmless.
+#[cfg(target_os = "linux")]
+fn no_huge_pages() {
+    let _ = nix::sys::prctl::set_thp_disable(true);
+}
+
+#[cfg(not(target_os = "linux"))]
+fn no_huge_pages() {}

@@ -194,44 +194,40 @@ impl Decoder {
         }
     }
 
-    /// A list of strings.
-    pub fn strings(&mut self, node: Option<&Node>, what: &str) -> Vec<String> {
-        let Some(node) = node else { return Vec::new() };
+    /// The items of a list: none when `node` is absent or null, and none (with an error
+    /// naming `what`) when it is not a list.
+    pub fn items<'n>(&mut self, node: Option<&'n Node>, what: &str) -> &'n [Node] {
+        let Some(node) = node else { return &[] };
         match &node.value {
-            Value::Scalar(ScalarKind::Null, _) => Vec::new(),
-            Value::Seq(items) => items
-                .iter()
-                .filter_map(|i| self.string(Some(i), what))
-                .collect(),
+            Value::Scalar(ScalarKind::Null, _) => &[],
+            Value::Seq(items) => items,
             _ => {
                 self.error(
                     node.pos,
                     format!("`{what}` must be a list, found {}", node.type_name()),
                 );
-                Vec::new()
+                &[]
             }
         }
     }
 
-    /// A list of mappings, each decoded by `f`.
+    /// A list of strings (kept at its exact length: state files hold millions of them).
+    pub fn strings(&mut self, node: Option<&Node>, what: &str) -> Vec<String> {
+        self.list(node, what, |d, i| d.string(Some(i), what))
+    }
+
+    /// A list of mappings, each decoded by `f` (kept at its exact length).
     pub fn list<T>(
         &mut self,
         node: Option<&Node>,
         what: &str,
         mut f: impl FnMut(&mut Self, &Node) -> Option<T>,
     ) -> Vec<T> {
-        let Some(node) = node else { return Vec::new() };
-        match &node.value {
-            Value::Scalar(ScalarKind::Null, _) => Vec::new(),
-            Value::Seq(items) => items.iter().filter_map(|i| f(self, i)).collect(),
-            _ => {
-                self.error(
-                    node.pos,
-                    format!("`{what}` must be a list, found {}", node.type_name()),
-                );
-                Vec::new()
-            }
-        }
+        let items = self.items(node, what);
+        let mut out = Vec::with_capacity(items.len());
+        out.extend(items.iter().filter_map(|i| f(self, i)));
+        out.shrink_to_fit();
+        out
     }
 
     /// A duration (`7d`, `12h`, `1d12h`).

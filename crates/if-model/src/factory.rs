@@ -1,7 +1,8 @@
 //! A whole factory read from file contents (the caller reads the files): `images.yaml`, the
 //! image state files and the base-image state files, with every problem found across them.
 
-use std::collections::BTreeMap;
+use std::collections::HashMap;
+use std::convert::Infallible;
 
 use crate::diag::Diagnostic;
 use crate::enrollment::{self, Enrollment};
@@ -45,91 +46,32 @@ type Parsed<S> = (String, Option<S>, Vec<Diagnostic>);
 /// A state-file parser (`state::parse_image`, `state::parse_base`): text and path in.
 type ParseState<S> = fn(&str, &str) -> (Option<S>, Vec<Diagnostic>);
 
+/// How many state files are parsed (in parallel) before their states are kept: only one
+/// such chunk of parsed files stands beside the states kept so far, so a load never holds
+/// two copies of every state. The result does not depend on it.
+const CHUNK: usize = 1024;
+
 /// Reads every file and checks them together; returns what could be read and every problem.
 /// State files are parsed in parallel ([`crate::par`]); the result does not depend on it.
 pub fn load(files: &FactoryFiles) -> (Factory, Vec<Diagnostic>) {
-    let images = crate::par::map(&files.image_states, |f| parse(f, state::parse_image));
-    let bases = crate::par::map(&files.base_states, |f| parse(f, state::parse_base));
-    assemble(files.images.as_ref(), images, bases)
-}
-
-/// [`load`] for a caller that gives the state files one at a time: `read` gives the contents
-/// of one of `image_states` or `base_states` (in the same order as [`FactoryFiles`]). Each
-/// file is parsed as soon as it is read, in parallel, and its text dropped, so a factory of
-/// 100,000 files is never all in memory as text. The first error of `read` ends the load.
-pub fn load_each<P: Sync, E: Send>(
-    images: Option<&SourceFile>,
-    image_states: &[P],
-    base_states: &[P],
-    read: impl Fn(&P) -> Result<SourceFile, E> + Sync,
-) -> Result<(Factory, Vec<Diagnostic>), E> {
-    let images_parsed = crate::par::map(image_states, |p| {
-        read(p).map(|f| parse(&f, state::parse_image))
-    });
-    let bases_parsed = crate::par::map(base_states, |p| {
-        read(p).map(|f| parse(&f, state::parse_base))
-    });
-    let images_parsed = images_parsed.into_iter().collect::<Result<Vec<_>, E>>()?;
-    let bases_parsed = bases_parsed.into_iter().collect::<Result<Vec<_>, E>>()?;
-    Ok(assemble(images, images_parsed, bases_parsed))
-}
-
-/// One state file parsed with `parse_state` (`state::parse_image` or `parse_base`).
-fn parse<S>(f: &SourceFile, parse_state: ParseState<S>) -> Parsed<S> {
-    let (s, d) = parse_state(&f.text, &f.path);
-    (f.path.clone(), s, d)
-}
-
-/// The enrollment and the parsed state files, checked together (no state claimed twice).
-fn assemble(
-    images_file: Option<&SourceFile>,
-    image_states: Vec<Parsed<ImageState>>,
-    base_states: Vec<Parsed<BaseImageState>>,
-) -> (Factory, Vec<Diagnostic>) {
     let mut diags = Vec::new();
-    let enrollment = match images_file {
-        Some(f) => {
-            let (e, d) = enrollment::parse(&f.text, &f.path);
-            diags.extend(d);
-            e
-        }
-        None => Enrollment::new(enrollment::FileShape::List),
+    let enrollment = read_enrollment(files.images.as_ref(), &mut diags);
+    let images = read_states(
+        &files.image_states,
+        |f| Ok::<_, Infallible>(parse(f.path.clone(), &f.text, state::parse_image)),
+        IMAGE_CLAIM,
+        &mut diags,
+    );
+    let bases = read_states(
+        &files.base_states,
+        |f| Ok::<_, Infallible>(parse(f.path.clone(), &f.text, state::parse_base)),
+        BASE_CLAIM,
+        &mut diags,
+    );
+    let (images, bases) = match (images, bases) {
+        (Ok(images), Ok(bases)) => (images, bases),
+        (Err(never), _) | (_, Err(never)) => match never {},
     };
-    let mut images = Vec::new();
-    let mut claimed: BTreeMap<String, String> = BTreeMap::new();
-    for (path, s, d) in image_states {
-        diags.extend(d);
-        let Some(s) = s else { continue };
-        if let Some(first) = claimed.get(&s.name) {
-            diags.push(Diagnostic::error(
-                &path,
-                Pos { line: 1, col: 1 },
-                format!(
-                    "image `{}` is claimed by two state files: {first} and {path}; keep one",
-                    s.name
-                ),
-            ));
-            continue;
-        }
-        claimed.insert(s.name.clone(), path.clone());
-        images.push((path, s));
-    }
-    let mut bases = Vec::new();
-    let mut identities: BTreeMap<String, String> = BTreeMap::new();
-    for (path, s, d) in base_states {
-        diags.extend(d);
-        let Some(s) = s else { continue };
-        if let Some(identity) = s.image_ref().map(|r| r.identity()) {
-            if let Some(first) = identities.get(&identity) {
-                diags.push(Diagnostic::error(&path, Pos { line: 1, col: 1 }, format!(
-                    "base image `{identity}` is claimed by two state files: {first} and {path}; keep one"
-                )));
-                continue;
-            }
-            identities.insert(identity, path.clone());
-        }
-        bases.push((path, s));
-    }
     (
         Factory {
             enrollment,
@@ -138,4 +80,201 @@ fn assemble(
         },
         diags,
     )
+}
+
+/// [`load`] for a caller that gives the state files one at a time: `read` gives the contents
+/// of one of `image_states` or `base_states` (in the same order as [`FactoryFiles`]).
+/// `images.yaml` is read first and its text and tree dropped; then each state file is parsed
+/// as soon as it is read, in parallel, and its text dropped, so a factory of 100,000 files
+/// is never all in memory as text. The first error of `read` (in file order) ends the load.
+pub fn load_each<P: Sync, E: Send>(
+    images: Option<SourceFile>,
+    image_states: &[P],
+    base_states: &[P],
+    read: impl Fn(&P) -> Result<SourceFile, E> + Sync,
+) -> Result<(Factory, Vec<Diagnostic>), E> {
+    let mut diags = Vec::new();
+    let enrollment = read_enrollment(images.as_ref(), &mut diags);
+    drop(images);
+    let images = read_states(
+        image_states,
+        |p| read(p).map(|f| parse(f.path, &f.text, state::parse_image)),
+        IMAGE_CLAIM,
+        &mut diags,
+    )?;
+    let bases = read_states(
+        base_states,
+        |p| read(p).map(|f| parse(f.path, &f.text, state::parse_base)),
+        BASE_CLAIM,
+        &mut diags,
+    )?;
+    Ok((
+        Factory {
+            enrollment,
+            images,
+            bases,
+        },
+        diags,
+    ))
+}
+
+/// One state file's text parsed with `parse_state` (`state::parse_image` or `parse_base`).
+fn parse<S>(path: String, text: &str, parse_state: ParseState<S>) -> Parsed<S> {
+    let (s, d) = parse_state(text, &path);
+    (path, s, d)
+}
+
+/// The enrollment of `images.yaml` (empty when there is none); its problems go to `diags`.
+fn read_enrollment(file: Option<&SourceFile>, diags: &mut Vec<Diagnostic>) -> Enrollment {
+    match file {
+        Some(f) => {
+            let (e, d) = enrollment::parse(&f.text, &f.path);
+            diags.extend(d);
+            e
+        }
+        None => Enrollment::new(enrollment::FileShape::List),
+    }
+}
+
+/// What a state file claims, for [`read_states`]: what it is called in messages, and the
+/// key no two files may share (none: the file claims nothing).
+type Claim<S> = (&'static str, fn(&S) -> Option<String>);
+
+/// An image state file claims its image's name.
+const IMAGE_CLAIM: Claim<ImageState> = ("image", |s| Some(s.name.clone()));
+
+/// A base-image state file claims its image's identity, when it has a reference.
+const BASE_CLAIM: Claim<BaseImageState> = ("base image", |s| s.image_ref().map(|r| r.identity()));
+
+/// The states of `files` (each parsed by `parse_one`), in file order, each file's problems
+/// appended to `diags` in file order. A state whose claim ([`Claim`]) an earlier file already
+/// made is left out, with an error naming both files. Files are parsed in parallel a
+/// [`CHUNK`] at a time and their states moved straight into a list sized for all of them
+/// (no second full list, no list grown by doubling). The first error of `parse_one`, in
+/// file order, ends the reading.
+fn read_states<T: Sync, S: Send, E: Send>(
+    files: &[T],
+    parse_one: impl Fn(&T) -> Result<Parsed<S>, E> + Sync,
+    (what, key): Claim<S>,
+    diags: &mut Vec<Diagnostic>,
+) -> Result<Vec<(String, S)>, E> {
+    let mut kept: Vec<(String, S)> = Vec::with_capacity(files.len());
+    // The claims made so far: key to the claiming file's place in `kept`.
+    let mut claimed: HashMap<String, usize> = HashMap::with_capacity(files.len());
+    for chunk in files.chunks(CHUNK) {
+        for parsed in crate::par::map(chunk, &parse_one) {
+            let (path, s, d) = parsed?;
+            diags.extend(d);
+            let Some(s) = s else { continue };
+            if let Some(k) = key(&s) {
+                if let Some((first, _)) = claimed.get(&k).and_then(|&i| kept.get(i)) {
+                    diags.push(Diagnostic::error(
+                        &path,
+                        Pos { line: 1, col: 1 },
+                        format!(
+                            "{what} `{k}` is claimed by two state files: {first} and {path}; keep one"
+                        ),
+                    ));
+                    continue;
+                }
+                claimed.insert(k, kept.len());
+            }
+            kept.push((path, s));
+        }
+    }
+    kept.shrink_to_fit();
+    Ok(kept)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn file(path: &str, text: &str) -> SourceFile {
+        SourceFile {
+            path: path.to_string(),
+            text: text.to_string(),
+        }
+    }
+
+    /// A factory whose state files span several chunks, with claims made twice across chunk
+    /// boundaries and files that are not state files.
+    fn files() -> FactoryFiles {
+        let n = 2 * CHUNK + 7;
+        let mut image_states: Vec<SourceFile> = (0..n)
+            .map(|i| file(&format!("s/{i:05}.yaml"), &format!("name: img-{i}\n")))
+            .collect();
+        image_states[CHUNK + 3] = file("s/dup-near.yaml", "name: img-1\n");
+        image_states[n - 1] = file("s/dup-far.yaml", "name: img-2\n");
+        image_states[5] = file("s/bad.yaml", "name: [\n");
+        image_states[CHUNK] = file("s/noname.yaml", "status: archived\n");
+        let base = "fullImage: docker.io/library/node:22\n";
+        let base_states = vec![
+            file("b/a.yaml", &format!("name: a\n{base}")),
+            file("b/b.yaml", "name: b\n"),
+            file("b/c.yaml", &format!("name: c\n{base}")),
+        ];
+        FactoryFiles {
+            images: Some(file("images.yaml", "- name: a\n  registry: [\n")),
+            image_states,
+            base_states,
+        }
+    }
+
+    #[test]
+    fn claims_across_chunks_are_found_in_file_order() {
+        let (f, diags) = load(&files());
+        assert_eq!(f.images.len(), 2 * CHUNK + 7 - 4);
+        assert_eq!(f.bases.len(), 2);
+        let files: Vec<&str> = diags.iter().map(|d| d.file.as_str()).collect();
+        assert_eq!(
+            files,
+            [
+                "images.yaml",
+                "s/bad.yaml",
+                "s/noname.yaml",
+                "s/dup-near.yaml",
+                "s/dup-far.yaml",
+                "b/b.yaml",
+                "b/c.yaml",
+            ]
+        );
+        assert!(
+            diags[3]
+                .message
+                .contains("s/00001.yaml and s/dup-near.yaml")
+        );
+        assert!(diags[6].message.contains("b/a.yaml and b/c.yaml"));
+    }
+
+    #[test]
+    fn loading_file_by_file_gives_what_loading_at_once_gives() {
+        let all = files();
+        let (want, want_diags) = load(&all);
+        let (got, got_diags) = load_each(
+            all.images.clone(),
+            &all.image_states,
+            &all.base_states,
+            |f| Ok::<_, ()>(f.clone()),
+        )
+        .unwrap();
+        assert_eq!(got_diags, want_diags);
+        assert_eq!(got.enrollment, want.enrollment);
+        assert_eq!(got.images, want.images);
+        assert_eq!(got.bases, want.bases);
+    }
+
+    #[test]
+    fn the_first_read_error_in_file_order_ends_the_load() {
+        let all = files();
+        let fail = |f: &SourceFile| {
+            if f.path.ends_with("9.yaml") || f.path.starts_with("b/") {
+                Err(f.path.clone())
+            } else {
+                Ok(f.clone())
+            }
+        };
+        let got = load_each(None, &all.image_states, &all.base_states, fail);
+        assert_eq!(got.err().as_deref(), Some("s/00009.yaml"));
+    }
 }

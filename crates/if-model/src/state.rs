@@ -22,7 +22,7 @@ pub type Extra = Vec<(String, Node)>;
 
 /// Monitoring configuration of an image Kargo watches (the data-alignment contract: a
 /// Warehouse is generated if and only if `repo_url` and `allow_tags` are present).
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Default)]
 pub struct Watch {
     /// `registry/repository`.
     pub repo_url: Option<String>,
@@ -33,7 +33,7 @@ pub struct Watch {
 }
 
 /// The rebuild bookkeeping of an enrolled image.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Default)]
 pub struct RebuildState {
     /// `monitoring`, `pending`, `due`, `triggered`, `failed`.
     pub status: Option<String>,
@@ -58,7 +58,7 @@ pub struct RebuildState {
 }
 
 /// One reason for a pending rebuild: an upstream change, a person, or an expedite.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Default)]
 pub struct Cause {
     /// The base image (state name) or internal parent (image name) that changed; absent for
     /// a manual request.
@@ -78,7 +78,7 @@ pub struct Cause {
 }
 
 /// One rebuild in an image's history (seed 004).
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Default)]
 pub struct RebuildRecord {
     /// When it was triggered.
     pub triggered_at: Option<Timestamp>,
@@ -101,7 +101,7 @@ pub struct RebuildRecord {
 }
 
 /// `state/images/<name>.yaml`.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Default)]
 pub struct ImageState {
     /// The enrolled name.
     pub name: String,
@@ -145,7 +145,7 @@ pub struct ImageState {
 }
 
 /// One observed digest change of a base image (seed 004).
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Default)]
 pub struct UpdateRecord {
     /// When it was observed.
     pub detected_at: Option<Timestamp>,
@@ -158,7 +158,7 @@ pub struct UpdateRecord {
 }
 
 /// `state/base-images/<slug>.yaml`.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Default)]
 pub struct BaseImageState {
     /// The state name (the file's slug when the tool created it).
     pub name: String,

@@ -30,7 +30,7 @@ impl fmt::Display for Pos {
 }
 
 /// What a YAML scalar resolved to under YAML's core schema.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum ScalarKind {
     /// `null`, `~` or empty.
     Null,
@@ -43,7 +43,7 @@ pub enum ScalarKind {
 }
 
 /// The value of a node.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub enum Value {
     /// A scalar: its kind and its text (the string value, or the source text of a
     /// number, bool or null).
@@ -89,6 +89,11 @@ impl PartialEq for Key {
     }
 }
 impl Eq for Key {}
+impl std::hash::Hash for Key {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.name.hash(state);
+    }
+}
 
 impl PartialEq for Node {
     fn eq(&self, other: &Self) -> bool {
@@ -96,6 +101,12 @@ impl PartialEq for Node {
     }
 }
 impl Eq for Node {}
+/// Like equality, hashing ignores positions.
+impl std::hash::Hash for Node {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.value.hash(state);
+    }
+}
 
 impl Node {
     /// A node without a source position (for values the tool writes).

@@ -86,18 +86,23 @@ enum Link {
     Base { reference: ImageRef },
 }
 
-/// Runs the analysis. Pure: the same factory and request give the same result.
-pub fn analyze(factory: &Factory, req: &Request) -> Analysis {
+/// Runs the analysis. Pure: the same factory and request give the same result. The
+/// factory's states are taken, not copied, into the result (take [`crate::baseline`] first
+/// to write only what changed).
+pub fn analyze(factory: Factory, req: &Request) -> Analysis {
     let now = req.now;
     let mut out = Analysis::default();
-    let enrolled: BTreeMap<&str, &ImageEntry> = factory
-        .enrollment
+    let Factory {
+        enrollment,
+        images: image_files,
+        bases: base_files,
+    } = factory;
+    let enrolled: BTreeMap<&str, &ImageEntry> = enrollment
         .images()
         .iter()
         .map(|e| (e.name.as_str(), e))
         .collect();
-    let by_repo: BTreeMap<String, &str> = factory
-        .enrollment
+    let by_repo: BTreeMap<String, &str> = enrollment
         .images()
         .iter()
         .filter_map(|e| {
@@ -107,22 +112,25 @@ pub fn analyze(factory: &Factory, req: &Request) -> Analysis {
             ))
         })
         .collect();
-    let prev_images: BTreeMap<&str, &ImageState> = factory
-        .images
-        .iter()
-        .map(|(_, s)| (s.name.as_str(), s))
+    let mut prev_images: BTreeMap<String, ImageState> = image_files
+        .into_iter()
+        .map(|(_, s)| (s.name.clone(), s))
         .collect();
-    let mut prev_bases: BTreeMap<String, &BaseImageState> = BTreeMap::new();
-    for (_, b) in &factory.bases {
+    // Names in use: every base-image state's name and file name.
+    let mut taken: BTreeSet<String> = BTreeSet::new();
+    let mut prev_bases: BTreeMap<String, BaseImageState> = BTreeMap::new();
+    for (path, b) in base_files {
+        taken.insert(b.name.clone());
+        taken.extend(file_stem(&path));
         if let Some(r) = b.image_ref() {
             prev_bases.entry(r.identity()).or_insert(b);
         }
     }
-    let base_name_of_identity: BTreeMap<String, String> = prev_bases
+    let by_identity: BTreeMap<String, String> = prev_bases
         .iter()
         .map(|(id, b)| (id.clone(), b.name.clone()))
         .collect();
-    let mut names = NameBook::new(&factory.bases, base_name_of_identity);
+    let mut names = NameBook { by_identity, taken };
 
     // 1. Each enrolled image's links (this run's discovery, or what it had before).
     let mut links: BTreeMap<&str, Option<Vec<Link>>> = BTreeMap::new();
@@ -146,7 +154,7 @@ pub fn analyze(factory: &Factory, req: &Request) -> Analysis {
     let mut base_lists: BTreeMap<&str, (Vec<String>, BTreeMap<String, Digest>)> = BTreeMap::new();
     let mut internal_tags: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
     for (name, l) in &links {
-        let prev = prev_images.get(name).copied();
+        let prev = prev_images.get(*name);
         let list = match l {
             Some(found) => {
                 let mut bases = Vec::new();
@@ -196,15 +204,16 @@ pub fn analyze(factory: &Factory, req: &Request) -> Analysis {
 
     // 5. Enrolled image states.
     for (name, entry) in &enrolled {
-        let prev = prev_images.get(name).copied();
-        if prev.is_none() && req.only.as_deref().is_some_and(|o| o != *name) {
+        let prev = prev_images.remove(*name);
+        let known = prev.is_some();
+        if !known && req.only.as_deref().is_some_and(|o| o != *name) {
             continue;
         }
-        let mut s = prev.cloned().unwrap_or_else(|| ImageState {
+        let mut s = prev.unwrap_or_else(|| ImageState {
             name: (*name).to_string(),
             ..ImageState::default()
         });
-        if prev.is_none() {
+        if !known {
             out.changes.push(format!("{name}: enrolled"));
         }
         if s.status.as_deref() == Some(ARCHIVED) {
@@ -295,13 +304,13 @@ pub fn analyze(factory: &Factory, req: &Request) -> Analysis {
 
     // 6. Images no longer enrolled: archived, history kept; while enrolled images still list
     //    one as their base (their discovery has not run again), it stays watched as `removed`.
-    for (name, prev) in &prev_images {
-        if enrolled.contains_key(name) {
+    //    (Step 5 took every enrolled image's state; what is left is not enrolled.)
+    for (name, mut s) in prev_images {
+        if enrolled.contains_key(name.as_str()) {
             continue;
         }
-        let mut s = (*prev).clone();
         let deps: Vec<String> = dependents
-            .get(*name)
+            .get(&name)
             .map(|d| d.iter().cloned().collect())
             .unwrap_or_default();
         let status = if deps.is_empty() { ARCHIVED } else { REMOVED };
@@ -316,7 +325,7 @@ pub fn analyze(factory: &Factory, req: &Request) -> Analysis {
             s.watch = watch_of_removed(&s);
         }
         s.dependent_images = deps;
-        out.images.insert((*name).to_string(), s);
+        out.images.insert(name, s);
     }
 
     // 7. Base images: every referenced one, and every previous one (archived when unused).
@@ -337,12 +346,13 @@ pub fn analyze(factory: &Factory, req: &Request) -> Analysis {
     }
     for (identity, reference) in identities {
         let name = names.name_for(&reference);
-        let prev = prev_bases.get(&identity).copied();
+        let prev = prev_bases.remove(&identity);
+        let known = prev.is_some();
         let deps: Vec<String> = dependents
             .get(&name)
             .map(|d| d.iter().cloned().collect())
             .unwrap_or_default();
-        let mut b = prev.cloned().unwrap_or_else(|| BaseImageState {
+        let mut b = prev.unwrap_or_else(|| BaseImageState {
             name: name.clone(),
             full_image: Some(reference.familiar()),
             registry: Some(reference.registry().to_string()),
@@ -351,7 +361,7 @@ pub fn analyze(factory: &Factory, req: &Request) -> Analysis {
             first_discovered: Some(now),
             ..BaseImageState::default()
         });
-        if prev.is_none() {
+        if !known {
             out.changes
                 .push(format!("{}: new base image", reference.familiar()));
         }
@@ -382,11 +392,11 @@ pub fn analyze(factory: &Factory, req: &Request) -> Analysis {
             ));
             b.dependent_images = deps;
         }
-        if prev.is_some() && b != before {
+        if known && b != before {
             b.last_checked = Some(now);
         }
         b.first_discovered.get_or_insert(now);
-        if prev.is_none() {
+        if !known {
             b.last_checked = Some(now);
         }
         out.bases.insert(identity, b);
@@ -441,12 +451,6 @@ struct NameBook {
 }
 
 impl NameBook {
-    fn new(bases: &[(String, BaseImageState)], by_identity: BTreeMap<String, String>) -> Self {
-        let mut taken: BTreeSet<String> = bases.iter().map(|(_, b)| b.name.clone()).collect();
-        taken.extend(bases.iter().filter_map(|(path, _)| file_stem(path)));
-        NameBook { by_identity, taken }
-    }
-
     fn name_for(&mut self, reference: &ImageRef) -> String {
         let identity = reference.identity();
         if let Some(n) = self.by_identity.get(&identity) {

@@ -1,9 +1,11 @@
 //! The files a run writes: only those whose content changed, at their existing path, or at
 //! `state/images/<name>.yaml` / `state/base-images/<slug>.yaml` for new ones.
 
-use std::collections::BTreeMap;
+use std::collections::HashMap;
+use std::hash::{Hash, Hasher as _};
 
 use if_model::factory::Factory;
+use if_model::state::ImageState;
 use if_model::yaml::WriteError;
 
 use crate::analyze::{Analysis, file_stem};
@@ -22,35 +24,81 @@ pub struct Write {
     pub created: bool,
 }
 
-/// The writes that bring the factory's files to `analysis`: a file whose state did not change
-/// is left alone, byte for byte. Sorted by path.
-pub fn plan_writes(factory: &Factory, analysis: &Analysis) -> Result<Vec<Write>, WriteError> {
-    let mut writes = Vec::new();
-    let old_images: BTreeMap<&str, (&str, _)> = factory
-        .images
-        .iter()
-        .map(|(p, s)| (s.name.as_str(), (p.as_str(), s)))
-        .collect();
-    for (name, state) in &analysis.images {
-        let (path, created) = match old_images.get(name.as_str()) {
-            Some((_, old)) if *old == state => continue,
-            Some((path, _)) => (relative("images", path), false),
-            None => (format!("state/images/{name}.yaml"), true),
-        };
+/// What the state files said when they were read: the path of each and a fingerprint of
+/// its parsed content (images by name, base images by identity). [`plan_writes`] compares
+/// new states with it, so the engine can take the states out of the factory instead of
+/// working on a copy (at 100,000 images, each copy is hundreds of megabytes).
+#[derive(Debug, Clone, Default)]
+pub struct Baseline {
+    images: HashMap<String, (String, Fingerprint)>,
+    bases: HashMap<String, (String, Fingerprint)>,
+}
+
+/// 128 bits of hash of a parsed state (positions and layout do not count, as in `==`).
+type Fingerprint = (u64, u64);
+
+fn fingerprint<T: Hash>(value: &T) -> Fingerprint {
+    let half = |salt: u8| {
+        let mut h = std::hash::DefaultHasher::new();
+        salt.hash(&mut h);
+        value.hash(&mut h);
+        h.finish()
+    };
+    (half(1), half(2))
+}
+
+/// The baseline of the factory as read.
+pub fn baseline(factory: &Factory) -> Baseline {
+    let images = if_model::par::map(&factory.images, |(p, s)| {
+        (s.name.clone(), (p.clone(), fingerprint(s)))
+    });
+    let bases = if_model::par::map(&factory.bases, |(p, s)| {
+        let identity = s.image_ref()?.identity();
+        Some((identity, (p.clone(), fingerprint(s))))
+    });
+    let mut out = Baseline {
+        images: HashMap::with_capacity(images.len()),
+        bases: HashMap::with_capacity(bases.len()),
+    };
+    for (name, file) in images {
+        out.images.entry(name).or_insert(file);
+    }
+    for (identity, file) in bases.into_iter().flatten() {
+        out.bases.entry(identity).or_insert(file);
+    }
+    out
+}
+
+/// The writes that bring the factory's files (as `baseline` recorded them) to `analysis`: a
+/// file whose state did not change is left alone, byte for byte. Sorted by path.
+pub fn plan_writes(baseline: &Baseline, analysis: &Analysis) -> Result<Vec<Write>, WriteError> {
+    // Fingerprints, and the text of what changed, are computed in parallel: a record-update
+    // of a popular base image rewrites thousands of files.
+    let images: Vec<(&String, &ImageState)> = analysis.images.iter().collect();
+    let changed: Vec<(String, bool, &ImageState)> = if_model::par::map(&images, |(name, state)| {
+        match baseline.images.get(name.as_str()) {
+            Some((_, old)) if *old == fingerprint(state) => None,
+            Some((path, _)) => Some((relative("images", path), false, *state)),
+            None => Some((format!("state/images/{name}.yaml"), true, *state)),
+        }
+    })
+    .into_iter()
+    .flatten()
+    .collect();
+    let mut writes = Vec::with_capacity(changed.len());
+    for (write, (path, created, _)) in if_model::par::map(&changed, |(_, _, s)| s.to_yaml())
+        .into_iter()
+        .zip(changed.iter())
+    {
         writes.push(Write {
-            path,
-            contents: format!("{HEADER}{}", state.to_yaml()?),
-            created,
+            path: path.clone(),
+            contents: format!("{HEADER}{}", write?),
+            created: *created,
         });
     }
-    let old_bases: BTreeMap<String, (&str, _)> = factory
-        .bases
-        .iter()
-        .filter_map(|(p, s)| Some((s.image_ref()?.identity(), (p.as_str(), s))))
-        .collect();
     for (identity, state) in &analysis.bases {
-        let (path, created) = match old_bases.get(identity) {
-            Some((_, old)) if *old == state => continue,
+        let (path, created) = match baseline.bases.get(identity) {
+            Some((_, old)) if *old == fingerprint(state) => continue,
             Some((path, _)) => (relative("base-images", path), false),
             None => (format!("state/base-images/{}.yaml", state.name), true),
         };
@@ -64,8 +112,83 @@ pub fn plan_writes(factory: &Factory, analysis: &Analysis) -> Result<Vec<Write>,
     Ok(writes)
 }
 
-/// `<root>/state/<dir>/<file>.yaml` → `state/<dir>/<file>.yaml`.
 fn relative(dir: &str, path: &str) -> String {
     let stem = file_stem(path).unwrap_or_default();
     format!("state/{dir}/{stem}.yaml")
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use if_model::factory::{self, FactoryFiles, SourceFile};
+
+    use super::*;
+    use crate::rebuild;
+
+    const WEB: &str = "name: web\nbaseImages:\n  - node-22\nrebuildHistory:\n  - triggeredAt: \"2024-12-04T10:00:00Z\"\n    success: true\n    extraKey: {a: 1}\n";
+    /// `WEB` written differently: flow style, other quoting, comments, other positions.
+    const WEB_RELAID: &str = "# moved around\nname: 'web'\nbaseImages: [node-22]\nrebuildHistory: [{triggeredAt: 2024-12-04T10:00:00Z, success: true, extraKey: {a: 1}}]\n";
+
+    fn factory(web: &str) -> Factory {
+        let files = FactoryFiles {
+            images: None,
+            image_states: vec![SourceFile {
+                path: "root/state/images/web-file.yaml".to_string(),
+                text: web.to_string(),
+            }],
+            base_states: vec![SourceFile {
+                path: "root/state/base-images/node-22.yaml".to_string(),
+                text: "name: node-22\nfullImage: node:22\n".to_string(),
+            }],
+        };
+        let (f, diags) = factory::load(&files);
+        assert!(diags.is_empty(), "{diags:?}");
+        f
+    }
+
+    #[test]
+    fn the_same_states_written_differently_need_no_write() {
+        let base = baseline(&factory(WEB));
+        let (_, world) = rebuild::take(factory(WEB_RELAID));
+        assert!(plan_writes(&base, &world).unwrap().is_empty());
+    }
+
+    #[test]
+    fn any_change_is_written_at_the_files_own_path() {
+        let base = baseline(&factory(WEB));
+        for changed in [
+            WEB.replace("success: true", "success: false"),
+            WEB.replace("{a: 1}", "{a: 2}"),
+            WEB.replace("{a: 1}", "{b: 1}"),
+            WEB.replace("node-22\n", "node-20\n"),
+        ] {
+            let (_, world) = rebuild::take(factory(&changed));
+            let writes = plan_writes(&base, &world).unwrap();
+            let paths: Vec<&str> = writes.iter().map(|w| w.path.as_str()).collect();
+            assert_eq!(paths, ["state/images/web-file.yaml"], "{changed}");
+            assert!(!writes[0].created);
+        }
+        let (_, mut world) = rebuild::take(factory(WEB));
+        world
+            .bases
+            .values_mut()
+            .for_each(|b| b.tag = Some("20".into()));
+        world.images.clear();
+        let writes = plan_writes(&base, &world).unwrap();
+        assert_eq!(writes.len(), 1);
+        assert_eq!(writes[0].path, "state/base-images/node-22.yaml");
+    }
+
+    #[test]
+    fn a_state_without_a_file_is_created() {
+        let (_, mut world) = rebuild::take(factory(WEB));
+        let mut other = world.images["web"].clone();
+        other.name = "api".into();
+        world.images.insert("api".into(), other);
+        let writes = plan_writes(&baseline(&factory(WEB)), &world).unwrap();
+        assert_eq!(writes.len(), 1);
+        assert_eq!(writes[0].path, "state/images/api.yaml");
+        assert!(writes[0].created);
+    }
 }

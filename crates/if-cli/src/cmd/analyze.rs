@@ -183,8 +183,9 @@ pub fn execute(root: &Path, args: &Args) -> Result<(Vec<String>, Vec<String>), C
             },
         );
     }
-    let analysis = if_state::analyze(&factory, &req);
-    let written = load::write_state(root, &factory, &analysis)?;
+    let baseline = if_state::baseline(&factory);
+    let analysis = if_state::analyze(factory, &req);
+    let written = load::write_state(root, &baseline, &analysis)?;
     Ok((analysis.changes, written))
 }
 

@@ -129,10 +129,11 @@ pub fn run(cli: &Cli, args: &Args) -> Result<Outcome, CliError> {
     super::text_or_json(cli)?;
     let now = now_or_clock(args.now);
     let factory = load::load_for_update(&cli.root)?;
-    let mut world = rebuild::current(&factory);
     let images_file = load::images_path(&cli.root).display().to_string();
     let plan = monitor::plan(&factory, &images_file);
-    let index = rebuild::Index::new(&factory.enrollment, &world);
+    let baseline = if_state::baseline(&factory);
+    let (enrollment, mut world) = rebuild::take(factory);
+    let index = rebuild::Index::new(&enrollment, &world);
     let monitors = chosen(&index, &plan.monitors, &args.image)?;
     let (client, warnings) = client_from_env(&args.registry)?;
     for w in &warnings {
@@ -152,7 +153,7 @@ pub fn run(cli: &Cli, args: &Args) -> Result<Outcome, CliError> {
         c.previous = current_digest(&world, &subject);
         c.recorded = match &c.found {
             Ok(digest) => Some(rebuild::check_found(
-                &factory.enrollment,
+                &enrollment,
                 &mut world,
                 &subject,
                 digest,
@@ -167,7 +168,7 @@ pub fn run(cli: &Cli, args: &Args) -> Result<Outcome, CliError> {
     let written = if args.dry_run {
         Vec::new()
     } else {
-        load::write_state(&cli.root, &factory, &world)?
+        load::write_state(&cli.root, &baseline, &world)?
     };
 
     let stats = client.stats();

@@ -188,14 +188,15 @@ fn decide_and_dispatch(
     ) -> Result<Decision, CliError>,
 ) -> Result<Option<Decision>, CliError> {
     let factory = load::load_for_update(&cli.root)?;
-    let mut world = rebuild::current(&factory);
-    let decision = decide(&factory.enrollment, &mut world)?;
     let dry_run = run.dry_run;
+    // What the files said, to write only what changes (nothing is written in a dry run).
+    let baseline = (!dry_run).then(|| if_state::baseline(&factory));
+    let (enrollment, mut world) = rebuild::take(factory);
+    let decision = decide(&enrollment, &mut world)?;
     let outcomes = carry_out(&mut world, &decision.triggers, &run.dispatch, now, dry_run);
-    let written = if dry_run {
-        Vec::new()
-    } else {
-        load::write_state(&cli.root, &factory, &world)?
+    let written = match &baseline {
+        None => Vec::new(),
+        Some(baseline) => load::write_state(&cli.root, baseline, &world)?,
     };
     if cli.format == Format::Json {
         print_report(now, dry_run, &decision, &outcomes, &world.changes, &written)?;
@@ -290,16 +291,11 @@ pub fn run_expedite(cli: &Cli, args: &ExpediteArgs) -> Result<Outcome, CliError>
     super::text_or_json(cli)?;
     let now = now_or_clock(args.now);
     let factory = load::load_for_update(&cli.root)?;
-    let mut world = rebuild::current(&factory);
-    let done = rebuild::expedite(
-        &factory.enrollment,
-        &mut world,
-        &args.base,
-        &args.reason,
-        now,
-    )
-    .map_err(|e| CliError::Input(e.to_string()))?;
-    let written = load::write_state(&cli.root, &factory, &world)?;
+    let baseline = if_state::baseline(&factory);
+    let (enrollment, mut world) = rebuild::take(factory);
+    let done = rebuild::expedite(&enrollment, &mut world, &args.base, &args.reason, now)
+        .map_err(|e| CliError::Input(e.to_string()))?;
+    let written = load::write_state(&cli.root, &baseline, &world)?;
     if cli.format == Format::Json {
         output::print_json(&serde_json::json!({
             "base": args.base,

@@ -137,9 +137,10 @@ fn apply(
     ) -> Result<Recorded, rebuild::EngineError>,
 ) -> Result<Outcome, CliError> {
     let factory = load::load_for_update(root)?;
-    let mut world = rebuild::current(&factory);
-    let rec = step(&factory.enrollment, &mut world).map_err(|e| CliError::Input(e.to_string()))?;
-    let written = load::write_state(root, &factory, &world)?;
+    let baseline = if_state::baseline(&factory);
+    let (enrollment, mut world) = rebuild::take(factory);
+    let rec = step(&enrollment, &mut world).map_err(|e| CliError::Input(e.to_string()))?;
+    let written = load::write_state(root, &baseline, &world)?;
     if cli.format == Format::Json {
         output::print_json(&Report {
             subject: &rec.subject,

@@ -94,7 +94,7 @@ pub fn run(text: &str) -> Result<String, String> {
         published: BTreeMap::new(),
         only: None,
     };
-    let mut world = if_state::analyze(&factory, &req);
+    let mut world = if_state::analyze(factory, &req);
     world.changes.clear();
     let mut tl = Timeline {
         enrollment,

@@ -3,7 +3,7 @@
 use super::*;
 use if_model::factory::{self, FactoryFiles, SourceFile};
 
-use crate::files::plan_writes;
+use crate::files::{baseline, plan_writes};
 
 fn t(s: &str) -> Timestamp {
     Timestamp::parse(s).unwrap()
@@ -43,7 +43,7 @@ fn apply(f: &Factory, images: &str, a: &Analysis) -> Factory {
     for (p, s) in &f.bases {
         states.insert(p.clone(), s.to_yaml().unwrap());
     }
-    for w in plan_writes(f, a).unwrap() {
+    for w in plan_writes(&baseline(f), a).unwrap() {
         states.insert(w.path, w.contents);
     }
     let list: Vec<(&str, &str)> = states
@@ -77,7 +77,7 @@ const PG: &str = "- name: postgres\n  registry: docker.io\n  repository: library
 fn new_managed_image_creates_its_base_images() {
     let f = factory(WEB, &[]);
     let a = analyze(
-        &f,
+        f.clone(),
         &request(
             "2024-12-04T10:00:00Z",
             &[("web", found(&["node:22-bookworm-slim", "nginx:1.27"]))],
@@ -97,7 +97,7 @@ fn new_managed_image_creates_its_base_images() {
     assert_eq!(node.dependent_images, ["web"]);
     assert_eq!(node.watch.allow_tags.as_deref(), Some("^22-bookworm-slim$"));
     assert_eq!(node.first_discovered, Some(t("2024-12-04T10:00:00Z")));
-    let writes = plan_writes(&f, &a).unwrap();
+    let writes = plan_writes(&baseline(&f), &a).unwrap();
     let paths: Vec<&str> = writes.iter().map(|w| w.path.as_str()).collect();
     assert_eq!(
         paths,
@@ -113,11 +113,11 @@ fn new_managed_image_creates_its_base_images() {
 fn a_second_identical_run_changes_nothing() {
     let f = factory(WEB, &[]);
     let req = request("2024-12-04T10:00:00Z", &[("web", found(&["node:22"]))]);
-    let f2 = apply(&f, WEB, &analyze(&f, &req));
+    let f2 = apply(&f, WEB, &analyze(f.clone(), &req));
     let later = request("2024-12-09T10:00:00Z", &[("web", found(&["node:22"]))]);
-    let a2 = analyze(&f2, &later);
+    let a2 = analyze(f2.clone(), &later);
     assert!(
-        plan_writes(&f2, &a2).unwrap().is_empty(),
+        plan_writes(&baseline(&f2), &a2).unwrap().is_empty(),
         "{:?}",
         a2.changes
     );
@@ -127,7 +127,7 @@ fn a_second_identical_run_changes_nothing() {
 #[test]
 fn new_external_image_is_watched_from_images_yaml() {
     let f = factory(PG, &[]);
-    let a = analyze(&f, &request("2024-12-04T10:00:00Z", &[]));
+    let a = analyze(f.clone(), &request("2024-12-04T10:00:00Z", &[]));
     let pg = &a.images["postgres"];
     assert_eq!(pg.discovery_status.as_deref(), Some("external"));
     assert_eq!(
@@ -141,11 +141,15 @@ fn new_external_image_is_watched_from_images_yaml() {
 #[test]
 fn external_to_managed_and_back() {
     let f = factory(PG, &[]);
-    let f = apply(&f, PG, &analyze(&f, &request("2024-12-04T10:00:00Z", &[])));
+    let f = apply(
+        &f,
+        PG,
+        &analyze(f.clone(), &request("2024-12-04T10:00:00Z", &[])),
+    );
     let managed = "- name: postgres\n  registry: docker.io\n  repository: library/postgres\n  source:\n    provider: github\n    repo: acme/pg\n    dockerfile: Dockerfile\n    workflow: b.yml\n";
     let f2 = factory(managed, &state_files(&f));
     let a = analyze(
-        &f2,
+        f2.clone(),
         &request(
             "2024-12-05T10:00:00Z",
             &[("postgres", found(&["debian:12"]))],
@@ -160,7 +164,7 @@ fn external_to_managed_and_back() {
     assert_eq!(pg.enrolled_at, Some(t("2024-12-04T10:00:00Z")));
     let f3 = apply(&f2, managed, &a);
     let back = factory(PG, &state_files(&f3));
-    let a = analyze(&back, &request("2024-12-06T10:00:00Z", &[]));
+    let a = analyze(back.clone(), &request("2024-12-06T10:00:00Z", &[]));
     assert_eq!(
         a.images["postgres"].watch.allow_tags.as_deref(),
         Some("^16-alpine$"),
@@ -173,7 +177,7 @@ fn internal_chain_links_to_the_enrolled_entry() {
     let images = format!("{WEB}{API}");
     let f = factory(&images, &[]);
     let a = analyze(
-        &f,
+        f.clone(),
         &request(
             "2024-12-04T10:00:00Z",
             &[
@@ -203,7 +207,7 @@ fn base_image_becomes_managed() {
         &f,
         WEB,
         &analyze(
-            &f,
+            f.clone(),
             &request(
                 "2024-12-04T10:00:00Z",
                 &[("web", found(&["ghcr.io/acme/base:1"]))],
@@ -216,7 +220,7 @@ fn base_image_becomes_managed() {
     );
     let f = factory(&images, &state_files(&f));
     let a = analyze(
-        &f,
+        f.clone(),
         &request(
             "2024-12-05T10:00:00Z",
             &[
@@ -265,12 +269,12 @@ fn removed_image_is_archived_and_its_bases_too() {
         &f,
         WEB,
         &analyze(
-            &f,
+            f.clone(),
             &request("2024-12-04T10:00:00Z", &[("web", found(&["node:22"]))]),
         ),
     );
     let f = factory("[]\n", &state_files(&f));
-    let a = analyze(&f, &request("2024-12-05T10:00:00Z", &[]));
+    let a = analyze(f.clone(), &request("2024-12-05T10:00:00Z", &[]));
     assert_eq!(a.images["web"].status.as_deref(), Some(ARCHIVED));
     assert_eq!(
         a.images["web"].enrolled_at,
@@ -284,7 +288,7 @@ fn removed_image_is_archived_and_its_bases_too() {
     let f = apply(&f, "[]\n", &a);
     let f = factory(WEB, &state_files(&f));
     let a = analyze(
-        &f,
+        f.clone(),
         &request("2024-12-06T10:00:00Z", &[("web", found(&["node:22"]))]),
     );
     assert_eq!(a.images["web"].status, None);
@@ -303,7 +307,7 @@ fn removed_image_with_dependents_stays_watched_as_a_base() {
         &f,
         &images,
         &analyze(
-            &f,
+            f.clone(),
             &request(
                 "2024-12-04T10:00:00Z",
                 &[
@@ -315,7 +319,7 @@ fn removed_image_with_dependents_stays_watched_as_a_base() {
     );
     let f = factory(API, &state_files(&f));
     let a = analyze(
-        &f,
+        f.clone(),
         &request(
             "2024-12-05T10:00:00Z",
             &[("api", found(&["ghcr.io/acme/web:2"]))],
@@ -334,12 +338,12 @@ fn failed_discovery_keeps_trusted_bases_and_says_why() {
         &f,
         WEB,
         &analyze(
-            &f,
+            f.clone(),
             &request("2024-12-04T10:00:00Z", &[("web", found(&["node:22"]))]),
         ),
     );
     let a = analyze(
-        &f,
+        f.clone(),
         &request(
             "2024-12-05T10:00:00Z",
             &[("web", Discovery::Failed("Dockerfile not found".into()))],
@@ -367,7 +371,7 @@ fn untrusted_bases_of_a_never_discovered_image_are_dropped_on_failure() {
         ],
     );
     let a = analyze(
-        &f,
+        f.clone(),
         &request(
             "2024-12-05T10:00:00Z",
             &[("web", Discovery::Failed("gone".into()))],
@@ -387,7 +391,7 @@ fn pinned_bases_share_the_identity_and_record_the_pin() {
     let digest = format!("sha256:{}", "ab".repeat(32));
     let f = factory(WEB, &[]);
     let a = analyze(
-        &f,
+        f.clone(),
         &request(
             "2024-12-04T10:00:00Z",
             &[("web", found(&[&format!("node:22@{digest}")]))],
@@ -406,7 +410,7 @@ fn slug_collisions_get_a_hash_suffix_and_existing_names_stay() {
     let other = "name: node-22\nfullImage: ghcr.io/x/other:1\n";
     let f = factory(WEB, &[("state/base-images/node-22.yaml", other)]);
     let a = analyze(
-        &f,
+        f.clone(),
         &request("2024-12-04T10:00:00Z", &[("web", found(&["node:22"]))]),
     );
     let node = &a.bases["docker.io/library/node:22"];
@@ -430,7 +434,7 @@ fn published_version_is_recorded() {
             digest: Some(digest.clone()),
         },
     );
-    let a = analyze(&f, &req);
+    let a = analyze(f.clone(), &req);
     assert_eq!(a.images["web"].current_version.as_deref(), Some("1.2.3"));
     assert_eq!(a.images["web"].current_digest, Some(digest));
 }
@@ -500,14 +504,14 @@ mod properties {
             let images = images_yaml(3);
             let f0 = factory(&images, &[]);
             let d1 = discoveries(&first, &[false, false, false]);
-            let f1 = apply(&f0, &images, &analyze(&f0, &req("2024-12-04T10:00:00Z", &d1)));
-            let again = analyze(&f1, &req("2024-12-05T10:00:00Z", &d1));
-            prop_assert!(plan_writes(&f1, &again).unwrap().is_empty(), "{:?}", again.changes);
+            let f1 = apply(&f0, &images, &analyze(f0.clone(), &req("2024-12-04T10:00:00Z", &d1)));
+            let again = analyze(f1.clone(), &req("2024-12-05T10:00:00Z", &d1));
+            prop_assert!(plan_writes(&baseline(&f1), &again).unwrap().is_empty(), "{:?}", again.changes);
 
             let fewer = images_yaml(enrolled);
             let f1b = factory(&fewer, &state_files(&f1));
             let d2: Vec<_> = discoveries(&second, &failed).into_iter().take(enrolled).collect();
-            let a2 = analyze(&f1b, &req("2024-12-06T10:00:00Z", &d2));
+            let a2 = analyze(f1b.clone(), &req("2024-12-06T10:00:00Z", &d2));
             for (_, old) in &f1.images {
                 let new = &a2.images[&old.name];
                 prop_assert_eq!(new.enrolled_at, old.enrolled_at);
@@ -531,8 +535,8 @@ mod properties {
                 }
             }
             let f2 = apply(&f1b, &fewer, &a2);
-            let a3 = analyze(&f2, &req("2024-12-07T10:00:00Z", &d2));
-            prop_assert!(plan_writes(&f2, &a3).unwrap().is_empty(), "{:?}", a3.changes);
+            let a3 = analyze(f2.clone(), &req("2024-12-07T10:00:00Z", &d2));
+            prop_assert!(plan_writes(&baseline(&f2), &a3).unwrap().is_empty(), "{:?}", a3.changes);
         }
     }
 }

@@ -85,7 +85,7 @@ pub(super) fn setup(images: &[Img<'_>]) -> (Enrollment, Analysis) {
         published: BTreeMap::new(),
         only: None,
     };
-    let mut world = analyze(&factory, &req);
+    let mut world = analyze(factory.clone(), &req);
     world.changes.clear();
     (en, world)
 }
