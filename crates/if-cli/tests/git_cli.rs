@@ -11,7 +11,7 @@ use std::process::{Command, Stdio};
 
 use if_testkit::git::Daemon;
 
-use common::rebuild::{Factory, digest};
+use common::rebuild::{Factory, digest, record_update};
 
 const T1: &str = "2027-01-05T00:00:00Z";
 
@@ -112,15 +112,7 @@ fn record_update_is_committed_by_the_bot_and_pushed() {
     let up = Upstream::new();
     let before = up.head();
     let d = digest('a');
-    let out = up.run(&[
-        "record-update",
-        "--image",
-        "node:22",
-        "--digest",
-        &d,
-        "--now",
-        T1,
-    ]);
+    let out = up.run(&record_update("node:22", &d, T1));
     let err = common::stderr(&out);
     assert!(out.status.success(), "{err}");
     assert!(
@@ -155,15 +147,7 @@ fn record_update_is_committed_by_the_bot_and_pushed() {
 
     // The same digest again changes nothing: no commit, no push.
     let head = up.head();
-    let out = up.run(&[
-        "record-update",
-        "--image",
-        "node:22",
-        "--digest",
-        &d,
-        "--now",
-        T1,
-    ]);
+    let out = up.run(&record_update("node:22", &d, T1));
     assert!(out.status.success());
     assert!(
         common::stderr(&out).contains("nothing to commit"),
@@ -173,17 +157,13 @@ fn record_update_is_committed_by_the_bot_and_pushed() {
     assert_eq!(up.head(), head);
 
     // A new digest schedules dependents: the image states are in the commit too.
-    let out = up.run(&[
-        "--format",
-        "json",
-        "record-update",
-        "--image",
-        "node:22",
-        "--digest",
-        &digest('b'),
-        "--now",
-        T1,
-    ]);
+    let out = up.run(
+        &[
+            &["--format", "json"][..],
+            &record_update("node:22", &digest('b'), T1),
+        ]
+        .concat(),
+    );
     assert!(out.status.success(), "{}", common::stderr(&out));
     let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(report["outcome"], "updated", "one JSON document on stdout");
@@ -209,15 +189,7 @@ fn concurrent_runs_for_different_base_images_both_land() {
         .map(|(image, c)| {
             Command::new(assert_cmd::cargo::cargo_bin("image-factory"))
                 .args(["--git-repo", &up.url(), "--root", "factory"])
-                .args([
-                    "record-update",
-                    "--image",
-                    image,
-                    "--digest",
-                    &digest(c),
-                    "--now",
-                    T1,
-                ])
+                .args(record_update(image, &digest(c), T1))
                 .current_dir(up.f.dir.path().join("src"))
                 .stdout(Stdio::null())
                 .stderr(Stdio::piped())
@@ -325,16 +297,13 @@ fn commit_in_the_local_work_tree() {
     git(dir, &["init", "--quiet", "-b", "main"]);
     git(dir, &["add", "factory", "src"]);
     git(dir, &["commit", "--quiet", "-m", "seed"]);
-    let out = f.run(&[
-        "--commit",
-        "record-update",
-        "--image",
-        "node:22",
-        "--digest",
-        &digest('a'),
-        "--now",
-        T1,
-    ]);
+    let out = f.run(
+        &[
+            &["--commit"][..],
+            &record_update("node:22", &digest('a'), T1),
+        ]
+        .concat(),
+    );
     assert!(out.status.success(), "{}", common::stderr(&out));
     assert_eq!(
         git(dir, &["log", "-1", "--format=%an%n%s"])
@@ -352,16 +321,13 @@ fn commit_in_the_local_work_tree() {
     );
     // Nothing new: no commit.
     let head = git(dir, &["rev-parse", "HEAD"]);
-    let out = f.run(&[
-        "--commit",
-        "record-update",
-        "--image",
-        "node:22",
-        "--digest",
-        &digest('a'),
-        "--now",
-        T1,
-    ]);
+    let out = f.run(
+        &[
+            &["--commit"][..],
+            &record_update("node:22", &digest('a'), T1),
+        ]
+        .concat(),
+    );
     assert!(out.status.success());
     assert_eq!(git(dir, &["rev-parse", "HEAD"]), head);
 }

@@ -45,13 +45,34 @@ const TARGET_FREIGHT: &str = "${{ ctx.targetFreight.name }}";
 /// them from ever being all in memory.
 #[derive(Debug, Clone)]
 pub struct Slot {
-    /// The kind.
-    pub kind: Kind,
     /// `metadata.name`.
     pub name: String,
-    /// The image (name or base-image state name) it belongs to; `None` for the shared ones.
-    pub owner: Option<String>,
     source: Source,
+}
+
+impl Slot {
+    /// The kind.
+    pub fn kind(&self) -> Kind {
+        match self.source {
+            Source::Project => Kind::Project,
+            Source::ProjectConfig(_) => Kind::ProjectConfig,
+            Source::RecordUpdate(_) | Source::Analyze => Kind::AnalysisTemplate,
+            Source::ImageWarehouse(_) | Source::GitWarehouse(_) => Kind::Warehouse,
+            Source::ImageStage(_) | Source::GitStage(_) => Kind::Stage,
+        }
+    }
+
+    /// The image (name or base-image state name) it belongs to; `None` for the shared ones.
+    pub fn owner(&self) -> Option<&str> {
+        match &self.source {
+            Source::ImageWarehouse(m) | Source::ImageStage(m) => Some(&m.owner),
+            Source::GitWarehouse(d) | Source::GitStage(d) => Some(&d.owner),
+            Source::Project
+            | Source::ProjectConfig(_)
+            | Source::RecordUpdate(_)
+            | Source::Analyze => None,
+        }
+    }
 }
 
 /// What a slot's resource is made from.
@@ -103,10 +124,8 @@ pub fn layout(plan: &Plan, config: &Config) -> Vec<Slot> {
             .cloned()
             .unwrap_or_else(|| names::kube_name(prefix, owner))
     };
-    let owned = |kind, name: &String, owner: &str, source| Slot {
-        kind,
-        name: name.clone(),
-        owner: Some(owner.to_string()),
+    let slot = |name: &str, source| Slot {
+        name: name.to_string(),
         source,
     };
 
@@ -114,29 +133,14 @@ pub fn layout(plan: &Plan, config: &Config) -> Vec<Slot> {
     for m in &plan.monitors {
         let name = name_of(m.prefix, &m.owner);
         let from = Arc::new(m.clone());
-        slots.push(owned(
-            Kind::Warehouse,
-            &name,
-            &m.owner,
-            Source::ImageWarehouse(Arc::clone(&from)),
-        ));
-        slots.push(owned(
-            Kind::Stage,
-            &name,
-            &m.owner,
-            Source::ImageStage(from),
-        ));
+        slots.push(slot(&name, Source::ImageWarehouse(Arc::clone(&from))));
+        slots.push(slot(&name, Source::ImageStage(from)));
     }
     for d in dockerfiles {
         let name = name_of(DOCKERFILE_PREFIX, &d.owner);
         let from = Arc::new(d.clone());
-        slots.push(owned(
-            Kind::Warehouse,
-            &name,
-            &d.owner,
-            Source::GitWarehouse(Arc::clone(&from)),
-        ));
-        slots.push(owned(Kind::Stage, &name, &d.owner, Source::GitStage(from)));
+        slots.push(slot(&name, Source::GitWarehouse(Arc::clone(&from))));
+        slots.push(slot(&name, Source::GitStage(from)));
     }
     drop(names);
     let count = config.analysis_count.unwrap_or_else(|| {
@@ -145,37 +149,19 @@ pub fn layout(plan: &Plan, config: &Config) -> Vec<Slot> {
             config.analysis_interval.as_minutes(),
         )
     });
-    let shared = |kind, name: &str, source| Slot {
-        kind,
-        name: name.to_string(),
-        owner: None,
-        source,
-    };
-    slots.push(shared(
-        Kind::AnalysisTemplate,
-        RECORD_UPDATE_TEMPLATE,
-        Source::RecordUpdate(count),
-    ));
+    slots.push(slot(RECORD_UPDATE_TEMPLATE, Source::RecordUpdate(count)));
     if config.dockerfile_watch.enabled {
-        slots.push(shared(
-            Kind::AnalysisTemplate,
-            ANALYZE_TEMPLATE,
-            Source::Analyze,
-        ));
+        slots.push(slot(ANALYZE_TEMPLATE, Source::Analyze));
     }
     let mut stages: Vec<String> = slots
         .iter()
-        .filter(|s| s.kind == Kind::Stage)
+        .filter(|s| s.kind() == Kind::Stage)
         .map(|s| s.name.clone())
         .collect();
     stages.sort();
-    slots.push(shared(
-        Kind::ProjectConfig,
-        &config.project,
-        Source::ProjectConfig(stages),
-    ));
-    slots.push(shared(Kind::Project, &config.project, Source::Project));
-    slots.sort_by(|a, b| (a.kind, &a.name).cmp(&(b.kind, &b.name)));
+    slots.push(slot(&config.project, Source::ProjectConfig(stages)));
+    slots.push(slot(&config.project, Source::Project));
+    slots.sort_by(|a, b| (a.kind(), &a.name).cmp(&(b.kind(), &b.name)));
     slots
 }
 
@@ -206,7 +192,7 @@ pub fn resource(config: &Config, slot: &Slot) -> Generated {
     };
     Generated {
         resource,
-        owner: slot.owner.clone(),
+        owner: slot.owner().map(str::to_string),
     }
 }
 

@@ -242,7 +242,7 @@ fn streamed_rendering_is_the_whole_rendering_in_pieces() {
         // The slots name the built resources, in order.
         let listed: Vec<(&str, &str, Option<&str>)> = slots
             .iter()
-            .map(|s| (s.kind.as_str(), s.name.as_str(), s.owner.as_deref()))
+            .map(|s| (s.kind().as_str(), s.name.as_str(), s.owner()))
             .collect();
         let made: Vec<(&str, &str, Option<&str>)> = built
             .iter()

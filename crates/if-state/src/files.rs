@@ -1,11 +1,11 @@
 //! The files a run writes: only those whose content changed, at their existing path, or at
 //! `state/images/<name>.yaml` / `state/base-images/<slug>.yaml` for new ones.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::hash::{Hash, Hasher};
 
 use if_model::factory::Factory;
-use if_model::state::ImageState;
+use if_model::state::{BaseImageState, ImageState};
 use if_model::yaml::WriteError;
 
 use crate::analyze::{Analysis, file_stem};
@@ -125,44 +125,61 @@ pub fn baseline(factory: &Factory) -> Baseline {
 /// The writes that bring the factory's files (as `baseline` recorded them) to `analysis`: a
 /// file whose state did not change is left alone, byte for byte. Sorted by path.
 pub fn plan_writes(baseline: &Baseline, analysis: &Analysis) -> Result<Vec<Write>, WriteError> {
-    // Fingerprints, and the text of what changed, are computed in parallel: a record-update
-    // of a popular base image rewrites thousands of files.
-    let images: Vec<(&String, &ImageState)> = analysis.images.iter().collect();
-    let changed: Vec<(String, bool, &ImageState)> = if_model::par::map(&images, |(name, state)| {
-        match baseline.images.get(name.as_str()) {
-            Some((_, old)) if *old == fingerprint(state) => None,
-            Some((path, _)) => Some((relative("images", path), false, *state)),
-            None => Some((format!("state/images/{name}.yaml"), true, *state)),
-        }
-    })
-    .into_iter()
-    .flatten()
-    .collect();
-    let mut writes = Vec::with_capacity(changed.len());
-    for (write, (path, created, _)) in if_model::par::map(&changed, |(_, _, s)| s.to_yaml())
-        .into_iter()
-        .zip(changed.iter())
-    {
-        writes.push(Write {
-            path: path.clone(),
-            contents: format!("{HEADER}{}", write?),
-            created: *created,
-        });
-    }
-    for (identity, state) in &analysis.bases {
-        let (path, created) = match baseline.bases.get(identity) {
-            Some((_, old)) if *old == fingerprint(state) => continue,
-            Some((path, _)) => (relative("base-images", path), false),
-            None => (format!("state/base-images/{}.yaml", state.name), true),
-        };
-        writes.push(Write {
-            path,
-            contents: format!("{HEADER}{}", state.to_yaml()?),
-            created,
-        });
-    }
+    let mut writes = changed(
+        &analysis.images,
+        &baseline.images,
+        "images",
+        |name, _| name,
+        ImageState::to_yaml,
+    )?;
+    writes.extend(changed(
+        &analysis.bases,
+        &baseline.bases,
+        "base-images",
+        |_, state| &state.name,
+        BaseImageState::to_yaml,
+    )?);
     writes.sort_by(|a, b| a.path.cmp(&b.path));
     Ok(writes)
+}
+
+/// The writes of the states in `state/<dir>/` whose fingerprint differs from `old`'s (same
+/// keys): at the file's existing path, or at `state/<dir>/<name>.yaml` for a new one (`name`
+/// of its key and state). Fingerprints and texts are made in parallel: a record-update of a
+/// popular base image rewrites thousands of files.
+fn changed<S: Hash + Sync>(
+    states: &BTreeMap<String, S>,
+    old: &HashMap<String, (String, Fingerprint)>,
+    dir: &str,
+    name: for<'a> fn(&'a str, &'a S) -> &'a str,
+    to_yaml: fn(&S) -> Result<String, WriteError>,
+) -> Result<Vec<Write>, WriteError> {
+    let states: Vec<(&String, &S)> = states.iter().collect();
+    let changed: Vec<(String, bool, &S)> =
+        if_model::par::map(&states, |(key, state)| match old.get(key.as_str()) {
+            Some((_, fp)) if *fp == fingerprint(state) => None,
+            Some((path, _)) => Some((relative(dir, path), false, *state)),
+            None => Some((
+                format!("state/{dir}/{}.yaml", name(key, state)),
+                true,
+                *state,
+            )),
+        })
+        .into_iter()
+        .flatten()
+        .collect();
+    let texts = if_model::par::map(&changed, |(_, _, state)| to_yaml(state));
+    changed
+        .into_iter()
+        .zip(texts)
+        .map(|((path, created, _), text)| {
+            Ok(Write {
+                path,
+                contents: format!("{HEADER}{}", text?),
+                created,
+            })
+        })
+        .collect()
 }
 
 fn relative(dir: &str, path: &str) -> String {

@@ -211,7 +211,7 @@ fn prepare(
     drop(factory);
     let mut slots = if_kargo::build::layout(&plan, &config);
     if let Some(name) = &options.image {
-        slots.retain(|s| s.owner.as_deref() == Some(name));
+        slots.retain(|s| s.owner() == Some(name.as_str()));
     }
     let mut warnings: Vec<Diagnostic> = diags
         .into_iter()
@@ -271,9 +271,9 @@ pub fn run(cli: &Cli, args: &Args) -> Result<Outcome, CliError> {
             p.slots
                 .iter()
                 .map(|s| ResourceRef {
-                    kind: s.kind.as_str(),
+                    kind: s.kind().as_str(),
                     name: s.name.clone(),
-                    image: s.owner.clone(),
+                    image: s.owner().map(str::to_string),
                 })
                 .collect()
         } else {

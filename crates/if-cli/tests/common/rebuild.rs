@@ -22,6 +22,19 @@ pub const WRONG_GH_TOKEN: &str = "ghp_WrongTok3nWrongTok3nWrongTok3n00";
 /// Every token a test may hand to the binary: none may show up in output or state.
 pub const SECRETS: [&str; 3] = [GH_TOKEN, GL_TOKEN, WRONG_GH_TOKEN];
 
+/// `record-update --image IMAGE --digest DIGEST --now NOW`.
+pub fn record_update<'a>(image: &'a str, digest: &'a str, now: &'a str) -> [&'a str; 7] {
+    [
+        "record-update",
+        "--image",
+        image,
+        "--digest",
+        digest,
+        "--now",
+        now,
+    ]
+}
+
 /// `sha256:` followed by 64 times `c`.
 pub fn digest(c: char) -> String {
     format!("sha256:{}", c.to_string().repeat(64))
@@ -130,15 +143,7 @@ impl Factory {
 
     /// `record-update --format json --image IMAGE --digest DIGEST --now NOW`.
     pub fn record(&self, image: &str, digest: &str, now: &str) -> Value {
-        self.json(&[
-            "record-update",
-            "--image",
-            image,
-            "--digest",
-            digest,
-            "--now",
-            now,
-        ])
+        self.json(&record_update(image, digest, now))
     }
 
     /// The `status` text line of `name`.
