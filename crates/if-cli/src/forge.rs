@@ -96,7 +96,7 @@ pub fn dispatch(client: &Client, trigger: &Trigger) -> Result<Option<u64>, Strin
         return outcome.clone();
     }
     let outcome = match if_forge::trigger(client, &trigger.source, &trigger.inputs) {
-        Ok(Triggered::Github) => Ok(None),
+        Ok(Triggered::Github { .. }) => Ok(None),
         Ok(Triggered::Gitlab { pipeline_id, .. }) => Ok(Some(pipeline_id)),
         Err(e) => Err(e.to_string()),
     };

@@ -86,6 +86,25 @@ pub enum ForgeError {
         /// Why the retries stopped.
         gave_up: GaveUp,
     },
+    /// A POST (a dispatch, a new pipeline) failed after its connection was made (a timeout
+    /// while sending or waiting for the answer, the connection closed without an answer):
+    /// the provider may have started the build, so the request is not sent again.
+    #[error(
+        "no answer to {method} {url}, which may have reached {provider}; not sent again \
+         ({attempts} attempt(s)): {message}"
+    )]
+    OutcomeUnknown {
+        /// The provider.
+        provider: Provider,
+        /// The request method (`POST`).
+        method: &'static str,
+        /// The request URL.
+        url: String,
+        /// The transport error.
+        message: String,
+        /// Requests made, this one included.
+        attempts: u32,
+    },
     /// A success status with a body that does not say what it should (GitLab without `id`,
     /// GitHub's JSON description of a file instead of its raw content).
     #[error(
@@ -238,6 +257,7 @@ impl ForgeError {
             ForgeError::Rejected { attempts, .. }
             | ForgeError::Unavailable { attempts, .. }
             | ForgeError::Connection { attempts, .. }
+            | ForgeError::OutcomeUnknown { attempts, .. }
             | ForgeError::InvalidResponse { attempts, .. }
             | ForgeError::FileNotFound { attempts, .. }
             | ForgeError::NotAFile { attempts, .. }

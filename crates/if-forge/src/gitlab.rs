@@ -1,7 +1,9 @@
-//! GitLab's REST API: creating a pipeline, and the URL and headers of a raw file.
+//! GitLab's REST API: creating a pipeline, its state, and the URL and headers of a raw file.
 //!
 //! `POST {api}/projects/{url-encoded path}/pipeline` with `{"ref": branch, "variables":
 //! [{"key": ..., "value": ...}]}`; GitLab answers 201 with the pipeline (`id`, `web_url`).
+//! `GET {api}/projects/{url-encoded path}/pipelines/{pipeline_id}` ("Get a single pipeline")
+//! answers its `status` and `web_url`.
 //! `GET {api}/projects/{url-encoded path}/repository/files/{url-encoded file path}/raw?ref=`
 //! answers the file's bytes ("Get raw file from repository"); `fetch` reads the answer.
 
@@ -11,7 +13,8 @@ use serde_json::{Value, json};
 use crate::error::ForgeError;
 use crate::http::{self, Call, Method, Reply};
 use crate::path::{base, encode_segment};
-use crate::{Client, Secret, Triggered};
+use crate::runs::gitlab_pipeline;
+use crate::{Client, RunStatus, Secret, Triggered};
 
 /// The prefix of every variable the factory passes.
 pub(crate) const VARIABLE_PREFIX: &str = "IMAGE_FACTORY_";
@@ -22,6 +25,15 @@ pub(crate) const JOB_VARIABLE: &str = "IMAGE_FACTORY_JOB";
 pub(crate) fn pipeline_url(api: &str, project: &str) -> String {
     format!(
         "{}/projects/{}/pipeline",
+        base(api),
+        encode_segment(project)
+    )
+}
+
+/// The URL of pipeline `id` of `project`.
+pub(crate) fn pipeline_status_url(api: &str, project: &str, id: u64) -> String {
+    format!(
+        "{}/projects/{}/pipelines/{id}",
         base(api),
         encode_segment(project)
     )
@@ -104,6 +116,33 @@ pub(crate) fn create_pipeline(
     }
 }
 
+/// "Get a single pipeline".
+pub(crate) fn pipeline_status(
+    client: &Client,
+    source: &Source,
+    id: u64,
+) -> Result<RunStatus, ForgeError> {
+    let token = client.token(Provider::Gitlab)?;
+    let call = Call {
+        provider: Provider::Gitlab,
+        method: Method::Get,
+        url: pipeline_status_url(&client.endpoints.gitlab_api, &source.repo, id),
+        headers: headers(token, &client.user_agent),
+        body: String::new(),
+        secrets: client.secrets(),
+    };
+    let reply = http::send(client, &call)?;
+    if reply.status != 200 {
+        return Err(http::rejected(&call, &reply));
+    }
+    let pipeline: Value = serde_json::from_slice(&reply.body)
+        .map_err(|_| http::invalid_response(&call, &reply, "the body is not JSON"))?;
+    let mut status = gitlab_pipeline(&pipeline)
+        .map_err(|problem| http::invalid_response(&call, &reply, problem))?;
+    status.url = status.url.map(|url| call.scrub(&url));
+    Ok(status)
+}
+
 /// Reads `id` and `web_url` from the created pipeline.
 fn created(call: &Call<'_>, reply: &Reply) -> Result<Triggered, ForgeError> {
     let pipeline: Value = serde_json::from_slice(&reply.body)
@@ -157,6 +196,14 @@ mod tests {
             ),
             "https://gitlab.com/api/v4/projects/acme%2Fsvc/repository/files/\
              docker%2Fapp.Dockerfile/raw?ref=release%2F1.x"
+        );
+    }
+
+    #[test]
+    fn pipeline_status_url_encodes_the_project_path() {
+        assert_eq!(
+            pipeline_status_url("https://gitlab.com/api/v4/", "acme/platform/svc", 1000),
+            "https://gitlab.com/api/v4/projects/acme%2Fplatform%2Fsvc/pipelines/1000"
         );
     }
 

@@ -1,5 +1,5 @@
-//! The one place that sends HTTP: a JSON POST (a trigger) or a GET (a file), retried on
-//! connection errors, 429 and 5xx.
+//! The one place that sends HTTP: a JSON POST (a trigger) or a GET (a file, a run's state),
+//! retried on connection errors, 429 and 5xx, except a POST that may have reached the server.
 //!
 //! The provider modules build a [`Call`] (method, URL, headers including any auth header,
 //! body) and read the [`Reply`]; this module makes one request at a time for `if-http`'s
@@ -105,10 +105,19 @@ pub(crate) fn send(client: &Client, call: &Call<'_>) -> Result<Reply, ForgeError
     })
 }
 
-/// A retryable failure, kept until the loop gives up.
+/// A failure, kept until the loop gives up.
 enum Failure {
-    Status { status: u16, body: String },
-    Transport { message: String },
+    Status {
+        status: u16,
+        body: String,
+    },
+    Transport {
+        message: String,
+    },
+    /// A POST whose request may have reached the server: never sent again.
+    MayHaveReached {
+        message: String,
+    },
 }
 
 impl Failure {
@@ -129,6 +138,13 @@ impl Failure {
                 message: truncate(&call.scrub(&message)),
                 attempts,
                 gave_up,
+            },
+            Failure::MayHaveReached { message } => ForgeError::OutcomeUnknown {
+                provider: call.provider,
+                method: call.method.as_str(),
+                url: call.url.clone(),
+                message: truncate(&call.scrub(&message)),
+                attempts,
             },
         }
     }
@@ -183,6 +199,12 @@ fn send_once(
     };
     let mut response = match sent {
         Ok(response) => response,
+        // A POST whose connection was made may have started a build: sending it again could
+        // start a second one, so it fails at once (a refused connection is still retried).
+        Err(err) if call.method == Method::Post && if_http::may_have_reached(&err) => {
+            let message = err.to_string();
+            return Attempt::Permanent(Failure::MayHaveReached { message });
+        }
         Err(err) => {
             let message = err.to_string();
             return Attempt::failed(Failure::Transport { message }, if_http::transient(&err));
@@ -230,13 +252,21 @@ fn send_once(
     })
 }
 
-/// The request with this call's timeout and headers.
+/// The request with this call's timeout and headers. Resolving and connecting get their
+/// own, shorter timeout, so that a connection that could not be made is told apart from a
+/// request that may have reached the server.
 fn prepare<B>(
     request: ureq::RequestBuilder<B>,
     call: &Call<'_>,
     timeout: Duration,
 ) -> ureq::RequestBuilder<B> {
-    let mut request = request.config().timeout_global(Some(timeout)).build();
+    let connect = if_http::connect_timeout(timeout);
+    let mut request = request
+        .config()
+        .timeout_global(Some(timeout))
+        .timeout_resolve(Some(connect))
+        .timeout_connect(Some(connect))
+        .build();
     for (name, value) in &call.headers {
         request = request.header(*name, value.as_str());
     }

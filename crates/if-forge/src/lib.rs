@@ -1,6 +1,7 @@
 //! The forge adapter: triggers a managed image's build on GitHub Actions (`workflow_dispatch`)
-//! or GitLab CI (a new pipeline) over their REST APIs ([`trigger`]), and fetches a file (the
-//! image's Dockerfile) from its repository at its branch ([`fetch_file`]).
+//! or GitLab CI (a new pipeline) over their REST APIs ([`trigger`]), says what became of it
+//! ([`run_status`], and on GitHub [`find_run`] for a dispatch that returned no run id), and
+//! fetches a file (the image's Dockerfile) from its repository at its branch ([`fetch_file`]).
 //!
 //! An I/O crate that makes no decisions: the caller says which source to build and with which
 //! inputs, and gets back what the forge answered. It reads no environment variables: the
@@ -10,15 +11,18 @@
 //! * `http`: the one place that sends HTTP (POST or GET) through the retry loop (connection
 //!   errors, 429 and 5xx; `Retry-After`; backoff; budget), reading at most 1 MiB of an answer;
 //! * `github`, `gitlab`: each provider's URLs, headers and bodies, exactly as documented;
+//! * `runs`: what a run's or pipeline's JSON says ([`RunStatus`]);
 //! * `fetch`: what a file's answer means (the content, 404, a directory, too large, not
 //!   UTF-8);
 //! * `path`: percent-encoding of path segments; `error`: [`ForgeError`].
 //!
 //! [`Secret`], [`Retry`] and [`GaveUp`] are `if-http`'s, shared with the registry client.
 //!
-//! Tokens never appear in any `Debug`, `Display` or error message.
+//! Tokens never appear in any `Debug`, `Display` or error message. A POST whose request may
+//! have reached the forge is never sent again ([`ForgeError::OutcomeUnknown`]).
 
 use std::fmt;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use if_model::enrollment::{Provider, Source};
 
@@ -28,6 +32,7 @@ mod github;
 mod gitlab;
 mod http;
 mod path;
+mod runs;
 
 pub use error::ForgeError;
 pub use fetch::fetch_file;
@@ -45,7 +50,8 @@ pub const GITLAB_TOKEN_ENV: &str = "GITLAB_TOKEN";
 pub const DEFAULT_GITHUB_API: &str = "https://api.github.com";
 /// GitLab.com's API (v4).
 pub const DEFAULT_GITLAB_API: &str = "https://gitlab.com/api/v4";
-/// The most inputs GitHub's `workflow_dispatch` accepts.
+/// The most inputs GitHub's `workflow_dispatch` accepts (25, was 10: GitHub's "Workflow
+/// syntax for GitHub Actions", `on.workflow_dispatch.inputs`).
 pub const GITHUB_MAX_INPUTS: usize = github::MAX_INPUTS;
 /// The largest file [`fetch_file`] reads (1 MiB): a larger one is [`ForgeError::FileTooLarge`].
 pub const MAX_FILE_BYTES: u64 = http::MAX_BODY;
@@ -71,8 +77,12 @@ impl Default for Endpoints {
 /// What a successful trigger started.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Triggered {
-    /// GitHub accepted the dispatch (it returns no run id).
-    Github,
+    /// GitHub accepted the dispatch; `run` when GitHub returned run details (200 with
+    /// `workflow_run_id`), `None` for a 204 (an API without run details).
+    Github {
+        /// The run the dispatch created.
+        run: Option<RunLink>,
+    },
     /// GitLab created a pipeline.
     Gitlab {
         /// The pipeline's id.
@@ -80,6 +90,46 @@ pub enum Triggered {
         /// The pipeline's page, when GitLab gave it.
         web_url: Option<String>,
     },
+}
+
+/// A GitHub run a dispatch created: its id and its page.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RunLink {
+    /// The workflow run's id (`workflow_run_id`).
+    pub id: u64,
+    /// The run's page (`html_url`), when GitHub gave it.
+    pub html_url: Option<String>,
+}
+
+/// What the forge says of a run or pipeline now.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RunState {
+    /// Not finished; the provider's own status word (`queued`, `in_progress`, `waiting`,
+    /// `running`, `manual`, ...).
+    Running {
+        /// The status word as the provider gave it.
+        status: String,
+    },
+    /// Finished with success (GitHub conclusion `success`, GitLab status `success`).
+    Succeeded,
+    /// Finished otherwise; the conclusion or status word (`failure`, `cancelled`,
+    /// `timed_out`, `skipped`, GitLab `failed`, `canceled`, `skipped`, ...). Only `success`
+    /// succeeds.
+    Failed {
+        /// The conclusion (GitHub) or status (GitLab) word.
+        conclusion: String,
+    },
+}
+
+/// A run (GitHub) or pipeline (GitLab) as the forge describes it now.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RunStatus {
+    /// The run's or pipeline's id.
+    pub id: u64,
+    /// Finished or not, and how.
+    pub state: RunState,
+    /// Its page (`html_url`, `web_url`), when given.
+    pub url: Option<String>,
 }
 
 /// A forge client: endpoints, tokens, retry policy and one HTTP agent (connections are
@@ -91,6 +141,8 @@ pub struct Client {
     retry: Retry,
     agent: ureq::Agent,
     user_agent: String,
+    /// Set once the GitHub API answered that `return_run_details` is not a permitted key.
+    no_run_details: AtomicBool,
 }
 
 impl Client {
@@ -114,7 +166,20 @@ impl Client {
             retry,
             agent: if_http::agent(if_http::REQUEST_TIMEOUT, &user_agent),
             user_agent,
+            no_run_details: AtomicBool::new(false),
         }
+    }
+
+    /// Whether this client learned that its GitHub API does not return run details (an
+    /// older GitHub Enterprise Server answered 422 to `return_run_details`): its dispatches
+    /// then no longer ask for them.
+    pub fn run_details_unsupported(&self) -> bool {
+        self.no_run_details.load(Ordering::Relaxed)
+    }
+
+    /// Remembers that the GitHub API does not take `return_run_details`.
+    fn learn_no_run_details(&self) {
+        self.no_run_details.store(true, Ordering::Relaxed);
     }
 
     /// The API base URLs.
@@ -169,6 +234,7 @@ impl fmt::Debug for Client {
             .field("gitlab_token", &self.gitlab_token)
             .field("retry", &self.retry)
             .field("user_agent", &self.user_agent)
+            .field("run_details_unsupported", &self.run_details_unsupported())
             .finish_non_exhaustive()
     }
 }
@@ -179,6 +245,17 @@ impl fmt::Debug for Client {
 /// `base_image`): on GitHub they are the workflow's inputs (at most [`GITHUB_MAX_INPUTS`]);
 /// on GitLab each becomes the variable `IMAGE_FACTORY_<NAME>`, in order, followed by
 /// `IMAGE_FACTORY_JOB` when `source.job` is set.
+///
+/// GitHub: the dispatch asks for run details (`"return_run_details": true`) unless this
+/// client has learned that its API does not take them. On the 422 that names
+/// `return_run_details` it remembers that ([`Client::run_details_unsupported`]) and
+/// dispatches once more without it: one extra request, and no duplicate build (the refused
+/// request started none).
+///
+/// A POST whose request may have reached the forge (a timeout after the connection was
+/// made, a connection closed without an answer) is never sent again: it fails with
+/// [`ForgeError::OutcomeUnknown`]. One whose connection could not be made, and 429/5xx
+/// answers, are retried as [`Retry`] allows.
 pub fn trigger(
     client: &Client,
     source: &Source,
@@ -187,6 +264,34 @@ pub fn trigger(
     match source.provider {
         Provider::Github => github::dispatch(client, source, inputs),
         Provider::Gitlab => gitlab::create_pipeline(client, source, inputs),
+    }
+}
+
+/// The state of run `id` of `source` now: GitHub "Get a workflow run" (`GET /repos/{owner}/
+/// {repo}/actions/runs/{id}`), GitLab "Get a single pipeline" (`GET /projects/{id}/
+/// pipelines/{pipeline_id}`). Needs the provider's token; retried like every GET.
+pub fn run_status(client: &Client, source: &Source, id: u64) -> Result<RunStatus, ForgeError> {
+    match source.provider {
+        Provider::Github => github::run_status(client, source, id),
+        Provider::Gitlab => gitlab::pipeline_status(client, source, id),
+    }
+}
+
+/// GitHub only (GitLab: `Ok(None)`, its trigger always returns the pipeline id): the newest
+/// run of `source`'s workflow on its branch, event `workflow_dispatch`, created at or after
+/// `created_since` (RFC 3339, whole seconds, UTC: `2027-01-01T00:00:00Z`), whose
+/// `display_title` contains `marker` (the caller puts an id of its own in an input the
+/// workflow's `run-name` shows). One request ("List workflow runs for a workflow",
+/// `per_page=100`), no pagination: a run beyond the newest 100 is not found.
+pub fn find_run(
+    client: &Client,
+    source: &Source,
+    created_since: &str,
+    marker: &str,
+) -> Result<Option<RunStatus>, ForgeError> {
+    match source.provider {
+        Provider::Github => github::find_run(client, source, created_since, marker),
+        Provider::Gitlab => Ok(None),
     }
 }
 

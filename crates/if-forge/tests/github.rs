@@ -5,7 +5,7 @@
 mod common;
 
 use common::*;
-use if_forge::{Endpoints, ForgeError, Triggered, trigger};
+use if_forge::{Endpoints, ForgeError, RunLink, Triggered, trigger};
 use if_model::enrollment::Provider;
 use if_testkit::Scripted;
 use serde_json::json;
@@ -20,7 +20,16 @@ fn dispatch_sends_exactly_the_documented_request() {
         ("base_image", "x:1"),
     ]);
     let result = trigger(&client, &github_source(), &given);
-    assert_eq!(result.unwrap(), Triggered::Github);
+    // "Create a workflow dispatch event" with `return_run_details: true`: 200 and the run.
+    assert_eq!(
+        result.unwrap(),
+        Triggered::Github {
+            run: Some(RunLink {
+                id: 5000,
+                html_url: Some(format!("{}/acme/app/actions/runs/5000", forge.url())),
+            })
+        }
+    );
 
     let requests = forge.requests();
     assert_eq!(requests.len(), 1);
@@ -50,9 +59,10 @@ fn dispatch_sends_exactly_the_documented_request() {
     assert_eq!(headers, want);
     assert_eq!(
         r.json(),
-        json!({"ref": "main", "inputs": {"image": "app", "reason": "base updated", "base_image": "x:1"}})
+        json!({"ref": "main", "inputs": {"image": "app", "reason": "base updated", "base_image": "x:1"},
+               "return_run_details": true})
     );
-    assert_eq!(r.response_status, 204);
+    assert_eq!(r.response_status, 200);
     assert_eq!(r.violations, Vec::<String>::new());
 }
 
@@ -71,7 +81,10 @@ fn workflow_name_is_one_encoded_segment_and_base_slash_is_ignored() {
         r.path,
         "/repos/acme/app/actions/workflows/build%20image.yml/dispatches"
     );
-    assert_eq!(r.json(), json!({"ref": "release/1.x", "inputs": {}}));
+    assert_eq!(
+        r.json(),
+        json!({"ref": "release/1.x", "inputs": {}, "return_run_details": true})
+    );
     assert_eq!(r.violations, Vec::<String>::new());
 }
 
@@ -89,20 +102,22 @@ fn missing_workflow_fails_without_a_request() {
     assert!(forge.requests().is_empty());
 }
 
+/// GitHub allows 25 `workflow_dispatch` inputs (it was 10).
 #[test]
-fn more_than_ten_inputs_fail_without_a_request() {
+fn more_than_25_inputs_fail_without_a_request() {
     let forge = forge();
     let client = client(&forge, fast_retry(3));
-    let eleven: Vec<(String, String)> = (0..11)
+    let many: Vec<(String, String)> = (0..26)
         .map(|i| (format!("in{i}"), "v".to_owned()))
         .collect();
-    let err = trigger(&client, &github_source(), &eleven).unwrap_err();
+    let err = trigger(&client, &github_source(), &many).unwrap_err();
     assert!(
-        matches!(err, ForgeError::TooManyInputs { count: 11, max: 10 }),
+        matches!(err, ForgeError::TooManyInputs { count: 26, max: 25 }),
         "{err:?}"
     );
+    assert_eq!(if_forge::GITHUB_MAX_INPUTS, if_testkit::GITHUB_MAX_INPUTS);
     assert!(forge.requests().is_empty());
-    trigger(&client, &github_source(), &eleven[..10]).unwrap();
+    trigger(&client, &github_source(), &many[..25]).unwrap();
     assert_eq!(forge.requests().len(), 1);
     assert_eq!(forge.requests()[0].violations, Vec::<String>::new());
 }

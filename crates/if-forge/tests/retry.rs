@@ -18,14 +18,17 @@ fn server_error_then_success_is_retried() {
     let forge = forge();
     forge.push_response(Scripted::status(500));
     let result = trigger(&client(&forge, fast_retry(4)), &github_source(), &[]);
-    assert_eq!(result.unwrap(), Triggered::Github);
+    assert!(
+        matches!(result.unwrap(), Triggered::Github { run: Some(_) }),
+        "the run's details"
+    );
     let requests = forge.requests();
     assert_eq!(
         requests
             .iter()
             .map(|r| r.response_status)
             .collect::<Vec<_>>(),
-        vec![500, 204]
+        vec![500, 200]
     );
     assert!(requests.iter().all(|r| r.violations.is_empty()));
 }
@@ -125,13 +128,50 @@ fn github_rate_limit_403_is_retried() {
     assert_eq!(forge.requests().len(), 2);
 }
 
+/// A GET is safe to send again: a hang-up before the answer is retried.
 #[test]
-fn hang_up_then_success_is_retried() {
+fn hang_up_on_a_get_then_success_is_retried() {
     let forge = forge();
+    let client = client(&forge, fast_retry(3));
+    let Triggered::Gitlab { pipeline_id, .. } = trigger(&client, &gitlab_source(), &[]).unwrap()
+    else {
+        panic!("not a pipeline");
+    };
     forge.push_response(Scripted::hang_up());
-    trigger(&client(&forge, fast_retry(3)), &gitlab_source(), &[]).unwrap();
+    let status = if_forge::run_status(&client, &gitlab_source(), pipeline_id).unwrap();
+    assert_eq!(status.state, if_forge::RunState::Succeeded);
     let statuses: Vec<u16> = forge.requests().iter().map(|r| r.response_status).collect();
-    assert_eq!(statuses, vec![0, 201]);
+    assert_eq!(statuses, vec![201, 0, 200]);
+}
+
+/// The rule for a POST: once its request may have reached the forge (here: read whole,
+/// then the connection closed without an answer) it is never sent again, since the forge
+/// may have started the build; it fails with `OutcomeUnknown` after exactly one request.
+#[test]
+fn a_post_that_may_have_reached_the_forge_is_never_sent_again() {
+    for source in [github_source(), gitlab_source()] {
+        let forge = forge();
+        forge.push_response(Scripted::hang_up());
+        let err = trigger(&client(&forge, fast_retry(4)), &source, &[]).unwrap_err();
+        let ForgeError::OutcomeUnknown {
+            provider,
+            method,
+            attempts,
+            ..
+        } = &err
+        else {
+            panic!("expected OutcomeUnknown, got {err:?}");
+        };
+        assert_eq!(
+            (*provider, *method, *attempts),
+            (source.provider, "POST", 1)
+        );
+        assert!(err.to_string().contains("not sent again"), "{err}");
+        assert_eq!(err.attempts(), 1);
+        assert_no_token(&err);
+        assert_eq!(forge.requests().len(), 1, "exactly one request");
+        assert!(forge.runs().is_empty(), "the hang-up started nothing here");
+    }
 }
 
 #[test]

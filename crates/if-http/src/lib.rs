@@ -5,7 +5,8 @@
 //! * `retry`: the policy ([`Retry`]), the loop ([`with_retry`], driven by a closure that
 //!   makes one request), why it stopped ([`GaveUp`]), `Retry-After` and backoff;
 //! * `transport`: the [`agent`] both crates use (no redirects, no proxy, statuses are
-//!   answers), which transport errors may pass ([`transient`]) and which statuses
+//!   answers), which transport errors may pass ([`transient`]), which may have reached the
+//!   server ([`may_have_reached`]: a POST is then not sent again), and which statuses
 //!   ([`retryable_status`]), header reading;
 //! * `text`: [`percent_encode`] for URLs, and [`truncate`], the last step of every message
 //!   kept in an error.
@@ -22,4 +23,6 @@ pub use retry::{
 };
 pub use secret::Secret;
 pub use text::{MAX_MESSAGE_CHARS, percent_encode, truncate};
-pub use transport::{REQUEST_TIMEOUT, agent, header, retryable_status, transient};
+pub use transport::{
+    REQUEST_TIMEOUT, agent, connect_timeout, header, may_have_reached, retryable_status, transient,
+};

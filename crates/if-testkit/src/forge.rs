@@ -3,7 +3,9 @@
 //!
 //! This module routes a request and checks the two trigger endpoints (a `workflow_dispatch`,
 //! a new pipeline); `files` checks the two file endpoints (GitHub's repository content,
-//! GitLab's raw file) and holds the files they serve.
+//! GitLab's raw file) and holds the files they serve; `runs` holds the builds started, plays
+//! their scripted outcomes, and checks and answers the run endpoints (GitHub's run and run
+//! list, GitLab's pipeline).
 
 use if_model::enrollment::Provider;
 use serde_json::{Value, json};
@@ -11,8 +13,11 @@ use serde_json::{Value, json};
 use crate::wire::Request;
 
 mod files;
+mod runs;
 
 pub(crate) use files::Files;
+pub(crate) use runs::{Dispatch, ListFilter, Runs};
+pub use runs::{GITHUB_FAILED_CONCLUSIONS, GITLAB_FAILED_STATUSES, Run, RunScript};
 
 /// GitHub's REST API version the fake expects.
 pub const GITHUB_API_VERSION: &str = "2022-11-28";
@@ -20,8 +25,9 @@ pub const GITHUB_API_VERSION: &str = "2022-11-28";
 pub const GITHUB_ACCEPT: &str = "application/vnd.github+json";
 /// GitHub's raw media type, required when fetching a file's content.
 pub const GITHUB_ACCEPT_RAW: &str = "application/vnd.github.raw+json";
-/// The most inputs GitHub accepts in a `workflow_dispatch`.
-pub const GITHUB_MAX_INPUTS: usize = 10;
+/// The most inputs GitHub accepts in a `workflow_dispatch`: 25 (it was 10), as GitHub's
+/// "Workflow syntax for GitHub Actions" (`on.workflow_dispatch.inputs`) documents.
+pub const GITHUB_MAX_INPUTS: usize = 25;
 /// The path prefix of the fake GitLab API.
 pub const GITLAB_PREFIX: &str = "/api/v4";
 
@@ -44,10 +50,27 @@ pub(crate) struct Verdict {
 /// The normal answer to a request.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) enum Answer {
-    /// GitHub accepted a dispatch: 204, no body.
-    Dispatched,
+    /// GitHub accepted a dispatch: a run, and 200 with its details or 204 (`runs`).
+    Dispatched(Dispatch),
     /// GitLab created a pipeline for `project` (decoded path) on `reference`: 201.
-    PipelineCreated { project: String, reference: String },
+    PipelineCreated {
+        project: String,
+        reference: String,
+        /// The variables, in order.
+        variables: Vec<(String, String)>,
+    },
+    /// The state of run (GitHub) or pipeline (GitLab) `id` of `repo`: 200 or 404.
+    RunState {
+        provider: Provider,
+        repo: String,
+        id: u64,
+    },
+    /// GitHub's list of `workflow`'s runs in `repo`.
+    RunList {
+        repo: String,
+        workflow: String,
+        filter: ListFilter,
+    },
     /// A file's bytes, or GitHub's listing of a directory: 200.
     Content {
         /// The `Content-Type` answered.
@@ -61,9 +84,27 @@ pub(crate) enum Answer {
 
 /// Which endpoint a path names.
 enum Route {
-    GithubDispatch,
+    GithubDispatch {
+        repo: String,
+        workflow: String,
+    },
     GitlabPipeline {
         project: String,
+    },
+    /// `/repos/{owner}/{repo}/actions/runs/{id}`.
+    GithubRun {
+        repo: String,
+        id: u64,
+    },
+    /// `/repos/{owner}/{repo}/actions/workflows/{workflow}/runs`.
+    GithubRuns {
+        repo: String,
+        workflow: String,
+    },
+    /// `/api/v4/projects/{id}/pipelines/{pipeline_id}`.
+    GitlabPipelineState {
+        project: String,
+        id: u64,
     },
     /// `/repos/{owner}/{repo}/contents/{path}`: the repository and the decoded path.
     GithubContent {
@@ -82,8 +123,8 @@ impl Route {
     /// The method the endpoint takes.
     fn method(&self) -> &'static str {
         match self {
-            Route::GithubContent { .. } | Route::GitlabRawFile { .. } => "GET",
-            _ => "POST",
+            Route::GithubDispatch { .. } | Route::GitlabPipeline { .. } => "POST",
+            _ => "GET",
         }
     }
 }
@@ -106,14 +147,20 @@ pub(crate) fn check(request: &Request, tokens: &Tokens, files: &Files) -> Verdic
         };
         return refused(violations, 404, body);
     }
-    let reads_a_file = matches!(
+    let takes_a_query = matches!(
         route,
-        Route::GithubContent { .. } | Route::GitlabRawFile { .. }
+        Route::GithubContent { .. } | Route::GitlabRawFile { .. } | Route::GithubRuns { .. }
     );
-    if query.is_some() && !reads_a_file {
+    if query.is_some() && !takes_a_query {
         violations.push(format!("unexpected query string in {:?}", request.target));
     }
-    let github = matches!(route, Route::GithubDispatch | Route::GithubContent { .. });
+    let github = matches!(
+        route,
+        Route::GithubDispatch { .. }
+            | Route::GithubContent { .. }
+            | Route::GithubRun { .. }
+            | Route::GithubRuns { .. }
+    );
     let not_found = if github {
         json!({"message": "Not Found", "documentation_url": "https://docs.github.com/rest"})
     } else {
@@ -129,7 +176,38 @@ pub(crate) fn check(request: &Request, tokens: &Tokens, files: &Files) -> Verdic
     }
     match route {
         Route::Unknown => refused(violations, 404, not_found),
-        Route::GithubDispatch => check_github(request, tokens, violations),
+        Route::GithubDispatch { repo, workflow } => {
+            check_github(request, tokens, violations, repo, workflow)
+        }
+        Route::GithubRun { repo, id } => {
+            let answer = Answer::RunState {
+                provider: Provider::Github,
+                repo,
+                id,
+            };
+            runs::check_get(Provider::Github, request, tokens, violations, answer)
+        }
+        Route::GithubRuns { repo, workflow } => {
+            let before = violations.len();
+            let filter = runs::list_filter(query, &mut violations);
+            if violations.len() > before {
+                return refused_since(violations, before, 422, "message");
+            }
+            let answer = Answer::RunList {
+                repo,
+                workflow,
+                filter,
+            };
+            runs::check_get(Provider::Github, request, tokens, violations, answer)
+        }
+        Route::GitlabPipelineState { project, id } => {
+            let answer = Answer::RunState {
+                provider: Provider::Gitlab,
+                repo: project,
+                id,
+            };
+            runs::check_get(Provider::Gitlab, request, tokens, violations, answer)
+        }
         Route::GitlabPipeline { project } => check_gitlab(request, tokens, violations, project),
         Route::GithubContent { repo, path } => {
             let file = files::Wanted::new(repo, path, query);
@@ -166,7 +244,33 @@ fn route(path: &str, violations: &mut Vec<String>) -> Route {
             "workflows",
             workflow,
             "dispatches",
-        ] if !owner.is_empty() && !repo.is_empty() && !workflow.is_empty() => Route::GithubDispatch,
+        ] if !owner.is_empty() && !repo.is_empty() && !workflow.is_empty() => {
+            Route::GithubDispatch {
+                repo: github_repo(owner, repo),
+                workflow: percent_decode(workflow),
+            }
+        }
+        [
+            "repos",
+            owner,
+            repo,
+            "actions",
+            "workflows",
+            workflow,
+            "runs",
+        ] if !owner.is_empty() && !repo.is_empty() && !workflow.is_empty() => Route::GithubRuns {
+            repo: github_repo(owner, repo),
+            workflow: percent_decode(workflow),
+        },
+        ["repos", owner, repo, "actions", "runs", id] if !owner.is_empty() && !repo.is_empty() => {
+            match numeric_id(id, path, violations) {
+                Some(id) => Route::GithubRun {
+                    repo: github_repo(owner, repo),
+                    id,
+                },
+                None => Route::Unknown,
+            }
+        }
         ["repos", owner, repo, "contents", ref rest @ ..]
             if !owner.is_empty() && !repo.is_empty() =>
         {
@@ -184,6 +288,21 @@ fn route(path: &str, violations: &mut Vec<String>) -> Route {
         ["api", "v4", "projects", id, "pipeline"] if !id.is_empty() => Route::GitlabPipeline {
             project: percent_decode(id),
         },
+        ["api", "v4", "projects", id, "pipelines", pipeline] if !id.is_empty() => {
+            match numeric_id(pipeline, path, violations) {
+                Some(pipeline) => Route::GitlabPipelineState {
+                    project: percent_decode(id),
+                    id: pipeline,
+                },
+                None => Route::Unknown,
+            }
+        }
+        ["api", "v4", "projects", _, _, .., "pipelines", _] => {
+            violations.push(format!(
+                "GitLab project id in {path:?} is not URL-encoded (a raw '/' splits it)"
+            ));
+            Route::Unknown
+        }
         [
             "api",
             "v4",
@@ -215,6 +334,24 @@ fn route(path: &str, violations: &mut Vec<String>) -> Route {
             Route::Unknown
         }
     }
+}
+
+/// `owner/repo`, decoded.
+fn github_repo(owner: &str, repo: &str) -> String {
+    format!("{}/{}", percent_decode(owner), percent_decode(repo))
+}
+
+/// A run or pipeline id: digits only (anything else is no such run: 404).
+fn numeric_id(segment: &str, path: &str, violations: &mut Vec<String>) -> Option<u64> {
+    let id = segment
+        .bytes()
+        .all(|b| b.is_ascii_digit())
+        .then(|| segment.parse::<u64>().ok())
+        .flatten();
+    if id.is_none() {
+        violations.push(format!("run id {segment:?} in {path:?} is not a number"));
+    }
+    id
 }
 
 /// A path segment may hold only unreserved characters, sub-delims, `:`, `@` and `%XX`.
@@ -373,7 +510,13 @@ pub(crate) fn refused_since(
     refused(violations, status, json!({ key: message }))
 }
 
-fn check_github(request: &Request, tokens: &Tokens, mut violations: Vec<String>) -> Verdict {
+fn check_github(
+    request: &Request,
+    tokens: &Tokens,
+    mut violations: Vec<String>,
+    repo: String,
+    workflow: String,
+) -> Verdict {
     if sent_token(request, Provider::Github, tokens, &mut violations) != Ok(true) {
         return unauthorized(
             Provider::Github,
@@ -388,21 +531,40 @@ fn check_github(request: &Request, tokens: &Tokens, mut violations: Vec<String>)
         return refused_since(violations, before_headers, 400, "message");
     }
     let before_body = violations.len();
-    check_github_body(&request.body, &mut violations);
-    if violations.len() > before_body {
+    let body = check_github_body(&request.body, &mut violations);
+    let Some((branch, inputs, run_details)) = body.filter(|_| violations.len() == before_body)
+    else {
         return refused_since(violations, before_body, 422, "message");
-    }
+    };
+    let dispatch = Dispatch {
+        repo,
+        workflow,
+        branch,
+        inputs,
+        run_details,
+    };
     Verdict {
         violations,
-        answer: Answer::Dispatched,
+        answer: Answer::Dispatched(dispatch),
     }
 }
 
-fn check_github_body(body: &[u8], violations: &mut Vec<String>) {
-    let Some(object) = json_object(body, violations) else {
-        return;
+/// What a dispatch body says: the branch, the inputs, and `return_run_details` (a boolean
+/// when present).
+type DispatchBody = (String, Vec<(String, String)>, Option<bool>);
+
+fn check_github_body(body: &[u8], violations: &mut Vec<String>) -> Option<DispatchBody> {
+    let object = json_object(body, violations)?;
+    let branch = expect_ref(&object, violations);
+    let run_details = match object.get("return_run_details") {
+        None => None,
+        Some(Value::Bool(b)) => Some(*b),
+        Some(other) => {
+            violations.push(format!("`return_run_details` is not a boolean: {other}"));
+            None
+        }
     };
-    expect_ref(&object, violations);
+    let mut given = Vec::new();
     if let Some(inputs) = object.get("inputs") {
         match inputs.as_object() {
             None => violations.push("`inputs` is not an object".to_owned()),
@@ -414,16 +576,23 @@ fn check_github_body(body: &[u8], violations: &mut Vec<String>) {
                     ));
                 }
                 for (name, value) in inputs {
-                    if !value.is_string() {
-                        violations.push(format!("input {name:?} is not a string: {value}"));
+                    match value.as_str() {
+                        Some(value) => given.push((name.clone(), value.to_owned())),
+                        None => {
+                            violations.push(format!("input {name:?} is not a string: {value}"));
+                        }
                     }
                 }
             }
         }
     }
-    for key in object.keys().filter(|k| *k != "ref" && *k != "inputs") {
+    for key in object
+        .keys()
+        .filter(|k| !["ref", "inputs", "return_run_details"].contains(&k.as_str()))
+    {
         violations.push(format!("unexpected body field {key:?}"));
     }
+    Some((branch?, given, run_details))
 }
 
 fn check_gitlab(
@@ -441,28 +610,37 @@ fn check_gitlab(
     }
     let before = violations.len();
     expect_json_content_type(request, &mut violations);
-    let reference = check_gitlab_body(&request.body, &mut violations);
-    if violations.len() > before {
+    let body = check_gitlab_body(&request.body, &mut violations);
+    let Some((reference, variables)) = body.filter(|_| violations.len() == before) else {
         return refused_since(violations, before, 400, "error");
-    }
+    };
     Verdict {
         violations,
         answer: Answer::PipelineCreated {
             project,
-            reference: reference.unwrap_or_default(),
+            reference,
+            variables,
         },
     }
 }
 
-fn check_gitlab_body(body: &[u8], violations: &mut Vec<String>) -> Option<String> {
+/// The branch and the variables (`key`, `value`) of a pipeline body.
+type PipelineBody = (String, Vec<(String, String)>);
+
+fn check_gitlab_body(body: &[u8], violations: &mut Vec<String>) -> Option<PipelineBody> {
     let object = json_object(body, violations)?;
     let reference = expect_ref(&object, violations);
+    let mut given = Vec::new();
     if let Some(variables) = object.get("variables") {
         match variables.as_array() {
             None => violations.push("`variables` is not an array".to_owned()),
             Some(variables) => {
                 for (i, variable) in variables.iter().enumerate() {
                     check_variable(i, variable, violations);
+                    let text = |k: &str| variable.get(k).and_then(Value::as_str);
+                    if let (Some(key), Some(value)) = (text("key"), text("value")) {
+                        given.push((key.to_owned(), value.to_owned()));
+                    }
                 }
             }
         }
@@ -470,7 +648,7 @@ fn check_gitlab_body(body: &[u8], violations: &mut Vec<String>) -> Option<String
     for key in object.keys().filter(|k| *k != "ref" && *k != "variables") {
         violations.push(format!("unexpected body field {key:?}"));
     }
-    reference
+    Some((reference?, given))
 }
 
 fn check_variable(i: usize, variable: &Value, violations: &mut Vec<String>) {

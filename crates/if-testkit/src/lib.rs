@@ -2,18 +2,26 @@
 //! [`registry`], a real-registry harness.
 //!
 //! [`FakeForge`] implements the endpoints the factory calls (a `workflow_dispatch`, a new
-//! pipeline, and each provider's raw-file endpoint), exactly as the providers document them,
-//! and checks every request against that documentation: a request that GitHub or GitLab
-//! would refuse is refused here too, with the provider's status and error shape, and every
-//! problem is named in [`Recorded::violations`]. The files it serves are given with
-//! [`FakeForge::add_file`]. Tests can also queue answers ([`Scripted`]: 500, 429 with
-//! `Retry-After`, 401, a hang-up) that come before the normal behaviour. It uses the
-//! standard library, `serde_json` and `if-model`'s `Provider` only; one server thread,
-//! stopped on drop.
+//! pipeline, the state of a run or pipeline, GitHub's list of a workflow's runs, and each
+//! provider's raw-file endpoint), exactly as the providers document them, and checks every
+//! request against that documentation: a request that GitHub or GitLab would refuse is
+//! refused here too, with the provider's status and error shape, and every problem is named
+//! in [`Recorded::violations`]. The files it serves are given with [`FakeForge::add_file`].
+//!
+//! It runs builds: every accepted dispatch and created pipeline becomes a [`Run`] (GitHub
+//! ids from 5000, GitLab pipelines from 1000) created at the fake's clock
+//! ([`FakeForge::set_clock`]), whose outcome follows the next item scripted for its
+//! repository ([`FakeForge::script_runs`], [`RunScript`]; unscripted runs succeed at once).
+//! A dispatch with `"return_run_details": true` answers 200 with the run's id and URLs;
+//! [`FakeForge::set_run_details`]`(false)` makes it an older GitHub Enterprise Server that
+//! refuses that field with 422. Tests can also queue answers ([`Scripted`]: 500, 429 with
+//! `Retry-After`, 401, a hang-up) that come before the normal behaviour (a queued answer
+//! starts no run). It uses the standard library, `serde_json` and `if-model`'s `Provider`
+//! and `Timestamp` only; one server thread, stopped on drop.
 //!
 //! * `wire`: reading one HTTP/1.1 request (bounded) and writing one answer;
 //! * `forge`: the endpoints' checks and normal answers (`forge::files`: the file endpoints
-//!   and the files they serve);
+//!   and the files they serve; `forge::runs`: the builds and the run endpoints);
 //! * [`registry`]: Debian's `docker-registry` (distribution 2.8) started on a free loopback
 //!   port (anonymous, htpasswd or token auth) and stopped on drop, with
 //!   [`registry_or_skip!`] to skip a test when it is not installed; pushing images over its
@@ -41,18 +49,17 @@ pub mod registry;
 mod wire;
 
 pub use forge::{
-    GITHUB_ACCEPT, GITHUB_ACCEPT_RAW, GITHUB_API_VERSION, GITHUB_MAX_INPUTS, GITLAB_PREFIX,
+    GITHUB_ACCEPT, GITHUB_ACCEPT_RAW, GITHUB_API_VERSION, GITHUB_FAILED_CONCLUSIONS,
+    GITHUB_MAX_INPUTS, GITLAB_FAILED_STATUSES, GITLAB_PREFIX, Run, RunScript,
 };
 
-use forge::{Answer, Files, Tokens};
+use forge::{Answer, Files, Runs, Tokens};
 use wire::{ReadError, Request};
 
 /// How often the accept loop looks at the stop flag.
 const POLL: Duration = Duration::from_millis(2);
 /// The longest the server waits on one connection's read or write.
 const IO_TIMEOUT: Duration = Duration::from_secs(5);
-/// The first GitLab pipeline id handed out.
-const FIRST_PIPELINE_ID: u64 = 1000;
 
 /// One request the fake received, with what it answered.
 #[derive(Debug, Clone)]
@@ -160,7 +167,7 @@ struct Shared {
     base_url: String,
     requests: Vec<Recorded>,
     script: VecDeque<Scripted>,
-    next_pipeline: u64,
+    runs: Runs,
 }
 
 /// A fake GitHub and GitLab API on `127.0.0.1`, served by one thread until dropped.
@@ -195,7 +202,7 @@ impl FakeForge {
             base_url: format!("http://{addr}"),
             requests: Vec::new(),
             script: VecDeque::new(),
-            next_pipeline: FIRST_PIPELINE_ID,
+            runs: Runs::default(),
         }));
         let stop = Arc::new(AtomicBool::new(false));
         let thread = thread::Builder::new()
@@ -268,6 +275,46 @@ impl FakeForge {
     /// answer for a repository the caller may not see.
     pub fn set_private(&self, provider: Provider, repo: &str) {
         lock(&self.shared).files.set_private(provider, repo);
+    }
+
+    /// Scripts the outcomes of the next runs of `repo` on `provider`: each new run (a
+    /// dispatch, a pipeline) takes the next item; once they are used up, runs succeed at
+    /// once. Panics when a failure word is not one the provider documents
+    /// ([`GITHUB_FAILED_CONCLUSIONS`], [`GITLAB_FAILED_STATUSES`]).
+    ///
+    /// The state endpoints then answer as documented: GitHub's `GET /repos/{owner}/{repo}/
+    /// actions/runs/{id}` with `status` `in_progress` while running and `completed` with the
+    /// `conclusion` after, GitLab's `GET /api/v4/projects/{id}/pipelines/{pipeline_id}` with
+    /// `status` `running`, `success` or the failure word. Each such GET is one poll
+    /// ([`RunScript::RunningFor`] counts them); GitHub's run list shows the state without
+    /// counting a poll.
+    pub fn script_runs(
+        &self,
+        provider: Provider,
+        repo: &str,
+        scripts: impl IntoIterator<Item = RunScript>,
+    ) {
+        let scripts = scripts.into_iter().collect();
+        lock(&self.shared).runs.script(provider, repo, scripts);
+    }
+
+    /// `false`: an older GitHub Enterprise Server, whose dispatch refuses a body with
+    /// `return_run_details` (422 `"\"return_run_details\" is not a permitted key."`,
+    /// no run) and answers one without it 204. `true` (the default): github.com.
+    pub fn set_run_details(&self, supported: bool) {
+        lock(&self.shared).runs.run_details = supported;
+    }
+
+    /// Sets the time new runs are created at (RFC 3339, e.g. `2027-01-01T00:00:00Z`), for
+    /// tests that replay simulated weeks; the default is the real UTC time. Panics on
+    /// anything else than RFC 3339.
+    pub fn set_clock(&self, now: &str) {
+        lock(&self.shared).runs.set_clock(now);
+    }
+
+    /// Every run started so far, in order, with what is left of its script.
+    pub fn runs(&self) -> Vec<Run> {
+        lock(&self.shared).runs.all()
     }
 }
 
@@ -347,6 +394,14 @@ fn handle(mut stream: TcpStream, shared: &Mutex<Shared>) {
 /// An answer: status, headers, body.
 type Reply = (u16, Vec<(String, String)>, Vec<u8>);
 
+/// A status with a JSON body, or without any body.
+fn with_json((status, body): (u16, Option<Value>)) -> Reply {
+    match body {
+        Some(body) => json_answer(status, body.to_string()),
+        None => (status, Vec::new(), Vec::new()),
+    }
+}
+
 fn json_answer(status: u16, body: String) -> Reply {
     let headers = vec![("Content-Type".to_owned(), "application/json".to_owned())];
     (status, headers, body.into_bytes())
@@ -365,21 +420,23 @@ fn respond(request: &Request, shared: &Mutex<Shared>) -> (Vec<String>, Option<Re
         ));
         return (verdict.violations, answer);
     }
+    let base = shared.base_url.clone();
+    let runs = &mut shared.runs;
     let answer = match verdict.answer {
-        Answer::Dispatched => (204, Vec::new(), Vec::new()),
-        Answer::PipelineCreated { project, reference } => {
-            let id = shared.next_pipeline;
-            shared.next_pipeline += 1;
-            let body = json!({
-                "id": id,
-                "iid": id - FIRST_PIPELINE_ID + 1,
-                "ref": reference,
-                "status": "created",
-                "source": "api",
-                "web_url": format!("{}/{project}/-/pipelines/{id}", shared.base_url),
-            });
-            json_answer(201, body.to_string())
+        Answer::Dispatched(dispatch) => with_json(runs.dispatch(&base, dispatch)),
+        Answer::PipelineCreated {
+            project,
+            reference,
+            variables,
+        } => with_json(runs.pipeline(&base, project, reference, variables)),
+        Answer::RunState { provider, repo, id } => {
+            with_json(runs.state(&base, provider, &repo, id))
         }
+        Answer::RunList {
+            repo,
+            workflow,
+            filter,
+        } => with_json(runs.list(&base, &repo, &workflow, &filter)),
         Answer::Content { content_type, body } => {
             (200, vec![("Content-Type".to_owned(), content_type)], body)
         }

@@ -193,7 +193,7 @@ fn reference(query: Option<&str>, extra: &[&str], violations: &mut Vec<String>) 
 }
 
 /// A GET carries no body (and so no `Content-Type`).
-fn expect_no_body(request: &Request, violations: &mut Vec<String>) {
+pub(crate) fn expect_no_body(request: &Request, violations: &mut Vec<String>) {
     if !request.body.is_empty() {
         violations.push(format!(
             "a GET carries no body, got {} bytes",

@@ -52,7 +52,37 @@ fn good_github_dispatch_has_no_violation() {
         &tokens(),
     );
     assert_eq!(v.violations, Vec::<String>::new());
-    assert_eq!(v.answer, Answer::Dispatched);
+    assert_eq!(
+        v.answer,
+        Answer::Dispatched(Dispatch {
+            repo: "acme/app".to_owned(),
+            workflow: "build.yml".to_owned(),
+            branch: "main".to_owned(),
+            inputs: vec![("image".to_owned(), "app".to_owned())],
+            run_details: None,
+        })
+    );
+}
+
+/// "Create a workflow dispatch event": `return_run_details` is an optional boolean.
+#[test]
+fn return_run_details_must_be_a_boolean() {
+    for (value, ok) in [
+        ("true", true),
+        ("false", true),
+        ("\"true\"", false),
+        ("1", false),
+    ] {
+        let body = format!(r#"{{"ref":"main","return_run_details":{value}}}"#);
+        let v = check(
+            &request("POST", GH, &github_headers("Bearer gh"), &body),
+            &tokens(),
+        );
+        assert_eq!(v.violations.is_empty(), ok, "{value}: {:?}", v.violations);
+        if !ok {
+            assert!(matches!(v.answer, Answer::Refused { status: 422, .. }));
+        }
+    }
 }
 
 #[test]
@@ -74,7 +104,7 @@ fn github_wrong_token_is_401_bad_credentials() {
 #[test]
 fn github_body_problems_are_422_and_named() {
     let inputs: serde_json::Map<String, Value> =
-        (0..11).map(|i| (format!("i{i}"), json!("v"))).collect();
+        (0..26).map(|i| (format!("i{i}"), json!("v"))).collect();
     let body = json!({"ref": 1, "inputs": inputs, "extra": true}).to_string();
     let v = check(
         &request("POST", GH, &github_headers("Bearer gh"), &body),
@@ -106,7 +136,8 @@ fn gitlab_raw_slash_in_project_is_a_violation() {
         v.answer,
         Answer::PipelineCreated {
             project: "acme/svc".to_owned(),
-            reference: "main".to_owned()
+            reference: "main".to_owned(),
+            variables: Vec::new(),
         }
     );
 }
