@@ -225,7 +225,7 @@ fn history(
     let mut built = 0u64;
     for step in 0..=shape.depth {
         let now = t2.plus(Duration::from_minutes(60 * step as u64));
-        let decision = rebuild::reconcile(en, &mut world, now);
+        let decision = rebuild::reconcile(en, &mut world, now, &policy);
         if decision.triggers.is_empty() {
             break;
         }
@@ -235,7 +235,10 @@ fn history(
                 Err("HTTP 500 from the forge (synthetic)".to_string())
             } else {
                 built += 1;
-                Ok(Some(1_000_000 + built))
+                Ok(rebuild::Started {
+                    pipeline_id: Some(1_000_000 + built),
+                    ..rebuild::Started::default()
+                })
             };
             let ok = outcome.is_ok();
             rebuild::trigger_result(&mut world, trigger, outcome, now, &policy);

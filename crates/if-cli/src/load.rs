@@ -203,14 +203,41 @@ pub fn write_state(
         .lock()
         .unwrap_or_else(std::sync::PoisonError::into_inner)
         .as_mut()
-        && !writes.is_empty()
     {
         noted
             .files
             .extend(writes.iter().map(|w| root.join(&w.path)));
-        noted.changes.extend(state.changes.iter().cloned());
+        // Files written one at a time before (`write_image`) count too: their changes are
+        // in `state.changes`, noted here once, at the run's last write.
+        if !noted.files.is_empty() {
+            noted.changes.extend(state.changes.iter().cloned());
+        }
     }
     Ok(writes.into_iter().map(|w| w.path).collect())
+}
+
+/// Writes image `name`'s state file now when it changed since `baseline` (which then counts
+/// it as written): `reconcile` records each build's outcome as soon as the forge answers,
+/// before it sends the next, so a crash re-sends at most the build in flight. Returns the
+/// path written, relative to `root`.
+pub fn write_image(
+    root: &Path,
+    baseline: &mut if_state::Baseline,
+    state: &if_state::Analysis,
+    name: &str,
+) -> Result<Option<String>, CliError> {
+    let write = if_state::plan_image_write(baseline, state, name)
+        .map_err(|e| CliError::Input(e.to_string()))?;
+    let Some(w) = write else { return Ok(None) };
+    write_atomic(&root.join(&w.path), &w.contents)?;
+    if let Some(noted) = WRITTEN
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .as_mut()
+    {
+        noted.files.push(root.join(&w.path));
+    }
+    Ok(Some(w.path))
 }
 
 /// What the state writes of this process wrote since [`note_writes`].

@@ -60,7 +60,7 @@ fn a_base_image_update_rebuilds_the_chain_then_the_diamond_once_each() {
     assert_eq!(
         plan,
         json!({
-            "base": "python-3.12-slim", "at": day(0), "pinned": [], "stuck": [],
+            "base": "python-3.12-slim", "at": day(0), "pinned": [], "stuck": [], "running": [],
             "steps": [
                 step(&day(7), "base-py", json!(["python-3.12-slim"])),
                 step(&day(7), "svc-a", json!(["base-py"])),
@@ -124,17 +124,26 @@ fn a_base_image_update_rebuilds_the_chain_then_the_diamond_once_each() {
     );
 
     // The same time again: nothing new (idempotent), nothing written.
+    // (It polls the run it started, which the fake says succeeded: the rebuild is closed.)
     let text = f.ok(&["reconcile", "--now", &day(7)]);
-    assert_eq!(text, "nothing to trigger at 2026-03-17T10:00:00Z\n");
+    let run = format!("{}/acme/base-py/actions/runs/5000", f.forge.url());
+    assert_eq!(
+        text,
+        format!(
+            "build of base-py: succeeded (success) {run}\n\
+             nothing to trigger at 2026-03-17T10:00:00Z\n"
+        )
+    );
     assert_eq!(f.requests().len(), 1);
 
-    // The build of base-py is seen (Kargo: its tag got a new digest): the rebuild is closed
-    // and its dependents are scheduled, each after its cascadeDelay.
+    // The build of base-py is seen (Kargo: its tag got a new digest): the rebuild was already
+    // closed by the poll, and the digest schedules its dependents, each after its
+    // cascadeDelay.
     let (base_py, at) = (digest('c'), day_at(7, "12:00"));
     let v = f.record("ghcr.io/acme/base-py:latest", &base_py, &at);
     assert_eq!(
-        (&v["subject"], &v["completed"]),
-        (&json!("base-py"), &json!(true))
+        (&v["subject"], &v["completed"], &v["outcome"]),
+        (&json!("base-py"), &json!(false), &json!("updated"))
     );
     assert_eq!(
         v["scheduled"],
@@ -144,7 +153,9 @@ fn a_base_image_update_rebuilds_the_chain_then_the_diamond_once_each() {
     let h = &s.rebuild_history[..];
     assert_eq!(h.len(), 1);
     assert_eq!(h[0].success, Some(true));
-    assert_eq!(h[0].completed_at.map(|t| t.to_string()), Some(at.clone()));
+    // Closed when the poll saw the run succeed, before the digest came.
+    assert_eq!(h[0].completed_at.map(|t| t.to_string()), Some(day(7)));
+    assert_eq!(h[0].conclusion.as_deref(), Some("success"));
     assert_eq!(h[0].base_image_snapshots["python-3.12-slim"], new);
     assert_eq!(s.current_digest.unwrap().to_string(), base_py);
 
@@ -285,27 +296,37 @@ fn a_base_image_update_rebuilds_the_chain_then_the_diamond_once_each() {
         })
     );
 
-    // Later runs send nothing more; every image is back to monitoring but top, running.
+    // Later runs send nothing more: the first polls top's run, which succeeded; every image
+    // is back to monitoring.
     for now in [day_at(8, "17:00"), day(12)] {
         assert_eq!(f.reconcile(&now, &[])["triggers"], json!([]));
     }
     assert_eq!(f.requests().len(), 4);
     let status = f.status();
-    for (name, want) in [
-        ("base-py", "monitoring"),
-        ("svc-a", "monitoring"),
-        ("svc-b", "monitoring"),
-        ("top", "triggered"),
-    ] {
-        assert_eq!(status[name]["rebuild_detail"]["status"], want, "{name}");
+    for name in ["base-py", "svc-a", "svc-b", "top"] {
+        assert_eq!(
+            status[name]["rebuild_detail"]["status"], "monitoring",
+            "{name}"
+        );
     }
-    assert_eq!(status["top"]["rebuild"], format!("triggered at {at_b}"));
+    let top = f.image_state("top");
+    let last = top.rebuild_history.last().unwrap();
+    assert_eq!(
+        (last.success, last.conclusion.as_deref()),
+        (Some(true), Some("success"))
+    );
     f.assert_no_secrets();
 }
 
 #[test]
 fn a_digest_seen_while_a_rebuild_waits_is_built_next_after_its_own_delay() {
     let f = Factory::setup();
+    // base-py's build keeps running until its digest is recorded.
+    f.forge.script_runs(
+        if_model::enrollment::Provider::Github,
+        "acme/base-py",
+        [if_testkit::RunScript::RunForever],
+    );
     let (b, c) = (digest('b'), digest('c'));
     f.record("python:3.12-slim", &digest('a'), &day(-1));
     f.record("python:3.12-slim", &b, &day(0));
@@ -333,7 +354,10 @@ fn a_digest_seen_while_a_rebuild_waits_is_built_next_after_its_own_delay() {
         (&json!("triggered"), &json!(1))
     );
     let v = f.reconcile(&day(10), &[]);
-    let queued = waiting("base-py", None, &[], "queued behind the running build");
+    // It waits until the build's outcome, at most until its buildTimeout (7d) after day 7.
+    let run = format!("{}/acme/base-py/actions/runs/5000", f.forge.url());
+    let why = format!("queued behind the running build {run}");
+    let queued = waiting("base-py", Some(&day(14)), &[], &why);
     assert_eq!(
         (v["triggers"].clone(), v["waiting"].clone()),
         (json!([]), json!([queued]))

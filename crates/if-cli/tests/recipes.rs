@@ -263,6 +263,7 @@ fn every_recipe_and_deploy_file_is_yaml() {
         "examples/ci/github/scheduled.yml",
         "examples/ci/github/build-on-dispatch.yml",
         "examples/ci/gitlab/.gitlab-ci.yml",
+        "examples/ci/gitlab/build-on-pipeline.yml",
         "deploy/kustomization.yaml",
         "deploy/serviceaccount.yaml",
         "deploy/secrets.example.yaml",
@@ -306,13 +307,17 @@ fn every_image_factory_command_in_the_recipes_parses() {
     );
     assert_eq!(
         subcommands("examples/ci/github/build-on-dispatch.yml"),
-        ["record-build"]
+        ["record-build", "record-build"]
+    );
+    assert_eq!(
+        subcommands("examples/ci/gitlab/build-on-pipeline.yml"),
+        ["record-build", "record-build"]
     );
     assert_eq!(
         subcommands("examples/ci/gitlab/.gitlab-ci.yml"),
         ["validate", "generate", "check", "reconcile"]
     );
-    assert_eq!(total, 9, "commands found in {files:?}");
+    assert_eq!(total, 12, "commands found in {files:?}");
 }
 
 #[test]
@@ -321,6 +326,7 @@ fn the_recipes_that_write_state_push_it_and_generate_only_checks() {
         "examples/ci/github/scheduled.yml",
         "examples/ci/github/build-on-dispatch.yml",
         "examples/ci/gitlab/.gitlab-ci.yml",
+        "examples/ci/gitlab/build-on-pipeline.yml",
     ] {
         for (sub, cli) in recipe_commands(&workspace().join(file)) {
             if matches!(sub.as_str(), "check" | "reconcile" | "record-build") {

@@ -14,6 +14,8 @@ use crate::yaml::{self, Node, Pos, Value};
 
 /// The default delay between a base-image update and the rebuild.
 pub const DEFAULT_REBUILD_DELAY: Duration = Duration::from_days(7);
+/// How long a triggered build may go without an outcome before it counts as failed.
+pub const DEFAULT_BUILD_TIMEOUT: Duration = Duration::from_days(1);
 /// The default branch of a source repository.
 pub const DEFAULT_BRANCH: &str = "main";
 
@@ -131,6 +133,9 @@ pub struct ImageEntry {
     pub cascade_delay: Duration,
     /// Trigger rebuilds automatically (otherwise they become `due` and wait for a person).
     pub auto_rebuild: bool,
+    /// How long a triggered build may run without an outcome (success, failure) before it
+    /// is recorded as failed (default 1d): no build blocks its image forever.
+    pub build_timeout: Duration,
     /// Regex of the tags to watch (external images).
     pub allow_tags: Option<String>,
     /// How Kargo selects among tags.
@@ -206,6 +211,7 @@ const ENTRY_KEYS: &[&str] = &[
     "rebuildDelay",
     "cascadeDelay",
     "autoRebuild",
+    "buildTimeout",
     "allowTags",
     "imageSelectionStrategy",
 ];
@@ -304,6 +310,12 @@ fn entry(d: &mut Decoder, node: &Node) -> Option<ImageEntry> {
     let rebuild_delay = d.duration(f.get("rebuildDelay"), "rebuildDelay");
     let cascade_delay = d.duration(f.get("cascadeDelay"), "cascadeDelay");
     let auto_rebuild = d.boolean(f.get("autoRebuild"), "autoRebuild");
+    let build_timeout = d.duration(f.get("buildTimeout"), "buildTimeout");
+    if let (Some(t), Some(at)) = (build_timeout, f.get("buildTimeout"))
+        && t.as_minutes() == 0
+    {
+        d.error(at.pos, "buildTimeout must be longer than 0m".to_string());
+    }
     let allow_tags = decode_allow_tags(d, f.get("allowTags"));
     let strategy = decode_strategy(d, f.get("imageSelectionStrategy"));
     if f.get("source").is_none() && allow_tags.is_none() {
@@ -320,6 +332,7 @@ fn entry(d: &mut Decoder, node: &Node) -> Option<ImageEntry> {
         rebuild_delay: rebuild_delay.unwrap_or(DEFAULT_REBUILD_DELAY),
         cascade_delay: cascade_delay.unwrap_or_default(),
         auto_rebuild: auto_rebuild.unwrap_or(true),
+        build_timeout: build_timeout.unwrap_or(DEFAULT_BUILD_TIMEOUT),
         allow_tags,
         image_selection_strategy: strategy,
     })

@@ -53,6 +53,9 @@ pub struct RebuildState {
     pub next_attempt_at: Option<Timestamp>,
     /// Every upstream change the pending rebuild answers (coalesced: one trigger serves all).
     pub causes: Vec<Cause>,
+    /// The causes the running build serves (`triggered`): dropped when it succeeds, back in
+    /// `causes` when it fails, so a failed build is retried for them.
+    pub running_causes: Vec<Cause>,
     /// Unknown keys.
     pub extra: Extra,
 }
@@ -94,6 +97,25 @@ pub struct RebuildRecord {
     pub triggered_by: Option<String>,
     /// The GitLab pipeline the trigger created.
     pub pipeline_id: Option<u64>,
+    /// The GitHub Actions run the dispatch started (`return_run_details`, or found by its
+    /// dispatch id).
+    pub run_id: Option<u64>,
+    /// The run's or pipeline's page.
+    pub run_url: Option<String>,
+    /// The id the trigger put in the build's `reason` input (`if-1a2b3c4d`), to find a run
+    /// whose id the forge did not return.
+    pub dispatch_id: Option<String>,
+    /// The run's state at the last poll while it ran (`queued`, `in_progress`, `running`).
+    pub run_status: Option<String>,
+    /// Why the run's state is not known (the last poll failed, the dispatch's answer was
+    /// lost); cleared by the next answer.
+    pub run_error: Option<String>,
+    /// How the build ended: `success`, the forge's word (`failure`, `cancelled`,
+    /// `timed_out`, `skipped`, `failed`, `canceled`), `reported` (`record-build --failed`)
+    /// or `no-outcome` (nothing within `buildTimeout`).
+    pub conclusion: Option<String>,
+    /// Why it failed, for people.
+    pub failure_reason: Option<String>,
     /// When the new digest was recorded (or when the factory gave up).
     pub completed_at: Option<Timestamp>,
     /// Unknown keys.
@@ -130,8 +152,14 @@ pub struct ImageState {
     pub current_version: Option<String>,
     /// Current published digest.
     pub current_digest: Option<Digest>,
-    /// When the current version was built.
+    /// When the current version was built (images the factory builds).
     pub last_built: Option<Timestamp>,
+    /// The digest before the current one (external images).
+    pub previous_digest: Option<Digest>,
+    /// When the digest last changed (external images).
+    pub last_updated: Option<Timestamp>,
+    /// Observed digest changes (external images: nobody here built them).
+    pub update_history: Vec<UpdateRecord>,
     /// Rebuild bookkeeping.
     pub rebuild_state: Option<RebuildState>,
     /// Past rebuilds.
@@ -226,6 +254,9 @@ const IMAGE_KEYS: &[&str] = &[
     "currentVersion",
     "currentDigest",
     "lastBuilt",
+    "previousDigest",
+    "lastUpdated",
+    "updateHistory",
     "rebuildState",
     "rebuildHistory",
     "checkError",
@@ -241,6 +272,7 @@ const REBUILD_STATE_KEYS: &[&str] = &[
     "lastError",
     "nextAttemptAt",
     "causes",
+    "runningCauses",
 ];
 const CAUSE_KEYS: &[&str] = &[
     "baseImage",
@@ -258,6 +290,13 @@ const REBUILD_RECORD_KEYS: &[&str] = &[
     "success",
     "triggeredBy",
     "pipelineId",
+    "runId",
+    "runUrl",
+    "dispatchId",
+    "runStatus",
+    "runError",
+    "conclusion",
+    "failureReason",
     "completedAt",
 ];
 const BASE_KEYS: &[&str] = &[
@@ -331,6 +370,9 @@ pub fn parse_image(src: &str, file: &str) -> (Option<ImageState>, Vec<Diagnostic
         current_version: d.string(f.get("currentVersion"), "currentVersion"),
         current_digest: d.digest(f.get("currentDigest"), "currentDigest"),
         last_built: d.timestamp(f.get("lastBuilt"), "lastBuilt"),
+        previous_digest: d.digest(f.get("previousDigest"), "previousDigest"),
+        last_updated: d.timestamp(f.get("lastUpdated"), "lastUpdated"),
+        update_history: d.list(f.get("updateHistory"), "updateHistory", update_record),
         rebuild_state: f.get("rebuildState").and_then(|n| rebuild_state(&mut d, n)),
         rebuild_history: d.list(f.get("rebuildHistory"), "rebuildHistory", rebuild_record),
         check_error: d.string(f.get("checkError"), "checkError"),
@@ -353,6 +395,7 @@ fn rebuild_state(d: &mut Decoder, node: &Node) -> Option<RebuildState> {
         last_error: d.string(f.get("lastError"), "lastError"),
         next_attempt_at: d.timestamp(f.get("nextAttemptAt"), "nextAttemptAt"),
         causes: d.list(f.get("causes"), "causes", cause),
+        running_causes: d.list(f.get("runningCauses"), "runningCauses", cause),
         extra: f.unknown(REBUILD_STATE_KEYS),
     })
 }
@@ -403,6 +446,13 @@ fn rebuild_record(d: &mut Decoder, node: &Node) -> Option<RebuildRecord> {
         success: d.boolean(f.get("success"), "success"),
         triggered_by: d.string(f.get("triggeredBy"), "triggeredBy"),
         pipeline_id: d.count64(f.get("pipelineId"), "pipelineId"),
+        run_id: d.count64(f.get("runId"), "runId"),
+        run_url: d.string(f.get("runUrl"), "runUrl"),
+        dispatch_id: d.string(f.get("dispatchId"), "dispatchId"),
+        run_status: d.string(f.get("runStatus"), "runStatus"),
+        run_error: d.string(f.get("runError"), "runError"),
+        conclusion: d.string(f.get("conclusion"), "conclusion"),
+        failure_reason: d.string(f.get("failureReason"), "failureReason"),
         completed_at: d.timestamp(f.get("completedAt"), "completedAt"),
         extra: f.unknown(REBUILD_RECORD_KEYS),
     })

@@ -182,6 +182,32 @@ fn changed<S: Hash + Sync>(
         .collect()
 }
 
+/// The write of image `name`'s state alone, when it changed since `baseline`, which then
+/// records it as written: a run that writes each outcome as soon as it is known (a
+/// reconcile, one build at a time) and [`plan_writes`] at the end writes each file once.
+pub fn plan_image_write(
+    baseline: &mut Baseline,
+    analysis: &Analysis,
+    name: &str,
+) -> Result<Option<Write>, WriteError> {
+    let Some(state) = analysis.images.get(name) else {
+        return Ok(None);
+    };
+    let fp = fingerprint(state);
+    let (path, created) = match baseline.images.get(name) {
+        Some((_, old)) if *old == fp => return Ok(None),
+        Some((path, _)) => (relative("images", path), false),
+        None => (format!("state/images/{name}.yaml"), true),
+    };
+    let contents = format!("{HEADER}{}", state.to_yaml()?);
+    baseline.images.insert(name.to_string(), (path.clone(), fp));
+    Ok(Some(Write {
+        path,
+        contents,
+        created,
+    }))
+}
+
 fn relative(dir: &str, path: &str) -> String {
     let stem = file_stem(path).unwrap_or_default();
     format!("state/{dir}/{stem}.yaml")

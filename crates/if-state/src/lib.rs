@@ -12,4 +12,4 @@ pub mod rebuild;
 pub mod watch;
 
 pub use analyze::{Analysis, Discovery, Published, Request, analyze};
-pub use files::{Baseline, Write, baseline, plan_writes};
+pub use files::{Baseline, Write, baseline, plan_image_write, plan_writes};

@@ -36,6 +36,18 @@ struct Stuck<'a> {
     why: &'a str,
 }
 
+/// A build running now (the plan assumes it succeeds at once).
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct RunningRow<'a> {
+    image: &'a str,
+    triggered_at: Option<String>,
+    run_url: Option<&'a str>,
+    run_status: Option<&'a str>,
+    run_error: Option<&'a str>,
+    give_up_at: Option<String>,
+}
+
 /// Runs `plan`.
 pub fn run(cli: &Cli, args: &Args) -> Result<Outcome, CliError> {
     super::text_or_json(cli)?;
@@ -68,6 +80,18 @@ pub fn run(cli: &Cli, args: &Args) -> Result<Outcome, CliError> {
             why: &w.why,
         })
         .collect();
+    let running: Vec<RunningRow<'_>> = plan
+        .running
+        .iter()
+        .map(|r| RunningRow {
+            image: &r.image,
+            triggered_at: r.triggered_at.map(|t| t.to_string()),
+            run_url: r.run_url.as_deref(),
+            run_status: r.run_status.as_deref(),
+            run_error: r.run_error.as_deref(),
+            give_up_at: r.give_up_at.map(|t| t.to_string()),
+        })
+        .collect();
     if cli.format == Format::Json {
         output::print_json(&serde_json::json!({
             "base": plan.base,
@@ -75,6 +99,7 @@ pub fn run(cli: &Cli, args: &Args) -> Result<Outcome, CliError> {
             "steps": steps,
             "pinned": plan.pinned,
             "stuck": stuck,
+            "running": running,
         }))?;
         return Ok(Outcome::Ok);
     }
@@ -105,6 +130,22 @@ pub fn run(cli: &Cli, args: &Args) -> Result<Outcome, CliError> {
     }
     for s in &stuck {
         println!("  {}: not rebuilt: {}", s.image, s.why);
+    }
+    if !running.is_empty() {
+        println!("assuming these running builds succeed at once:");
+    }
+    for r in &running {
+        let state = r
+            .run_status
+            .or(r.run_error)
+            .unwrap_or("no state polled yet");
+        let url = r.run_url.map(|u| format!(" {u}")).unwrap_or_default();
+        let give_up = r
+            .give_up_at
+            .as_ref()
+            .map(|t| format!(", given up at {t}"))
+            .unwrap_or_default();
+        println!("  {:<24} {state}{url}{give_up}", r.image);
     }
     Ok(Outcome::Ok)
 }

@@ -2,7 +2,7 @@
 //! builds on GitHub or GitLab, and record each outcome in the state.
 
 use if_model::timestamp::Timestamp;
-use if_state::rebuild::{self, Decision, Trigger};
+use if_state::rebuild::{self, Decision, Policy, Started, Trigger};
 use serde::Serialize;
 
 use crate::cli::{Cli, Format};
@@ -76,6 +76,10 @@ struct TriggerRow<'a> {
     /// `dry-run`, `triggered` or `failed`.
     result: &'static str,
     pipeline_id: Option<u64>,
+    run_id: Option<u64>,
+    run_url: Option<String>,
+    /// Why the start is not confirmed (the forge's answer was lost; not sent again).
+    unconfirmed: Option<String>,
     error: Option<String>,
 }
 
@@ -95,20 +99,20 @@ struct Report<'a> {
     due: &'a [String],
     waiting: Vec<WaitRow<'a>>,
     cycles: &'a [Vec<String>],
+    timed_out: &'a [String],
+    polled: &'a [crate::forge::Polled],
     changes: &'a [String],
     written: &'a [String],
 }
 
-type Outcomes = Vec<Option<Result<Option<u64>, String>>>;
+type Outcomes = Vec<Option<Result<Started, String>>>;
 
-fn trigger_row<'a>(
-    t: &'a Trigger,
-    outcome: Option<&Result<Option<u64>, String>>,
-) -> TriggerRow<'a> {
-    let (result, pipeline_id, error) = match outcome {
-        None => ("dry-run", None, None),
-        Some(Ok(p)) => ("triggered", *p, None),
-        Some(Err(e)) => ("failed", None, Some(e.clone())),
+fn trigger_row<'a>(t: &'a Trigger, outcome: Option<&Result<Started, String>>) -> TriggerRow<'a> {
+    let none = Started::default();
+    let (result, started, error) = match outcome {
+        None => ("dry-run", &none, None),
+        Some(Ok(started)) => ("triggered", started, None),
+        Some(Err(e)) => ("failed", &none, Some(e.clone())),
     };
     TriggerRow {
         image: &t.image,
@@ -125,32 +129,66 @@ fn trigger_row<'a>(
             .map(|(k, v)| (k.as_str(), v.as_str()))
             .collect(),
         result,
-        pipeline_id,
+        pipeline_id: started.pipeline_id,
+        run_id: started.run_id,
+        run_url: started.url.clone(),
+        unconfirmed: started.unconfirmed.clone(),
         error,
     }
 }
 
-/// Dispatches every trigger (unless `dry_run`) and records each outcome.
+/// Where a run writes what it learns, as soon as it learns it: the factory root and what the
+/// files said (none in a dry run, which writes nothing), and the files written so far.
+struct Sink<'a> {
+    root: &'a std::path::Path,
+    baseline: Option<if_state::Baseline>,
+    written: Vec<String>,
+}
+
+impl Sink<'_> {
+    /// Writes image `name`'s file now if it changed.
+    fn image(&mut self, world: &if_state::Analysis, name: &str) -> Result<(), CliError> {
+        if let Some(baseline) = self.baseline.as_mut()
+            && let Some(path) = load::write_image(self.root, baseline, world, name)?
+        {
+            self.written.push(path);
+        }
+        Ok(())
+    }
+
+    /// Writes every other changed file; returns every file written, sorted.
+    fn finish(mut self, world: &if_state::Analysis) -> Result<Vec<String>, CliError> {
+        if let Some(baseline) = &self.baseline {
+            self.written
+                .extend(load::write_state(self.root, baseline, world)?);
+        }
+        self.written.sort();
+        self.written.dedup();
+        Ok(self.written)
+    }
+}
+
+/// Dispatches every trigger (unless `dry_run`) and records each outcome, writing the image's
+/// state before the next trigger is sent.
 fn carry_out(
     world: &mut if_state::Analysis,
     triggers: &[Trigger],
-    args: &DispatchArgs,
+    client: Option<&if_forge::Client>,
+    sink: &mut Sink<'_>,
     now: Timestamp,
-    dry_run: bool,
-) -> Outcomes {
-    if dry_run || triggers.is_empty() {
-        return triggers.iter().map(|_| None).collect();
+    policy: &Policy,
+) -> Result<Outcomes, CliError> {
+    let Some(client) = client.filter(|_| !triggers.is_empty()) else {
+        return Ok(triggers.iter().map(|_| None).collect());
+    };
+    let mut out = Vec::with_capacity(triggers.len());
+    for t in triggers {
+        let outcome = forge::dispatch(client, t);
+        rebuild::trigger_result(world, t, outcome.clone(), now, policy);
+        sink.image(world, &t.image)?;
+        out.push(Some(outcome));
     }
-    let client = forge::client_from_env(args);
-    let policy = args.policy();
-    triggers
-        .iter()
-        .map(|t| {
-            let outcome = forge::dispatch(&client, t);
-            rebuild::trigger_result(world, t, outcome.clone(), now, &policy);
-            Some(outcome)
-        })
-        .collect()
+    Ok(out)
 }
 
 fn print_triggers(triggers: &[Trigger], outcomes: &Outcomes) {
@@ -166,18 +204,31 @@ fn print_triggers(triggers: &[Trigger], outcomes: &Outcomes) {
                     output::line(format_args!("    {k} = {v}"));
                 }
             }
-            Some(Ok(p)) => {
-                let pipeline = p.map(|p| format!(", pipeline {p}")).unwrap_or_default();
-                output::line(format_args!("triggered {} ({target}{pipeline})", t.image));
+            Some(Ok(started)) => {
+                let run = started.label();
+                let url = started
+                    .url
+                    .as_ref()
+                    .map(|u| format!(" {u}"))
+                    .unwrap_or_default();
+                output::line(format_args!("triggered {} ({target}{run}){url}", t.image));
+                if let Some(u) = &started.unconfirmed {
+                    eprintln!(
+                        "warning: the start of {}'s build is not confirmed ({u}); it is not \
+                         sent again, and is given up after its buildTimeout unless found",
+                        t.image
+                    );
+                }
             }
             Some(Err(e)) => eprintln!("error: trigger of {} ({target}) failed: {e}", t.image),
         }
     }
 }
 
-/// Loads the factory, lets `decide` choose the triggers, carries them out (unless
-/// `dry_run`), writes the state and prints the report (JSON, or the triggers as text).
-/// Returns the decision when the caller still has text to print.
+/// Loads the factory, asks the forges for the outcome of every running build (unless
+/// `dry_run`), lets `decide` choose the triggers, carries them out (unless `dry_run`), writes
+/// the state (each outcome as soon as it is known) and prints the report (JSON, or the
+/// triggers as text). Returns the decision when the caller still has text to print.
 fn decide_and_dispatch(
     cli: &Cli,
     run: &RunArgs,
@@ -185,22 +236,63 @@ fn decide_and_dispatch(
     decide: impl FnOnce(
         &if_model::enrollment::Enrollment,
         &mut if_state::Analysis,
+        &Policy,
     ) -> Result<Decision, CliError>,
 ) -> Result<Option<Decision>, CliError> {
     let factory = load::load_for_update(&cli.root)?;
     let dry_run = run.dry_run;
+    let policy = run.dispatch.policy();
     // What the files said, to write only what changes (nothing is written in a dry run).
-    let baseline = (!dry_run).then(|| if_state::baseline(&factory));
-    let (enrollment, mut world) = rebuild::take(factory);
-    let decision = decide(&enrollment, &mut world)?;
-    let outcomes = carry_out(&mut world, &decision.triggers, &run.dispatch, now, dry_run);
-    let written = match &baseline {
-        None => Vec::new(),
-        Some(baseline) => load::write_state(&cli.root, baseline, &world)?,
+    let mut sink = Sink {
+        root: &cli.root,
+        baseline: (!dry_run).then(|| if_state::baseline(&factory)),
+        written: Vec::new(),
     };
+    let (enrollment, mut world) = rebuild::take(factory);
+    let client = (!dry_run).then(|| forge::client_from_env(&run.dispatch));
+    let polled = match &client {
+        Some(client) => {
+            let polled = forge::poll_all(client, &enrollment, &world);
+            for p in &polled {
+                if rebuild::build_result(
+                    &mut world,
+                    &p.image,
+                    p.entry,
+                    p.observed.clone(),
+                    now,
+                    &policy,
+                ) {
+                    sink.image(&world, &p.image)?;
+                }
+            }
+            polled
+        }
+        None => Vec::new(),
+    };
+    let decision = decide(&enrollment, &mut world, &policy)?;
+    let outcomes = carry_out(
+        &mut world,
+        &decision.triggers,
+        client.as_ref(),
+        &mut sink,
+        now,
+        &policy,
+    )?;
+    let written = sink.finish(&world)?;
     if cli.format == Format::Json {
-        print_report(now, dry_run, &decision, &outcomes, &world.changes, &written)?;
+        print_report(
+            now,
+            dry_run,
+            &decision,
+            &outcomes,
+            &polled,
+            &world.changes,
+            &written,
+        )?;
         return Ok(None);
+    }
+    for p in &polled {
+        output::line(format_args!("{}", forge::polled_line(p)));
     }
     print_triggers(&decision.triggers, &outcomes);
     Ok(Some(decision))
@@ -210,12 +302,17 @@ fn decide_and_dispatch(
 pub fn run_reconcile(cli: &Cli, args: &ReconcileArgs) -> Result<Outcome, CliError> {
     super::text_or_json(cli)?;
     let now = now_or_clock(args.run.now);
-    let Some(decision) = decide_and_dispatch(cli, &args.run, now, |en, w| {
-        Ok(rebuild::reconcile(en, w, now))
+    let Some(decision) = decide_and_dispatch(cli, &args.run, now, |en, w, policy| {
+        Ok(rebuild::reconcile(en, w, now, policy))
     })?
     else {
         return Ok(Outcome::Ok);
     };
+    for name in &decision.timed_out {
+        eprintln!(
+            "error: the build of {name} had no outcome within its buildTimeout: counted as a failed attempt"
+        );
+    }
     for name in &decision.became_due {
         output::line(format_args!(
             "due: {name} (autoRebuild is false; run `image-factory trigger {name}`)"
@@ -242,6 +339,7 @@ fn print_report(
     dry_run: bool,
     decision: &Decision,
     outcomes: &Outcomes,
+    polled: &[forge::Polled],
     changes: &[String],
     written: &[String],
 ) -> Result<(), CliError> {
@@ -266,6 +364,8 @@ fn print_report(
             })
             .collect(),
         cycles: &decision.cycles,
+        timed_out: &decision.timed_out,
+        polled,
         changes,
         written,
     })
@@ -275,7 +375,7 @@ fn print_report(
 pub fn run_trigger(cli: &Cli, args: &TriggerArgs) -> Result<Outcome, CliError> {
     super::text_or_json(cli)?;
     let now = now_or_clock(args.run.now);
-    decide_and_dispatch(cli, &args.run, now, |en, w| {
+    decide_and_dispatch(cli, &args.run, now, |en, w, _| {
         let trigger = rebuild::manual(en, w, &args.name, args.reason.as_deref(), now)
             .map_err(|e| CliError::Input(e.to_string()))?;
         Ok(Decision {

@@ -41,9 +41,22 @@ pub struct BuildArgs {
     /// The enrolled image that was built (its name in images.yaml).
     #[arg(long, value_name = "NAME")]
     pub image: String,
-    /// The digest the build pushed (`sha256:...`).
-    #[arg(long, value_name = "DIGEST", value_parser = parse_digest)]
-    pub digest: Digest,
+    /// The digest the build pushed (`sha256:...`); required unless --failed.
+    #[arg(long, value_name = "DIGEST", value_parser = parse_digest, required_unless_present = "failed", conflicts_with = "failed")]
+    pub digest: Option<Digest>,
+    /// The build failed: close its running rebuild as a failed attempt (its causes are
+    /// pending again, retried with backoff, `failed` after --max-attempts).
+    #[arg(long)]
+    pub failed: bool,
+    /// Why it failed (with --failed), recorded in the history.
+    #[arg(long, value_name = "TEXT", requires = "failed")]
+    pub reason: Option<String>,
+    /// The failed run's page (with --failed), recorded in the history.
+    #[arg(long, value_name = "URL", requires = "failed")]
+    pub run_url: Option<String>,
+    /// Retries of failed attempts (with --failed; use the same values as `reconcile`).
+    #[command(flatten)]
+    pub retries: crate::forge::PolicyArgs,
     /// The version (tag) the build published.
     #[arg(long, value_name = "VERSION")]
     pub version: Option<String>,
@@ -116,15 +129,34 @@ pub fn run_update(cli: &Cli, args: &UpdateArgs) -> Result<Outcome, CliError> {
 pub fn run_build(cli: &Cli, args: &BuildArgs) -> Result<Outcome, CliError> {
     super::text_or_json(cli)?;
     let at = args.at.unwrap_or_else(|| now_or_clock(args.now));
+    let Some(digest) = &args.digest else {
+        return run_failed(cli, args, at);
+    };
     apply(cli, &cli.root, |en, world| {
-        rebuild::record_build(
+        rebuild::record_build(en, world, &args.image, digest, args.version.as_deref(), at)
+    })
+}
+
+/// `record-build --failed`: the build's failure closes its running rebuild as a failed
+/// attempt. Nothing running (a poll saw the failure first, or the same report twice): nothing
+/// changes.
+fn run_failed(cli: &Cli, args: &BuildArgs, at: Timestamp) -> Result<Outcome, CliError> {
+    let policy = args.retries.policy();
+    apply(cli, &cli.root, |en, world| {
+        let closed = rebuild::report_failure(
             en,
             world,
             &args.image,
-            &args.digest,
-            args.version.as_deref(),
+            args.reason.as_deref(),
+            args.run_url.as_deref(),
             at,
-        )
+            &policy,
+        )?;
+        Ok(Recorded {
+            subject: args.image.clone(),
+            outcome: if closed { "failed" } else { "no-running-build" },
+            ..Recorded::default()
+        })
     })
 }
 

@@ -70,20 +70,51 @@ pub struct RebuildDetail {
     pub last_error: Option<String>,
     /// When a failed trigger is retried.
     pub next_attempt_at: Option<String>,
+    /// The running build's page (`triggered`), or the last build's.
+    pub run_url: Option<String>,
+    /// The running build's state at the last poll (`queued`, `in_progress`, `running`).
+    pub run_status: Option<String>,
+    /// Why the running build's state is not known.
+    pub run_error: Option<String>,
+    /// When the running build is given up if it has no outcome by then (`buildTimeout`).
+    pub give_up_at: Option<String>,
 }
 
-fn detail(s: &if_model::state::ImageState) -> Option<(String, RebuildDetail)> {
+fn detail(
+    enrollment: &if_model::enrollment::Enrollment,
+    s: &if_model::state::ImageState,
+) -> Option<(String, RebuildDetail)> {
     let r = s.rebuild_state.as_ref()?;
     let status = r.status.clone()?;
-    let triggered_at = (status == "triggered")
+    let open = (status == "triggered")
         .then(|| s.rebuild_history.iter().rev().find(|h| h.success.is_none()))
-        .flatten()
-        .and_then(|h| h.triggered_at);
+        .flatten();
+    let triggered_at = open.and_then(|h| h.triggered_at);
+    let give_up_at = open.and_then(|h| if_state::rebuild::give_up_at(enrollment, &s.name, h));
+    // The running build's page, else the last build's (a failed one says where to look).
+    let run_url = open
+        .or_else(|| s.rebuild_history.last())
+        .and_then(|h| h.run_url.clone());
     let summary = match status.as_str() {
-        "triggered" => match triggered_at {
-            Some(t) => format!("triggered at {t}"),
-            None => status.clone(),
-        },
+        "triggered" => {
+            let mut line = match triggered_at {
+                Some(t) => format!("triggered at {t}"),
+                None => status.clone(),
+            };
+            if let Some(st) = open.and_then(|h| h.run_status.as_deref()) {
+                line.push_str(&format!(", {st}"));
+            }
+            if let Some(url) = &run_url {
+                line.push_str(&format!(" {url}"));
+            }
+            if let Some(e) = open.and_then(|h| h.run_error.as_deref()) {
+                line.push_str(&format!(" (state unknown: {e})"));
+            }
+            if let Some(t) = give_up_at {
+                line.push_str(&format!(", given up at {t}"));
+            }
+            line
+        }
         "failed" => format!(
             "failed after {} attempts: {}",
             r.attempts.unwrap_or(0),
@@ -109,6 +140,10 @@ fn detail(s: &if_model::state::ImageState) -> Option<(String, RebuildDetail)> {
         attempts: r.attempts,
         last_error: r.last_error.clone(),
         next_attempt_at: r.next_attempt_at.map(|t| t.to_string()),
+        run_url,
+        run_status: open.and_then(|h| h.run_status.clone()),
+        run_error: open.and_then(|h| h.run_error.clone()),
+        give_up_at: give_up_at.map(|t| t.to_string()),
     };
     Some((summary, detail))
 }
@@ -136,7 +171,7 @@ pub fn rows(f: &Factory) -> Vec<Row> {
             (None, Some(_)) => "external".to_string(),
             (None, None) => "unenrolled".to_string(),
         };
-        let (rebuild, rebuild_detail) = match detail(s) {
+        let (rebuild, rebuild_detail) = match detail(&f.enrollment, s) {
             Some((summary, d)) => (Some(summary), Some(d)),
             None => (None, None),
         };
@@ -213,7 +248,8 @@ fn check_error(
 /// written).
 fn explain_waits(factory: &Factory, rows: &mut [Row], now: if_model::timestamp::Timestamp) {
     let mut world = if_state::rebuild::current(factory);
-    let decision = if_state::rebuild::reconcile(&factory.enrollment, &mut world, now);
+    let policy = if_state::rebuild::Policy::default();
+    let decision = if_state::rebuild::reconcile(&factory.enrollment, &mut world, now, &policy);
     for w in decision.waiting.iter().filter(|w| w.until.is_none()) {
         if let Some(r) = rows.iter_mut().find(|r| r.name == w.image)
             && r.rebuild.starts_with("pending")

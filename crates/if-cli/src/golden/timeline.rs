@@ -4,10 +4,14 @@
 //! time to check that it gives nothing new.
 //!
 //! ```text
-//! image app from node:22 @base delay=3d cascade=1d auto=false provider=gitlab
+//! image app from node:22 @base delay=3d cascade=1d auto=false provider=gitlab timeout=2d
 //! at 2027-01-01T00:00:00Z update node:22 1        # digest n = sha256 of "digest n"
-//! at 2027-01-08T00:00:00Z reconcile               # every trigger succeeds
+//! at 2027-01-08T00:00:00Z reconcile               # every trigger succeeds (a run id each)
 //! at 2027-01-08T00:00:00Z reconcile fail HTTP 500 # every trigger fails with this message
+//! at 2027-01-08T00:00:00Z reconcile unconfirmed   # every start's answer is lost
+//! at 2027-01-08T01:00:00Z poll app in_progress    # a poll of app's running build says so
+//! at 2027-01-08T02:00:00Z poll app success        # ... or it ended (success, failure, ...)
+//! at 2027-01-08T02:00:00Z reported app some text  # `record-build --failed --reason ...`
 //! at 2027-01-09T00:00:00Z build app 7
 //! at 2027-01-09T00:00:00Z trigger app some reason
 //! at 2027-01-09T00:00:00Z expedite node:22 CVE-2026-1
@@ -44,8 +48,20 @@ struct Timeline {
     enrollment: Enrollment,
     world: Analysis,
     out: String,
+    /// The last GitLab pipeline id and GitHub run id handed out.
     pipeline: u64,
+    run: u64,
 }
+
+/// The provider words of a running build that a `poll` event may give.
+const RUNNING_WORDS: [&str; 6] = [
+    "queued",
+    "in_progress",
+    "waiting",
+    "created",
+    "pending",
+    "running",
+];
 
 /// Replays `text`; returns the rendering, or the first problem (with its line number).
 pub fn run(text: &str) -> Result<String, String> {
@@ -101,6 +117,7 @@ pub fn run(text: &str) -> Result<String, String> {
         world,
         out: String::new(),
         pipeline: 1000,
+        run: 5000,
     };
     for (line, at, words) in events {
         tl.event(at, &words)
@@ -114,6 +131,7 @@ fn image_entry(words: &[&str]) -> Result<(String, Vec<ImageRef>), String> {
     let name = words.first().ok_or("`image` needs a name")?;
     let mut from = Vec::new();
     let (mut delay, mut cascade, mut auto, mut provider) = ("7d", "0m", "true", "github");
+    let mut timeout = "1d";
     let mut rest = words[1..].iter();
     if rest.next() != Some(&"from") {
         return Err("expected `image NAME from REF...`".into());
@@ -124,6 +142,7 @@ fn image_entry(words: &[&str]) -> Result<(String, Vec<ImageRef>), String> {
             Some(("cascade", v)) => cascade = v,
             Some(("auto", v)) => auto = v,
             Some(("provider", v)) => provider = v,
+            Some(("timeout", v)) => timeout = v,
             Some((k, _)) => return Err(format!("unknown option `{k}`")),
             None => {
                 let r = match w.strip_prefix('@') {
@@ -140,9 +159,19 @@ fn image_entry(words: &[&str]) -> Result<(String, Vec<ImageRef>), String> {
         "    workflow: build.yml\n".to_string()
     };
     let entry = format!(
-        "- name: {name}\n  registry: ghcr.io\n  repository: acme/{name}\n  source:\n    provider: {provider}\n    repo: acme/{name}\n    dockerfile: Dockerfile\n{how}  rebuildDelay: {delay}\n  cascadeDelay: {cascade}\n  autoRebuild: {auto}\n"
+        "- name: {name}\n  registry: ghcr.io\n  repository: acme/{name}\n  source:\n    provider: {provider}\n    repo: acme/{name}\n    dockerfile: Dockerfile\n{how}  rebuildDelay: {delay}\n  cascadeDelay: {cascade}\n  autoRebuild: {auto}\n  buildTimeout: {timeout}\n"
     );
     Ok((entry, from))
+}
+
+/// How the forge answers the triggers of a `reconcile` event.
+enum Dispatch {
+    /// Every start succeeds, with a run id.
+    Succeed,
+    /// Every start fails with this message.
+    Fail(String),
+    /// Every start's answer is lost.
+    Unconfirmed,
 }
 
 impl Timeline {
@@ -201,13 +230,55 @@ impl Timeline {
                     triggers: vec![t],
                     ..Decision::default()
                 };
-                self.decision(&d, at, None);
+                self.decision(&d, at, &Dispatch::Succeed);
+            }
+            "poll" => {
+                let name = word(1).to_string();
+                let outcome = match word(2) {
+                    "success" => rebuild::BuildOutcome::Succeeded,
+                    w if RUNNING_WORDS.contains(&w) => rebuild::BuildOutcome::Running {
+                        status: w.to_string(),
+                    },
+                    "" => return Err("`poll` needs an image and a state".into()),
+                    w => rebuild::BuildOutcome::Failed {
+                        conclusion: w.to_string(),
+                        reason: format!("the run ended `{w}`"),
+                    },
+                };
+                let observed = rebuild::Observed::just(outcome);
+                self.observe(&name, at, |en, w, entry| {
+                    let _ = en;
+                    rebuild::build_result(w, &name, entry, observed.clone(), at, &policy());
+                })?;
+            }
+            "reported" => {
+                let (name, reason) = (word(1).to_string(), rest(2));
+                let reason = (!reason.is_empty()).then_some(reason);
+                rebuild::report_failure(
+                    &self.enrollment,
+                    &mut self.world,
+                    &name,
+                    reason.as_deref(),
+                    None,
+                    at,
+                    &policy(),
+                )
+                .map_err(engine)?;
+                self.changes();
+                self.replay("reported", |en, w| {
+                    rebuild::report_failure(en, w, &name, reason.as_deref(), None, at, &policy())
+                        .map(|_| ())
+                })?;
             }
             "reconcile" => {
-                let failure = (word(1) == "fail").then(|| rest(2));
-                let d = rebuild::reconcile(&self.enrollment, &mut self.world, at);
-                self.decision(&d, at, failure);
-                let again = rebuild::reconcile(&self.enrollment, &mut self.world, at);
+                let how = match word(1) {
+                    "fail" => Dispatch::Fail(rest(2)),
+                    "unconfirmed" => Dispatch::Unconfirmed,
+                    _ => Dispatch::Succeed,
+                };
+                let d = rebuild::reconcile(&self.enrollment, &mut self.world, at, &policy());
+                self.decision(&d, at, &how);
+                let again = rebuild::reconcile(&self.enrollment, &mut self.world, at, &policy());
                 if !again.triggers.is_empty() || !again.became_due.is_empty() {
                     return Err(format!("reconcile at {at} again decided {again:?}"));
                 }
@@ -236,6 +307,28 @@ impl Timeline {
         Ok(())
     }
 
+    /// Applies `step` to the newest open build of `name` (an error when none is open), then
+    /// again: the second time must change nothing.
+    fn observe(
+        &mut self,
+        name: &str,
+        _at: Timestamp,
+        step: impl Fn(&Enrollment, &mut Analysis, usize),
+    ) -> Result<(), String> {
+        let entry = self
+            .world
+            .images
+            .get(name)
+            .and_then(|s| s.rebuild_history.iter().rposition(|r| r.success.is_none()))
+            .ok_or_else(|| format!("`{name}` has no running build to poll"))?;
+        step(&self.enrollment, &mut self.world, entry);
+        self.changes();
+        self.replay("poll", |en, w| {
+            step(en, w, entry);
+            Ok(())
+        })
+    }
+
     /// Applies `step` again to a copy: it must change nothing.
     fn replay(
         &mut self,
@@ -250,16 +343,37 @@ impl Timeline {
         Ok(())
     }
 
-    fn decision(&mut self, d: &Decision, at: Timestamp, failure: Option<String>) {
+    fn decision(&mut self, d: &Decision, at: Timestamp, how: &Dispatch) {
+        for n in &d.timed_out {
+            self.line(format!("  timed out {n}"));
+        }
         for t in &d.triggers {
             self.trigger_line(t);
-            let outcome = match &failure {
-                Some(msg) => Err(msg.clone()),
-                None if t.source.provider == enrollment::Provider::Gitlab => {
+            let outcome = match how {
+                Dispatch::Fail(msg) => Err(msg.clone()),
+                Dispatch::Unconfirmed => Ok(rebuild::Started {
+                    unconfirmed: Some("no answer within the timeout".to_string()),
+                    ..rebuild::Started::default()
+                }),
+                Dispatch::Succeed if t.source.provider == enrollment::Provider::Gitlab => {
                     self.pipeline += 1;
-                    Ok(Some(self.pipeline))
+                    Ok(rebuild::Started {
+                        pipeline_id: Some(self.pipeline),
+                        url: Some(format!(
+                            "https://gitlab.example/-/pipelines/{}",
+                            self.pipeline
+                        )),
+                        ..rebuild::Started::default()
+                    })
                 }
-                None => Ok(None),
+                Dispatch::Succeed => {
+                    self.run += 1;
+                    Ok(rebuild::Started {
+                        run_id: Some(self.run),
+                        url: Some(format!("https://github.example/actions/runs/{}", self.run)),
+                        ..rebuild::Started::default()
+                    })
+                }
             };
             rebuild::trigger_result(&mut self.world, t, outcome, at, &policy());
         }

@@ -197,8 +197,18 @@ impl Factory {
         out
     }
 
-    /// Every request the fake received.
+    /// The triggers the fake received (its POSTs), in order.
     pub fn requests(&self) -> Vec<Recorded> {
+        self.forge
+            .requests()
+            .into_iter()
+            .filter(|r| r.method == "POST")
+            .collect()
+    }
+
+    /// Every request the fake received (the triggers, and `reconcile`'s polls of the builds
+    /// they started), in order.
+    pub fn all_requests(&self) -> Vec<Recorded> {
         self.forge.requests()
     }
 
@@ -235,11 +245,32 @@ fn keys_of(v: &Value) -> Vec<&str> {
     keys
 }
 
-/// The inputs as a map with `causes` parsed, for comparing with `json!`.
+/// The inputs as a map with `causes` parsed and the dispatch id taken off `reason` (after
+/// checking it is there), for comparing with `json!`.
 fn parsed(mut inputs: serde_json::Map<String, Value>) -> Value {
     let causes = inputs["causes"].as_str().unwrap().to_string();
     inputs.insert("causes".into(), serde_json::from_str(&causes).unwrap());
+    let reason = inputs["reason"].as_str().unwrap().to_string();
+    inputs.insert("reason".into(), Value::String(without_dispatch_id(&reason)));
     Value::Object(inputs)
+}
+
+/// The inputs of a dispatch, whatever was answered (`causes` parsed, dispatch id off).
+pub fn github_inputs_of(req: &Recorded) -> Value {
+    parsed(req.json()["inputs"].as_object().unwrap().clone())
+}
+
+/// `reason` without the ` [if-1a2b3c4d]` that every trigger puts at its end (asserted).
+pub fn without_dispatch_id(reason: &str) -> String {
+    let (text, id) = reason
+        .rsplit_once(" [if-")
+        .unwrap_or_else(|| panic!("no dispatch id in {reason:?}"));
+    let hex = id.strip_suffix(']').unwrap_or_else(|| panic!("{reason:?}"));
+    assert!(
+        hex.len() == 8 && hex.bytes().all(|b| b.is_ascii_hexdigit()),
+        "{reason:?}"
+    );
+    text.to_string()
 }
 
 /// Asserts `req` is a correct GitHub `workflow_dispatch` of `workflow` in `repo` on
@@ -251,7 +282,9 @@ pub fn github_inputs(req: &Recorded, repo: &str, workflow: &str, branch: &str) -
         format!("/repos/{repo}/actions/workflows/{workflow}/dispatches")
     );
     assert_eq!(req.violations, Vec::<String>::new(), "{req:?}");
-    assert_eq!(req.response_status, 204);
+    // GitHub answers 200 with the run's id and pages when the body asks for
+    // `return_run_details` ("Create a workflow dispatch event", changelog 2026-02-19).
+    assert_eq!(req.response_status, 200);
     assert_eq!(
         req.header("authorization"),
         Some(format!("Bearer {GH_TOKEN}").as_str())
@@ -266,7 +299,8 @@ pub fn github_inputs(req: &Recorded, repo: &str, workflow: &str, branch: &str) -
     );
     assert_eq!(req.header("private-token"), None);
     let body = req.json();
-    assert_eq!(keys_of(&body), ["inputs", "ref"]);
+    assert_eq!(keys_of(&body), ["inputs", "ref", "return_run_details"]);
+    assert_eq!(body["return_run_details"], true);
     assert_eq!(body["ref"], branch);
     let mut want = input_names();
     want.sort_unstable();

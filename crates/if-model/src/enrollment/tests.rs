@@ -69,7 +69,7 @@ fn unknown_keys_name_the_key_and_suggest() {
         messages(src),
         [
             "images.yaml:5:3: error: unknown key `rebuildDelai` in an image entry; did you mean `rebuildDelay`?",
-            "images.yaml:6:3: error: unknown key `updates` in an image entry; known keys: name, registry, repository, source, rebuildDelay, cascadeDelay, autoRebuild, allowTags, imageSelectionStrategy",
+            "images.yaml:6:3: error: unknown key `updates` in an image entry; known keys: name, registry, repository, source, rebuildDelay, cascadeDelay, autoRebuild, buildTimeout, allowTags, imageSelectionStrategy",
         ]
     );
     assert_eq!(
@@ -303,4 +303,19 @@ fn allow_tags_are_checked_without_compiling_small_patterns() {
     // Too big once compiled: only compiling tells, and large counts are compiled.
     let err = check_allow_tags("^(\\w{1000}){1000}$").unwrap_err();
     assert!(err.contains("not a valid regex"), "{err}");
+}
+
+#[test]
+fn build_timeout_defaults_to_a_day_and_must_be_longer_than_zero() {
+    let base = "- name: a\n  registry: ghcr.io\n  repository: x/a\n  allowTags: ^1$\n";
+    let (e, diags) = parse(base, "images.yaml");
+    assert!(diags.is_empty(), "{diags:?}");
+    assert_eq!(e.images[0].build_timeout, DEFAULT_BUILD_TIMEOUT);
+    let (e, diags) = parse(&format!("{base}  buildTimeout: 6h\n"), "images.yaml");
+    assert!(diags.is_empty(), "{diags:?}");
+    assert_eq!(e.images[0].build_timeout.as_minutes(), 360);
+    assert_eq!(
+        messages(&format!("{base}  buildTimeout: 0m\n")),
+        ["images.yaml:5:17: error: buildTimeout must be longer than 0m"]
+    );
 }

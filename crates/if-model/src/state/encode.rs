@@ -67,6 +67,11 @@ fn rebuild_state(s: &RebuildState) -> Node {
             "causes",
             (!s.causes.is_empty()).then(|| Node::seq(s.causes.iter().map(cause).collect())),
         )
+        .node(
+            "runningCauses",
+            (!s.running_causes.is_empty())
+                .then(|| Node::seq(s.running_causes.iter().map(cause).collect())),
+        )
         .extra(&s.extra)
         .build()
 }
@@ -105,6 +110,16 @@ fn rebuild_record(r: &RebuildRecord) -> Node {
                 .and_then(|p| i64::try_from(p).ok())
                 .map(Node::int),
         )
+        .node(
+            "runId",
+            r.run_id.and_then(|p| i64::try_from(p).ok()).map(Node::int),
+        )
+        .text("runUrl", r.run_url.as_ref())
+        .text("dispatchId", r.dispatch_id.as_ref())
+        .text("runStatus", r.run_status.as_ref())
+        .text("runError", r.run_error.as_ref())
+        .text("conclusion", r.conclusion.as_ref())
+        .text("failureReason", r.failure_reason.as_ref())
         .text("completedAt", r.completed_at)
         .extra(&r.extra)
         .build()
@@ -139,6 +154,13 @@ impl ImageState {
             .text("currentVersion", self.current_version.as_ref())
             .text("currentDigest", self.current_digest.as_ref())
             .text("lastBuilt", self.last_built)
+            .text("previousDigest", self.previous_digest.as_ref())
+            .text("lastUpdated", self.last_updated)
+            .node(
+                "updateHistory",
+                (!self.update_history.is_empty())
+                    .then(|| Node::seq(self.update_history.iter().map(update_record).collect())),
+            )
             .node(
                 "rebuildState",
                 self.rebuild_state.as_ref().map(rebuild_state),

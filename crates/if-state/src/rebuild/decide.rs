@@ -4,12 +4,12 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use if_model::digest::Digest;
-use if_model::duration::Duration;
 use if_model::enrollment::{Enrollment, Source};
-use if_model::state::{BaseImageState, Cause, ImageState, RebuildRecord, RebuildState};
+use if_model::state::{BaseImageState, Cause, ImageState, RebuildState};
 use if_model::timestamp::Timestamp;
 
 use super::graph::Graph;
+use super::outcome::{give_up_at, time_out};
 use super::record::add_cause;
 use super::{
     BY_EXPEDITE, BY_MANUAL, DUE, EngineError, FAILED, PENDING, Policy, Subject, TRIGGERED, Trigger,
@@ -19,8 +19,8 @@ use crate::analyze::Analysis;
 
 /// Longest kept reason passed to a build (GitHub limits an input's size).
 const MAX_REASON: usize = 1000;
-/// Longest wait between two trigger attempts.
-const MAX_BACKOFF_MINUTES: u64 = 24 * 60;
+/// Room kept at the end of the `reason` input for the dispatch id (` [if-1a2b3c4d]`).
+const DISPATCH_ID_ROOM: usize = 16;
 
 /// What [`reconcile`] decided.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -33,6 +33,8 @@ pub struct Decision {
     pub waiting: Vec<Wait>,
     /// Dependency cycles among the factory's images (never triggered).
     pub cycles: Vec<Vec<String>>,
+    /// Images whose build had no outcome within its `buildTimeout` (now a failed attempt).
+    pub timed_out: Vec<String>,
 }
 
 /// A pending rebuild that waits.
@@ -55,16 +57,48 @@ fn status(s: &ImageState) -> &str {
         .unwrap_or("")
 }
 
-/// Whether an image has a rebuild that its descendants must wait for.
-fn busy(s: &ImageState) -> bool {
-    matches!(status(s), PENDING | DUE | TRIGGERED)
+/// Whether an image has a rebuild that its descendants must wait for: one pending, due or
+/// running, or one that a poll saw succeed whose new digest is not recorded yet (the
+/// descendants build on that digest; without the wait they would build on the old one and
+/// again on the new). The last wait ends at the build's `buildTimeout` after it succeeded,
+/// so a build that changed nothing blocks nobody for long.
+fn busy(enrollment: &Enrollment, s: &ImageState, now: Timestamp) -> bool {
+    matches!(status(s), PENDING | DUE | TRIGGERED) || awaits_digest(enrollment, s, now)
 }
 
-/// Decides at `now`. Marks images `due`; every other change waits for the outcome of the
-/// triggers, reported with [`trigger_result`].
-pub fn reconcile(enrollment: &Enrollment, world: &mut Analysis, now: Timestamp) -> Decision {
+/// Whether `s`'s newest build succeeded (seen by a poll) after its digest was last recorded,
+/// less than its `buildTimeout` ago.
+fn awaits_digest(enrollment: &Enrollment, s: &ImageState, now: Timestamp) -> bool {
+    let Some(r) = s.rebuild_history.last() else {
+        return false;
+    };
+    let (Some(true), Some(triggered), Some(done)) = (r.success, r.triggered_at, r.completed_at)
+    else {
+        return false;
+    };
+    let digest_since = s.last_built.is_some_and(|b| b.unix() >= triggered.unix());
+    let timeout = enrollment
+        .get(&s.name)
+        .map_or(if_model::enrollment::DEFAULT_BUILD_TIMEOUT, |e| {
+            e.build_timeout
+        });
+    !digest_since && now.unix() < done.plus(timeout).unix()
+}
+
+/// Decides at `now`. First gives up every build with no outcome past its `buildTimeout`
+/// (a failed attempt, see [`super::time_out`]); then marks images `due`; every other change
+/// waits for the outcome of the triggers, reported with [`super::trigger_result`].
+pub fn reconcile(
+    enrollment: &Enrollment,
+    world: &mut Analysis,
+    now: Timestamp,
+    policy: &Policy,
+) -> Decision {
+    let mut out = Decision {
+        timed_out: time_out(enrollment, world, now, policy),
+        ..Decision::default()
+    };
     let entries = entries(enrollment);
-    let mut out = Decision::default();
     let mut due = Vec::new();
     {
         let graph = Graph::of(world);
@@ -92,7 +126,13 @@ pub fn reconcile(enrollment: &Enrollment, world: &mut Analysis, now: Timestamp) 
             };
             match status(s) {
                 TRIGGERED => {
-                    wait(None, Vec::new(), "queued behind the running build".into());
+                    let open = s.rebuild_history.iter().rev().find(|r| r.success.is_none());
+                    let until = open.and_then(|r| give_up_at(enrollment, name, r));
+                    let why = match open.and_then(|r| r.run_url.as_deref()) {
+                        Some(url) => format!("queued behind the running build {url}"),
+                        None => "queued behind the running build".to_string(),
+                    };
+                    wait(until, Vec::new(), why);
                     continue;
                 }
                 FAILED => {
@@ -123,7 +163,7 @@ pub fn reconcile(enrollment: &Enrollment, world: &mut Analysis, now: Timestamp) 
             };
             if let Some(t) = ready_at.filter(|t| t.unix() > now.unix()) {
                 let why = if rs.next_attempt_at == Some(t) {
-                    "retry after a failed trigger"
+                    "retry after a failed attempt"
                 } else {
                     "waiting for the delay"
                 };
@@ -141,7 +181,12 @@ pub fn reconcile(enrollment: &Enrollment, world: &mut Analysis, now: Timestamp) 
             let blockers: Vec<String> = graph
                 .ancestors(name)
                 .into_iter()
-                .filter(|a| world.images.get(*a).is_some_and(busy))
+                .filter(|a| {
+                    world
+                        .images
+                        .get(*a)
+                        .is_some_and(|s| busy(enrollment, s, now))
+                })
                 .map(str::to_string)
                 .collect();
             if !blockers.is_empty() {
@@ -257,9 +302,17 @@ fn build_trigger(
             })
         })
         .collect();
+    let attempt = rs.attempts.unwrap_or(0) + 1;
+    let dispatch_id = dispatch_id(name, now, attempt);
     let inputs = vec![
         ("image".to_string(), name.to_string()),
-        ("reason".to_string(), truncate(&reason, MAX_REASON)),
+        (
+            "reason".to_string(),
+            format!(
+                "{} [{dispatch_id}]",
+                truncate(&reason, MAX_REASON - DISPATCH_ID_ROOM)
+            ),
+        ),
         ("triggered_by".to_string(), triggered_by.clone()),
         (
             "base_image".to_string(),
@@ -290,9 +343,18 @@ fn build_trigger(
         builds_on,
         reason,
         triggered_by,
-        attempt: rs.attempts.unwrap_or(0) + 1,
+        attempt,
+        dispatch_id,
         inputs,
     }
+}
+
+/// The id a trigger puts in the build's `reason` input (`if-` and 8 hex digits of a hash of
+/// the image, the time and the attempt), so a run whose id the forge did not return can be
+/// found by its title (a workflow with `run-name: ${{ inputs.reason }}`).
+fn dispatch_id(name: &str, now: Timestamp, attempt: u32) -> String {
+    let d = Digest::of_sha256_bytes(format!("{name}\n{now}\n{attempt}").as_bytes());
+    format!("if-{}", &d.hex()[..8])
 }
 
 fn truncate(s: &str, max: usize) -> String {
@@ -304,99 +366,6 @@ fn truncate(s: &str, max: usize) -> String {
         end -= 1;
     }
     format!("{}...", &s[..end])
-}
-
-/// Records what came of `trigger` at `now`: `Ok(pipeline id)` marks the image `triggered`
-/// and opens a history entry; `Err(message)` counts an attempt and schedules a retry with
-/// exponential backoff, or gives up (`failed`) after [`Policy::max_attempts`].
-pub fn trigger_result(
-    world: &mut Analysis,
-    trigger: &Trigger,
-    outcome: Result<Option<u64>, String>,
-    now: Timestamp,
-    policy: &Policy,
-) {
-    let Some(s) = world.images.get_mut(&trigger.image) else {
-        return;
-    };
-    let name = &trigger.image;
-    let rs = s.rebuild_state.get_or_insert_with(RebuildState::default);
-    match outcome {
-        Ok(pipeline_id) => {
-            let snapshots = trigger
-                .builds_on
-                .iter()
-                .map(|(b, d)| (b.clone(), d.to_string()))
-                .collect();
-            s.rebuild_history.push(RebuildRecord {
-                triggered_at: Some(now),
-                reason: Some(trigger.reason.clone()),
-                base_image_snapshots: snapshots,
-                triggered_by: Some(trigger.triggered_by.clone()),
-                pipeline_id,
-                ..RebuildRecord::default()
-            });
-            rs.causes.retain(|c| !trigger.causes.contains(c));
-            rs.status = Some(TRIGGERED.to_string());
-            rs.attempts = None;
-            rs.last_error = None;
-            rs.next_attempt_at = None;
-            refresh(rs);
-            let pipeline = pipeline_id
-                .map(|p| format!(", pipeline {p}"))
-                .unwrap_or_default();
-            world.changes.push(format!(
-                "{name}: triggered on {} {}{pipeline}",
-                trigger.source.provider, trigger.source.repo
-            ));
-        }
-        Err(message) => {
-            let attempts = rs.attempts.unwrap_or(0).saturating_add(1);
-            rs.attempts = Some(attempts);
-            rs.last_error = Some(message.clone());
-            if rs.status.as_deref() == Some(TRIGGERED) {
-                // A second trigger of a running build failed: the running build stays
-                // recorded (its digest will close it); the new request waits behind it.
-                rs.next_attempt_at = (attempts < policy.max_attempts.max(1))
-                    .then(|| now.plus(backoff(policy.retry_backoff, attempts)));
-                world.changes.push(format!(
-                    "{name}: trigger failed (attempt {attempts}) while a build runs: {message}"
-                ));
-            } else if attempts >= policy.max_attempts.max(1) {
-                rs.status = Some(FAILED.to_string());
-                rs.next_attempt_at = None;
-                s.rebuild_history.push(RebuildRecord {
-                    triggered_at: Some(now),
-                    reason: Some(trigger.reason.clone()),
-                    success: Some(false),
-                    triggered_by: Some(trigger.triggered_by.clone()),
-                    completed_at: Some(now),
-                    ..RebuildRecord::default()
-                });
-                world.changes.push(format!(
-                    "{name}: trigger failed {attempts} times, giving up: {message}"
-                ));
-            } else {
-                let next = now.plus(backoff(policy.retry_backoff, attempts));
-                rs.status = Some(PENDING.to_string());
-                rs.next_attempt_at = Some(next);
-                world.changes.push(format!(
-                    "{name}: trigger failed (attempt {attempts}), retry at {next}: {message}"
-                ));
-            }
-        }
-    }
-}
-
-/// The wait after `attempts` failed attempts: `base`, doubled for each further one.
-fn backoff(base: Duration, attempts: u32) -> Duration {
-    let factor = 1u64 << attempts.saturating_sub(1).min(16);
-    Duration::from_minutes(
-        base.as_minutes()
-            .max(1)
-            .saturating_mul(factor)
-            .min(MAX_BACKOFF_MINUTES),
-    )
 }
 
 /// A person asks to rebuild `name` now (also for a `due` or `failed` image): the returned

@@ -16,15 +16,23 @@
 //!   `triggered`, so a diamond rebuilds each image once, in topological order. Images in a
 //!   dependency cycle are reported and never triggered. A `failed` ancestor does not block.
 //! * **Failures**: `attempts`, `lastError`, `nextAttemptAt` with exponential backoff; after
-//!   [`Policy::max_attempts`] the image is `failed` until a new cause or a person.
+//!   [`Policy::max_attempts`] the image is `failed` until a new cause or a person. A failed
+//!   trigger and a failed build ([`build_result`]: the forge's conclusion, a timeout, or the
+//!   build's own report) count alike; a failed build's causes are pending again.
+//! * **Outcomes** ([`trigger_result`], [`running`], [`build_result`]): a trigger records the
+//!   run's identity; the caller polls every [`running`] build and reports what it saw. A
+//!   build that succeeds is closed even before its digest is seen. No build waits forever:
+//!   [`reconcile`] gives up a build with no outcome after its image's `buildTimeout`.
 //! * **Completion** ([`record_build`], or [`record_update`] of an enrolled image): the image's
-//!   new digest closes its open history entry and schedules its dependents (the cascade).
+//!   new digest closes its open history entry and schedules its dependents (the cascade); a
+//!   `record_build` of an unchanged digest closes it too, with nothing to cascade.
 //! * **Idempotence**: the same event, or the same `now`, twice gives no new action.
 
 mod check;
 mod decide;
 mod graph;
 mod index;
+mod outcome;
 mod plan;
 mod record;
 #[cfg(test)]
@@ -43,9 +51,13 @@ use if_model::timestamp::Timestamp;
 use crate::analyze::Analysis;
 
 pub use check::{check_failed, check_found};
-pub use decide::{Decision, Wait, expedite, manual, reconcile, trigger_result};
+pub use decide::{Decision, Wait, expedite, manual, reconcile};
 pub use graph::cycles;
 pub use index::Index;
+pub use outcome::{
+    BuildOutcome, NO_OUTCOME, Observed, REPORTED, Running, SUCCESS, Started, build_result,
+    give_up_at, report_failure, running, time_out, trigger_result,
+};
 pub use plan::{Plan, Step, StepKind, plan};
 pub use record::{Recorded, record, record_build, record_update};
 
@@ -136,15 +148,21 @@ pub struct Trigger {
     pub triggered_by: String,
     /// The attempt this is (1 for the first).
     pub attempt: u32,
+    /// The id put in the `reason` input to find the run later (`if-1a2b3c4d`).
+    pub dispatch_id: String,
     /// The inputs passed to the build ([`INPUTS`]).
     pub inputs: Vec<(String, String)>,
 }
 
 /// The names of the inputs every build receives (GitHub `workflow_dispatch` inputs; GitLab
-/// variables `IMAGE_FACTORY_<NAME>`), with what they hold. Seven, within GitHub's limit of 10.
+/// variables `IMAGE_FACTORY_<NAME>`), with what they hold. Seven, within GitHub's limit of 25
+/// `workflow_dispatch` inputs.
 pub const INPUTS: [(&str, &str); 7] = [
     ("image", "the enrolled image name"),
-    ("reason", "why, one line (all causes)"),
+    (
+        "reason",
+        "why, one line (all causes), ending in the dispatch id [if-...]",
+    ),
     (
         "triggered_by",
         "base-image-update, cascade, manual or expedite",

@@ -1,6 +1,6 @@
 //! `plan BASE`: what a new digest of BASE would rebuild, in which order and when, found by
-//! running the engine on a copy of the state (builds are assumed to finish at once, and a
-//! person to answer a `due` image at once).
+//! running the engine on a copy of the state (builds, those running now included, are
+//! assumed to finish at once, and a person to answer a `due` image at once).
 
 use std::collections::BTreeSet;
 
@@ -8,7 +8,8 @@ use if_model::digest::Digest;
 use if_model::enrollment::Enrollment;
 use if_model::timestamp::Timestamp;
 
-use super::decide::{Wait, reconcile, trigger_result};
+use super::decide::{Wait, reconcile};
+use super::outcome::{BuildOutcome, Observed, Running, build_result, running, trigger_result};
 use super::record::{Recorded, record};
 use super::{EngineError, Policy, Subject, resolve};
 use crate::analyze::Analysis;
@@ -58,6 +59,9 @@ pub struct Plan {
     pub pinned: Vec<String>,
     /// Affected images that would not be rebuilt by the engine alone, and why.
     pub stuck: Vec<Wait>,
+    /// The builds running now (the plan assumes they succeed at once): where to see them,
+    /// their last polled state, and when they are given up.
+    pub running: Vec<Running>,
 }
 
 /// Plans a new digest of `base` (reference, base-image name or image name) appearing at
@@ -73,6 +77,11 @@ pub fn plan(
         reference: base.to_string(),
     })?;
     let mut w = world.clone();
+    let now_running = running(enrollment, &w);
+    for r in &now_running {
+        let done = Observed::just(BuildOutcome::Succeeded);
+        build_result(&mut w, &r.image, r.entry, done, now, policy);
+    }
     let mut n = 0u64;
     let mut fresh = |what: &str| {
         n += 1;
@@ -90,7 +99,7 @@ pub fn plan(
     let mut t = now;
     let limit = 4 * (w.images.len() + 2);
     for _ in 0..limit {
-        let decision = reconcile(enrollment, &mut w, t);
+        let decision = reconcile(enrollment, &mut w, t, policy);
         let mut progressed = false;
         let due: Vec<_> = decision
             .became_due
@@ -105,7 +114,7 @@ pub fn plan(
         {
             progressed = true;
             let hit = affected.contains(&trigger.image);
-            trigger_result(&mut w, trigger, Ok(None), t, policy);
+            trigger_result(&mut w, trigger, Ok(super::Started::default()), t, policy);
             let image = Subject::Image {
                 name: trigger.image.clone(),
             };
@@ -139,7 +148,7 @@ pub fn plan(
             None => break,
         }
     }
-    let stuck = reconcile(enrollment, &mut w, t)
+    let stuck = reconcile(enrollment, &mut w, t, policy)
         .waiting
         .into_iter()
         .filter(|w| affected.contains(&w.image))
@@ -150,5 +159,6 @@ pub fn plan(
         steps,
         pinned,
         stuck,
+        running: now_running,
     })
 }

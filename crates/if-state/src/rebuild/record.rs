@@ -7,6 +7,7 @@ use if_model::reference::ImageRef;
 use if_model::state::{Cause, RebuildState, UpdateRecord};
 use if_model::timestamp::Timestamp;
 
+use super::outcome::close_all;
 use super::{
     BY_CASCADE, BY_UPDATE, EngineError, FAILED, MONITORING, PENDING, Subject, TRIGGERED, refresh,
     resolve_ref,
@@ -166,7 +167,12 @@ fn image_digest(
     let Some(s) = world.images.get_mut(name) else {
         return out;
     };
-    let first = s.current_digest.is_none();
+    // A first digest is a baseline, unless a build of ours that a poll saw succeed made it:
+    // then it is that build's result and still starts the cascade.
+    let first = s.current_digest.is_none()
+        && s.rebuild_history
+            .last()
+            .is_none_or(|r| r.success != Some(true));
     if s.current_digest.as_ref() == Some(digest) {
         out.outcome = "unchanged";
         if built
@@ -176,30 +182,41 @@ fn image_digest(
             s.current_version = Some(v.to_string());
             world.changes.push(format!("{name}: version {v}"));
         }
+        // A build that reports the digest the image already has (a reproducible build, or
+        // one whose success a poll saw first) still ends its running rebuild.
+        if built && close_all(s, at, version) {
+            out.completed = true;
+            world
+                .changes
+                .push(format!("{name}: rebuild done, digest unchanged"));
+        }
         return out;
     }
-    s.current_digest = Some(digest.clone());
+    let previous = s.current_digest.replace(digest.clone());
     if let Some(v) = version {
         s.current_version = Some(v.to_string());
     }
-    s.last_built = Some(at);
-    let rs = s.rebuild_state.get_or_insert_with(RebuildState::default);
-    let running = s.rebuild_history.iter().any(|r| r.success.is_none());
-    if rs.status.as_deref() == Some(TRIGGERED) || running {
-        out.completed = true;
+    if managed || built {
+        s.last_built = Some(at);
+    } else {
+        // Nobody here built it: its history is that of a base image.
+        s.previous_digest = previous;
+        s.last_updated = Some(at);
+    }
+    let open = s.rebuild_history.iter().any(|r| r.success.is_none());
+    let triggered = s
+        .rebuild_state
+        .as_ref()
+        .is_some_and(|r| r.status.as_deref() == Some(TRIGGERED));
+    if triggered || open {
         // Every build still open is closed: the image has its new digest.
-        for open in s.rebuild_history.iter_mut().filter(|r| r.success.is_none()) {
-            open.success = Some(true);
-            open.completed_at = Some(at);
-            open.result_version = version.map(str::to_string);
-        }
-        if rs.status.as_deref() == Some(TRIGGERED) {
+        out.completed = close_all(s, at, version);
+    } else {
+        let rs = s.rebuild_state.get_or_insert_with(RebuildState::default);
+        if rs.status.is_none() {
             rs.status = Some(MONITORING.to_string());
+            refresh(rs);
         }
-        refresh(rs);
-    } else if rs.status.is_none() {
-        rs.status = Some(MONITORING.to_string());
-        refresh(rs);
     }
     let dependents = s.dependent_images.clone();
     let done = if out.completed { ", rebuild done" } else { "" };
@@ -226,6 +243,17 @@ fn image_digest(
         },
     };
     let (scheduled, pinned) = schedule(enrollment, world, &dependents, &change);
+    if !managed
+        && !built
+        && let Some(s) = world.images.get_mut(name)
+    {
+        s.update_history.push(UpdateRecord {
+            detected_at: Some(at),
+            digest: Some(digest.clone()),
+            triggered_rebuilds: scheduled.iter().map(|(n, _)| n.clone()).collect(),
+            extra: Vec::new(),
+        });
+    }
     out.scheduled = scheduled;
     out.pinned = pinned;
     out

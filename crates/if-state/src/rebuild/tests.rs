@@ -112,9 +112,9 @@ fn update(en: &Enrollment, w: &mut Analysis, r: &str, d: u32, at: Timestamp) -> 
 
 /// Reconciles at `now` and reports every trigger as dispatched.
 fn run(en: &Enrollment, w: &mut Analysis, now: Timestamp) -> Vec<String> {
-    let d = reconcile(en, w, now);
+    let d = reconcile(en, w, now, &Policy::default());
     for tr in &d.triggers {
-        trigger_result(w, tr, Ok(None), now, &Policy::default());
+        trigger_result(w, tr, Ok(Started::default()), now, &Policy::default());
     }
     names(&d).into_iter().map(str::to_string).collect()
 }
@@ -167,10 +167,10 @@ fn nothing_before_the_delay_then_one_trigger_with_the_documented_inputs() {
     let (en, mut w) = setup(&[img("app", &["node:22"])]);
     update(&en, &mut w, "node:22", 1, day(0));
     update(&en, &mut w, "node:22", 2, day(0));
-    let d = reconcile(&en, &mut w, day(6));
+    let d = reconcile(&en, &mut w, day(6), &Policy::default());
     assert!(d.triggers.is_empty());
     assert_eq!(d.waiting[0].until, Some(day(7)));
-    let d = reconcile(&en, &mut w, day(7));
+    let d = reconcile(&en, &mut w, day(7), &Policy::default());
     assert_eq!(names(&d), ["app"]);
     let tr = &d.triggers[0];
     let inputs: BTreeMap<&str, &str> = tr
@@ -198,8 +198,20 @@ fn nothing_before_the_delay_then_one_trigger_with_the_documented_inputs() {
     );
     assert!(inputs["reason"].contains("node:22 updated"));
     // Until the outcome is reported, the same `now` gives the same trigger.
-    assert_eq!(names(&reconcile(&en, &mut w, day(7))), ["app"]);
-    trigger_result(&mut w, tr, Ok(Some(42)), day(7), &Policy::default());
+    assert_eq!(
+        names(&reconcile(&en, &mut w, day(7), &Policy::default())),
+        ["app"]
+    );
+    trigger_result(
+        &mut w,
+        tr,
+        Ok(Started {
+            pipeline_id: Some(42),
+            ..Started::default()
+        }),
+        day(7),
+        &Policy::default(),
+    );
     assert_eq!(status(&w, "app"), TRIGGERED);
     let h = w.images["app"].rebuild_history.last().unwrap();
     assert_eq!(h.pipeline_id, Some(42));
@@ -210,7 +222,7 @@ fn nothing_before_the_delay_then_one_trigger_with_the_documented_inputs() {
     );
     // Idempotent: the same `now` again triggers nothing, and neither does a later one.
     assert!(run(&en, &mut w, day(7)).is_empty());
-    assert!(run(&en, &mut w, day(20)).is_empty());
+    assert!(run(&en, &mut w, t("2027-01-08T06:00:00Z")).is_empty());
     // Completion closes the history entry.
     let r = build(&en, &mut w, "app", 10, day(8));
     assert!(r.completed);
@@ -231,11 +243,17 @@ fn causes_coalesce_with_the_earliest_schedule_and_one_trigger_serves_all() {
     assert_eq!(state.causes.len(), 2);
     assert_eq!(state.rebuild_scheduled_for, Some(day(8)));
     assert!(run(&en, &mut w, day(7)).is_empty());
-    let d = reconcile(&en, &mut w, day(8));
+    let d = reconcile(&en, &mut w, day(8), &Policy::default());
     assert_eq!(names(&d), ["app"]);
     assert_eq!(d.triggers[0].causes.len(), 2);
     assert_eq!(d.triggers[0].inputs[3].1, "node:22", "the first cause");
-    trigger_result(&mut w, &d.triggers[0], Ok(None), day(8), &Policy::default());
+    trigger_result(
+        &mut w,
+        &d.triggers[0],
+        Ok(Started::default()),
+        day(8),
+        &Policy::default(),
+    );
     assert!(rs(&w, "app").causes.is_empty());
     assert!(
         run(&en, &mut w, day(11)).is_empty(),
@@ -250,11 +268,11 @@ fn auto_rebuild_false_becomes_due_and_waits_for_a_person() {
     let (en, mut w) = setup(&[i]);
     update(&en, &mut w, "node:22", 1, day(0));
     update(&en, &mut w, "node:22", 2, day(0));
-    let d = reconcile(&en, &mut w, day(7));
+    let d = reconcile(&en, &mut w, day(7), &Policy::default());
     assert!(d.triggers.is_empty());
     assert_eq!(d.became_due, ["app"]);
     assert_eq!(status(&w, "app"), DUE);
-    let d = reconcile(&en, &mut w, day(8));
+    let d = reconcile(&en, &mut w, day(8), &Policy::default());
     assert!(d.became_due.is_empty() && d.triggers.is_empty());
     let tr = manual(
         &en,
@@ -266,7 +284,13 @@ fn auto_rebuild_false_becomes_due_and_waits_for_a_person() {
     .unwrap();
     assert_eq!(tr.causes.len(), 2);
     assert!(tr.reason.contains("manual: checked the release notes"));
-    trigger_result(&mut w, &tr, Ok(None), day(9), &Policy::default());
+    trigger_result(
+        &mut w,
+        &tr,
+        Ok(Started::default()),
+        day(9),
+        &Policy::default(),
+    );
     assert_eq!(status(&w, "app"), TRIGGERED);
     assert!(rs(&w, "app").causes.is_empty());
 }
@@ -304,7 +328,7 @@ fn a_diamond_rebuilds_each_image_once_in_topological_order() {
     build(&en, &mut w, "b", 200, day(0));
     build(&en, &mut w, "c", 300, day(0));
     update(&en, &mut w, "node:22", 2, day(1));
-    let d = reconcile(&en, &mut w, day(8));
+    let d = reconcile(&en, &mut w, day(8), &Policy::default());
     assert_eq!(names(&d), ["a"]);
     assert_eq!(d.waiting[0].image, "d");
     assert_eq!(d.waiting[0].blocked_by, ["a"]);
@@ -314,7 +338,7 @@ fn a_diamond_rebuilds_each_image_once_in_topological_order() {
     build(&en, &mut w, "b", 201, day(8));
     assert!(run(&en, &mut w, day(8)).is_empty(), "c is still building");
     build(&en, &mut w, "c", 301, day(9));
-    let d = reconcile(&en, &mut w, day(9));
+    let d = reconcile(&en, &mut w, day(9), &Policy::default());
     assert_eq!(names(&d), ["d"]);
     let mut via: Vec<_> = d.triggers[0]
         .causes
@@ -323,7 +347,13 @@ fn a_diamond_rebuilds_each_image_once_in_topological_order() {
         .collect();
     via.sort();
     assert_eq!(via, ["b", "c", "node-22"]);
-    trigger_result(&mut w, &d.triggers[0], Ok(None), day(9), &Policy::default());
+    trigger_result(
+        &mut w,
+        &d.triggers[0],
+        Ok(Started::default()),
+        day(9),
+        &Policy::default(),
+    );
     assert!(run(&en, &mut w, day(9)).is_empty());
 }
 
@@ -333,7 +363,7 @@ fn cycles_are_reported_and_never_triggered() {
     assert_eq!(cycles(&w), vec![vec!["a".to_string(), "b".to_string()]]);
     update(&en, &mut w, "node:22", 1, day(0));
     update(&en, &mut w, "node:22", 2, day(0));
-    let d = reconcile(&en, &mut w, day(30));
+    let d = reconcile(&en, &mut w, day(30), &Policy::default());
     assert!(d.triggers.is_empty());
     assert_eq!(d.cycles, vec![vec!["a".to_string(), "b".to_string()]]);
     assert!(d.waiting.iter().all(|w| w.why.contains("cycle")));
@@ -349,7 +379,7 @@ fn failed_triggers_back_off_exponentially_then_give_up() {
         retry_backoff: if_model::duration::Duration::from_minutes(10),
     };
     let start = day(7);
-    let d = reconcile(&en, &mut w, start);
+    let d = reconcile(&en, &mut w, start, &Policy::default());
     trigger_result(
         &mut w,
         &d.triggers[0],
@@ -366,11 +396,11 @@ fn failed_triggers_back_off_exponentially_then_give_up() {
     let retry = t("2027-01-08T00:10:00Z");
     assert_eq!(state.next_attempt_at, Some(retry));
     assert!(
-        reconcile(&en, &mut w, t("2027-01-08T00:09:59Z"))
+        reconcile(&en, &mut w, t("2027-01-08T00:09:59Z"), &Policy::default())
             .triggers
             .is_empty()
     );
-    let d = reconcile(&en, &mut w, retry);
+    let d = reconcile(&en, &mut w, retry, &Policy::default());
     assert_eq!(d.triggers[0].attempt, 2);
     trigger_result(
         &mut w,
@@ -381,7 +411,7 @@ fn failed_triggers_back_off_exponentially_then_give_up() {
     );
     let next = t("2027-01-08T00:30:00Z");
     assert_eq!(rs(&w, "app").next_attempt_at, Some(next), "doubled");
-    let d = reconcile(&en, &mut w, next);
+    let d = reconcile(&en, &mut w, next, &Policy::default());
     trigger_result(
         &mut w,
         &d.triggers[0],
@@ -394,7 +424,11 @@ fn failed_triggers_back_off_exponentially_then_give_up() {
         w.images["app"].rebuild_history.last().unwrap().success,
         Some(false)
     );
-    assert!(reconcile(&en, &mut w, day(30)).triggers.is_empty());
+    assert!(
+        reconcile(&en, &mut w, day(30), &Policy::default())
+            .triggers
+            .is_empty()
+    );
     // A new upstream change starts over.
     update(&en, &mut w, "node:22", 3, day(30));
     let state = rs(&w, "app");
@@ -402,7 +436,10 @@ fn failed_triggers_back_off_exponentially_then_give_up() {
         (state.status.as_deref(), state.attempts),
         (Some(PENDING), None)
     );
-    assert_eq!(names(&reconcile(&en, &mut w, day(37))), ["app"]);
+    assert_eq!(
+        names(&reconcile(&en, &mut w, day(37), &Policy::default())),
+        ["app"]
+    );
 }
 
 #[test]
@@ -416,7 +453,7 @@ fn expedite_makes_pending_dependents_due_now_with_the_reason() {
     assert_eq!(done, ["app"]);
     assert_eq!(rs(&w, "app").rebuild_scheduled_for, Some(day(1)));
     assert_eq!(rs(&w, "app").triggered_by.as_deref(), Some(BY_EXPEDITE));
-    let d = reconcile(&en, &mut w, day(1));
+    let d = reconcile(&en, &mut w, day(1), &Policy::default());
     assert_eq!(names(&d), ["app"]);
     assert!(d.triggers[0].reason.contains("CVE-2026-1234"));
     assert!(
@@ -520,11 +557,14 @@ fn state_with_causes_round_trips_through_yaml() {
         update(&en, &mut w, r, 1, day(0));
         update(&en, &mut w, r, 2, day(1));
     }
-    let d = reconcile(&en, &mut w, day(8));
+    let d = reconcile(&en, &mut w, day(8), &Policy::default());
     trigger_result(
         &mut w,
         &d.triggers[0],
-        Ok(Some(7)),
+        Ok(Started {
+            pipeline_id: Some(7),
+            ..Started::default()
+        }),
         day(8),
         &Policy::default(),
     );
@@ -556,7 +596,13 @@ fn a_failed_second_trigger_keeps_the_running_build_and_its_digest_closes_everyth
         "the running build is not forgotten"
     );
     let twice = manual(&en, &mut w, "app", None, day(7)).unwrap();
-    trigger_result(&mut w, &twice, Ok(None), day(7), &Policy::default());
+    trigger_result(
+        &mut w,
+        &twice,
+        Ok(Started::default()),
+        day(7),
+        &Policy::default(),
+    );
     assert_eq!(w.images["app"].rebuild_history.len(), 2);
     let r = build(&en, &mut w, "app", 9, day(8));
     assert!(r.completed);

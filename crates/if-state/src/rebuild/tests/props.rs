@@ -1,6 +1,8 @@
-//! Property tests of the engine over random dependency graphs and timelines: each image is
-//! triggered at most once per upstream change, never before its delay, never while an
-//! internal ancestor is busy, replaying changes nothing, and every change is served in the end.
+//! Property tests of the engine over random dependency graphs, timelines and build outcomes:
+//! each upstream change is served by exactly one successful build of each dependent (a build
+//! that fails or never reports gives its causes back, to be served again), never before its
+//! delay, never while an internal ancestor is busy; replaying changes nothing; and in the end
+//! every image is `monitoring` or `failed`, never stuck `triggered`.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -18,8 +20,32 @@ struct Spec {
     images: Vec<(Vec<usize>, Vec<usize>, usize, usize)>,
     /// Events: hours to advance, then which base gets a new digest (None: time passes only).
     events: Vec<(u32, Option<usize>)>,
-    /// Hours a build takes.
+    /// Hours a build takes (below the default `buildTimeout` of a day).
     build_hours: u32,
+    /// How the builds end, in turn: see [`Ending`].
+    endings: Vec<u8>,
+}
+
+/// How a simulated build ends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Ending {
+    /// It pushes a new digest (`record-build`).
+    Digest,
+    /// A poll sees it succeed; no new digest.
+    PollSuccess,
+    /// A poll sees it fail.
+    PollFailure,
+    /// It never reports: the timeout gives it up.
+    Hang,
+}
+
+fn ending(n: u8) -> Ending {
+    match n % 6 {
+        0..=2 => Ending::Digest,
+        3 => Ending::PollSuccess,
+        4 => Ending::PollFailure,
+        _ => Ending::Hang,
+    }
 }
 
 fn spec() -> impl Strategy<Value = Spec> {
@@ -37,12 +63,14 @@ fn spec() -> impl Strategy<Value = Spec> {
                 .collect::<Vec<_>>();
             let events =
                 proptest::collection::vec((0u32..96, proptest::option::of(0usize..3)), 1..12);
-            (images, events, 0u32..30)
+            let endings = proptest::collection::vec(any::<u8>(), 1..8);
+            (images, events, 0u32..20, endings)
         })
-        .prop_map(|(images, events, build_hours)| Spec {
+        .prop_map(|(images, events, build_hours, endings)| Spec {
             images,
             events,
             build_hours,
+            endings,
         })
 }
 
@@ -55,10 +83,17 @@ struct Sim {
     w: Analysis,
     now: Timestamp,
     next_digest: u32,
-    building: Vec<(Timestamp, String)>,
-    served: BTreeSet<(String, String, String)>,
+    /// Builds under way: when they end, the image, its history entry, how it ends, and the
+    /// causes it serves.
+    building: Vec<(Timestamp, String, usize, Ending, Vec<Key>)>,
+    /// Causes served by a build that has not failed.
+    served: BTreeSet<Key>,
     triggers: usize,
+    endings: Vec<Ending>,
 }
+
+/// A cause: image, base, digest.
+type Key = (String, String, String);
 
 impl Sim {
     fn fresh(&mut self) -> u32 {
@@ -66,27 +101,67 @@ impl Sim {
         self.next_digest
     }
 
-    /// Finishes due builds, reconciles, checks every trigger, dispatches them.
+    /// Finishes the builds that ended by `now` (in time order), then reconciles, checks every
+    /// trigger and dispatches them.
     fn step(&mut self, build_hours: u32) -> Result<(), TestCaseError> {
         loop {
             self.building.sort();
             let Some(pos) = self
                 .building
                 .iter()
-                .position(|(t, _)| t.unix() <= self.now.unix())
+                .position(|(t, _, _, e, _)| *e != Ending::Hang && t.unix() <= self.now.unix())
             else {
                 break;
             };
-            let (at, name) = self.building.remove(pos);
-            let d = digest(self.fresh());
-            record_build(&self.en, &mut self.w, &name, &d, None, at).unwrap();
-            self.reconcile_once(build_hours)?;
+            let (at, name, entry, how, keys) = self.building.remove(pos);
+            let policy = Policy::default();
+            match how {
+                Ending::Digest => {
+                    let d = digest(self.fresh());
+                    record_build(&self.en, &mut self.w, &name, &d, None, at).unwrap();
+                }
+                Ending::PollSuccess => {
+                    let seen = Observed::just(BuildOutcome::Succeeded);
+                    build_result(&mut self.w, &name, entry, seen, at, &policy);
+                }
+                Ending::PollFailure | Ending::Hang => {
+                    let seen = Observed::just(BuildOutcome::Failed {
+                        conclusion: "failure".into(),
+                        reason: "failed".into(),
+                    });
+                    build_result(&mut self.w, &name, entry, seen, at, &policy);
+                    self.release(&keys);
+                }
+            }
         }
         self.reconcile_once(build_hours)
     }
 
+    /// The causes of a build that failed may be served again.
+    fn release(&mut self, keys: &[Key]) {
+        for k in keys {
+            self.served.remove(k);
+        }
+    }
+
+    /// Builds that never report and that the engine gave up: their causes come back.
+    fn collect_timeouts(&mut self) {
+        let w = &self.w;
+        let (gone, kept): (Vec<_>, Vec<_>) = std::mem::take(&mut self.building)
+            .into_iter()
+            .partition(|(_, name, entry, how, _)| {
+                *how == Ending::Hang
+                    && w.images[name].rebuild_history[*entry].success == Some(false)
+            });
+        self.building = kept;
+        for (_, _, _, _, keys) in gone {
+            self.release(&keys);
+        }
+    }
+
     fn reconcile_once(&mut self, build_hours: u32) -> Result<(), TestCaseError> {
-        let d = reconcile(&self.en, &mut self.w, self.now);
+        let d = reconcile(&self.en, &mut self.w, self.now, &Policy::default());
+        self.collect_timeouts();
         let graph = Graph::of(&self.w);
         for tr in &d.triggers {
             let earliest = tr
@@ -124,13 +199,32 @@ impl Sim {
             }
         }
         for tr in &d.triggers {
-            trigger_result(&mut self.w, tr, Ok(None), self.now, &Policy::default());
-            self.building
-                .push((hours(self.now, build_hours), tr.image.clone()));
+            let started = Ok(Started::default());
+            trigger_result(&mut self.w, tr, started, self.now, &Policy::default());
+            let entry = self.w.images[&tr.image].rebuild_history.len() - 1;
+            let how = self.endings[self.triggers % self.endings.len()];
+            let keys = tr
+                .causes
+                .iter()
+                .map(|c| {
+                    (
+                        tr.image.clone(),
+                        c.base_image.clone().unwrap_or_default(),
+                        c.digest.as_ref().map(|d| d.to_string()).unwrap_or_default(),
+                    )
+                })
+                .collect();
+            self.building.push((
+                hours(self.now, build_hours),
+                tr.image.clone(),
+                entry,
+                how,
+                keys,
+            ));
             self.triggers += 1;
         }
         // Replaying the same `now` gives nothing new.
-        let again = reconcile(&self.en, &mut self.w, self.now);
+        let again = reconcile(&self.en, &mut self.w, self.now, &Policy::default());
         prop_assert!(
             again.triggers.is_empty(),
             "replay triggered {:?}",
@@ -160,7 +254,8 @@ proptest! {
             auto: true,
         }).collect();
         let (en, w) = setup(&imgs);
-        let mut sim = Sim { en, w, now: day(0), next_digest: 0, building: Vec::new(), served: BTreeSet::new(), triggers: 0 };
+        let endings = spec.endings.iter().copied().map(ending).collect();
+        let mut sim = Sim { en, w, now: day(0), next_digest: 0, building: Vec::new(), served: BTreeSet::new(), triggers: 0, endings };
         for b in BASES {
             let d = digest(sim.fresh());
             if sim.w.bases.contains_key(&reference(b).identity()) {
@@ -192,15 +287,20 @@ proptest! {
             prop_assert_eq!(&sim.w.images, &before);
         }
         // Liveness: with time, every change is served and every image is idle again.
-        for _ in 0..(4 * names.len() + 4) {
+        // Each failed or hung attempt costs a step; an image gives up after five.
+        for _ in 0..(6 * (names.len() + 1) * names.len()) {
             sim.now = hours(sim.now, 24 * 4);
             sim.step(spec.build_hours)?;
         }
         let busy: BTreeMap<&String, Option<String>> = sim.w.images.iter()
             .map(|(n, s)| (n, s.rebuild_state.as_ref().and_then(|r| r.status.clone())))
-            .filter(|(_, st)| st.as_deref() != Some(MONITORING) && st.is_some())
+            .filter(|(_, st)| !matches!(st.as_deref(), None | Some(MONITORING | FAILED)))
             .collect();
         prop_assert!(busy.is_empty(), "still busy: {busy:?}");
-        prop_assert!(sim.triggers <= sim.served.len(), "a trigger served no cause");
+        let open: Vec<&String> = sim.w.images.iter()
+            .filter(|(_, s)| s.rebuild_history.iter().any(|r| r.success.is_none()))
+            .map(|(n, _)| n)
+            .collect();
+        prop_assert!(open.is_empty(), "builds never closed: {open:?}");
     }
 }
