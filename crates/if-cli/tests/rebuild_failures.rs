@@ -147,7 +147,7 @@ fn a_429_with_retry_after_is_retried_within_the_same_run() {
     assert_eq!(reqs.len(), 2);
     assert_eq!(
         (reqs[0].response_status, reqs[1].response_status),
-        (429, 204)
+        (429, 200)
     );
     assert_eq!(reqs[0].violations, Vec::<String>::new());
     assert_eq!(reqs[0].body, reqs[1].body);

@@ -251,7 +251,8 @@ pub fn github_inputs(req: &Recorded, repo: &str, workflow: &str, branch: &str) -
         format!("/repos/{repo}/actions/workflows/{workflow}/dispatches")
     );
     assert_eq!(req.violations, Vec::<String>::new(), "{req:?}");
-    assert_eq!(req.response_status, 204);
+    // The dispatch asks for the run's details (`return_run_details: true`): 200, not 204.
+    assert_eq!(req.response_status, 200);
     assert_eq!(
         req.header("authorization"),
         Some(format!("Bearer {GH_TOKEN}").as_str())
@@ -266,7 +267,8 @@ pub fn github_inputs(req: &Recorded, repo: &str, workflow: &str, branch: &str) -
     );
     assert_eq!(req.header("private-token"), None);
     let body = req.json();
-    assert_eq!(keys_of(&body), ["inputs", "ref"]);
+    assert_eq!(keys_of(&body), ["inputs", "ref", "return_run_details"]);
+    assert_eq!(body["return_run_details"], true);
     assert_eq!(body["ref"], branch);
     let mut want = input_names();
     want.sort_unstable();
