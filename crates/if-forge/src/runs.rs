@@ -117,16 +117,7 @@ mod tests {
             github("completed", json!("success")),
             Ok(RunState::Succeeded)
         );
-        for conclusion in [
-            "failure",
-            "neutral",
-            "cancelled",
-            "skipped",
-            "timed_out",
-            "action_required",
-            "stale",
-            "startup_failure",
-        ] {
+        for conclusion in if_testkit::GITHUB_FAILED_CONCLUSIONS {
             assert_eq!(
                 github("completed", json!(conclusion)),
                 Ok(RunState::Failed {
@@ -158,7 +149,7 @@ mod tests {
                 .state
         };
         assert_eq!(state("success"), RunState::Succeeded);
-        for status in ["failed", "canceled", "skipped"] {
+        for status in if_testkit::GITLAB_FAILED_STATUSES {
             assert_eq!(
                 state(status),
                 RunState::Failed {

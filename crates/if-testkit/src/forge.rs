@@ -1,11 +1,11 @@
 //! The endpoints as GitHub and GitLab document them: every request is checked (method, path,
 //! query, headers, body) and every problem named; the normal answer follows from that.
 //!
-//! This module routes a request and checks the two trigger endpoints (a `workflow_dispatch`,
-//! a new pipeline); `files` checks the two file endpoints (GitHub's repository content,
+//! This module routes a request and holds the checks every endpoint shares; `triggers`
+//! checks the two trigger endpoints (a `workflow_dispatch`, a new pipeline); `files` checks the two file endpoints (GitHub's repository content,
 //! GitLab's raw file) and holds the files they serve; `runs` holds the builds started, plays
-//! their scripted outcomes, and checks and answers the run endpoints (GitHub's run and run
-//! list, GitLab's pipeline).
+//! their scripted outcomes and answers the run endpoints (GitHub's run and run list,
+//! GitLab's pipeline), whose requests `run_requests` checks.
 
 use if_model::enrollment::Provider;
 use serde_json::{Value, json};
@@ -13,7 +13,9 @@ use serde_json::{Value, json};
 use crate::wire::Request;
 
 mod files;
+mod run_requests;
 mod runs;
+mod triggers;
 
 pub(crate) use files::Files;
 pub(crate) use runs::{Dispatch, ListFilter, Runs};
@@ -177,7 +179,7 @@ pub(crate) fn check(request: &Request, tokens: &Tokens, files: &Files) -> Verdic
     match route {
         Route::Unknown => refused(violations, 404, not_found),
         Route::GithubDispatch { repo, workflow } => {
-            check_github(request, tokens, violations, repo, workflow)
+            triggers::check_github(request, tokens, violations, repo, workflow)
         }
         Route::GithubRun { repo, id } => {
             let answer = Answer::RunState {
@@ -185,11 +187,11 @@ pub(crate) fn check(request: &Request, tokens: &Tokens, files: &Files) -> Verdic
                 repo,
                 id,
             };
-            runs::check_get(Provider::Github, request, tokens, violations, answer)
+            run_requests::check_get(Provider::Github, request, tokens, violations, answer)
         }
         Route::GithubRuns { repo, workflow } => {
             let before = violations.len();
-            let filter = runs::list_filter(query, &mut violations);
+            let filter = run_requests::list_filter(query, &mut violations);
             if violations.len() > before {
                 return refused_since(violations, before, 422, "message");
             }
@@ -198,7 +200,7 @@ pub(crate) fn check(request: &Request, tokens: &Tokens, files: &Files) -> Verdic
                 workflow,
                 filter,
             };
-            runs::check_get(Provider::Github, request, tokens, violations, answer)
+            run_requests::check_get(Provider::Github, request, tokens, violations, answer)
         }
         Route::GitlabPipelineState { project, id } => {
             let answer = Answer::RunState {
@@ -206,9 +208,11 @@ pub(crate) fn check(request: &Request, tokens: &Tokens, files: &Files) -> Verdic
                 repo: project,
                 id,
             };
-            runs::check_get(Provider::Gitlab, request, tokens, violations, answer)
+            run_requests::check_get(Provider::Gitlab, request, tokens, violations, answer)
         }
-        Route::GitlabPipeline { project } => check_gitlab(request, tokens, violations, project),
+        Route::GitlabPipeline { project } => {
+            triggers::check_gitlab(request, tokens, violations, project)
+        }
         Route::GithubContent { repo, path } => {
             let file = files::Wanted::new(repo, path, query);
             files::check(Provider::Github, request, tokens, files, file, violations)
@@ -376,6 +380,40 @@ pub(crate) fn check_encoding(segment: &str) -> Result<(), String> {
     Ok(())
 }
 
+/// The `name=value` pairs of a query, in order, each value decoded; `None` for a value that
+/// is not properly encoded (RFC 3986 lets `/` and `?` stay raw in a query; a `+` reads as a
+/// space and is refused). Every problem is a violation; a pair without `=` is left out.
+pub(crate) fn query_pairs<'q>(
+    query: Option<&'q str>,
+    violations: &mut Vec<String>,
+) -> Vec<(&'q str, Option<String>)> {
+    let mut pairs = Vec::new();
+    for pair in query
+        .unwrap_or_default()
+        .split('&')
+        .filter(|p| !p.is_empty())
+    {
+        let Some((name, value)) = pair.split_once('=') else {
+            violations.push(format!("query parameter {pair:?} has no value"));
+            continue;
+        };
+        if value.contains('+') {
+            violations.push(format!(
+                "query value {value:?}: '+' reads as a space in a query; encode it as %2B"
+            ));
+        }
+        let decoded = match check_encoding(&value.replace(['/', '?'], "")) {
+            Ok(()) => Some(percent_decode(value)),
+            Err(problem) => {
+                violations.push(format!("query value {value:?}: {problem}"));
+                None
+            }
+        };
+        pairs.push((name, decoded));
+    }
+    pairs
+}
+
 /// Decodes `%XX` escapes (the input passed [`check_encoding`]).
 pub(crate) fn percent_decode(segment: &str) -> String {
     let bytes = segment.as_bytes();
@@ -424,14 +462,6 @@ pub(crate) fn expect_header(
         Some(got) if got == want => {}
         Some(got) => violations.push(format!("header {name} is {got:?}, want {want:?}")),
         None => violations.push(format!("header {name} missing, want {want:?}")),
-    }
-}
-
-fn expect_json_content_type(request: &Request, violations: &mut Vec<String>) {
-    match single(request, "content-type", violations) {
-        Some(ct) if ct == "application/json" || ct.starts_with("application/json;") => {}
-        Some(ct) => violations.push(format!("content-type is {ct:?}, want application/json")),
-        None => violations.push("content-type missing, want application/json".to_owned()),
     }
 }
 
@@ -508,202 +538,6 @@ pub(crate) fn refused_since(
 ) -> Verdict {
     let message = violations[before..].join("; ");
     refused(violations, status, json!({ key: message }))
-}
-
-fn check_github(
-    request: &Request,
-    tokens: &Tokens,
-    mut violations: Vec<String>,
-    repo: String,
-    workflow: String,
-) -> Verdict {
-    if sent_token(request, Provider::Github, tokens, &mut violations) != Ok(true) {
-        return unauthorized(
-            Provider::Github,
-            violations,
-            "authorization: missing or wrong GitHub token",
-        );
-    }
-    let before_headers = violations.len();
-    expect_github_headers(request, GITHUB_ACCEPT, &mut violations);
-    expect_json_content_type(request, &mut violations);
-    if violations.len() > before_headers {
-        return refused_since(violations, before_headers, 400, "message");
-    }
-    let before_body = violations.len();
-    let body = check_github_body(&request.body, &mut violations);
-    let Some((branch, inputs, run_details)) = body.filter(|_| violations.len() == before_body)
-    else {
-        return refused_since(violations, before_body, 422, "message");
-    };
-    let dispatch = Dispatch {
-        repo,
-        workflow,
-        branch,
-        inputs,
-        run_details,
-    };
-    Verdict {
-        violations,
-        answer: Answer::Dispatched(dispatch),
-    }
-}
-
-/// What a dispatch body says: the branch, the inputs, and `return_run_details` (a boolean
-/// when present).
-type DispatchBody = (String, Vec<(String, String)>, Option<bool>);
-
-fn check_github_body(body: &[u8], violations: &mut Vec<String>) -> Option<DispatchBody> {
-    let object = json_object(body, violations)?;
-    let branch = expect_ref(&object, violations);
-    let run_details = match object.get("return_run_details") {
-        None => None,
-        Some(Value::Bool(b)) => Some(*b),
-        Some(other) => {
-            violations.push(format!("`return_run_details` is not a boolean: {other}"));
-            None
-        }
-    };
-    let mut given = Vec::new();
-    if let Some(inputs) = object.get("inputs") {
-        match inputs.as_object() {
-            None => violations.push("`inputs` is not an object".to_owned()),
-            Some(inputs) => {
-                if inputs.len() > GITHUB_MAX_INPUTS {
-                    violations.push(format!(
-                        "{} inputs, GitHub accepts at most {GITHUB_MAX_INPUTS}",
-                        inputs.len()
-                    ));
-                }
-                for (name, value) in inputs {
-                    match value.as_str() {
-                        Some(value) => given.push((name.clone(), value.to_owned())),
-                        None => {
-                            violations.push(format!("input {name:?} is not a string: {value}"));
-                        }
-                    }
-                }
-            }
-        }
-    }
-    for key in object
-        .keys()
-        .filter(|k| !["ref", "inputs", "return_run_details"].contains(&k.as_str()))
-    {
-        violations.push(format!("unexpected body field {key:?}"));
-    }
-    Some((branch?, given, run_details))
-}
-
-fn check_gitlab(
-    request: &Request,
-    tokens: &Tokens,
-    mut violations: Vec<String>,
-    project: String,
-) -> Verdict {
-    if sent_token(request, Provider::Gitlab, tokens, &mut violations) != Ok(true) {
-        return unauthorized(
-            Provider::Gitlab,
-            violations,
-            "private-token: missing or wrong GitLab token",
-        );
-    }
-    let before = violations.len();
-    expect_json_content_type(request, &mut violations);
-    let body = check_gitlab_body(&request.body, &mut violations);
-    let Some((reference, variables)) = body.filter(|_| violations.len() == before) else {
-        return refused_since(violations, before, 400, "error");
-    };
-    Verdict {
-        violations,
-        answer: Answer::PipelineCreated {
-            project,
-            reference,
-            variables,
-        },
-    }
-}
-
-/// The branch and the variables (`key`, `value`) of a pipeline body.
-type PipelineBody = (String, Vec<(String, String)>);
-
-fn check_gitlab_body(body: &[u8], violations: &mut Vec<String>) -> Option<PipelineBody> {
-    let object = json_object(body, violations)?;
-    let reference = expect_ref(&object, violations);
-    let mut given = Vec::new();
-    if let Some(variables) = object.get("variables") {
-        match variables.as_array() {
-            None => violations.push("`variables` is not an array".to_owned()),
-            Some(variables) => {
-                for (i, variable) in variables.iter().enumerate() {
-                    check_variable(i, variable, violations);
-                    let text = |k: &str| variable.get(k).and_then(Value::as_str);
-                    if let (Some(key), Some(value)) = (text("key"), text("value")) {
-                        given.push((key.to_owned(), value.to_owned()));
-                    }
-                }
-            }
-        }
-    }
-    for key in object.keys().filter(|k| *k != "ref" && *k != "variables") {
-        violations.push(format!("unexpected body field {key:?}"));
-    }
-    Some((reference?, given))
-}
-
-fn check_variable(i: usize, variable: &Value, violations: &mut Vec<String>) {
-    let Some(fields) = variable.as_object() else {
-        violations.push(format!("variables[{i}] is not an object"));
-        return;
-    };
-    let mut keys: Vec<&str> = fields.keys().map(String::as_str).collect();
-    keys.sort_unstable();
-    if keys != ["key", "value"] {
-        violations.push(format!(
-            "variables[{i}] has fields {keys:?}, want exactly key and value"
-        ));
-    }
-    match fields.get("key").and_then(Value::as_str) {
-        Some(key) if !key.is_empty() => {}
-        _ => violations.push(format!("variables[{i}].key is not a non-empty string")),
-    }
-    if fields.get("value").is_some_and(|v| !v.is_string()) {
-        violations.push(format!("variables[{i}].value is not a string"));
-    }
-}
-
-fn json_object(
-    body: &[u8],
-    violations: &mut Vec<String>,
-) -> Option<serde_json::Map<String, Value>> {
-    match serde_json::from_slice::<Value>(body) {
-        Ok(Value::Object(object)) => Some(object),
-        Ok(other) => {
-            violations.push(format!("body is not a JSON object: {other}"));
-            None
-        }
-        Err(err) => {
-            violations.push(format!("body is not JSON: {err}"));
-            None
-        }
-    }
-}
-
-fn expect_ref(
-    object: &serde_json::Map<String, Value>,
-    violations: &mut Vec<String>,
-) -> Option<String> {
-    match object.get("ref") {
-        Some(Value::String(r)) if !r.is_empty() => Some(r.clone()),
-        Some(other) => {
-            violations.push(format!("`ref` is not a non-empty string: {other}"));
-            None
-        }
-        None => {
-            violations.push("`ref` missing".to_owned());
-            None
-        }
-    }
 }
 
 #[cfg(test)]

@@ -1,5 +1,5 @@
 //! FakeForge over a real loopback socket: raw requests in, recorded requests and answers out
-//! (the trigger endpoints, then the file endpoints).
+//! (the trigger endpoints, then the file endpoints, then the runs and their endpoints).
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -353,4 +353,243 @@ fn scripted_answers_come_before_files() {
     assert_eq!(body(&answer), "FROM a\n");
     let statuses: Vec<u16> = forge.requests().iter().map(|r| r.response_status).collect();
     assert_eq!(statuses, vec![500, 200]);
+}
+
+const GITHUB_JSON_HEADERS: [(&str, &str); 4] = [
+    ("Accept", GITHUB_ACCEPT),
+    ("Authorization", "Bearer gh"),
+    ("X-GitHub-Api-Version", GITHUB_API_VERSION),
+    ("User-Agent", "test/1"),
+];
+
+fn dispatch(forge: &FakeForge, body: &str) -> String {
+    let mut headers = GITHUB_JSON_HEADERS.to_vec();
+    headers.push(("Content-Type", "application/json"));
+    let path = "/repos/acme/app/actions/workflows/build.yml/dispatches";
+    exchange(forge, &post(path, &headers, body))
+}
+
+/// "Create a workflow dispatch event": `return_run_details: true` answers 200 with the
+/// run's id, API URL and page; without it 204; both create a run titled by `reason`.
+#[test]
+fn a_dispatch_creates_a_run_and_returns_its_details_when_asked() {
+    let forge = FakeForge::start("gh", "gl");
+    forge.set_clock("2027-01-01T00:00:00Z");
+    let answer = dispatch(
+        &forge,
+        r#"{"ref":"main","inputs":{"reason":"base updated [if-1]"},"return_run_details":true}"#,
+    );
+    assert!(answer.starts_with("HTTP/1.1 200 OK\r\n"), "{answer}");
+    let base = forge.url();
+    assert_eq!(
+        serde_json::from_str::<serde_json::Value>(body(&answer)).unwrap(),
+        json!({
+            "workflow_run_id": 5000,
+            "run_url": format!("{base}/repos/acme/app/actions/runs/5000"),
+            "html_url": format!("{base}/acme/app/actions/runs/5000"),
+        })
+    );
+    let answer = dispatch(&forge, r#"{"ref":"dev","inputs":{"image":"app"}}"#);
+    assert!(
+        answer.starts_with("HTTP/1.1 204 No Content\r\n"),
+        "{answer}"
+    );
+    let runs = forge.runs();
+    assert_eq!(runs.len(), 2);
+    assert_eq!(
+        (runs[0].id, runs[0].display_title.as_str()),
+        (5000, "base updated [if-1]")
+    );
+    assert_eq!(runs[0].created_at, "2027-01-01T00:00:00Z");
+    assert_eq!(
+        (runs[1].id, runs[1].display_title.as_str()),
+        (5001, "build.yml")
+    );
+    assert_eq!(runs[1].branch, "dev");
+    assert_eq!(runs[1].inputs, vec![("image".to_owned(), "app".to_owned())]);
+    assert!(forge.requests().iter().all(|r| r.violations.is_empty()));
+}
+
+/// An older GitHub Enterprise Server refuses `return_run_details` with 422 and starts
+/// nothing; without the field it answers 204.
+#[test]
+fn an_old_ghes_refuses_return_run_details() {
+    let forge = FakeForge::start("gh", "gl");
+    forge.set_run_details(false);
+    let answer = dispatch(&forge, r#"{"ref":"main","return_run_details":true}"#);
+    assert!(answer.starts_with("HTTP/1.1 422 "), "{answer}");
+    let message = serde_json::from_str::<serde_json::Value>(body(&answer)).unwrap();
+    assert_eq!(
+        message["message"],
+        "Invalid request.\n\n\"return_run_details\" is not a permitted key."
+    );
+    assert!(forge.runs().is_empty());
+    let answer = dispatch(&forge, r#"{"ref":"main"}"#);
+    assert!(answer.starts_with("HTTP/1.1 204 "), "{answer}");
+    assert_eq!(forge.runs().len(), 1);
+    // A non-boolean is a violation whatever the mode.
+    let answer = dispatch(&forge, r#"{"ref":"main","return_run_details":"yes"}"#);
+    assert!(answer.starts_with("HTTP/1.1 422 "), "{answer}");
+    assert_eq!(forge.requests()[2].violations.len(), 1);
+}
+
+/// "Get a workflow run" and "Get a single pipeline": the token and headers are checked, an
+/// unknown or malformed id is the provider's 404, each GET is one poll.
+#[test]
+fn run_endpoints_check_the_request_and_count_polls() {
+    let forge = FakeForge::start("gh", "gl");
+    forge.script_runs(
+        Provider::Github,
+        "acme/app",
+        [if_testkit::RunScript::running_for(
+            1,
+            if_testkit::RunScript::fail("timed_out"),
+        )],
+    );
+    dispatch(&forge, r#"{"ref":"main"}"#);
+    let path = "/repos/acme/app/actions/runs/5000";
+    let first = exchange(&forge, &get(path, &GITHUB_JSON_HEADERS));
+    let run: serde_json::Value = serde_json::from_str(body(&first)).unwrap();
+    assert_eq!(
+        (run["status"].as_str(), run["conclusion"].as_null()),
+        (Some("in_progress"), Some(()))
+    );
+    assert_eq!(run["event"], "workflow_dispatch");
+    assert_eq!(run["head_branch"], "main");
+    let second = exchange(&forge, &get(path, &GITHUB_JSON_HEADERS));
+    let run: serde_json::Value = serde_json::from_str(body(&second)).unwrap();
+    assert_eq!(
+        (run["status"].as_str(), run["conclusion"].as_str()),
+        (Some("completed"), Some("timed_out"))
+    );
+    assert_eq!(forge.runs()[0].polls, 2);
+
+    let unknown = exchange(
+        &forge,
+        &get("/repos/acme/app/actions/runs/1", &GITHUB_JSON_HEADERS),
+    );
+    assert!(unknown.starts_with("HTTP/1.1 404 "), "{unknown}");
+    assert!(body(&unknown).contains("\"Not Found\""), "{unknown}");
+    let other_repo = exchange(
+        &forge,
+        &get("/repos/acme/other/actions/runs/5000", &GITHUB_JSON_HEADERS),
+    );
+    assert!(other_repo.starts_with("HTTP/1.1 404 "), "{other_repo}");
+    let no_token = exchange(
+        &forge,
+        &get(path, &[("Accept", GITHUB_ACCEPT), ("User-Agent", "t")]),
+    );
+    assert!(no_token.starts_with("HTTP/1.1 401 "), "{no_token}");
+    let mut raw_headers = GITHUB_JSON_HEADERS.to_vec();
+    raw_headers[0] = ("Accept", GITHUB_ACCEPT_RAW);
+    let wrong_accept = exchange(&forge, &get(path, &raw_headers));
+    assert!(wrong_accept.starts_with("HTTP/1.1 400 "), "{wrong_accept}");
+    let not_a_number = exchange(
+        &forge,
+        &get("/repos/acme/app/actions/runs/x1", &GITHUB_JSON_HEADERS),
+    );
+    assert!(not_a_number.starts_with("HTTP/1.1 404 "), "{not_a_number}");
+
+    let gitlab = [("PRIVATE-TOKEN", "gl")];
+    let created = exchange(
+        &forge,
+        &post(
+            "/api/v4/projects/acme%2Fsvc/pipeline",
+            &[
+                ("PRIVATE-TOKEN", "gl"),
+                ("Content-Type", "application/json"),
+            ],
+            r#"{"ref":"main"}"#,
+        ),
+    );
+    assert!(created.starts_with("HTTP/1.1 201 "), "{created}");
+    let pipeline = exchange(
+        &forge,
+        &get("/api/v4/projects/acme%2Fsvc/pipelines/1000", &gitlab),
+    );
+    let pipeline: serde_json::Value = serde_json::from_str(body(&pipeline)).unwrap();
+    assert_eq!(
+        (pipeline["id"].as_u64(), pipeline["status"].as_str()),
+        (Some(1000), Some("success"))
+    );
+    let unknown = exchange(
+        &forge,
+        &get("/api/v4/projects/acme%2Fsvc/pipelines/7", &gitlab),
+    );
+    assert!(unknown.starts_with("HTTP/1.1 404 "), "{unknown}");
+    assert!(body(&unknown).contains("404 Not found"), "{unknown}");
+    let raw_slash = exchange(
+        &forge,
+        &get("/api/v4/projects/acme/svc/pipelines/1000", &gitlab),
+    );
+    assert!(raw_slash.starts_with("HTTP/1.1 404 "), "{raw_slash}");
+
+    let violations: Vec<usize> = forge
+        .requests()
+        .iter()
+        .map(|r| r.violations.len())
+        .collect();
+    // The dispatch, two polls and two unknown runs are right; then the missing token, the
+    // wrong Accept, the id that is not a number; the pipeline, its poll, the unknown one,
+    // then the raw slash.
+    assert_eq!(violations, [0, 0, 0, 0, 0, 1, 1, 1, 0, 0, 0, 1]);
+}
+
+/// "List workflow runs for a workflow": the query is checked (documented parameters, each
+/// percent-encoded; `created` in the `>=` syntax) and applied as GitHub does.
+#[test]
+fn the_run_list_filters_as_github_does() {
+    let forge = FakeForge::start("gh", "gl");
+    forge.set_clock("2027-01-01T00:00:00Z");
+    dispatch(&forge, r#"{"ref":"main"}"#);
+    forge.set_clock("2027-01-03T00:00:00Z");
+    dispatch(&forge, r#"{"ref":"main"}"#);
+    dispatch(&forge, r#"{"ref":"dev"}"#);
+    let list = |query: &str| {
+        let path = format!("/repos/acme/app/actions/workflows/build.yml/runs?{query}");
+        exchange(&forge, &get(&path, &GITHUB_JSON_HEADERS))
+    };
+    let answer = list("event=workflow_dispatch&branch=main&created=%3E%3D2027-01-02&per_page=100");
+    let runs: serde_json::Value = serde_json::from_str(body(&answer)).unwrap();
+    assert_eq!(runs["total_count"], 1);
+    assert_eq!(runs["workflow_runs"][0]["id"], 5001);
+    let answer = list("per_page=2");
+    let runs: serde_json::Value = serde_json::from_str(body(&answer)).unwrap();
+    assert_eq!(runs["total_count"], 3);
+    let ids: Vec<u64> = runs["workflow_runs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["id"].as_u64().unwrap())
+        .collect();
+    assert_eq!(ids, [5002, 5001], "newest first, one page");
+    let answer = list("event=push");
+    assert!(body(&answer).contains("\"total_count\":0"), "{answer}");
+
+    let raw = list("created=>=2027-01-02");
+    assert!(raw.starts_with("HTTP/1.1 422 "), "{raw}");
+    let unknown = list("sort=asc");
+    assert!(unknown.starts_with("HTTP/1.1 422 "), "{unknown}");
+    let no_syntax = list("created=2027-01-02");
+    assert!(no_syntax.starts_with("HTTP/1.1 422 "), "{no_syntax}");
+    let violations: Vec<usize> = forge
+        .requests()
+        .iter()
+        .map(|r| r.violations.len())
+        .collect();
+    assert_eq!(violations, [0, 0, 0, 0, 0, 0, 1, 1, 1]);
+}
+
+/// Without `set_clock`, runs are created at the real UTC time, in RFC 3339.
+#[test]
+fn the_default_clock_is_the_real_time() {
+    let forge = FakeForge::start("gh", "gl");
+    dispatch(&forge, r#"{"ref":"main"}"#);
+    let created = &forge.runs()[0].created_at;
+    let at = if_model::timestamp::Timestamp::parse(created).unwrap();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    assert!((now as i64 - at.unix()).abs() < 60, "{created}");
 }

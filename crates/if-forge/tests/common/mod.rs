@@ -91,10 +91,45 @@ pub fn dead_endpoint() -> String {
     format!("http://{addr}")
 }
 
+/// A client with both right tokens whose two APIs are a loopback port nothing listens on
+/// (every connection refused), and that port's URL.
+pub fn dead_client() -> (String, Client) {
+    let dead = dead_endpoint();
+    let endpoints = Endpoints {
+        github_api: dead.clone(),
+        gitlab_api: format!("{dead}/api/v4"),
+    };
+    (
+        dead,
+        client_with(endpoints, Some(GITHUB_TOKEN), Some(GITLAB_TOKEN)),
+    )
+}
+
 /// Asserts that no token appears in the error's Display or Debug.
 pub fn assert_no_token(err: &if_forge::ForgeError) {
     for text in [err.to_string(), format!("{err:?}")] {
         assert!(!text.contains(GITHUB_TOKEN), "token leaked: {text}");
         assert!(!text.contains(GITLAB_TOKEN), "token leaked: {text}");
     }
+}
+
+/// The wrong tokens the token tests send (`client_with(.., Some(WRONG_GITHUB), Some(WRONG_GITLAB))`).
+pub const WRONG_GITHUB: &str = "ghp_WRONG";
+pub const WRONG_GITLAB: &str = "glpat-WRONG";
+
+/// Asserts that none of the errors shows a token, right or wrong, in Display or Debug, and
+/// that the first one (a body echoing both tokens) shows them scrubbed.
+pub fn assert_scrubbed(errors: &[if_forge::ForgeError]) {
+    for err in errors {
+        assert_no_token(err);
+        let text = format!("{err} {err:?}");
+        assert!(!text.contains("WRONG"), "{text}");
+    }
+    let first = errors[0].to_string();
+    assert!(first.contains("token *** / *** rejected"), "{first}");
+}
+
+/// An error body that echoes both tokens.
+pub fn echo_tokens() -> serde_json::Value {
+    serde_json::json!({"message": format!("token {GITHUB_TOKEN} / {GITLAB_TOKEN} rejected")})
 }

@@ -11,8 +11,8 @@ use if_model::enrollment::Provider;
 use serde_json::{Value, json};
 
 use super::{
-    Answer, GITHUB_ACCEPT_RAW, Tokens, Verdict, check_encoding, expect_github_headers,
-    percent_decode, refused_since, sent_token, single, unauthorized,
+    Answer, GITHUB_ACCEPT_RAW, Tokens, Verdict, expect_github_headers, percent_decode, query_pairs,
+    refused_since, sent_token, single, unauthorized,
 };
 use crate::wire::Request;
 
@@ -159,29 +159,13 @@ pub(crate) fn github_path(segments: &[&str]) -> Result<String, String> {
 fn reference(query: Option<&str>, extra: &[&str], violations: &mut Vec<String>) -> Option<String> {
     let mut reference = None;
     let mut named = false;
-    for pair in query
-        .unwrap_or_default()
-        .split('&')
-        .filter(|p| !p.is_empty())
-    {
-        let Some((name, value)) = pair.split_once('=') else {
-            violations.push(format!("query parameter {pair:?} has no value"));
-            continue;
-        };
+    for (name, value) in query_pairs(query, violations) {
         named |= name == "ref";
-        if value.contains('+') {
-            violations.push(format!(
-                "query value {value:?}: '+' reads as a space in a query; encode it as %2B"
-            ));
-        }
-        if let Err(problem) = check_encoding(&value.replace(['/', '?'], "")) {
-            violations.push(format!("query value {value:?}: {problem}"));
-            continue;
-        }
+        let Some(value) = value else { continue };
         match name {
             "ref" if reference.is_some() => violations.push("`ref` given twice".to_owned()),
             "ref" if value.is_empty() => violations.push("`ref` is empty".to_owned()),
-            "ref" => reference = Some(percent_decode(value)),
+            "ref" => reference = Some(value),
             _ if extra.contains(&name) => {}
             _ => violations.push(format!("unexpected query parameter {name:?}")),
         }

@@ -1,8 +1,9 @@
 //! The builds the fake runs: every accepted dispatch and every created pipeline becomes a
 //! [`Run`] (an id, its repository, workflow, branch, inputs, title and creation time), whose
 //! outcome plays out over the polls as scripted per repository ([`RunScript`]); and the
-//! endpoints that report them, checked as documented: GitHub's "Get a workflow run" and
-//! "List workflow runs for a workflow", GitLab's "Get a single pipeline".
+//! answers of the endpoints that report them: GitHub's "Get a workflow run" and "List
+//! workflow runs for a workflow", GitLab's "Get a single pipeline" (`run_requests` checks
+//! those requests).
 //!
 //! GitHub's dispatch answers 200 with `{workflow_run_id, run_url, html_url}` when the body
 //! says `"return_run_details": true`, else 204 ("Create a workflow dispatch event"); in the
@@ -15,13 +16,6 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use if_model::enrollment::Provider;
 use if_model::timestamp::Timestamp;
 use serde_json::{Value, json};
-
-use super::files::expect_no_body;
-use super::{
-    Answer, GITHUB_ACCEPT, Tokens, Verdict, check_encoding, expect_github_headers, percent_decode,
-    refused_since, sent_token, unauthorized,
-};
-use crate::wire::Request;
 
 /// The first GitHub run id handed out.
 pub(crate) const FIRST_RUN_ID: u64 = 5000;
@@ -40,19 +34,6 @@ pub const GITHUB_FAILED_CONCLUSIONS: [&str; 8] = [
 ];
 /// GitLab's statuses of a pipeline that finished without success.
 pub const GITLAB_FAILED_STATUSES: [&str; 3] = ["failed", "canceled", "skipped"];
-/// The query parameters of "List workflow runs for a workflow".
-const LIST_PARAMETERS: [&str; 10] = [
-    "actor",
-    "branch",
-    "event",
-    "status",
-    "per_page",
-    "page",
-    "created",
-    "exclude_pull_requests",
-    "check_suite_id",
-    "head_sha",
-];
 /// Where GitHub's 404 body for a run points.
 const GITHUB_RUN_DOCS: &str =
     "https://docs.github.com/rest/actions/workflow-runs#get-a-workflow-run";
@@ -479,112 +460,6 @@ fn not_found(provider: Provider) -> Value {
     }
 }
 
-/// A GET of a run endpoint: the token is required (the fake's repositories are private),
-/// GitHub's headers, no body; `answer` when all is right.
-pub(crate) fn check_get(
-    provider: Provider,
-    request: &Request,
-    tokens: &Tokens,
-    mut violations: Vec<String>,
-    answer: Answer,
-) -> Verdict {
-    if sent_token(request, provider, tokens, &mut violations) != Ok(true) {
-        return unauthorized(
-            provider,
-            violations,
-            "missing or wrong token on a run request",
-        );
-    }
-    let before = violations.len();
-    let key = match provider {
-        Provider::Github => {
-            expect_github_headers(request, GITHUB_ACCEPT, &mut violations);
-            "message"
-        }
-        Provider::Gitlab => "error",
-    };
-    expect_no_body(request, &mut violations);
-    if violations.len() > before {
-        return refused_since(violations, before, 400, key);
-    }
-    Verdict { violations, answer }
-}
-
-/// The query of "List workflow runs for a workflow": only documented parameters, each
-/// once, percent-encoded; `per_page` 1–100 (default 30), `page` from 1, `created` in
-/// GitHub's search date syntax (the fake implements `>=DATE` and `>=DATE-TIME`).
-pub(crate) fn list_filter(query: Option<&str>, violations: &mut Vec<String>) -> ListFilter {
-    let mut filter = ListFilter {
-        event: None,
-        branch: None,
-        status: None,
-        created_since: None,
-        per_page: 30,
-        page: 1,
-    };
-    let mut seen: Vec<&str> = Vec::new();
-    for pair in query
-        .unwrap_or_default()
-        .split('&')
-        .filter(|p| !p.is_empty())
-    {
-        let Some((name, raw)) = pair.split_once('=') else {
-            violations.push(format!("query parameter {pair:?} has no value"));
-            continue;
-        };
-        if !LIST_PARAMETERS.contains(&name) {
-            violations.push(format!("unexpected query parameter {name:?}"));
-            continue;
-        }
-        if seen.contains(&name) {
-            violations.push(format!("query parameter {name:?} given twice"));
-            continue;
-        }
-        seen.push(name);
-        if raw.contains('+') {
-            violations.push(format!(
-                "query value {raw:?}: '+' reads as a space in a query; encode it as %2B"
-            ));
-        }
-        if let Err(problem) = check_encoding(raw) {
-            violations.push(format!("query value {raw:?}: {problem}"));
-            continue;
-        }
-        let value = percent_decode(raw);
-        match name {
-            "event" => filter.event = Some(value),
-            "branch" => filter.branch = Some(value),
-            "status" => filter.status = Some(value),
-            "created" => filter.created_since = created_since(&value, violations),
-            "per_page" => match value.parse::<usize>() {
-                Ok(n) if (1..=100).contains(&n) => filter.per_page = n,
-                _ => violations.push(format!("per_page {value:?} is not 1 to 100")),
-            },
-            "page" => match value.parse::<usize>() {
-                Ok(n) if n >= 1 => filter.page = n,
-                _ => violations.push(format!("page {value:?} is not a number from 1")),
-            },
-            _ => {}
-        }
-    }
-    filter
-}
-
-/// `>=YYYY-MM-DD` or `>=` and an RFC 3339 date-time.
-fn created_since(value: &str, violations: &mut Vec<String>) -> Option<Timestamp> {
-    let parsed = value.strip_prefix(">=").and_then(|at| {
-        Timestamp::parse(at)
-            .or_else(|_| Timestamp::parse(&format!("{at}T00:00:00Z")))
-            .ok()
-    });
-    if parsed.is_none() {
-        violations.push(format!(
-            "created {value:?} is not GitHub's `>=YYYY-MM-DDTHH:MM:SSZ` (or `>=YYYY-MM-DD`)"
-        ));
-    }
-    parsed
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -603,32 +478,5 @@ mod tests {
     #[should_panic(expected = "documents only")]
     fn a_failure_word_must_be_the_providers() {
         RunScript::fail("cancelled").validate(Provider::Gitlab);
-    }
-
-    #[test]
-    fn list_query_is_checked() {
-        let mut v = Vec::new();
-        let f = list_filter(
-            Some(
-                "event=workflow_dispatch&branch=release%2F1.x&created=%3E%3D2027-01-01T00%3A00%3A00Z&per_page=100",
-            ),
-            &mut v,
-        );
-        assert!(v.is_empty(), "{v:?}");
-        assert_eq!(f.branch.as_deref(), Some("release/1.x"));
-        assert_eq!(f.per_page, 100);
-        assert_eq!(
-            f.created_since,
-            Some(Timestamp::parse("2027-01-01T00:00:00Z").unwrap())
-        );
-        let mut v = Vec::new();
-        list_filter(
-            Some("created=>=2027-01-01&per_page=101&sort=asc&branch=a&branch=b"),
-            &mut v,
-        );
-        assert_eq!(v.len(), 4, "{v:?}");
-        let mut v = Vec::new();
-        list_filter(Some("created=2027-01-01"), &mut v);
-        assert_eq!(v.len(), 1, "{v:?}");
     }
 }
