@@ -129,7 +129,8 @@ pub enum Command {
     /// Example: image-factory record-update --image docker.io/library/node --tag 22-bookworm-slim --digest sha256:...
     RecordUpdate(cmd::record::UpdateArgs),
     /// Record that the factory built an image: closes its running rebuild, cascades to the
-    /// images built on it.
+    /// images built on it. With --failed instead of --digest: the build failed, a failed
+    /// attempt (retried with backoff, `failed` after --max-attempts).
     ///
     /// Example: image-factory record-build --image uv-service --digest sha256:... --version 1.4.2
     RecordBuild(cmd::record::BuildArgs),
@@ -139,6 +140,10 @@ pub enum Command {
     /// factory) still waits for or runs a rebuild, and autoRebuild is true (otherwise it becomes
     /// `due`). GitHub: workflow_dispatch with GITHUB_TOKEN; GitLab: a pipeline with
     /// GITLAB_TOKEN. A failed trigger is retried by later runs with exponential backoff.
+    /// First it asks the forge for the state of every running build (its run or pipeline):
+    /// a success closes the rebuild, a failure is a failed attempt, and a build with no
+    /// outcome after its image's buildTimeout (default 1d) counts as failed. Each outcome is
+    /// written to state before the next build is sent.
     /// API bases: IMAGE_FACTORY_GITHUB_API, IMAGE_FACTORY_GITLAB_API. --dry-run prints the
     /// triggers and their inputs and changes nothing. A failed trigger does not change the
     /// exit code (0): it is recorded on that image (`status` shows it) and the others go on.
