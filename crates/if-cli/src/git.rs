@@ -19,6 +19,64 @@ pub const BOT_EMAIL: &str = if_git::Identity::DEFAULT_EMAIL;
 /// The environment variable holding the HTTPS token for `--git-repo`.
 pub const TOKEN_ENV: &str = "IMAGE_FACTORY_GIT_TOKEN";
 
+/// Where [`checkpoint`] commits and pushes while a `--git-repo` step runs.
+struct Checkpoints {
+    /// The clone's work tree.
+    root: PathBuf,
+    remote: Remote,
+    identity: Identity,
+    command: String,
+    /// Checkpoints pushed so far.
+    pushed: u32,
+}
+
+/// The checkpoints of the `--git-repo` step running now (`None`: not in one).
+static CHECKPOINTS: std::sync::Mutex<Option<Checkpoints>> = std::sync::Mutex::new(None);
+
+/// In a `--git-repo` run, commits what the run wrote so far (with `changes`, the run's
+/// changes until now) and pushes it, so that a crash after this point loses none of it:
+/// `reconcile` calls it after each build it starts, before it sends the next, so a killed run
+/// sends again at most the build in flight. Elsewhere it does nothing. A checkpoint that
+/// fails (a rejected push: someone pushed first) is only reported; the run's final push
+/// still publishes everything, re-running the step on the new head as usual.
+pub fn checkpoint(changes: &[String]) {
+    let mut guard = CHECKPOINTS
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    let Some(cp) = guard.as_mut() else { return };
+    let result = (|| -> Result<bool, String> {
+        let checkout = if_git::open(&cp.root).map_err(|e| e.to_string())?;
+        let written = load::written_so_far(changes);
+        let Some((paths, message)) =
+            change(&checkout, &cp.command, written).map_err(|e| e.to_string())?
+        else {
+            return Ok(false);
+        };
+        let message = format!(
+            "{message}
+(checkpoint: pushed before the next build was sent)
+"
+        );
+        if if_git::commit(&checkout, &paths, &message, &cp.identity, None)
+            .map_err(|e| e.to_string())?
+            .is_none()
+        {
+            return Ok(false);
+        }
+        match if_git::push(&checkout, &cp.remote).map_err(|e| e.to_string())? {
+            if_git::Pushed::Ok => Ok(true),
+            if_git::Pushed::Rejected { reason } => Err(format!("push rejected: {reason}")),
+        }
+    })();
+    match result {
+        Ok(true) => cp.pushed += 1,
+        Ok(false) => {}
+        Err(e) => eprintln!(
+            "warning: checkpoint of the state not pushed ({e}); the run's last push publishes it"
+        ),
+    }
+}
+
 /// Runs a command that writes state: as is, or inside a commit (`--commit`), or inside a
 /// clone of `--git-repo` whose commit is pushed.
 pub fn with_state(
@@ -108,7 +166,19 @@ fn remote(
         inner.root = checkout.root().join(&cli.root);
         inner.git_repo = None;
         inner.commit = false;
-        *outcome.borrow_mut() = run(&inner)?;
+        set_checkpoints(Some(Checkpoints {
+            root: checkout.root().to_path_buf(),
+            remote: remote.clone(),
+            identity: identity(cli),
+            command: command.to_string(),
+            pushed: 0,
+        }));
+        let ran = run(&inner);
+        let checkpoints = set_checkpoints(None);
+        *outcome.borrow_mut() = ran?;
+        if checkpoints > 0 {
+            eprintln!("pushed {checkpoints} checkpoint(s) of the state while running");
+        }
         change(checkout, command, load::take_written())
     };
     let published = if_git::publish(&remote, work.path(), &identity(cli), cli.git_attempts, step);
@@ -131,6 +201,16 @@ fn remote(
         None => eprintln!("nothing to commit; {url} ({}) unchanged", cli.git_branch),
     }
     Ok(outcome.into_inner())
+}
+
+/// Installs (or clears) the checkpoints of the running step; returns how many the previous
+/// one pushed.
+fn set_checkpoints(next: Option<Checkpoints>) -> u32 {
+    let mut guard = CHECKPOINTS
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    let old = std::mem::replace(&mut *guard, next);
+    old.map_or(0, |cp| cp.pushed)
 }
 
 fn short(id: &str) -> &str {

@@ -241,7 +241,7 @@ pub fn write_image(
 }
 
 /// What the state writes of this process wrote since [`note_writes`].
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 pub struct Written {
     /// The files written (`root` joined with the state path).
     pub files: Vec<PathBuf>,
@@ -257,6 +257,20 @@ pub fn note_writes() {
     *WRITTEN
         .lock()
         .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(Written::default());
+}
+
+/// What was noted since [`note_writes`] so far, with `changes` (the run's changes until now,
+/// which the last write notes otherwise); noting goes on.
+pub fn written_so_far(changes: &[String]) -> Written {
+    let noted = WRITTEN
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .clone()
+        .unwrap_or_default();
+    Written {
+        files: noted.files,
+        changes: changes.to_vec(),
+    }
 }
 
 /// What was noted since [`note_writes`]; stops noting.

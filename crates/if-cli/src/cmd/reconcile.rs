@@ -186,6 +186,7 @@ fn carry_out(
         let outcome = forge::dispatch(client, t);
         rebuild::trigger_result(world, t, outcome.clone(), now, policy);
         sink.image(world, &t.image)?;
+        crate::git::checkpoint(&world.changes);
         out.push(Some(outcome));
     }
     Ok(out)

@@ -80,4 +80,24 @@ pub fn run_from(dir: impl AsRef<Path>, args: &[&str]) -> std::process::Output {
     bin().current_dir(dir.as_ref()).args(args).output().unwrap()
 }
 
+pub mod crash;
 pub mod rebuild;
+
+/// Runs `git ARGS` in `dir` as a test identity; asserts success, returns stdout.
+pub fn git(dir: &Path, args: &[&str]) -> String {
+    let out = std::process::Command::new("git")
+        .current_dir(dir)
+        .args(args)
+        .env("GIT_AUTHOR_NAME", "Test")
+        .env("GIT_AUTHOR_EMAIL", "test@example.invalid")
+        .env("GIT_COMMITTER_NAME", "Test")
+        .env("GIT_COMMITTER_EMAIL", "test@example.invalid")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "git {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
