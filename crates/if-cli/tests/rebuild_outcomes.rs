@@ -323,10 +323,10 @@ fn an_old_enterprise_server_is_asked_again_without_run_details_and_the_run_found
     assert_eq!(f.rebuild("base-py")["status"], "monitoring");
 }
 
-/// Twelve images on node:22 (GitHub), all due on day 1, and the CLI against `api`.
-const IMAGES: usize = 12;
+/// Thirty images on node:22 (GitHub), all due on day 1.
+const IMAGES: usize = 30;
 /// The dispatch a crash interrupts.
-const HOLD: usize = 7;
+const HOLD: usize = 17;
 
 #[test]
 fn a_crash_in_the_middle_of_a_reconcile_sends_again_at_most_the_build_in_flight() {
@@ -398,4 +398,96 @@ fn a_crash_in_a_git_repo_reconcile_loses_none_of_the_builds_it_pushed() {
         .unwrap();
     assert!(status.success());
     assert_eq!(many.started_once(&forge), IMAGES);
+}
+
+#[test]
+fn weeks_of_failing_hanging_and_succeeding_builds_end_with_every_image_rebuilt_or_failed() {
+    let f = Factory::setup();
+    // base-py (GitHub) fails once; svc-a (GitLab) hangs once; svc-b (GitHub) is cancelled
+    // every time; top succeeds. `--max-attempts 3`.
+    f.forge.script_runs(
+        Provider::Github,
+        "acme/base-py",
+        [RunScript::fail("failure"), RunScript::Succeed],
+    );
+    f.forge.script_runs(
+        Provider::Gitlab,
+        "acme/platform/svc-a",
+        [RunScript::RunForever, RunScript::Succeed],
+    );
+    f.forge.script_runs(
+        Provider::Github,
+        "acme/svc-b",
+        vec![RunScript::fail("cancelled"); 3],
+    );
+    python_update(&f);
+    let limits = ["--max-attempts", "3"];
+    // Two weeks, hourly: reconcile (polls, timeouts, triggers), and record the digest a
+    // finished build pushed, as Kargo's Warehouse would, an hour after its success.
+    let mut pushed: std::collections::BTreeMap<String, usize> = Default::default();
+    let images = ["base-py", "svc-a", "svc-b", "top"];
+    let mut last = String::new();
+    for hour in 0..(14 * 24) {
+        let (d, h) = (7 + hour / 24, hour % 24);
+        if d > 21 {
+            break;
+        }
+        last = day_at(d, &format!("{h:02}:00"));
+        f.reconcile(&last, &limits);
+        for (i, name) in images.iter().enumerate() {
+            let successes = f
+                .image_state(name)
+                .rebuild_history
+                .iter()
+                .filter(|r| r.success == Some(true))
+                .count();
+            let seen = pushed.entry(name.to_string()).or_default();
+            if successes > *seen {
+                *seen = successes;
+                let n = u32::try_from(2 + i * 3 + successes).unwrap();
+                let c = char::from_digit(n, 16).unwrap();
+                let registry = if *name == "svc-a" {
+                    "registry.gitlab.com/acme/platform/svc-a:latest".to_string()
+                } else {
+                    format!("ghcr.io/acme/{name}:latest")
+                };
+                f.record(&registry, &digest(c), &last);
+            }
+        }
+    }
+    // Every image is back to monitoring, or failed with a reason and the run's page.
+    let status = f.status();
+    for name in ["base-py", "svc-a", "top"] {
+        assert_eq!(
+            status[name]["rebuild_detail"]["status"], "monitoring",
+            "{name}"
+        );
+    }
+    let svc_b = &status["svc-b"]["rebuild_detail"];
+    assert_eq!(
+        (&svc_b["status"], &svc_b["attempts"]),
+        (&json!("failed"), &json!(3))
+    );
+    assert!(
+        svc_b["last_error"].as_str().unwrap().contains("cancelled"),
+        "{svc_b}"
+    );
+    // Each change that served its delay was built once: base-py on python's digest, svc-a
+    // and top on base-py's new one (top on svc-a's, svc-b having failed); no build is open.
+    let built = |name: &str| -> Vec<Option<bool>> {
+        f.image_state(name)
+            .rebuild_history
+            .iter()
+            .map(|r| r.success)
+            .collect()
+    };
+    assert_eq!(built("base-py"), [Some(false), Some(true)]);
+    assert_eq!(built("svc-a"), [Some(false), Some(true)]);
+    assert_eq!(built("svc-b"), [Some(false); 3]);
+    assert_eq!(built("top"), [Some(true)]);
+    // The replay of the last step sends nothing and writes nothing.
+    let (posts, tree) = (f.requests().len(), f.tree());
+    f.reconcile(&last, &limits);
+    assert_eq!((f.requests().len(), f.tree()), (posts, tree));
+    f.assert_no_secrets();
 }

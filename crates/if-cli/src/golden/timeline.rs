@@ -246,8 +246,7 @@ impl Timeline {
                     },
                 };
                 let observed = rebuild::Observed::just(outcome);
-                self.observe(&name, at, |en, w, entry| {
-                    let _ = en;
+                self.observe(&name, |_, w, entry| {
                     rebuild::build_result(w, &name, entry, observed.clone(), at, &policy());
                 })?;
             }
@@ -301,6 +300,15 @@ impl Timeline {
                 for w in &p.stuck {
                     self.line(format!("  stuck {}: {}", w.image, w.why));
                 }
+                for r in &p.running {
+                    let state = r.run_status.as_deref().unwrap_or("no state polled yet");
+                    let url = r.run_url.as_deref().unwrap_or("-");
+                    let give_up = r.give_up_at.map(|t| t.to_string()).unwrap_or_default();
+                    self.line(format!(
+                        "  running {} {state} {url} given up at {give_up}",
+                        r.image
+                    ));
+                }
             }
             other => return Err(format!("unknown event `{other}`")),
         }
@@ -312,7 +320,6 @@ impl Timeline {
     fn observe(
         &mut self,
         name: &str,
-        _at: Timestamp,
         step: impl Fn(&Enrollment, &mut Analysis, usize),
     ) -> Result<(), String> {
         let entry = self

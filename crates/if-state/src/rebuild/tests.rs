@@ -254,7 +254,8 @@ fn causes_coalesce_with_the_earliest_schedule_and_one_trigger_serves_all() {
         day(8),
         &Policy::default(),
     );
-    assert!(rs(&w, "app").causes.is_empty());
+    let app = w.images["app"].rebuild_state.as_ref();
+    assert!(app.is_none_or(|r| r.causes.is_empty()), "{app:?}");
     assert!(
         run(&en, &mut w, day(11)).is_empty(),
         "python's cause was served"
@@ -292,7 +293,8 @@ fn auto_rebuild_false_becomes_due_and_waits_for_a_person() {
         &Policy::default(),
     );
     assert_eq!(status(&w, "app"), TRIGGERED);
-    assert!(rs(&w, "app").causes.is_empty());
+    let app = w.images["app"].rebuild_state.as_ref();
+    assert!(app.is_none_or(|r| r.causes.is_empty()), "{app:?}");
 }
 
 #[test]
@@ -613,4 +615,85 @@ fn a_failed_second_trigger_keeps_the_running_build_and_its_digest_closes_everyth
             .iter()
             .all(|h| h.success == Some(true))
     );
+}
+
+#[test]
+fn an_external_image_keeps_a_history_like_a_base_image_and_is_never_built() {
+    let yaml = "- name: pg\n  registry: docker.io\n  repository: library/postgres\n  allowTags: ^16$\n- name: app\n  registry: ghcr.io\n  repository: acme/app\n  source:\n    provider: github\n    repo: acme/app\n    dockerfile: Dockerfile\n    workflow: build.yml\n  rebuildDelay: 1d\n";
+    let (en, diags) = enrollment::parse(yaml, "images.yaml");
+    assert!(diags.is_empty(), "{diags:?}");
+    let factory = Factory {
+        enrollment: en.clone(),
+        images: Vec::new(),
+        bases: Vec::new(),
+    };
+    let req = Request {
+        now: day(-30),
+        discoveries: [(
+            "app".to_string(),
+            Discovery::Found(vec![reference("postgres:16")]),
+        )]
+        .into_iter()
+        .collect(),
+        published: BTreeMap::new(),
+        only: None,
+    };
+    let mut w = analyze(factory, &req);
+    let pg = reference("docker.io/library/postgres:16");
+    assert_eq!(
+        record_update(&en, &mut w, &pg, &digest(1), day(0))
+            .unwrap()
+            .outcome,
+        "baseline"
+    );
+    let r = record_update(&en, &mut w, &pg, &digest(2), day(1)).unwrap();
+    assert_eq!(r.outcome, "updated");
+    let s = &w.images["pg"];
+    assert_eq!(s.previous_digest, Some(digest(1)));
+    assert_eq!(s.last_updated, Some(day(1)));
+    assert_eq!(s.last_built, None, "nobody here built pg");
+    let h: Vec<_> = s
+        .update_history
+        .iter()
+        .map(|u| {
+            (
+                u.detected_at,
+                u.digest.clone(),
+                u.triggered_rebuilds.clone(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        h,
+        [(Some(day(1)), Some(digest(2)), vec!["app".to_string()])]
+    );
+    // The history survives a round trip through the state file.
+    let text = s.to_yaml().unwrap();
+    let (back, diags) = if_model::state::parse_image(&text, "pg.yaml");
+    assert!(diags.is_empty(), "{diags:?}");
+    assert_eq!(back.as_ref(), Some(s));
+}
+
+#[test]
+fn a_build_that_reports_the_digest_the_image_has_closes_its_rebuild_without_a_cascade() {
+    let (en, mut w) = setup(&[img("base", &["node:22"]), img("app", &["@base"])]);
+    update(&en, &mut w, "node:22", 1, day(0));
+    build(&en, &mut w, "base", 5, day(0));
+    update(&en, &mut w, "node:22", 2, day(1));
+    assert_eq!(run(&en, &mut w, day(8)), ["base"]);
+    // The build reproduced the same image: the rebuild ends, app has nothing new to build on.
+    let r = build(&en, &mut w, "base", 5, day(8));
+    assert_eq!((r.outcome, r.completed), ("unchanged", true));
+    assert!(r.scheduled.is_empty());
+    assert_eq!(status(&w, "base"), MONITORING);
+    let h = w.images["base"].rebuild_history.last().unwrap();
+    assert_eq!(
+        (h.success, h.conclusion.as_deref()),
+        (Some(true), Some(SUCCESS))
+    );
+    let app = w.images["app"].rebuild_state.as_ref();
+    assert!(app.is_none_or(|r| r.causes.is_empty()), "{app:?}");
+    // Reported again: nothing more.
+    let again = build(&en, &mut w, "base", 5, day(8));
+    assert!(!again.completed);
 }
