@@ -38,7 +38,7 @@ pub fn cross_object(resources: &[Generated]) -> Vec<String> {
                 templates.insert(t.metadata.name.as_str(), t);
             }
             Resource::ProjectConfig(c) => configs.push(c),
-            Resource::Project(_) => {}
+            Resource::Project(_) | Resource::CronJob(_) => {}
         }
     }
     let mut requested = BTreeSet::new();
