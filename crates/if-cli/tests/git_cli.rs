@@ -11,27 +11,10 @@ use std::process::{Command, Stdio};
 
 use if_testkit::git::Daemon;
 
+use common::git;
 use common::rebuild::{Factory, digest, record_update};
 
 const T1: &str = "2027-01-05T00:00:00Z";
-
-fn git(dir: &Path, args: &[&str]) -> String {
-    let out = Command::new("git")
-        .current_dir(dir)
-        .args(args)
-        .env("GIT_AUTHOR_NAME", "Test")
-        .env("GIT_AUTHOR_EMAIL", "test@example.invalid")
-        .env("GIT_COMMITTER_NAME", "Test")
-        .env("GIT_COMMITTER_EMAIL", "test@example.invalid")
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "git {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap()
-}
 
 /// The binary, run in `dir`, with no factory root from the environment.
 fn bin_in(dir: &Path) -> assert_cmd::Command {
@@ -60,15 +43,7 @@ impl Upstream {
     fn new() -> Upstream {
         let f = Factory::setup();
         let dir = f.dir.path();
-        git(dir, &["init", "--quiet", "-b", "main"]);
-        git(dir, &["add", "factory", "src"]);
-        git(dir, &["commit", "--quiet", "-m", "seed"]);
-        let daemon = Daemon::start();
-        let bare = daemon.path("state.git");
-        git(
-            dir,
-            &["clone", "--quiet", "--bare", ".", bare.to_str().unwrap()],
-        );
+        let (daemon, bare) = common::serve_state(dir);
         Upstream { f, bare, daemon }
     }
 

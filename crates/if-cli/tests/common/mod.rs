@@ -81,3 +81,37 @@ pub fn run_from(dir: impl AsRef<Path>, args: &[&str]) -> std::process::Output {
 }
 
 pub mod rebuild;
+
+/// Runs `git ARGS` in `dir` with a fixed test identity; asserts success, returns stdout.
+pub fn git(dir: &Path, args: &[&str]) -> String {
+    let out = std::process::Command::new("git")
+        .current_dir(dir)
+        .args(args)
+        .env("GIT_AUTHOR_NAME", "Test")
+        .env("GIT_AUTHOR_EMAIL", "test@example.invalid")
+        .env("GIT_COMMITTER_NAME", "Test")
+        .env("GIT_COMMITTER_EMAIL", "test@example.invalid")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "git {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+/// Commits `factory/` and `src/` of `dir` (a new repository on `main`) and serves a bare clone
+/// of it as `state.git` from a `git daemon` on 127.0.0.1; returns the daemon and the clone.
+pub fn serve_state(dir: &Path) -> (if_testkit::git::Daemon, PathBuf) {
+    git(dir, &["init", "--quiet", "-b", "main"]);
+    git(dir, &["add", "factory", "src"]);
+    git(dir, &["commit", "--quiet", "-m", "seed"]);
+    let daemon = if_testkit::git::Daemon::start();
+    let bare = daemon.path("state.git");
+    git(
+        dir,
+        &["clone", "--quiet", "--bare", ".", bare.to_str().unwrap()],
+    );
+    (daemon, bare)
+}
