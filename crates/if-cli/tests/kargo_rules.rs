@@ -454,6 +454,10 @@ fn sample(arg: &str) -> String {
     arg.replace("{{args.digest}}", &format!("sha256:{}", "ab".repeat(32)))
         .replace("{{args.tag}}", "22-bookworm-slim")
         .replace("{{args.image}}", "docker.io/library/node")
+        .replace(
+            "{{args.commit}}",
+            "0123456789abcdef0123456789abcdef01234567",
+        )
 }
 
 #[test]

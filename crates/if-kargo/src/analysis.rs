@@ -7,8 +7,8 @@
 //!
 //! * `image-factory-record-update` (every watched image): `record-update --image --tag
 //!   --digest` with the Freight's image (an init container), then `reconcile`.
-//! * `image-factory-analyze` (Dockerfile watch): `analyze --image NAME`, which fetches the
-//!   Dockerfile from the forge at the image's branch (the Freight's commit or a newer one).
+//! * `image-factory-analyze` (Dockerfile watch): `analyze --image NAME --source-ref COMMIT`,
+//!   which fetches the Dockerfile from the forge at the Freight's commit.
 //!
 //! Every container is the analyzer (`image-factory --git-repo ...`, see [`crate::pod`]).
 
@@ -29,8 +29,8 @@ pub const RECORD_UPDATE_ARGS: [&str; 3] = ["image", "tag", "digest"];
 pub const RECORD_UPDATE_METRIC: &str = "record-update";
 /// Name of the template re-running `analyze` (Dockerfile watch).
 pub const ANALYZE_TEMPLATE: &str = "image-factory-analyze";
-/// Arguments of [`ANALYZE_TEMPLATE`]: the image name.
-pub const ANALYZE_ARGS: [&str; 1] = ["image"];
+/// Arguments of [`ANALYZE_TEMPLATE`]: the image name and the Freight's commit.
+pub const ANALYZE_ARGS: [&str; 2] = ["image", "commit"];
 /// The metric of [`ANALYZE_TEMPLATE`].
 pub const ANALYZE_METRIC: &str = "analyze";
 /// The longest metric name: Argo Rollouts names a metric's Job `<AnalysisRun UID (36)>.
@@ -88,7 +88,13 @@ pub fn analyze(config: &Config, labels: &BTreeMap<String, String>) -> AnalysisTe
     let run = pod::analyzer(
         config,
         "analyze",
-        &["analyze", "--image", &arg("image")],
+        &[
+            "analyze",
+            "--image",
+            &arg("image"),
+            "--source-ref",
+            &arg("commit"),
+        ],
         Tokens::Forges,
     );
     let metric = one_shot(ANALYZE_METRIC, pod::job(config, Vec::new(), vec![run], 2));

@@ -371,9 +371,10 @@ fn git_warehouse(config: &Config, d: &DockerfileSource, name: &str, url: &str) -
 }
 
 fn git_stage(config: &Config, d: &DockerfileSource, name: &str, url: &str) -> Stage {
+    let commit = quoted("commitFrom(vars.repoURL).ID");
     let mut values = BTreeMap::new();
     values.insert("dockerfile".to_string(), d.dockerfile.clone());
-    values.insert("commit".to_string(), quoted("commitFrom(vars.repoURL).ID"));
+    values.insert("commit".to_string(), commit.clone());
     stage(
         config,
         name,
@@ -381,7 +382,7 @@ fn git_stage(config: &Config, d: &DockerfileSource, name: &str, url: &str) -> St
         vec![var("repoURL", url)],
         values,
         ANALYZE_TEMPLATE,
-        vec![var("image", d.owner.clone())],
+        vec![var("image", d.owner.clone()), var("commit", commit)],
     )
 }
 
