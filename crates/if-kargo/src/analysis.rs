@@ -70,9 +70,12 @@ pub fn record_update(config: &Config, labels: &BTreeMap<String, String>) -> Anal
         Tokens::Git,
     );
     let reconcile = pod::analyzer(config, "reconcile", &["reconcile"], Tokens::Forges);
+    // Two retries of the pod: recording the same digest twice records nothing new, reconcile
+    // triggers only what the pushed state says is due, and a digest whose record failed (a
+    // git hiccup) would otherwise wait for the next digest.
     let metric = one_shot(
         RECORD_UPDATE_METRIC,
-        pod::job(config, vec![record], vec![reconcile], 0),
+        pod::job(config, vec![record], vec![reconcile], 2),
     );
     template(
         config,

@@ -12,7 +12,7 @@
 //!   platform: linux/amd64           # optional os/arch of the tracked digests
 //! reconcile:                        # the CronJob that serves waiting rebuilds on time
 //!   schedule: "0 * * * *"           # five-field cron (or @hourly, @daily, ...); hourly
-//!   check: false                    # also `check` registries Kargo does not watch, first
+//!   check: false                    # run `check` first (asks the registries itself)
 //! state:                            # the git repository holding images.yaml and state/
 //!   repoURL: https://github.com/acme/platform.git   # optional: no clone/push without it
 //!   branch: main
