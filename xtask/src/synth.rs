@@ -487,8 +487,8 @@ analyzer:
   serviceAccount: image-factory
 warehouses:
   interval: 6h
-analysis:
-  interval: 1h
+reconcile:
+  schedule: \"0 * * * *\"
 state:
   repoURL: https://github.com/acme/platform.git
   branch: main

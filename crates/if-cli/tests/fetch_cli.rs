@@ -178,3 +178,54 @@ fn no_fetch_reads_only_local_files() {
     );
     assert!(s.state("local").contains("discoveryStatus: success"));
 }
+
+#[test]
+fn source_ref_fetches_the_dockerfile_at_that_commit_even_with_a_local_copy() {
+    let s = Setup::new();
+    let commit = "0123456789abcdef0123456789abcdef01234567";
+    s.forge.add_file(
+        Provider::Github,
+        "acme/local",
+        commit,
+        "local/Dockerfile",
+        "FROM debian:bookworm-slim\n",
+    );
+    let run = |r: &str| {
+        common::bin()
+            .env("GITHUB_TOKEN", GH)
+            .env("IMAGE_FACTORY_GITHUB_API", s.forge.github_api())
+            .arg("--root")
+            .arg(s.dir.path().join("factory"))
+            .args(["analyze", "--image", "local", "--source-ref", r])
+            .args(["--now", "2026-11-01T00:00:00Z"])
+            .output()
+            .unwrap()
+    };
+    let out = run(commit);
+    assert!(out.status.success(), "{}", common::stderr(&out));
+    let local = s.state("local");
+    assert!(
+        local.contains("debian-bookworm-slim") && !local.contains("alpine"),
+        "{local}"
+    );
+    let lines: Vec<String> = s
+        .forge
+        .requests()
+        .iter()
+        .map(|r| format!("{} {}", r.method, r.path))
+        .collect();
+    assert_eq!(
+        lines,
+        [format!(
+            "GET /repos/acme/local/contents/local/Dockerfile?ref={commit}"
+        )]
+    );
+    let missing = run("fedcba9876543210fedcba9876543210fedcba98");
+    assert!(missing.status.success());
+    assert!(
+        s.state("local")
+            .contains("at fedcba9876543210fedcba9876543210fedcba98 failed"),
+        "{}",
+        s.state("local")
+    );
+}

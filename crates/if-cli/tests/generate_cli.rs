@@ -82,7 +82,7 @@ fn writes_beside_the_root_then_leaves_the_file_alone() {
     let out = run();
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     assert!(
-        stderr(&out).contains("wrote dist/image-factory.k8s.yaml (11 resources)"),
+        stderr(&out).contains("wrote dist/image-factory.k8s.yaml (12 resources)"),
         "{}",
         stderr(&out)
     );
@@ -165,7 +165,7 @@ fn check_reports_what_is_stale() {
         .unwrap();
     let v: serde_json::Value = serde_json::from_str(&stdout(&json)).unwrap();
     assert_eq!(v["upToDate"], true);
-    assert_eq!(v["resources"].as_array().unwrap().len(), 11);
+    assert_eq!(v["resources"].as_array().unwrap().len(), 12);
 }
 
 #[test]
@@ -276,7 +276,10 @@ fn json_dry_run_is_one_document() {
         .iter()
         .map(|r| r["kind"].as_str().unwrap())
         .collect();
-    assert_eq!(kinds, ["Project", "ProjectConfig", "AnalysisTemplate"]);
+    assert_eq!(
+        kinds,
+        ["Project", "ProjectConfig", "AnalysisTemplate", "CronJob"]
+    );
 }
 
 #[test]

@@ -43,15 +43,7 @@ impl Upstream {
     fn new() -> Upstream {
         let f = Factory::setup();
         let dir = f.dir.path();
-        git(dir, &["init", "--quiet", "-b", "main"]);
-        git(dir, &["add", "factory", "src"]);
-        git(dir, &["commit", "--quiet", "-m", "seed"]);
-        let daemon = Daemon::start();
-        let bare = daemon.path("state.git");
-        git(
-            dir,
-            &["clone", "--quiet", "--bare", ".", bare.to_str().unwrap()],
-        );
+        let (daemon, bare) = common::serve_state(dir);
         Upstream { f, bare, daemon }
     }
 

@@ -366,8 +366,7 @@ fn a_crash_in_a_git_repo_reconcile_loses_none_of_the_builds_it_pushed() {
     let many = Many::new(IMAGES);
     let forge = FakeForge::start(GH_TOKEN, GL_TOKEN);
     many.prepare(&forge);
-    let daemon = if_testkit::git::Daemon::start();
-    let url = many.publish(&daemon);
+    let (_daemon, url) = many.publish();
     let empty = tempfile::tempdir().unwrap();
     let args = [
         "--git-repo",

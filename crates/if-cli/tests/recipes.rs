@@ -478,6 +478,9 @@ fn the_example_secrets_are_exactly_the_ones_dist_refers_to_with_placeholders() {
     }
     assert!(!referenced.is_empty(), "dist/ refers to no Secret");
 
+    // Every credential is a placeholder; the keys Kargo reads to match a repository
+    // (`repoURL`, `repoURLIsRegex`, pkg/credentials/credentials.go) are real values.
+    const MATCH_KEYS: [&str; 2] = ["repoURL", "repoURLIsRegex"];
     let file = workspace().join("deploy/secrets.example.yaml");
     let mut provided: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
     for doc in documents(&file) {
@@ -489,7 +492,21 @@ fn the_example_secrets_are_exactly_the_ones_dist_refers_to_with_placeholders() {
         let Some(Value::Map(data)) = doc.get("stringData").map(|n| &n.value) else {
             panic!("Secret {} has no stringData", name(&doc));
         };
+        let cred_type = scalar(path(
+            &doc,
+            &["metadata", "labels", "kargo.akuity.io/cred-type"],
+        ));
         for (k, v) in data {
+            if cred_type.is_some() && MATCH_KEYS.contains(&k.name.as_str()) {
+                assert_ne!(
+                    scalar(Some(v)),
+                    Some("REPLACE_ME"),
+                    "{}.{}",
+                    name(&doc),
+                    k.name
+                );
+                continue;
+            }
             assert_eq!(
                 scalar(Some(v)),
                 Some("REPLACE_ME"),
@@ -503,12 +520,40 @@ fn the_example_secrets_are_exactly_the_ones_dist_refers_to_with_placeholders() {
             "Secret {}: placeholders go in stringData",
             name(&doc)
         );
-        provided.insert(
-            name(&doc),
-            data.iter().map(|(k, _)| k.name.clone()).collect(),
+        let keys: BTreeSet<String> = data.iter().map(|(k, _)| k.name.clone()).collect();
+        match referenced.get(&name(&doc)) {
+            // A Secret of the jobs has exactly the keys they read, plus Kargo's when labelled.
+            Some(read) if cred_type.is_none() => assert_eq!(&keys, read, "{}", name(&doc)),
+            Some(read) => assert!(
+                keys.is_superset(read),
+                "{}: {keys:?} lacks {read:?}",
+                name(&doc)
+            ),
+            // Any other is one Kargo reads: labelled, with a repoURL and Kargo's keys only.
+            None => {
+                assert!(
+                    matches!(cred_type, Some("git" | "image")),
+                    "Secret {}: neither read by dist/ nor by Kargo",
+                    name(&doc)
+                );
+                let kargo: BTreeSet<String> = ["repoURL", "repoURLIsRegex", "username", "password"]
+                    .map(str::to_string)
+                    .into();
+                assert!(
+                    keys.contains("repoURL") && keys.is_subset(&kargo),
+                    "{}: {keys:?}",
+                    name(&doc)
+                );
+            }
+        }
+        provided.insert(name(&doc), keys);
+    }
+    for n in referenced.keys() {
+        assert!(
+            provided.contains_key(n),
+            "dist/ reads Secret {n}, not in the examples"
         );
     }
-    assert_eq!(provided, referenced);
 
     // The examples are documentation: a sync of deploy/ never applies placeholders.
     for (file, doc) in kustomized() {

@@ -21,6 +21,7 @@ use crate::kargo::{
 use crate::monitor::{DOCKERFILE_PREFIX, DockerfileSource, Monitor, Plan, Role};
 use crate::names;
 use crate::resource::{Generated, Kind, Resource};
+use crate::schedule::{self, RECONCILE_CRONJOB};
 use crate::watch::Selection;
 
 /// The label naming the tool that manages the resources.
@@ -36,7 +37,12 @@ const DIGEST_DISCOVERY_LIMIT: u32 = 1;
 /// References kept by the other subscriptions.
 const DISCOVERY_LIMIT: u32 = 5;
 /// The Freight being promoted, in a Kargo expression.
-const TARGET_FREIGHT: &str = "${{ ctx.targetFreight.name }}";
+const TARGET_FREIGHT: &str = "${{ quote(ctx.targetFreight.name) }}";
+/// The annotation ordering Argo CD's sync.
+pub const SYNC_WAVE: &str = "argocd.argoproj.io/sync-wave";
+/// The Project's wave: before every other object (which are in the default wave, 0), so
+/// that its namespace exists before anything is applied into it.
+pub const PROJECT_WAVE: &str = "-1";
 
 /// A resource before it is built: its kind, name and image (enough to sort, list and pick
 /// resources) and what it is made from. [`layout`] gives every slot of a plan; [`resource`]
@@ -56,7 +62,8 @@ impl Slot {
         match self.source {
             Source::Project => Kind::Project,
             Source::ProjectConfig(_) => Kind::ProjectConfig,
-            Source::RecordUpdate(_) | Source::Analyze => Kind::AnalysisTemplate,
+            Source::RecordUpdate | Source::Analyze => Kind::AnalysisTemplate,
+            Source::Reconcile => Kind::CronJob,
             Source::ImageWarehouse(_) | Source::GitWarehouse(_) => Kind::Warehouse,
             Source::ImageStage(_) | Source::GitStage(_) => Kind::Stage,
         }
@@ -69,8 +76,9 @@ impl Slot {
             Source::GitWarehouse(d) | Source::GitStage(d) => Some(&d.owner),
             Source::Project
             | Source::ProjectConfig(_)
-            | Source::RecordUpdate(_)
-            | Source::Analyze => None,
+            | Source::RecordUpdate
+            | Source::Analyze
+            | Source::Reconcile => None,
         }
     }
 }
@@ -81,9 +89,9 @@ enum Source {
     Project,
     /// The names of every generated Stage, sorted.
     ProjectConfig(Vec<String>),
-    /// `analysisCount` of the template.
-    RecordUpdate(u32),
+    RecordUpdate,
     Analyze,
+    Reconcile,
     ImageWarehouse(Arc<Monitor>),
     ImageStage(Arc<Monitor>),
     GitWarehouse(Arc<DockerfileSource>),
@@ -143,13 +151,8 @@ pub fn layout(plan: &Plan, config: &Config) -> Vec<Slot> {
         slots.push(slot(&name, Source::GitStage(from)));
     }
     drop(names);
-    let count = config.analysis_count.unwrap_or_else(|| {
-        analysis::default_count(
-            plan.longest_delay.as_minutes(),
-            config.analysis_interval.as_minutes(),
-        )
-    });
-    slots.push(slot(RECORD_UPDATE_TEMPLATE, Source::RecordUpdate(count)));
+    slots.push(slot(RECORD_UPDATE_TEMPLATE, Source::RecordUpdate));
+    slots.push(slot(RECONCILE_CRONJOB, Source::Reconcile));
     if config.dockerfile_watch.enabled {
         slots.push(slot(ANALYZE_TEMPLATE, Source::Analyze));
     }
@@ -175,10 +178,11 @@ pub fn resource(config: &Config, slot: &Slot) -> Generated {
             Resource::Warehouse(git_warehouse(config, d, name, &git_url(config, d)))
         }
         Source::GitStage(d) => Resource::Stage(git_stage(config, d, name, &git_url(config, d))),
-        Source::RecordUpdate(count) => {
-            Resource::AnalysisTemplate(analysis::record_update(config, *count, &base_labels()))
+        Source::RecordUpdate => {
+            Resource::AnalysisTemplate(analysis::record_update(config, &base_labels()))
         }
         Source::Analyze => Resource::AnalysisTemplate(analysis::analyze(config, &base_labels())),
+        Source::Reconcile => Resource::CronJob(schedule::reconcile_cronjob(config, &base_labels())),
         Source::ProjectConfig(stages) => Resource::ProjectConfig(project_config(config, stages)),
         Source::Project => Resource::Project(Project {
             api_version: KARGO_API_VERSION.to_string(),
@@ -187,6 +191,7 @@ pub fn resource(config: &Config, slot: &Slot) -> Generated {
                 name: config.project.clone(),
                 namespace: None,
                 labels: base_labels(),
+                annotations: BTreeMap::from([(SYNC_WAVE.to_string(), PROJECT_WAVE.to_string())]),
             },
         }),
     };
@@ -214,7 +219,15 @@ fn meta(config: &Config, name: &str, labels: BTreeMap<String, String>) -> Object
         name: name.to_string(),
         namespace: Some(config.project.clone()),
         labels,
+        annotations: BTreeMap::new(),
     }
+}
+
+/// `${{ quote(EXPR) }}`: Kargo reads an expression's result as a number, boolean or JSON
+/// when it parses as one (a tag `1.10`, an all-digit commit ID), and an AnalysisRun argument
+/// that is not a string fails; `quote` keeps it a string.
+pub fn quoted(expr: &str) -> String {
+    format!("${{{{ quote({expr}) }}}}")
 }
 
 fn interval(config: &Config) -> String {
@@ -309,11 +322,12 @@ fn stage(
 }
 
 fn image_stage(config: &Config, m: &Monitor, name: &str) -> Stage {
-    let image = "imageFrom(vars.repoURL)";
+    let tag = quoted("imageFrom(vars.repoURL).Tag");
+    let digest = quoted("imageFrom(vars.repoURL).Digest");
     let mut values = BTreeMap::new();
     values.insert("image".to_string(), m.repo_url.clone());
-    values.insert("tag".to_string(), format!("${{{{ {image}.Tag }}}}"));
-    values.insert("digest".to_string(), format!("${{{{ {image}.Digest }}}}"));
+    values.insert("tag".to_string(), tag.clone());
+    values.insert("digest".to_string(), digest.clone());
     stage(
         config,
         name,
@@ -322,9 +336,9 @@ fn image_stage(config: &Config, m: &Monitor, name: &str) -> Stage {
         values,
         RECORD_UPDATE_TEMPLATE,
         vec![
-            var("image", "${{ vars.repoURL }}"),
-            var("tag", format!("${{{{ quote({image}.Tag) }}}}")),
-            var("digest", format!("${{{{ {image}.Digest }}}}")),
+            var("image", quoted("vars.repoURL")),
+            var("tag", tag),
+            var("digest", digest),
         ],
     )
 }
@@ -357,10 +371,10 @@ fn git_warehouse(config: &Config, d: &DockerfileSource, name: &str, url: &str) -
 }
 
 fn git_stage(config: &Config, d: &DockerfileSource, name: &str, url: &str) -> Stage {
-    let commit = "${{ commitFrom(vars.repoURL).ID }}";
+    let commit = quoted("commitFrom(vars.repoURL).ID");
     let mut values = BTreeMap::new();
     values.insert("dockerfile".to_string(), d.dockerfile.clone());
-    values.insert("commit".to_string(), commit.to_string());
+    values.insert("commit".to_string(), commit.clone());
     stage(
         config,
         name,
@@ -368,11 +382,7 @@ fn git_stage(config: &Config, d: &DockerfileSource, name: &str, url: &str) -> St
         vec![var("repoURL", url)],
         values,
         ANALYZE_TEMPLATE,
-        vec![
-            var("image", d.owner.clone()),
-            var("repoURL", "${{ vars.repoURL }}"),
-            var("commit", commit),
-        ],
+        vec![var("image", d.owner.clone()), var("commit", commit)],
     )
 }
 

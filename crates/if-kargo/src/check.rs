@@ -1,6 +1,7 @@
 //! The rules between resources that a JSON Schema cannot see, checked on a generated set:
 //! every Stage's origin Warehouse exists and every Warehouse has its Stage, every argument a
-//! Stage passes is declared by its AnalysisTemplate (and every declared one is passed), every
+//! Stage passes is declared by its AnalysisTemplate (and every declared one without a default
+//! is passed), every
 //! `{{args.X}}` a template uses is declared, every promotion policy names a generated Stage
 //! and every Stage has one, every Stage has a promotion step (or Kargo never verifies it),
 //! names are valid and unique per kind.
@@ -38,7 +39,7 @@ pub fn cross_object(resources: &[Generated]) -> Vec<String> {
                 templates.insert(t.metadata.name.as_str(), t);
             }
             Resource::ProjectConfig(c) => configs.push(c),
-            Resource::Project(_) => {}
+            Resource::Project(_) | Resource::CronJob(_) => {}
         }
     }
     let mut requested = BTreeSet::new();
@@ -80,7 +81,14 @@ pub fn cross_object(resources: &[Generated]) -> Vec<String> {
                     t.name
                 ));
             }
-            for a in declared.difference(&passed) {
+            let required: BTreeSet<&str> = template
+                .spec
+                .args
+                .iter()
+                .filter(|a| a.value.is_none())
+                .map(|a| a.name.as_str())
+                .collect();
+            for a in required.difference(&passed) {
                 problems.push(format!(
                     "Stage/{name} does not pass `{a}`, which AnalysisTemplate/{} needs",
                     t.name

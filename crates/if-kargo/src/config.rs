@@ -10,18 +10,17 @@
 //! warehouses:
 //!   interval: 6h                    # registry discovery interval (Docker Hub rate limits)
 //!   platform: linux/amd64           # optional os/arch of the tracked digests
-//! analysis:
-//!   interval: 1h                    # re-run of record-update + reconcile while rebuilds wait
-//!   count: 200                      # optional; default: longest delay + 1 day, in intervals
+//! reconcile:                        # the CronJob that serves waiting rebuilds on time
+//!   schedule: "0 * * * *"           # five-field cron (or @hourly, @daily, ...); hourly
+//!   check: false                    # run `check` first (asks the registries itself)
 //! state:                            # the git repository holding images.yaml and state/
 //!   repoURL: https://github.com/acme/platform.git   # optional: no clone/push without it
 //!   branch: main
 //!   path: image-factory             # the factory root inside that repository
-//!   gitImage: alpine/git:v2.47.2    # image of the clone and push containers
 //! secrets:                          # Secret names in the Project's namespace
 //!   github: image-factory-github    # key `token`: GITHUB_TOKEN
 //!   gitlab: image-factory-gitlab    # key `token`: GITLAB_TOKEN
-//!   git: image-factory-git          # keys `username`, `password`: clone and push
+//!   git: image-factory-git          # key `password`: IMAGE_FACTORY_GIT_TOKEN (clone, push)
 //!   webhook: image-factory-webhook  # key `secret`: the generic webhook receiver
 //! webhookReceiver: false            # generic receiver that refreshes base-image Warehouses
 //! dockerfileWatch:
@@ -61,10 +60,8 @@ pub struct Config {
     pub warehouse_interval: Duration,
     /// `os/arch` of the tracked digests.
     pub platform: Option<String>,
-    /// Interval of the verification metric's re-runs.
-    pub analysis_interval: Duration,
-    /// Number of runs of the verification metric (`None`: derived from the delays).
-    pub analysis_count: Option<u32>,
+    /// The scheduled `reconcile`.
+    pub reconcile: Reconcile,
     /// The state repository.
     pub state: StateRepo,
     /// Secret names.
@@ -84,9 +81,19 @@ pub struct StateRepo {
     pub branch: String,
     /// The factory root inside the repository.
     pub path: String,
-    /// Image of the clone and push containers.
-    pub git_image: String,
 }
+
+/// The CronJob running `reconcile` (and optionally `check`) on a schedule.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Reconcile {
+    /// The cron schedule (five fields, or a macro such as `@hourly`).
+    pub schedule: String,
+    /// Run `check` before `reconcile`.
+    pub check: bool,
+}
+
+/// The schedule of the CronJob when `reconcile.schedule` is not set: every hour, on the hour.
+pub const DEFAULT_SCHEDULE: &str = "0 * * * *";
 
 /// Names of the Secrets the resources refer to.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -95,7 +102,7 @@ pub struct Secrets {
     pub github: String,
     /// Key `token`: `GITLAB_TOKEN`.
     pub gitlab: String,
-    /// Keys `username`, `password`: git clone and push.
+    /// Key `password`: `IMAGE_FACTORY_GIT_TOKEN` of the analyzer's clone and push.
     pub git: String,
     /// The generic webhook receiver's secret.
     pub webhook: String,
@@ -120,13 +127,14 @@ impl Default for Config {
             service_account: None,
             warehouse_interval: Duration::from_minutes(6 * 60),
             platform: None,
-            analysis_interval: Duration::from_minutes(60),
-            analysis_count: None,
+            reconcile: Reconcile {
+                schedule: DEFAULT_SCHEDULE.to_string(),
+                check: false,
+            },
             state: StateRepo {
                 repo_url: None,
                 branch: "main".to_string(),
                 path: "image-factory".to_string(),
-                git_image: "alpine/git:v2.47.2".to_string(),
             },
             secrets: Secrets {
                 github: "image-factory-github".to_string(),
@@ -149,6 +157,7 @@ const TOP: &[&str] = &[
     "analyzer",
     "warehouses",
     "analysis",
+    "reconcile",
     "state",
     "secrets",
     "webhookReceiver",
@@ -156,7 +165,7 @@ const TOP: &[&str] = &[
 ];
 const ANALYZER: &[&str] = &["image", "serviceAccount"];
 const WAREHOUSES: &[&str] = &["interval", "platform"];
-const ANALYSIS: &[&str] = &["interval", "count"];
+const RECONCILE: &[&str] = &["schedule", "check"];
 const STATE: &[&str] = &["repoURL", "branch", "path", "gitImage"];
 const SECRETS: &[&str] = &["github", "gitlab", "git", "webhook"];
 const DOCKERFILE_WATCH: &[&str] = &["enabled", "githubURL", "gitlabURL"];
@@ -205,15 +214,20 @@ impl Config {
                 check_platform,
             );
         }
-        if let Some(s) = section(&mut d, &f, "analysis", ANALYSIS) {
-            if let Some(v) = interval(&mut d, s.get("interval"), "analysis.interval") {
-                c.analysis_interval = v;
+        if let Some(n) = f.get("analysis") {
+            d.error(
+                n.pos,
+                "`analysis` is no longer read: verification runs once per Freight (Kargo holds \
+                 the next Freight until it ends), and waiting rebuilds are served by the \
+                 CronJob of `reconcile.schedule`",
+            );
+        }
+        if let Some(s) = section(&mut d, &f, "reconcile", RECONCILE) {
+            if let Some(v) = checked(&mut d, s.get("schedule"), "reconcile.schedule", check_cron) {
+                c.reconcile.schedule = v;
             }
-            if let Some(n) = s.get("count") {
-                match d.count(Some(n), "analysis.count") {
-                    Some(0) => d.error(n.pos, "`analysis.count` must be at least 1"),
-                    other => c.analysis_count = other,
-                }
+            if let Some(b) = d.boolean(s.get("check"), "reconcile.check") {
+                c.reconcile.check = b;
             }
         }
         if let Some(s) = section(&mut d, &f, "state", STATE) {
@@ -224,8 +238,12 @@ impl Config {
             if let Some(v) = checked(&mut d, s.get("path"), "state.path", check_relative_path) {
                 c.state.path = v.trim_end_matches('/').to_string();
             }
-            if let Some(v) = checked(&mut d, s.get("gitImage"), "state.gitImage", check_image) {
-                c.state.git_image = v;
+            if let Some(n) = s.get("gitImage") {
+                d.error(
+                    n.pos,
+                    "`state.gitImage` is no longer read: the analyzer clones and pushes itself \
+                     (`image-factory --git-repo`)",
+                );
             }
         }
         if let Some(s) = section(&mut d, &f, "secrets", SECRETS) {
@@ -354,6 +372,85 @@ fn check_branch(s: &str) -> Result<(), String> {
     }
 }
 
+/// A schedule `kube-controller-manager` accepts (robfig/cron's standard parser): five
+/// fields (minute, hour, day of month, month, day of week), each `*`, a number, a range
+/// `a-b`, a list `a,b`, optionally stepped `/n`, months and days also by name; or one of
+/// the macros (`@every` is not accepted here). `TZ=`/`CRON_TZ=` is refused (batch/v1
+/// rejects it).
+pub fn check_cron(s: &str) -> Result<(), String> {
+    const MACROS: [&str; 7] = [
+        "@yearly",
+        "@annually",
+        "@monthly",
+        "@weekly",
+        "@daily",
+        "@midnight",
+        "@hourly",
+    ];
+    if MACROS.contains(&s) {
+        return Ok(());
+    }
+    const MONTHS: [&str; 12] = [
+        "jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec",
+    ];
+    const DAYS: [&str; 7] = ["sun", "mon", "tue", "wed", "thu", "fri", "sat"];
+    let fields: Vec<&str> = s.split_whitespace().collect();
+    if fields.first().is_some_and(|f| f.contains("TZ=")) {
+        return Err(format!(
+            "`{s}`: a time zone in the schedule is refused by Kubernetes (batch/v1 CronJob)"
+        ));
+    }
+    if fields.len() != 5 {
+        return Err(format!(
+            "`{s}` is not a cron schedule: five fields (minute hour day-of-month month day-of-week) or @hourly, @daily, @weekly, @monthly, @yearly"
+        ));
+    }
+    let bounds: [(&str, u32, u32, &[&str], u32); 5] = [
+        ("minute", 0, 59, &[], 0),
+        ("hour", 0, 23, &[], 0),
+        ("day of month", 1, 31, &[], 0),
+        ("month", 1, 12, &MONTHS, 1),
+        ("day of week", 0, 7, &DAYS, 0),
+    ];
+    for (field, (what, lo, hi, names, first)) in fields.iter().zip(bounds) {
+        let number = |t: &str| -> Option<u32> {
+            let lower = t.to_ascii_lowercase();
+            if let Some(i) = names.iter().position(|n| *n == lower) {
+                return u32::try_from(i).ok().map(|i| i + first);
+            }
+            if t.is_empty() || t.len() > 2 || !t.bytes().all(|b| b.is_ascii_digit()) {
+                return None;
+            }
+            t.parse().ok().filter(|n| (lo..=hi).contains(n))
+        };
+        let ok = field.split(',').all(|part| {
+            let (range, step) = match part.split_once('/') {
+                Some((r, st)) => (r, Some(st)),
+                None => (part, None),
+            };
+            let step_ok = step.is_none_or(|st| {
+                !st.is_empty()
+                    && st.len() <= 2
+                    && st.bytes().all(|b| b.is_ascii_digit())
+                    && st.parse::<u32>().is_ok_and(|n| n > 0)
+            });
+            let range_ok = range == "*"
+                || range == "?"
+                || match range.split_once('-') {
+                    Some((a, b)) => number(a).zip(number(b)).is_some_and(|(a, b)| a <= b),
+                    None => number(range).is_some(),
+                };
+            step_ok && range_ok
+        });
+        if !ok {
+            return Err(format!(
+                "`{s}`: `{field}` is not a {what} ({lo}-{hi}, `*`, ranges, lists, steps)"
+            ));
+        }
+    }
+    Ok(())
+}
+
 fn check_http_url(s: &str) -> Result<(), String> {
     let rest = s
         .strip_prefix("https://")
@@ -410,14 +507,13 @@ analyzer:
 warehouses:
   interval: 12h
   platform: linux/arm64
-analysis:
-  interval: 30m
-  count: 10
+reconcile:
+  schedule: '*/30 * * * *'
+  check: true
 state:
   repoURL: https://github.com/acme/platform.git
   branch: release/1
   path: factory/
-  gitImage: alpine/git:2
 secrets:
   github: gh
   gitlab: gl
@@ -436,8 +532,8 @@ dockerfileWatch:
         assert_eq!(c.service_account.as_deref(), Some("analyzer"));
         assert_eq!(c.warehouse_interval.as_minutes(), 720);
         assert_eq!(c.platform.as_deref(), Some("linux/arm64"));
-        assert_eq!(c.analysis_interval.as_minutes(), 30);
-        assert_eq!(c.analysis_count, Some(10));
+        assert_eq!(c.reconcile.schedule, "*/30 * * * *");
+        assert!(c.reconcile.check);
         assert_eq!(
             c.state.repo_url.as_deref(),
             Some("https://github.com/acme/platform.git")
@@ -461,9 +557,12 @@ warehouses:
   interval: 0m
 analysis:
   count: 0
+reconcile:
+  schedule: 0 * * *
 state:
   repoURL: github.com/acme
   path: ../up
+  gitImage: alpine/git
 secrets:
   github: Bad_Name
 webhookReceiver: maybe
@@ -481,13 +580,46 @@ webhookReceiver: maybe
             [
                 "kargo.yaml:1:1: error: unknown key `projet` in kargo.yaml; did you mean `project`?",
                 "kargo.yaml:5:13: error: `warehouses.interval` must be longer than zero",
-                "kargo.yaml:7:10: error: `analysis.count` must be at least 1",
-                "kargo.yaml:9:12: error: `state.repoURL`: `github.com/acme` is not a git URL (https://host/org/repo.git or git@host:org/repo.git)",
-                "kargo.yaml:10:9: error: `state.path`: must not contain `..`",
-                "kargo.yaml:12:11: error: `secrets.github`: `Bad_Name` is not a Kubernetes object name (lowercase letters, digits, `-` and `.`)",
-                "kargo.yaml:13:18: error: `webhookReceiver` must be true or false, found a string",
+                "kargo.yaml:7:3: error: `analysis` is no longer read: verification runs once per Freight (Kargo holds the next Freight until it ends), and waiting rebuilds are served by the CronJob of `reconcile.schedule`",
+                "kargo.yaml:9:13: error: `reconcile.schedule`: `0 * * *` is not a cron schedule: five fields (minute hour day-of-month month day-of-week) or @hourly, @daily, @weekly, @monthly, @yearly",
+                "kargo.yaml:11:12: error: `state.repoURL`: `github.com/acme` is not a git URL (https://host/org/repo.git or git@host:org/repo.git)",
+                "kargo.yaml:12:9: error: `state.path`: must not contain `..`",
+                "kargo.yaml:13:13: error: `state.gitImage` is no longer read: the analyzer clones and pushes itself (`image-factory --git-repo`)",
+                "kargo.yaml:15:11: error: `secrets.github`: `Bad_Name` is not a Kubernetes object name (lowercase letters, digits, `-` and `.`)",
+                "kargo.yaml:16:18: error: `webhookReceiver` must be true or false, found a string",
             ]
         );
+    }
+
+    #[test]
+    fn cron_schedules_are_checked_as_kubernetes_reads_them() {
+        for ok in [
+            "0 * * * *",
+            "*/15 * * * *",
+            "5 1-23/2 * * mon-fri",
+            "0 0 1,15 jan,JUL *",
+            "30 4 * * 7",
+            "@hourly",
+            "@daily",
+        ] {
+            assert_eq!(check_cron(ok), Ok(()), "{ok}");
+        }
+        for bad in [
+            "",
+            "0 * * *",
+            "0 * * * * *",
+            "60 * * * *",
+            "0 24 * * *",
+            "0 * 0 * *",
+            "0 * * 13 *",
+            "0 * * * 8",
+            "*/0 * * * *",
+            "5-1 * * * *",
+            "a * * * *",
+            "CRON_TZ=UTC 0 * * * *",
+        ] {
+            assert!(check_cron(bad).is_err(), "{bad}");
+        }
     }
 
     #[test]

@@ -21,6 +21,9 @@ pub struct ObjectMeta {
     /// Labels, sorted by key.
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     pub labels: BTreeMap<String, String>,
+    /// Annotations, sorted by key (the Project's Argo CD sync wave).
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub annotations: BTreeMap<String, String>,
 }
 
 /// `Project` (cluster-scoped): Kargo creates and labels the namespace of the same name.

@@ -2,9 +2,10 @@
 //!
 //! [`generate`] turns a factory (enrollment + state, as [`if_model::factory::load`] reads
 //! it) and a [`Config`] (`kargo.yaml`) into the Kargo v1.11 resources that watch it: a
-//! Project and its ProjectConfig, a Warehouse and a Stage per watched image (verified by one
-//! shared AnalysisTemplate that runs `image-factory record-update` then `reconcile`), and
-//! optionally a git Warehouse and a Stage per managed image's Dockerfile. [`render()`] writes
+//! Project and its ProjectConfig, a Warehouse and a Stage per watched image (verified once
+//! per Freight by one shared AnalysisTemplate that runs `image-factory record-update` then
+//! `reconcile`), optionally a git Warehouse and a Stage per managed image's Dockerfile, and
+//! the `batch/v1` CronJob that runs `reconcile` on a schedule. [`render()`] writes
 //! them as one multi-document YAML file, the same bytes for the same input. For a large
 //! factory, [`build::layout`] lists the resources without building them and [`render_each`]
 //! builds and writes them a block at a time, so they are never all in memory.
@@ -12,19 +13,24 @@
 //! Module map: [`monitor`] decides what is watched and how (the data-alignment contract),
 //! [`watch`] turns `allowTags` into a subscription, [`select`] picks the tag a subscription
 //! would (for `check`, where no Kargo runs), [`build`] makes the resources,
-//! [`analysis`] the shared templates, [`check`] the rules between resources, [`names`] the Kubernetes names, [`kargo`] and
-//! [`rollouts`] are the typed resources, [`mod@render`] the YAML, [`config`] `kargo.yaml`.
+//! [`analysis`] the shared templates, [`schedule`] the reconcile CronJob, [`pod`] the
+//! analyzer pod both run, [`check`] the rules between resources, [`names`] the Kubernetes
+//! names, [`kargo`], [`rollouts`] and [`batch`] are the typed resources, [`mod@render`] the
+//! YAML, [`config`] `kargo.yaml`.
 
 pub mod analysis;
+pub mod batch;
 pub mod build;
 pub mod check;
 pub mod config;
 pub mod kargo;
 pub mod monitor;
 pub mod names;
+pub mod pod;
 pub mod render;
 pub mod resource;
 pub mod rollouts;
+pub mod schedule;
 pub mod select;
 pub mod watch;
 

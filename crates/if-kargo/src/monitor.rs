@@ -20,7 +20,6 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use if_model::diag::Diagnostic;
-use if_model::duration::Duration;
 use if_model::enrollment::{ImageEntry, Provider};
 use if_model::factory::Factory;
 use if_model::reference::ImageRef;
@@ -100,8 +99,6 @@ pub struct Plan {
     pub monitors: Vec<Monitor>,
     /// Managed images' Dockerfiles.
     pub dockerfiles: Vec<DockerfileSource>,
-    /// The longest `rebuildDelay` or `cascadeDelay` of the enrolled images.
-    pub longest_delay: Duration,
     /// What was adjusted or left out, and why.
     pub notes: Vec<Diagnostic>,
 }
@@ -212,7 +209,6 @@ pub fn plan(factory: &Factory, images_file: &str) -> Plan {
 
     let mut enrolled = Vec::new();
     for e in factory.enrollment.images() {
-        out.longest_delay = out.longest_delay.max(e.rebuild_delay).max(e.cascade_delay);
         let state = states.get(e.name.as_str()).map(|(_, s)| *s);
         match &e.source {
             None => {

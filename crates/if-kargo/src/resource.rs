@@ -3,6 +3,7 @@
 
 use serde::Serialize;
 
+use crate::batch::CronJob;
 use crate::kargo::{Project, ProjectConfig, Stage, Warehouse};
 use crate::rollouts::AnalysisTemplate;
 
@@ -20,6 +21,8 @@ pub enum Resource {
     Warehouse(Warehouse),
     /// A Stage.
     Stage(Stage),
+    /// The scheduled reconcile.
+    CronJob(CronJob),
 }
 
 /// The kinds, in the order the output lists them.
@@ -35,6 +38,8 @@ pub enum Kind {
     Warehouse,
     /// `Stage`.
     Stage,
+    /// `CronJob` (last: it uses what Kargo's objects record).
+    CronJob,
 }
 
 impl Kind {
@@ -46,6 +51,7 @@ impl Kind {
             Kind::AnalysisTemplate => "AnalysisTemplate",
             Kind::Warehouse => "Warehouse",
             Kind::Stage => "Stage",
+            Kind::CronJob => "CronJob",
         }
     }
 }
@@ -59,6 +65,7 @@ impl Resource {
             Resource::AnalysisTemplate(_) => Kind::AnalysisTemplate,
             Resource::Warehouse(_) => Kind::Warehouse,
             Resource::Stage(_) => Kind::Stage,
+            Resource::CronJob(_) => Kind::CronJob,
         }
     }
 
@@ -75,6 +82,7 @@ impl Resource {
             Resource::AnalysisTemplate(r) => &r.metadata.name,
             Resource::Warehouse(r) => &r.metadata.name,
             Resource::Stage(r) => &r.metadata.name,
+            Resource::CronJob(r) => &r.metadata.name,
         }
     }
 
@@ -85,7 +93,7 @@ impl Resource {
 }
 
 /// A resource and the image (name or base-image state name) it belongs to; `None` for the
-/// shared ones (Project, ProjectConfig, AnalysisTemplates).
+/// shared ones (Project, ProjectConfig, AnalysisTemplates, the CronJob).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Generated {
     /// The resource.

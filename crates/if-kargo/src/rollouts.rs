@@ -39,6 +39,9 @@ pub struct AnalysisTemplateSpec {
 pub struct Argument {
     /// Name.
     pub name: String,
+    /// The default, used when a Stage does not pass the argument.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub value: Option<String>,
 }
 
 /// `spec.metrics[]`.
@@ -47,10 +50,12 @@ pub struct Argument {
 pub struct Metric {
     /// Name.
     pub name: String,
-    /// Time between measurements (`1h`); absent for a single measurement.
+    /// Time between measurements; absent (with `count`) for a single measurement, which is
+    /// all Image Factory emits.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub interval: Option<String>,
-    /// Number of measurements.
+    /// Number of measurements; absent: one (Argo Rollouts' `EffectiveCount` without an
+    /// interval).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub count: Option<u32>,
     /// Failed measurements tolerated before the metric fails.
@@ -67,7 +72,7 @@ pub struct MetricProvider {
     pub job: JobMetric,
 }
 
-/// `provider.job`.
+/// `provider.job` (also the `jobTemplate` of a CronJob: the same two fields).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct JobMetric {
@@ -89,7 +94,7 @@ pub struct JobMetadata {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct JobSpec {
-    /// Retries of a failed pod (0: the metric's interval is the retry).
+    /// Retries of a failed pod.
     pub backoff_limit: u32,
     /// Hard time limit of one measurement.
     pub active_deadline_seconds: u64,
@@ -148,8 +153,20 @@ pub struct Container {
     /// Mounts.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub volume_mounts: Vec<VolumeMount>,
+    /// CPU and memory requested and allowed.
+    pub resources: ResourceRequirements,
     /// No privilege escalation, no capabilities.
     pub security_context: SecurityContext,
+}
+
+/// A Kubernetes `ResourceRequirements` (quantities as strings, sorted by resource).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ResourceRequirements {
+    /// What the scheduler reserves.
+    pub requests: std::collections::BTreeMap<String, String>,
+    /// What the container may use at most (memory: killed beyond; CPU: throttled).
+    pub limits: std::collections::BTreeMap<String, String>,
 }
 
 /// A Kubernetes `PodSecurityContext` (subset).

@@ -43,6 +43,11 @@ pub struct Args {
     /// Read the Dockerfile from this path instead of `source.dockerfile` (with --image).
     #[arg(long, requires = "image", value_name = "PATH")]
     pub dockerfile: Option<PathBuf>,
+    /// Fetch the Dockerfile from its repository at this commit (or branch or tag) instead of
+    /// `source.branch`, even when a copy is under --source-dir (with --image; the Kargo
+    /// Dockerfile watch passes the Freight's commit).
+    #[arg(long, requires = "image", conflicts_with_all = ["no_fetch", "dockerfile"], value_name = "REF")]
+    pub source_ref: Option<String>,
     /// Source repository of the image (accepted for seed 000 compatibility; images.yaml wins).
     #[arg(long, value_name = "REPO")]
     pub source_repo: Option<String>,
@@ -143,6 +148,9 @@ pub fn execute(root: &Path, args: &Args) -> Result<(Vec<String>, Vec<String>), C
         .filter_map(|e| Some((e.name.as_str(), e.source.as_ref()?)))
         .collect();
     let local = if_model::par::map(&managed, |(_, source)| {
+        if args.source_ref.is_some() {
+            return None;
+        }
         let path = match &args.dockerfile {
             Some(p) => Ok(p.clone()),
             None => dockerfile_path(&source_dir, canonical_dir.as_deref(), &source.dockerfile),
@@ -161,12 +169,25 @@ pub fn execute(root: &Path, args: &Args) -> Result<(Vec<String>, Vec<String>), C
             }
             None => {
                 let client = forge.get_or_insert_with(forge::fetch_client_from_env);
-                match if_forge::fetch_file(client, source, &source.dockerfile) {
+                let at = match &args.source_ref {
+                    Some(r) => &if_model::enrollment::Source {
+                        branch: r.clone(),
+                        ..(*source).clone()
+                    },
+                    None => *source,
+                };
+                match if_forge::fetch_file(client, at, &source.dockerfile) {
                     Ok(text) => discover::discover(text.as_bytes(), &source.dockerfile),
-                    Err(e) => Discovery::Failed(format!(
-                        "Dockerfile {} not found locally, and fetching it failed: {e}",
-                        source.dockerfile
-                    )),
+                    Err(e) => Discovery::Failed(match &args.source_ref {
+                        Some(r) => format!(
+                            "fetching Dockerfile {} at {r} failed: {e}",
+                            source.dockerfile
+                        ),
+                        None => format!(
+                            "Dockerfile {} not found locally, and fetching it failed: {e}",
+                            source.dockerfile
+                        ),
+                    }),
                 }
             }
         };
@@ -199,6 +220,7 @@ pub fn all_at(now: Timestamp, source_dir: &Path) -> Args {
         tag: None,
         digest: None,
         dockerfile: None,
+        source_ref: None,
         source_repo: None,
         source_provider: None,
         now: Some(now),

@@ -107,19 +107,12 @@ impl Many {
         }
     }
 
-    /// Commits the factory to a bare repository `state.git` served by `daemon`; its URL.
-    pub fn publish(&self, daemon: &if_testkit::git::Daemon) -> String {
-        let dir = self.dir.path();
-        let bare = daemon.path("state.git");
-        for args in [
-            vec!["init", "--quiet", "-b", "main"],
-            vec!["add", "factory", "src"],
-            vec!["commit", "--quiet", "-m", "seed"],
-            vec!["clone", "--quiet", "--bare", ".", bare.to_str().unwrap()],
-        ] {
-            super::git(dir, &args);
-        }
-        daemon.url("state.git")
+    /// Commits the factory to a bare repository `state.git` served by a `git daemon`; the
+    /// daemon (keep it) and the repository's URL.
+    pub fn publish(&self) -> (if_testkit::git::Daemon, String) {
+        let (daemon, _) = super::serve_state(self.dir.path());
+        let url = daemon.url("state.git");
+        (daemon, url)
     }
 
     /// Runs `args` on this root through a proxy that holds the `hold`-th dispatch, kills

@@ -83,7 +83,7 @@ pub fn run_from(dir: impl AsRef<Path>, args: &[&str]) -> std::process::Output {
 pub mod crash;
 pub mod rebuild;
 
-/// Runs `git ARGS` in `dir` as a test identity; asserts success, returns stdout.
+/// Runs `git ARGS` in `dir` with a fixed test identity; asserts success, returns stdout.
 pub fn git(dir: &Path, args: &[&str]) -> String {
     let out = std::process::Command::new("git")
         .current_dir(dir)
@@ -100,4 +100,19 @@ pub fn git(dir: &Path, args: &[&str]) -> String {
         String::from_utf8_lossy(&out.stderr)
     );
     String::from_utf8(out.stdout).unwrap()
+}
+
+/// Commits `factory/` and `src/` of `dir` (a new repository on `main`) and serves a bare clone
+/// of it as `state.git` from a `git daemon` on 127.0.0.1; returns the daemon and the clone.
+pub fn serve_state(dir: &Path) -> (if_testkit::git::Daemon, PathBuf) {
+    git(dir, &["init", "--quiet", "-b", "main"]);
+    git(dir, &["add", "factory", "src"]);
+    git(dir, &["commit", "--quiet", "-m", "seed"]);
+    let daemon = if_testkit::git::Daemon::start();
+    let bare = daemon.path("state.git");
+    git(
+        dir,
+        &["clone", "--quiet", "--bare", ".", bare.to_str().unwrap()],
+    );
+    (daemon, bare)
 }

@@ -1,0 +1,79 @@
+//! The scheduled `reconcile`: a `batch/v1` CronJob in the Project's namespace running the
+//! analyzer (`image-factory --git-repo ... reconcile`, after `check` when
+//! `reconcile.check` is set) on `reconcile.schedule` (hourly by default). Kargo's
+//! verification is no clock: it runs once per Freight, so a rebuild whose delay ends while
+//! no new Freight arrives is triggered by this job, at most one schedule period late.
+
+use std::collections::BTreeMap;
+
+use crate::batch::{BATCH_API_VERSION, CronJob, CronJobSpec};
+use crate::config::Config;
+use crate::kargo::ObjectMeta;
+use crate::pod::{self, Tokens};
+
+/// The CronJob's name.
+pub const RECONCILE_CRONJOB: &str = "image-factory-reconcile";
+/// A run missed by more than this many seconds is skipped.
+const STARTING_DEADLINE_SECONDS: u64 = 600;
+/// Finished (and failed) Jobs kept for their logs.
+const HISTORY: u32 = 3;
+
+/// The CronJob for `config`.
+pub fn reconcile_cronjob(config: &Config, labels: &BTreeMap<String, String>) -> CronJob {
+    let init = if config.reconcile.check {
+        vec![pod::analyzer(config, "check", &["check"], Tokens::Git)]
+    } else {
+        Vec::new()
+    };
+    let main = vec![pod::analyzer(
+        config,
+        "reconcile",
+        &["reconcile"],
+        Tokens::Forges,
+    )];
+    CronJob {
+        api_version: BATCH_API_VERSION.to_string(),
+        kind: "CronJob".to_string(),
+        metadata: ObjectMeta {
+            name: RECONCILE_CRONJOB.to_string(),
+            namespace: Some(config.project.clone()),
+            labels: labels.clone(),
+            annotations: BTreeMap::new(),
+        },
+        spec: CronJobSpec {
+            schedule: config.reconcile.schedule.clone(),
+            concurrency_policy: "Forbid".to_string(),
+            starting_deadline_seconds: STARTING_DEADLINE_SECONDS,
+            successful_jobs_history_limit: HISTORY,
+            failed_jobs_history_limit: HISTORY,
+            job_template: pod::job(config, init, main, 0),
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn check_runs_first_when_asked() {
+        let mut config = Config::default();
+        let plain = reconcile_cronjob(&config, &BTreeMap::new());
+        let pod = &plain.spec.job_template.spec.template.spec;
+        assert!(pod.init_containers.is_empty());
+        assert_eq!(
+            pod.containers[0].args.last().map(String::as_str),
+            Some("reconcile")
+        );
+        assert_eq!(plain.spec.schedule, "0 * * * *");
+        config.reconcile.check = true;
+        config.reconcile.schedule = "*/20 * * * *".to_string();
+        let with_check = reconcile_cronjob(&config, &BTreeMap::new());
+        let pod = &with_check.spec.job_template.spec.template.spec;
+        assert_eq!(
+            pod.init_containers[0].args.last().map(String::as_str),
+            Some("check")
+        );
+        assert_eq!(with_check.spec.schedule, "*/20 * * * *");
+    }
+}
