@@ -13,4 +13,5 @@ pub mod load;
 pub mod outfile;
 pub mod output;
 pub mod registry;
+pub mod safefs;
 pub mod settings;

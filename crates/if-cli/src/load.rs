@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use if_model::factory::{FactoryFiles, SourceFile};
 
 use crate::exit::CliError;
+use crate::safefs;
 
 /// `images.yaml` inside the root.
 pub fn images_path(root: &Path) -> PathBuf {
@@ -47,11 +48,19 @@ pub fn load_factory(
     Ok((factory, diags, image_files.len() + base_files.len()))
 }
 
-/// Reads one text file.
+/// Reads one text file of the factory: a regular file, not a link (see [`safefs`]).
 pub fn read_source(path: &Path) -> Result<SourceFile, CliError> {
-    let text = std::fs::read_to_string(path).map_err(|source| CliError::Read {
+    let read_error = |source| CliError::Read {
         path: path.to_path_buf(),
         source,
+    };
+    let bytes = safefs::read_capped(path, safefs::MAX_STATE_BYTES)?
+        .ok_or_else(|| read_error(std::io::ErrorKind::NotFound.into()))?;
+    let text = String::from_utf8(bytes).map_err(|e| {
+        read_error(std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            e.utf8_error(),
+        ))
     })?;
     Ok(SourceFile {
         path: path.display().to_string(),
@@ -73,13 +82,15 @@ fn state_paths(root: &Path, dir: &str) -> Result<Vec<PathBuf>, CliError> {
 /// holds the short relative paths, not the full ones.
 fn state_files(root: &Path, dir: &str) -> Result<Vec<PathBuf>, CliError> {
     let full = root.join("state").join(dir);
+    safefs::check_dirs_under(root, &full)?;
     let entries = match std::fs::read_dir(&full) {
         Ok(e) => e,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
         Err(source) => return Err(CliError::Read { path: full, source }),
     };
     // The directory's own entry types say which are files (no stat per file: at 100,000
-    // files that is a third of a second); only links are followed to see what they are.
+    // files that is a third of a second). A link or anything else than a regular file is
+    // refused: a link would read a file from outside the factory into state.
     let mut names = Vec::new();
     for entry in entries {
         let entry = entry.map_err(|source| CliError::Read {
@@ -90,14 +101,23 @@ fn state_files(root: &Path, dir: &str) -> Result<Vec<PathBuf>, CliError> {
         if Path::new(&name).extension().is_none_or(|e| e != "yaml") {
             continue;
         }
-        let is_file = match entry.file_type() {
-            Ok(t) if t.is_symlink() => entry.path().is_file(),
-            Ok(t) => t.is_file(),
-            Err(_) => entry.path().is_file(),
-        };
-        if is_file {
-            names.push(name);
+        let kind = entry
+            .file_type()
+            .or_else(|_| std::fs::symlink_metadata(entry.path()).map(|m| m.file_type()))
+            .map_err(|source| CliError::Read {
+                path: entry.path(),
+                source,
+            })?;
+        if kind.is_symlink() {
+            return Err(safefs::symlink_error(&entry.path()));
         }
+        if !kind.is_file() {
+            return Err(CliError::Input(format!(
+                "path: {} is not a regular file; nothing was changed",
+                entry.path().display()
+            )));
+        }
+        names.push(name);
     }
     // One directory: sorting the names sorts the paths, without comparing path components.
     names.sort_unstable();
@@ -151,6 +171,7 @@ pub fn load_for_update(root: &Path) -> Result<if_model::factory::Factory, CliErr
 /// Writes `contents` to `path` atomically: a temporary file beside it, then a rename.
 pub fn write_atomic(path: &Path, contents: &str) -> Result<(), CliError> {
     if let Some(dir) = path.parent() {
+        safefs::check_dirs_under(dir.parent().unwrap_or(dir), dir)?;
         std::fs::create_dir_all(dir).map_err(|source| CliError::Write {
             path: path.to_path_buf(),
             source,
@@ -159,18 +180,10 @@ pub fn write_atomic(path: &Path, contents: &str) -> Result<(), CliError> {
     replace_file(path, contents)
 }
 
-/// [`write_atomic`] in a directory that exists.
+/// [`write_atomic`] in a directory that exists: a unique temporary file created
+/// exclusively beside `path`, then a rename.
 fn replace_file(path: &Path, contents: &str) -> Result<(), CliError> {
-    let err = |source| CliError::Write {
-        path: path.to_path_buf(),
-        source,
-    };
-    let tmp = path.with_extension("yaml.tmp");
-    std::fs::write(&tmp, contents).map_err(err)?;
-    std::fs::rename(&tmp, path).map_err(|e| {
-        let _ = std::fs::remove_file(&tmp);
-        err(e)
-    })
+    safefs::replace(path, contents.as_bytes())
 }
 
 /// Writes the state files whose content changed between the factory as read (`baseline`)
@@ -191,6 +204,7 @@ pub fn write_state(
         .filter_map(|w| root.join(&w.path).parent().map(Path::to_path_buf))
         .collect();
     for dir in &dirs {
+        safefs::check_dirs_under(root, dir)?;
         std::fs::create_dir_all(dir).map_err(|source| CliError::Write {
             path: dir.clone(),
             source,

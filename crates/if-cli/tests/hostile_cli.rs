@@ -1,6 +1,6 @@
-//! Hostile input end to end (issue 19): Dockerfiles shaped by an attacker. Memory and time
-//! bounds are held by running the binary under `prlimit` (1 GiB of address space, 20 s of
-//! CPU), never by a clock.
+//! Hostile input end to end (issue 19): Dockerfiles shaped by an attacker, state files that
+//! are links or damaged, secrets in URLs. Memory and time bounds are held by running the
+//! binary under `prlimit` (1 GiB of address space, 20 s of CPU), never by a clock.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
@@ -97,4 +97,151 @@ fn three_hostile_dockerfiles_do_not_take_analyze_down() {
         let s = state(name).unwrap();
         assert!(s.contains(why), "{name}: {s}\n{text}");
     }
+}
+
+/// Every file under `dir` with its bytes (links as `-> target`).
+fn tree(dir: &Path) -> Vec<(String, Vec<u8>)> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).unwrap() {
+            let p = e.unwrap().path();
+            let meta = std::fs::symlink_metadata(&p).unwrap();
+            let name = p.strip_prefix(dir).unwrap().display().to_string();
+            if meta.file_type().is_symlink() {
+                let t = std::fs::read_link(&p).unwrap();
+                out.push((name, format!("-> {}", t.display()).into_bytes()));
+            } else if meta.is_dir() {
+                stack.push(p);
+            } else {
+                out.push((name, std::fs::read(&p).unwrap()));
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+const NOW: &str = "2026-01-01T00:00:00Z";
+
+/// A factory of two images, analysed once (its state written).
+fn analysed(dir: &Path) -> std::path::PathBuf {
+    let root = factory(
+        dir,
+        &[
+            ("app", "FROM alpine:3.20\n".to_string()),
+            ("web", "FROM nginx:1.27\n".to_string()),
+        ],
+    );
+    let out = bounded(&root, &["analyze", "--all", "--no-fetch", "--now", NOW]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    root
+}
+
+#[test]
+fn a_state_file_that_is_a_link_is_refused_and_nothing_is_written() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = analysed(dir.path());
+    // A YAML file of the runner, linked in as a state file by a pull request.
+    let outside = dir.path().join("runner-secrets.yaml");
+    std::fs::write(&outside, "name: app\ntoken: hunter2\n").unwrap();
+    let state = root.join("state/images/app.yaml");
+    std::fs::remove_file(&state).unwrap();
+    std::os::unix::fs::symlink(&outside, &state).unwrap();
+    let before = tree(dir.path());
+    for args in [
+        &["analyze", "--all", "--no-fetch", "--now", NOW][..],
+        &["status"][..],
+    ] {
+        let out = bounded(&root, args);
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        let err = stderr(&out);
+        assert!(
+            err.contains(&format!("path: {} is a symlink", state.display())),
+            "{err}"
+        );
+        assert!(!stdout(&out).contains("hunter2"));
+        assert_eq!(tree(dir.path()), before);
+    }
+    // A linked state directory likewise.
+    let elsewhere = dir.path().join("elsewhere");
+    std::fs::rename(root.join("state/base-images"), &elsewhere).unwrap();
+    std::os::unix::fs::symlink(&elsewhere, root.join("state/base-images")).unwrap();
+    std::fs::remove_file(&state).unwrap();
+    let before = tree(dir.path());
+    let out = bounded(&root, &["analyze", "--all", "--no-fetch", "--now", NOW]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("state/base-images is a symlink"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(tree(dir.path()), before);
+}
+
+#[test]
+fn a_planted_temporary_link_is_not_written_through() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = analysed(dir.path());
+    let victim = dir.path().join("victim");
+    std::fs::write(&victim, "untouched\n").unwrap();
+    // The old fixed temporary names of the files the next run writes.
+    for f in [
+        "state/images/app.yaml.tmp",
+        "state/base-images/alpine-3.21.yaml.tmp",
+    ] {
+        std::os::unix::fs::symlink(&victim, root.join(f)).unwrap();
+    }
+    std::fs::write(dir.path().join("app/Dockerfile"), "FROM alpine:3.21\n").unwrap();
+    let out = bounded(&root, &["analyze", "--all", "--no-fetch", "--now", NOW]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(std::fs::read_to_string(&victim).unwrap(), "untouched\n");
+    let app = std::fs::read_to_string(root.join("state/images/app.yaml")).unwrap();
+    assert!(app.contains("alpine"), "{app}");
+    assert!(root.join("state/base-images/alpine-3.21.yaml").is_file());
+}
+
+#[test]
+fn a_fifo_or_an_oversized_dockerfile_fails_its_image_only() {
+    let dir = tempfile::tempdir().unwrap();
+    let big = format!("FROM alpine:3.20\n{}", "# padding\n".repeat(110_000));
+    let root = factory(
+        dir.path(),
+        &[
+            ("big", big),
+            ("fifo", String::new()),
+            ("good", "FROM alpine:3.20\n".to_string()),
+        ],
+    );
+    let fifo = dir.path().join("fifo/Dockerfile");
+    std::fs::remove_file(&fifo).unwrap();
+    assert!(
+        Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .unwrap()
+            .success()
+    );
+    let out = bounded(&root, &["analyze", "--all", "--no-fetch", "--now", NOW]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let state =
+        |n: &str| std::fs::read_to_string(root.join(format!("state/images/{n}.yaml"))).unwrap();
+    assert!(
+        state("good").contains("discoveryStatus: success"),
+        "{}",
+        state("good")
+    );
+    assert!(
+        state("big").contains("larger than 1048576 bytes"),
+        "{}",
+        state("big")
+    );
+    assert!(
+        state("fifo").contains("is not a regular file"),
+        "{}",
+        state("fifo")
+    );
+    let out = bounded(&root, &["dockerfile", fifo.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("is not a regular file"));
 }

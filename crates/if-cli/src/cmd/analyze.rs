@@ -12,7 +12,7 @@ use serde::Serialize;
 
 use crate::cli::{Cli, Format};
 use crate::exit::{CliError, Outcome};
-use crate::{discover, forge, load, output};
+use crate::{discover, forge, load, output, safefs};
 
 /// Arguments of `analyze`.
 #[derive(Debug, Clone, clap::Args)]
@@ -208,11 +208,13 @@ pub fn all_at(now: Timestamp, source_dir: &Path) -> Args {
 /// Discovers what the Dockerfile at `path` (`name` in `images.yaml`) is built on; `None`
 /// when it is not there and may be fetched from its forge (not when it was given with
 /// --dockerfile, `explicit`).
+/// The Dockerfile must be a regular file (a FIFO would hang the run) of at most the size a
+/// fetched one may have.
 fn read_dockerfile(path: &Path, name: &str, explicit: bool) -> Option<Discovery> {
-    match std::fs::read(path) {
-        Ok(bytes) => Some(discover::discover(&bytes, name)),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound && !explicit => None,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Some(Discovery::Failed(format!(
+    match safefs::read_file(path, safefs::MAX_DOCKERFILE_BYTES, safefs::Links::Follow) {
+        Ok(Some(bytes)) => Some(discover::discover(&bytes, name)),
+        Ok(None) if !explicit => None,
+        Ok(None) => Some(Discovery::Failed(format!(
             "Dockerfile {} not found",
             path.display()
         ))),
