@@ -4,6 +4,7 @@
 
 use std::cell::RefCell;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use if_git::{Checkout, Identity, PublishError, Remote};
 use if_http::Secret;
@@ -27,10 +28,21 @@ pub fn with_state(
     run: impl Fn(&Cli) -> Result<Outcome, CliError>,
 ) -> Result<Outcome, CliError> {
     crate::forge::new_run();
+    // One writer at a time on a root (with --git-repo, on the root inside the clone).
+    let lock = |root: &Path| crate::lock::lock_root(root, Duration::from_secs(cli.lock_timeout));
     match (&cli.git_repo, cli.commit) {
-        (Some(url), _) => remote(cli, url, command, &run),
-        (None, true) => local(cli, command, &run),
-        (None, false) => run(cli),
+        (Some(url), _) => remote(cli, url, command, &|inner| {
+            let _held = lock(&inner.root)?;
+            run(inner)
+        }),
+        (None, true) => {
+            let _held = lock(&cli.root)?;
+            local(cli, command, &run)
+        }
+        (None, false) => {
+            let _held = lock(&cli.root)?;
+            run(cli)
+        }
     }
 }
 

@@ -10,6 +10,7 @@ pub mod forge;
 pub mod git;
 pub mod golden;
 pub mod load;
+pub mod lock;
 pub mod outfile;
 pub mod output;
 pub mod registry;

@@ -276,7 +276,7 @@ pub fn run(cli: &Cli, args: &Args) -> Result<Outcome, CliError> {
         if let Some(e) = &r.check_error {
             line.push_str(&format!("  check failed: {e}"));
         }
-        println!("{line}");
+        println!("{}", output::escape_controls(&line));
     }
     Ok(Outcome::Ok)
 }
