@@ -50,6 +50,11 @@ pub struct Cli {
     #[arg(long, global = true, value_name = "SECONDS", default_value_t = 60)]
     pub lock_timeout: u64,
 
+    /// Let a command that writes state run on an `images.yaml` that enrolls no image while
+    /// images have state (it archives every one of them; refused without this).
+    #[arg(long, global = true)]
+    pub allow_empty: bool,
+
     /// The name commits are made under.
     #[arg(long, global = true, value_name = "NAME", env = "IMAGE_FACTORY_GIT_AUTHOR_NAME", default_value = crate::git::BOT_NAME)]
     pub git_author_name: String,

@@ -37,6 +37,36 @@ pub fn load_factory(
     ),
     CliError,
 > {
+    let loaded = load_checked(root)?;
+    Ok((loaded.factory, loaded.diags, loaded.files))
+}
+
+/// A state file that could not be read into the factory (unparsable, truncated, or a second
+/// file claiming the same image): what it is about and why.
+#[derive(Debug, Clone)]
+pub struct Damaged {
+    /// The image or base image the file is named after (its file stem).
+    pub name: String,
+    /// The file.
+    pub path: String,
+    /// Its problems, one `path:line:col: ...` line each.
+    pub problems: Vec<String>,
+}
+
+/// [`load_factory`] with the state files that could not be read.
+pub struct Loaded {
+    /// What could be read.
+    pub factory: if_model::factory::Factory,
+    /// Every problem.
+    pub diags: Vec<if_model::diag::Diagnostic>,
+    /// How many state files there are.
+    pub files: usize,
+    /// The state files that could not be read.
+    pub damaged: Vec<Damaged>,
+}
+
+/// Reads the factory (see [`load_factory`]) and finds the state files it could not read.
+pub fn load_checked(root: &Path) -> Result<Loaded, CliError> {
     let images = read_source(&images_path(root))?;
     let state = root.join("state");
     let image_files = state_files(root, "images")?;
@@ -45,7 +75,51 @@ pub fn load_factory(
         if_model::factory::load_each(Some(images), &image_files, &base_files, |f| {
             read_source(&state.join(f))
         })?;
-    Ok((factory, diags, image_files.len() + base_files.len()))
+    let read: std::collections::HashSet<&str> = factory
+        .images
+        .iter()
+        .map(|(p, _)| p.as_str())
+        .chain(factory.bases.iter().map(|(p, _)| p.as_str()))
+        .collect();
+    let damaged = image_files
+        .iter()
+        .chain(&base_files)
+        .filter_map(|f| {
+            let path = state.join(f).display().to_string();
+            if read.contains(path.as_str()) {
+                return None;
+            }
+            let problems = diags
+                .iter()
+                .filter(|d| d.file == path && d.is_fatal())
+                .map(ToString::to_string)
+                .collect();
+            let name = f
+                .file_stem()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            Some(Damaged {
+                name,
+                path,
+                problems,
+            })
+        })
+        .collect();
+    Ok(Loaded {
+        factory,
+        diags,
+        files: image_files.len() + base_files.len(),
+        damaged,
+    })
+}
+
+/// Whether `--allow-empty` was given: an `images.yaml` that enrolls nothing may archive
+/// every image.
+static ALLOW_EMPTY: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Sets `--allow-empty` for this process.
+pub fn allow_empty(allow: bool) {
+    ALLOW_EMPTY.store(allow, std::sync::atomic::Ordering::Relaxed);
 }
 
 /// Reads one text file of the factory: a regular file, not a link (see [`safefs`]).
@@ -149,7 +223,14 @@ pub fn validate_report(root: &Path) -> Result<String, CliError> {
 /// entry unusable end the command (exit 2, nothing written); the others (unknown keys, bad
 /// values in state files, which the run rewrites) are printed as warnings.
 pub fn load_for_update(root: &Path) -> Result<if_model::factory::Factory, CliError> {
-    let (factory, diags, _) = load_factory(root)?;
+    let Loaded {
+        factory,
+        diags,
+        damaged,
+        ..
+    } = load_checked(root)?;
+    refuse_damaged(&damaged)?;
+    refuse_empty(root, &factory)?;
     let images = images_path(root).display().to_string();
     let fatal: Vec<String> = diags
         .iter()
@@ -166,6 +247,49 @@ pub fn load_for_update(root: &Path) -> Result<if_model::factory::Factory, CliErr
         eprintln!("warning: {d}");
     }
     Ok(factory)
+}
+
+/// A writer refuses to run while a state file cannot be read: writing would drop what it
+/// holds (a pending rebuild, its history) or re-enroll its image from scratch.
+fn refuse_damaged(damaged: &[Damaged]) -> Result<(), CliError> {
+    if damaged.is_empty() {
+        return Ok(());
+    }
+    let mut lines = Vec::new();
+    for d in damaged {
+        if d.problems.is_empty() {
+            lines.push(format!("{}: cannot be read", d.path));
+        }
+        lines.extend(d.problems.iter().cloned());
+    }
+    Err(CliError::Input(format!(
+        "{} state file(s) cannot be read; nothing was changed. Restore them from git \
+         (`git checkout HEAD -- FILE`) or repair them (`image-factory validate` shows every \
+         problem), then run again:\n{}",
+        damaged.len(),
+        lines.join("\n")
+    )))
+}
+
+/// An `images.yaml` that enrolls nothing while state exists would archive every image: done
+/// only with `--allow-empty`.
+fn refuse_empty(root: &Path, factory: &if_model::factory::Factory) -> Result<(), CliError> {
+    let live = factory
+        .images
+        .iter()
+        .filter(|(_, s)| s.status.as_deref() != Some("archived"))
+        .count();
+    if !factory.enrollment.images().is_empty()
+        || live == 0
+        || ALLOW_EMPTY.load(std::sync::atomic::Ordering::Relaxed)
+    {
+        return Ok(());
+    }
+    Err(CliError::Input(format!(
+        "{} enrolls no image, but {live} image(s) have state: running would archive every one; \
+         nothing was changed (pass --allow-empty to do it deliberately)",
+        images_path(root).display()
+    )))
 }
 
 /// Writes `contents` to `path` atomically: a temporary file beside it, then a rename.

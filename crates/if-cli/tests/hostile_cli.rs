@@ -245,3 +245,86 @@ fn a_fifo_or_an_oversized_dockerfile_fails_its_image_only() {
     assert_eq!(out.status.code(), Some(2));
     assert!(stderr(&out).contains("is not a regular file"));
 }
+
+#[test]
+fn a_damaged_state_file_stops_writers_and_is_shown_as_damaged() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = analysed(dir.path());
+    let state = root.join("state/images/app.yaml");
+    // A pending rebuild would be in here; the file is cut in the middle of a value.
+    std::fs::write(&state, "name: app\nenrolledAt: [2026-01-01\n").unwrap();
+    std::fs::write(dir.path().join("app/Dockerfile"), "FROM alpine:3.21\n").unwrap();
+    let before = tree(dir.path());
+    let at = format!("{}:2:13: error: unclosed bracket", state.display());
+    for args in [
+        &["analyze", "--all", "--no-fetch", "--now", NOW][..],
+        &["analyze", "--image", "web", "--no-fetch", "--now", NOW][..],
+        &[
+            "record-update",
+            "--image",
+            "docker.io/library/alpine:3.20",
+            "--digest",
+            &format!("sha256:{}", "a".repeat(64)),
+            "--now",
+            NOW,
+        ][..],
+        &["reconcile", "--now", NOW][..],
+    ] {
+        let out = bounded(&root, args);
+        let err = stderr(&out);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
+        assert!(err.contains("cannot be read; nothing was changed"), "{err}");
+        assert!(err.contains(&at), "{err}");
+        assert_eq!(tree(dir.path()), before, "{args:?}");
+    }
+    let out = bounded(&root, &["validate"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stdout(&out).contains(&at), "{}", stdout(&out));
+    let out = bounded(&root, &["status"]);
+    assert_eq!(out.status.code(), Some(0));
+    let line = stdout(&out)
+        .lines()
+        .find(|l| l.starts_with("app "))
+        .map(str::to_string)
+        .unwrap_or_default();
+    assert!(line.contains("damaged") && line.contains(&at), "{line}");
+    let out = bounded(&root, &["plan", "alpine:3.20", "--now", NOW]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(
+        stdout(&out).contains("app: not rebuilt: damaged state file"),
+        "{}",
+        stdout(&out)
+    );
+}
+
+#[test]
+fn an_empty_enrollment_archives_nothing_unless_asked() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = analysed(dir.path());
+    for empty in ["", "images: []\n"] {
+        std::fs::write(root.join("images.yaml"), empty).unwrap();
+        let before = tree(dir.path());
+        let out = bounded(&root, &["analyze", "--all", "--no-fetch", "--now", NOW]);
+        assert_eq!(out.status.code(), Some(2));
+        let err = stderr(&out);
+        assert!(
+            err.contains("enrolls no image, but 2 image(s) have state"),
+            "{err}"
+        );
+        assert!(err.contains("--allow-empty"), "{err}");
+        assert_eq!(tree(dir.path()), before);
+    }
+    let out = bounded(
+        &root,
+        &[
+            "--allow-empty",
+            "analyze",
+            "--all",
+            "--no-fetch",
+            "--now",
+            NOW,
+        ],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(stdout(&out).contains("app: not in images.yaml, archived"));
+}
