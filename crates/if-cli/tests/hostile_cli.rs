@@ -328,3 +328,55 @@ fn an_empty_enrollment_archives_nothing_unless_asked() {
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     assert!(stdout(&out).contains("app: not in images.yaml, archived"));
 }
+
+#[test]
+fn a_huge_regex_is_refused_quickly_and_control_characters_never_reach_the_terminal() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = analysed(dir.path());
+    let images = std::fs::read_to_string(root.join("images.yaml")).unwrap();
+    let huge = "a|".repeat(25_000_000);
+    let external = format!(
+        "  - name: ext\n    registry: docker.io\n    repository: library/redis\n    \
+         allowTags: '^({huge})$'\n"
+    );
+    std::fs::write(root.join("images.yaml"), format!("{images}{external}")).unwrap();
+    let out = bounded(&root, &["validate"]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    let text = stdout(&out);
+    assert!(
+        text.contains("allowTags is 50000004 bytes long; at most 4096"),
+        "{}",
+        &text[..text.len().min(300)]
+    );
+    assert!(text.len() < 10_000, "the pattern is not echoed");
+
+    // ESC and BEL in images.yaml and in a state file.
+    std::fs::write(
+        root.join("images.yaml"),
+        format!("{images}  - name: ext\n    registry: docker.io\n    repository: \"library/redis\\e]0;pwned\\a\"\n"),
+    )
+    .unwrap();
+    let state = root.join("state/images/web.yaml");
+    let text = std::fs::read_to_string(&state).unwrap();
+    std::fs::write(
+        &state,
+        text.replace(
+            "discoveryStatus: success",
+            "discoveryStatus: \"success\\e[2J\\a\"",
+        ),
+    )
+    .unwrap();
+    for args in [&["validate"][..], &["status"][..], &["graph"][..]] {
+        let out = bounded(&root, args);
+        let all = [out.stdout.as_slice(), out.stderr.as_slice()].concat();
+        assert!(
+            !all.iter().any(|b| *b == 0x1b || *b == 0x07),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&all)
+        );
+        if args == ["validate"] {
+            assert_eq!(out.status.code(), Some(1));
+            assert!(stdout(&out).contains("contains the control character U+001B"));
+        }
+    }
+}

@@ -304,3 +304,22 @@ fn allow_tags_are_checked_without_compiling_small_patterns() {
     let err = check_allow_tags("^(\\w{1000}){1000}$").unwrap_err();
     assert!(err.contains("not a valid regex"), "{err}");
 }
+
+#[test]
+fn huge_regexes_and_control_characters_are_refused() {
+    let huge = format!("^({})$", "a|".repeat(3_000));
+    let err = check_allow_tags(&huge).unwrap_err();
+    assert!(err.contains("at most 4096"), "{err}");
+    let src = "images:\n  - name: app\n    registry: ghcr.io\n    repository: \"acme/app\\e[31m\"\n    allowTags: \"^1\\a$\"\n";
+    let (_, diags) = parse(src, "images.yaml");
+    let texts: Vec<String> = diags.iter().map(ToString::to_string).collect();
+    for want in [
+        "images.yaml:4:17: error: `repository` contains the control character U+001B",
+        "images.yaml:5:16: error: `allowTags` contains the control character U+0007",
+    ] {
+        assert!(
+            texts.iter().any(|t| t.starts_with(want)),
+            "{want}: {texts:#?}"
+        );
+    }
+}
