@@ -380,3 +380,49 @@ fn a_huge_regex_is_refused_quickly_and_control_characters_never_reach_the_termin
         }
     }
 }
+
+#[test]
+fn a_hanging_forge_holds_the_run_up_for_its_fetch_budget_only() {
+    use std::sync::{Arc, Mutex};
+    // A forge that accepts every connection and never answers.
+    let held = Arc::new(Mutex::new(Vec::new()));
+    let keep = Arc::clone(&held);
+    let forge = if_testkit::loopback::Loopback::start_bounded("hanging forge", 64, move |s| {
+        keep.lock().unwrap().push(s);
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let names: Vec<String> = (0..12).map(|i| format!("remote{i:02}")).collect();
+    let mut files: Vec<(&str, String)> =
+        names.iter().map(|n| (n.as_str(), String::new())).collect();
+    files.push(("local", "FROM alpine:3.20\n".to_string()));
+    let root = factory(dir.path(), &files);
+    for n in &names {
+        std::fs::remove_file(dir.path().join(n).join("Dockerfile")).unwrap();
+    }
+    let out = Command::new("prlimit")
+        .arg(format!("--as={}", 1u64 << 30))
+        .arg("--cpu=20")
+        .arg("--")
+        .arg(assert_cmd::cargo::cargo_bin("image-factory"))
+        .args(["--root", root.to_str().unwrap()])
+        .args(["analyze", "--all", "--fetch-budget", "2", "--now", NOW])
+        .env_remove("IMAGE_FACTORY_ROOT")
+        .env_remove("GITHUB_TOKEN")
+        .env("IMAGE_FACTORY_GITHUB_API", forge.url())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let state =
+        |n: &str| std::fs::read_to_string(root.join(format!("state/images/{n}.yaml"))).unwrap();
+    assert!(state("local").contains("discoveryStatus: success"));
+    for n in &names {
+        let s = state(n);
+        assert!(
+            s.contains("within the run's fetch budget (2 s, --fetch-budget)"),
+            "{n}: {s}"
+        );
+    }
+    // Fetched in parallel: more than one request was waiting at once.
+    let waiting = held.lock().unwrap().len();
+    assert!(waiting >= 8, "{waiting} connection(s)");
+}
