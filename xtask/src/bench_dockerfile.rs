@@ -1,13 +1,14 @@
 //! `cargo xtask bench dockerfile`: throughput of the Dockerfile parser and base-image
 //! discovery (`if_dockerfile::analyze`), single-threaded and in process, over the real-world
 //! corpus of `../shared/corpus/dockerfiles` (or `testdata/dockerfile` when it is absent),
-//! then over pathological shapes at full and half size to show that they stay linear.
+//! then over pathological shapes at full and half size to show that they stay linear, and
+//! over the hostile inputs of `if_dockerfile::hostile` (each must end well within 20 s).
 
 use std::hint::black_box;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use if_dockerfile::{BuildArgs, analyze};
+use if_dockerfile::{BuildArgs, analyze, hostile};
 
 use crate::bench::{Figure, Report, median};
 use crate::workspace_root;
@@ -76,7 +77,57 @@ pub fn run() -> Result<Report, String> {
             format!("{:.2}", full / half),
         ));
     }
+    println!("hostile inputs (issue 19: time per analysis at full size, MB/s ratio full/half):");
+    for (name, make) in [
+        (
+            "exponential ARGs, 27 lines",
+            exponential as fn(usize) -> String,
+        ),
+        ("${a:-} nested 13,000 deep", nested),
+        ("ONBUILD x 40,000 on one line", onbuild),
+        ("deep: 200 ARGs nested 90 deep", deep),
+        ("wide: 200 ARGs, 8 refs each", wide),
+    ] {
+        let text = make(1);
+        let (elapsed, n) = timed(Duration::from_millis(500), || {
+            black_box(analyze(black_box(&text), &args));
+        });
+        let ms = elapsed.as_secs_f64() * 1e3 / n as f64;
+        let ratio = rate(&text, &args) / rate(&make(2), &args);
+        println!(
+            "  {name:<30} {:>7} bytes {ms:>9.3} ms  ratio {ratio:.2}",
+            text.len()
+        );
+        figures.push(Figure::judged(
+            BENCH,
+            format!("{name}: ms per analysis ({} bytes)", text.len()),
+            format!("{ms:.3} ms"),
+            "< 20 s",
+            ms < 20_000.0,
+        ));
+    }
     Ok(Report { figures, ok: true })
+}
+
+// The hostile inputs at full size (`div` 1) and half size (2).
+fn exponential(div: usize) -> String {
+    hostile::exponential_args(27 / div)
+}
+
+fn nested(div: usize) -> String {
+    hostile::nested_default(13_000 / div)
+}
+
+fn onbuild(div: usize) -> String {
+    hostile::onbuild_chain(40_000 / div)
+}
+
+fn deep(div: usize) -> String {
+    hostile::deep_args(200 / div, 90)
+}
+
+fn wide(div: usize) -> String {
+    hostile::wide_args(200 / div, 8)
 }
 
 /// Calls `f` until `min` has passed; returns the time taken and the number of calls.

@@ -45,6 +45,16 @@ pub struct Cli {
     #[arg(long, global = true, value_name = "N", default_value_t = 5, value_parser = clap::value_parser!(u32).range(1..=20))]
     pub git_attempts: u32,
 
+    /// Seconds a command that writes state waits for another run on the same root to end
+    /// (one writer at a time: a lock on ROOT/.image-factory.lock) before giving up (exit 2).
+    #[arg(long, global = true, value_name = "SECONDS", default_value_t = 60)]
+    pub lock_timeout: u64,
+
+    /// Let a command that writes state run on an `images.yaml` that enrolls no image while
+    /// images have state (it archives every one of them; refused without this).
+    #[arg(long, global = true)]
+    pub allow_empty: bool,
+
     /// The name commits are made under.
     #[arg(long, global = true, value_name = "NAME", env = "IMAGE_FACTORY_GIT_AUTHOR_NAME", default_value = crate::git::BOT_NAME)]
     pub git_author_name: String,

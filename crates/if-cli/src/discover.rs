@@ -9,13 +9,17 @@ pub fn discover(bytes: &[u8], path: &str) -> Discovery {
     let Ok(text) = std::str::from_utf8(bytes) else {
         return Discovery::Failed(format!("{path}: not UTF-8 text"));
     };
-    let report = if_dockerfile::analyze(text, &if_dockerfile::BuildArgs::new()).report(text);
-    if !report.valid {
-        let why = report
-            .error
-            .unwrap_or_else(|| "rejected by the Dockerfile parser".to_string());
-        return Discovery::Failed(format!("{path}: {why}"));
+    let analysis = if_dockerfile::analyze(text, &if_dockerfile::BuildArgs::new());
+    if let Some(error) = analysis.first_error() {
+        let at = if_dockerfile::LineIndex::new(text).position(text, error.span.start);
+        return Discovery::Failed(format!(
+            "{path}:{}:{}: {}",
+            at.line,
+            at.column,
+            error.message()
+        ));
     }
+    let report = analysis.report(text);
     if let Some(stage) = report
         .stages
         .iter()

@@ -4,6 +4,7 @@
 
 use std::cell::RefCell;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use if_git::{Checkout, Identity, PublishError, Remote};
 use if_http::Secret;
@@ -85,10 +86,21 @@ pub fn with_state(
     run: impl Fn(&Cli) -> Result<Outcome, CliError>,
 ) -> Result<Outcome, CliError> {
     crate::forge::new_run();
+    // One writer at a time on a root (with --git-repo, on the root inside the clone).
+    let lock = |root: &Path| crate::lock::lock_root(root, Duration::from_secs(cli.lock_timeout));
     match (&cli.git_repo, cli.commit) {
-        (Some(url), _) => remote(cli, url, command, &run),
-        (None, true) => local(cli, command, &run),
-        (None, false) => run(cli),
+        (Some(url), _) => remote(cli, url, command, &|inner| {
+            let _held = lock(&inner.root)?;
+            run(inner)
+        }),
+        (None, true) => {
+            let _held = lock(&cli.root)?;
+            local(cli, command, &run)
+        }
+        (None, false) => {
+            let _held = lock(&cli.root)?;
+            run(cli)
+        }
     }
 }
 
@@ -143,10 +155,7 @@ fn remote(
         branch: cli.git_branch.clone(),
         token,
     };
-    let work = tempfile::tempdir().map_err(|source| CliError::Write {
-        path: std::env::temp_dir(),
-        source,
-    })?;
+    let work = clone_dir()?;
     let outcome = RefCell::new(Outcome::Ok);
     let attempt = RefCell::new(0u32);
     let step = |checkout: &Checkout| -> Result<Option<(Vec<PathBuf>, String)>, CliError> {
@@ -191,6 +200,7 @@ fn remote(
         }
     };
     print!("{report}");
+    let url = if_http::mask_url(url);
     match &published.commit {
         Some(id) => eprintln!(
             "pushed {} to {url} ({}) after {} attempt(s)",
@@ -211,6 +221,57 @@ fn set_checkpoints(next: Option<Checkpoints>) -> u32 {
         .unwrap_or_else(std::sync::PoisonError::into_inner);
     let old = std::mem::replace(&mut *guard, next);
     old.map_or(0, |cp| cp.pushed)
+}
+
+/// The prefix of temporary clones: `image-factory-clone-PID-XXXXXX` in the temp directory.
+const CLONE_PREFIX: &str = "image-factory-clone-";
+
+/// A new temporary directory for a clone, mode 700 (it holds the state and, while the run
+/// lasts, the remote's configuration); it is removed when dropped, on every return and
+/// unwinding path. The clones that killed runs left (their process is gone) are removed
+/// first.
+fn clone_dir() -> Result<tempfile::TempDir, CliError> {
+    use std::os::unix::fs::PermissionsExt as _;
+    let tmp = std::env::temp_dir();
+    remove_stale_clones(&tmp);
+    let dir = tempfile::Builder::new()
+        .prefix(&format!("{CLONE_PREFIX}{}-", std::process::id()))
+        .permissions(std::fs::Permissions::from_mode(0o700))
+        .tempdir_in(&tmp)
+        .map_err(|source| CliError::Write { path: tmp, source })?;
+    Ok(dir)
+}
+
+/// How old a clone of a process that is gone must be to be removed (a process of another
+/// PID namespace sharing the temp directory would look gone).
+const STALE_CLONE_AGE: std::time::Duration = std::time::Duration::from_secs(3600);
+
+/// Removes the temporary clones of processes that no longer run (killed with `kill -9`, so
+/// they could not clean up) untouched for [`STALE_CLONE_AGE`]; a clone of a live process is
+/// left alone.
+fn remove_stale_clones(tmp: &Path) {
+    let Ok(entries) = std::fs::read_dir(tmp) else {
+        return;
+    };
+    for e in entries.flatten() {
+        let name = e.file_name().to_string_lossy().into_owned();
+        let Some(pid) = name
+            .strip_prefix(CLONE_PREFIX)
+            .and_then(|rest| rest.split('-').next())
+            .and_then(|p| p.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        let alive = Path::new("/proc").join(pid.to_string()).exists();
+        let ours = e.file_type().is_ok_and(|t| t.is_dir());
+        let old = e
+            .metadata()
+            .and_then(|m| m.modified())
+            .is_ok_and(|t| t.elapsed().is_ok_and(|age| age >= STALE_CLONE_AGE));
+        if ours && old && !alive && Path::new("/proc/self").exists() {
+            let _ = std::fs::remove_dir_all(e.path());
+        }
+    }
 }
 
 fn short(id: &str) -> &str {
@@ -271,6 +332,27 @@ pub fn message(command: &str, changes: &[String]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn clones_are_private_to_the_bot() {
+        use std::os::unix::fs::PermissionsExt as _;
+        let dir = clone_dir().unwrap();
+        let mode = std::fs::metadata(dir.path()).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o700);
+        let name = dir
+            .path()
+            .file_name()
+            .unwrap()
+            .to_string_lossy()
+            .into_owned();
+        assert!(
+            name.starts_with(&format!("{CLONE_PREFIX}{}-", std::process::id())),
+            "{name}"
+        );
+        let path = dir.path().to_path_buf();
+        drop(dir);
+        assert!(!path.exists());
+    }
 
     #[test]
     fn the_message_says_what_changed() {

@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use if_model::factory::{FactoryFiles, SourceFile};
 
 use crate::exit::CliError;
+use crate::safefs;
 
 /// `images.yaml` inside the root.
 pub fn images_path(root: &Path) -> PathBuf {
@@ -36,6 +37,36 @@ pub fn load_factory(
     ),
     CliError,
 > {
+    let loaded = load_checked(root)?;
+    Ok((loaded.factory, loaded.diags, loaded.files))
+}
+
+/// A state file that could not be read into the factory (unparsable, truncated, or a second
+/// file claiming the same image): what it is about and why.
+#[derive(Debug, Clone)]
+pub struct Damaged {
+    /// The image or base image the file is named after (its file stem).
+    pub name: String,
+    /// The file.
+    pub path: String,
+    /// Its problems, one `path:line:col: ...` line each.
+    pub problems: Vec<String>,
+}
+
+/// [`load_factory`] with the state files that could not be read.
+pub struct Loaded {
+    /// What could be read.
+    pub factory: if_model::factory::Factory,
+    /// Every problem.
+    pub diags: Vec<if_model::diag::Diagnostic>,
+    /// How many state files there are.
+    pub files: usize,
+    /// The state files that could not be read.
+    pub damaged: Vec<Damaged>,
+}
+
+/// Reads the factory (see [`load_factory`]) and finds the state files it could not read.
+pub fn load_checked(root: &Path) -> Result<Loaded, CliError> {
     let images = read_source(&images_path(root))?;
     let state = root.join("state");
     let image_files = state_files(root, "images")?;
@@ -44,14 +75,66 @@ pub fn load_factory(
         if_model::factory::load_each(Some(images), &image_files, &base_files, |f| {
             read_source(&state.join(f))
         })?;
-    Ok((factory, diags, image_files.len() + base_files.len()))
+    let read: std::collections::HashSet<&str> = factory
+        .images
+        .iter()
+        .map(|(p, _)| p.as_str())
+        .chain(factory.bases.iter().map(|(p, _)| p.as_str()))
+        .collect();
+    let damaged = image_files
+        .iter()
+        .chain(&base_files)
+        .filter_map(|f| {
+            let path = state.join(f).display().to_string();
+            if read.contains(path.as_str()) {
+                return None;
+            }
+            let problems = diags
+                .iter()
+                .filter(|d| d.file == path && d.is_fatal())
+                .map(ToString::to_string)
+                .collect();
+            let name = f
+                .file_stem()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            Some(Damaged {
+                name,
+                path,
+                problems,
+            })
+        })
+        .collect();
+    Ok(Loaded {
+        factory,
+        diags,
+        files: image_files.len() + base_files.len(),
+        damaged,
+    })
 }
 
-/// Reads one text file.
+/// Whether `--allow-empty` was given: an `images.yaml` that enrolls nothing may archive
+/// every image.
+static ALLOW_EMPTY: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Sets `--allow-empty` for this process.
+pub fn allow_empty(allow: bool) {
+    ALLOW_EMPTY.store(allow, std::sync::atomic::Ordering::Relaxed);
+}
+
+/// Reads one text file of the factory: a regular file, not a link (see [`safefs`]).
 pub fn read_source(path: &Path) -> Result<SourceFile, CliError> {
-    let text = std::fs::read_to_string(path).map_err(|source| CliError::Read {
+    let read_error = |source| CliError::Read {
         path: path.to_path_buf(),
         source,
+    };
+    let bytes = safefs::read_capped(path, safefs::MAX_STATE_BYTES)?
+        .ok_or_else(|| read_error(std::io::ErrorKind::NotFound.into()))?;
+    let text = String::from_utf8(bytes).map_err(|e| {
+        read_error(std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            e.utf8_error(),
+        ))
     })?;
     Ok(SourceFile {
         path: path.display().to_string(),
@@ -73,13 +156,15 @@ fn state_paths(root: &Path, dir: &str) -> Result<Vec<PathBuf>, CliError> {
 /// holds the short relative paths, not the full ones.
 fn state_files(root: &Path, dir: &str) -> Result<Vec<PathBuf>, CliError> {
     let full = root.join("state").join(dir);
+    safefs::check_dirs_under(root, &full)?;
     let entries = match std::fs::read_dir(&full) {
         Ok(e) => e,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
         Err(source) => return Err(CliError::Read { path: full, source }),
     };
     // The directory's own entry types say which are files (no stat per file: at 100,000
-    // files that is a third of a second); only links are followed to see what they are.
+    // files that is a third of a second). A link or anything else than a regular file is
+    // refused: a link would read a file from outside the factory into state.
     let mut names = Vec::new();
     for entry in entries {
         let entry = entry.map_err(|source| CliError::Read {
@@ -90,14 +175,23 @@ fn state_files(root: &Path, dir: &str) -> Result<Vec<PathBuf>, CliError> {
         if Path::new(&name).extension().is_none_or(|e| e != "yaml") {
             continue;
         }
-        let is_file = match entry.file_type() {
-            Ok(t) if t.is_symlink() => entry.path().is_file(),
-            Ok(t) => t.is_file(),
-            Err(_) => entry.path().is_file(),
-        };
-        if is_file {
-            names.push(name);
+        let kind = entry
+            .file_type()
+            .or_else(|_| std::fs::symlink_metadata(entry.path()).map(|m| m.file_type()))
+            .map_err(|source| CliError::Read {
+                path: entry.path(),
+                source,
+            })?;
+        if kind.is_symlink() {
+            return Err(safefs::symlink_error(&entry.path()));
         }
+        if !kind.is_file() {
+            return Err(CliError::Input(format!(
+                "path: {} is not a regular file; nothing was changed",
+                entry.path().display()
+            )));
+        }
+        names.push(name);
     }
     // One directory: sorting the names sorts the paths, without comparing path components.
     names.sort_unstable();
@@ -129,7 +223,14 @@ pub fn validate_report(root: &Path) -> Result<String, CliError> {
 /// entry unusable end the command (exit 2, nothing written); the others (unknown keys, bad
 /// values in state files, which the run rewrites) are printed as warnings.
 pub fn load_for_update(root: &Path) -> Result<if_model::factory::Factory, CliError> {
-    let (factory, diags, _) = load_factory(root)?;
+    let Loaded {
+        factory,
+        diags,
+        damaged,
+        ..
+    } = load_checked(root)?;
+    refuse_damaged(&damaged)?;
+    refuse_empty(root, &factory)?;
     let images = images_path(root).display().to_string();
     let fatal: Vec<String> = diags
         .iter()
@@ -148,9 +249,53 @@ pub fn load_for_update(root: &Path) -> Result<if_model::factory::Factory, CliErr
     Ok(factory)
 }
 
+/// A writer refuses to run while a state file cannot be read: writing would drop what it
+/// holds (a pending rebuild, its history) or re-enroll its image from scratch.
+fn refuse_damaged(damaged: &[Damaged]) -> Result<(), CliError> {
+    if damaged.is_empty() {
+        return Ok(());
+    }
+    let mut lines = Vec::new();
+    for d in damaged {
+        if d.problems.is_empty() {
+            lines.push(format!("{}: cannot be read", d.path));
+        }
+        lines.extend(d.problems.iter().cloned());
+    }
+    Err(CliError::Input(format!(
+        "{} state file(s) cannot be read; nothing was changed. Restore them from git \
+         (`git checkout HEAD -- FILE`) or repair them (`image-factory validate` shows every \
+         problem), then run again:\n{}",
+        damaged.len(),
+        lines.join("\n")
+    )))
+}
+
+/// An `images.yaml` that enrolls nothing while state exists would archive every image: done
+/// only with `--allow-empty`.
+fn refuse_empty(root: &Path, factory: &if_model::factory::Factory) -> Result<(), CliError> {
+    let live = factory
+        .images
+        .iter()
+        .filter(|(_, s)| s.status.as_deref() != Some("archived"))
+        .count();
+    if !factory.enrollment.images().is_empty()
+        || live == 0
+        || ALLOW_EMPTY.load(std::sync::atomic::Ordering::Relaxed)
+    {
+        return Ok(());
+    }
+    Err(CliError::Input(format!(
+        "{} enrolls no image, but {live} image(s) have state: running would archive every one; \
+         nothing was changed (pass --allow-empty to do it deliberately)",
+        images_path(root).display()
+    )))
+}
+
 /// Writes `contents` to `path` atomically: a temporary file beside it, then a rename.
 pub fn write_atomic(path: &Path, contents: &str) -> Result<(), CliError> {
     if let Some(dir) = path.parent() {
+        safefs::check_dirs_under(dir.parent().unwrap_or(dir), dir)?;
         std::fs::create_dir_all(dir).map_err(|source| CliError::Write {
             path: path.to_path_buf(),
             source,
@@ -159,18 +304,10 @@ pub fn write_atomic(path: &Path, contents: &str) -> Result<(), CliError> {
     replace_file(path, contents)
 }
 
-/// [`write_atomic`] in a directory that exists.
+/// [`write_atomic`] in a directory that exists: a unique temporary file created
+/// exclusively beside `path`, then a rename.
 fn replace_file(path: &Path, contents: &str) -> Result<(), CliError> {
-    let err = |source| CliError::Write {
-        path: path.to_path_buf(),
-        source,
-    };
-    let tmp = path.with_extension("yaml.tmp");
-    std::fs::write(&tmp, contents).map_err(err)?;
-    std::fs::rename(&tmp, path).map_err(|e| {
-        let _ = std::fs::remove_file(&tmp);
-        err(e)
-    })
+    safefs::replace(path, contents.as_bytes())
 }
 
 /// Writes the state files whose content changed between the factory as read (`baseline`)
@@ -191,6 +328,7 @@ pub fn write_state(
         .filter_map(|w| root.join(&w.path).parent().map(Path::to_path_buf))
         .collect();
     for dir in &dirs {
+        safefs::check_dirs_under(root, dir)?;
         std::fs::create_dir_all(dir).map_err(|source| CliError::Write {
             path: dir.clone(),
             source,

@@ -17,7 +17,8 @@ fn main() -> ExitCode {
     match cmd::run(&cli) {
         Ok(code) => code.into(),
         Err(err) => {
-            eprintln!("image-factory: {err}");
+            let text = if_cli::output::escape_controls(&err.to_string());
+            eprintln!("image-factory: {text}");
             err.exit_code()
         }
     }

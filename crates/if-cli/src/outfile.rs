@@ -40,16 +40,9 @@ pub struct Replacement {
 impl Replacement {
     /// Starts producing `path` (which need not exist yet).
     pub fn new(path: &Path, mode: Mode) -> Result<Self, CliError> {
-        let existing = match File::open(path) {
-            Ok(f) => Some(BufReader::with_capacity(1 << 20, f)),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
-            Err(source) => {
-                return Err(CliError::Read {
-                    path: path.to_path_buf(),
-                    source,
-                });
-            }
-        };
+        // The old file must be a regular file (not a link to one elsewhere).
+        let existing =
+            crate::safefs::open_regular(path)?.map(|f| BufReader::with_capacity(1 << 20, f));
         Ok(Replacement {
             path: path.to_path_buf(),
             mode,
@@ -144,15 +137,13 @@ impl Replacement {
         {
             std::fs::create_dir_all(dir).map_err(|e| self.write_error(e))?;
         }
-        let mut name = self.path.file_name().unwrap_or_default().to_os_string();
-        name.push(".tmp");
-        let tmp = self.path.with_file_name(name);
-        let mut w = BufWriter::with_capacity(
-            1 << 20,
-            File::create(&tmp).map_err(|e| self.write_error(e))?,
-        );
+        // A unique name, created exclusively: a planted link is never followed.
+        let (tmp, file) = crate::safefs::temp_for(&self.path)?;
+        let mut w = BufWriter::with_capacity(1 << 20, file);
         if self.matched > 0 {
-            let copied = File::open(&self.path).and_then(|old| {
+            let old = crate::safefs::open_regular(&self.path)?
+                .ok_or_else(|| std::io::Error::from(std::io::ErrorKind::NotFound));
+            let copied = old.and_then(|old| {
                 std::io::copy(&mut old.take(self.matched), &mut w).and_then(|n| {
                     if n == self.matched {
                         Ok(())
@@ -288,7 +279,11 @@ mod tests {
         std::fs::write(&path, "old").unwrap();
         let mut r = Replacement::new(&path, Mode::Write).unwrap();
         r.push("new contents").unwrap();
-        assert_eq!(tmp_files(dir.path()), ["out.yaml.tmp"]);
+        let left = tmp_files(dir.path());
+        assert!(
+            left.len() == 1 && left[0].starts_with(".out.yaml."),
+            "{left:?}"
+        );
         drop(r);
         assert_eq!(std::fs::read_to_string(&path).unwrap(), "old");
         assert!(tmp_files(dir.path()).is_empty());

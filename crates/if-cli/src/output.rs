@@ -12,14 +12,38 @@ use crate::exit::CliError;
 /// The report held back while capturing (`None`: print at once).
 static CAPTURED: Mutex<Option<String>> = Mutex::new(None);
 
-/// Prints one line of a report on stdout, or holds it while a capture runs.
+/// `text` with every control character but newline and tab written as `\u{..}`: names and
+/// references come from files anyone can shape, and raw ESC or BEL bytes must not reach a
+/// terminal.
+pub fn escape_controls(text: &str) -> String {
+    if !text.chars().any(is_escaped) {
+        return text.to_string();
+    }
+    let mut out = String::with_capacity(text.len() + 8);
+    for c in text.chars() {
+        if is_escaped(c) {
+            out.push_str(&format!("\\u{{{:x}}}", u32::from(c)));
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+fn is_escaped(c: char) -> bool {
+    c.is_control() && c != '\n' && c != '\t'
+}
+
+/// Prints one line of a report on stdout (control characters escaped), or holds it while a
+/// capture runs.
 pub fn line(text: impl std::fmt::Display) {
+    let text = escape_controls(&text.to_string());
     let mut captured = CAPTURED
         .lock()
         .unwrap_or_else(std::sync::PoisonError::into_inner);
     match captured.as_mut() {
         Some(buffer) => {
-            buffer.push_str(&text.to_string());
+            buffer.push_str(&text);
             buffer.push('\n');
         }
         None => println!("{text}"),
@@ -48,4 +72,16 @@ pub fn print_json<T: Serialize>(value: &T) -> Result<(), CliError> {
         .map_err(|e| CliError::Input(format!("cannot render JSON: {e}")))?;
     line(text);
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn control_characters_are_escaped() {
+        assert_eq!(escape_controls("a\u{1b}[31mb\u{7}"), "a\\u{1b}[31mb\\u{7}");
+        assert_eq!(escape_controls("x\ny\tz"), "x\ny\tz");
+        assert_eq!(escape_controls("\u{9b}é"), "\\u{9b}é");
+    }
 }

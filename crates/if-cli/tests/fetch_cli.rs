@@ -122,15 +122,17 @@ fn missing_dockerfiles_are_fetched_from_their_forge_at_their_branch() {
     );
 
     let requests = s.forge.requests();
-    let lines: Vec<String> = requests
+    // Fetched in parallel: in any order.
+    let mut lines: Vec<String> = requests
         .iter()
         .map(|r| format!("{} {}", r.method, r.path))
         .collect();
+    lines.sort();
     assert_eq!(
         lines,
         [
-            "GET /repos/acme/web/contents/docker/web/Dockerfile?ref=release%2F1.x",
             "GET /api/v4/projects/acme%2Fplatform%2Fapi/repository/files/build%2Fapi.Dockerfile/raw?ref=main",
+            "GET /repos/acme/web/contents/docker/web/Dockerfile?ref=release%2F1.x",
         ],
         "one request per remote Dockerfile, none for the local one"
     );

@@ -306,3 +306,57 @@ fn commit_in_the_local_work_tree() {
     assert!(out.status.success());
     assert_eq!(git(dir, &["rev-parse", "HEAD"]), head);
 }
+
+/// The entries of `dir`, sorted.
+fn names_in(dir: &Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    names
+}
+
+#[test]
+fn a_password_in_the_url_is_never_shown_and_clones_do_not_outlive_the_run() {
+    if !git_installed() {
+        return;
+    }
+    let up = Upstream::new();
+    let tmp = tempfile::tempdir().unwrap();
+    // A clone that a `kill -9`ed run left an hour ago (its process is gone: a pid above
+    // Linux's largest), and one of a run that may still be going.
+    let stale = tmp.path().join("image-factory-clone-4194304-AbCdEf");
+    let recent = tmp.path().join("image-factory-clone-4194305-GhIjKl");
+    for d in [&stale, &recent] {
+        std::fs::create_dir_all(d.join(".git")).unwrap();
+    }
+    let hour_ago = std::time::SystemTime::now() - std::time::Duration::from_secs(7200);
+    std::fs::File::open(&stale)
+        .unwrap()
+        .set_modified(hour_ago)
+        .unwrap();
+    let run = |url: &str, args: &[&str]| {
+        let empty = tempfile::tempdir().unwrap();
+        let mut cmd = bin_in(empty.path());
+        cmd.env("TMPDIR", tmp.path())
+            .args(["--git-repo", url, "--root", "factory"])
+            .args(args);
+        up.f.exec(cmd)
+    };
+    let out = run(&up.url(), &record_update("node:22", &digest('a'), T1));
+    assert!(out.status.success(), "{}", common::stderr(&out));
+    // The clone is gone, and so is the stale one; the recent one is left alone.
+    assert_eq!(names_in(tmp.path()), ["image-factory-clone-4194305-GhIjKl"]);
+    let out = run(&up.url(), &record_update("node:22", &digest('a'), T1));
+    assert!(common::stderr(&out).contains("nothing to commit"));
+    assert_eq!(names_in(tmp.path()), ["image-factory-clone-4194305-GhIjKl"]);
+
+    let secret_url = up.url().replace("git://", "git://bot:s3cret-pw@");
+    let out = run(&secret_url, &record_update("node:22", &digest('b'), T1));
+    assert_eq!(out.status.code(), Some(2));
+    let text = format!("{}{}", common::stdout(&out), common::stderr(&out));
+    assert!(!text.contains("s3cret-pw"), "{text}");
+    assert!(text.contains("git://bot:***@127.0.0.1"), "{text}");
+    assert_eq!(names_in(tmp.path()), ["image-factory-clone-4194305-GhIjKl"]);
+}

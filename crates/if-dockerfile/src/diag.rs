@@ -164,6 +164,10 @@ pub enum DiagnosticKind {
     /// The shell lexer failed on a FROM, `--platform` or global ARG default.
     #[error("{0}")]
     Expansion(String),
+    /// An expansion stopped by a limit of the lexer (word length, nesting, budget): the
+    /// file is refused rather than expanded without bound.
+    #[error("{0}")]
+    ExpansionLimit(crate::shell::ExpandError),
     /// A global ARG default that could not be expanded.
     #[error("ARG {0}: {1}")]
     ArgDefault(String, String),

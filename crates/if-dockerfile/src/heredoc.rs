@@ -6,7 +6,7 @@ use nom::Parser;
 use nom::bytes::complete::{tag, take_while};
 use nom::combinator::opt;
 
-use crate::shell::{EmptyEnv, LexOptions, process};
+use crate::shell::{Budget, EmptyEnv, LexOptions, process};
 
 /// One heredoc opened by a line.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -46,12 +46,17 @@ pub(crate) fn parse_marker(word: &str) -> Result<Option<Marker>, String> {
         skip_unset: true,
         heredoc_lt: true,
     };
-    let words = process(rest, &EmptyEnv, opts, true)?.words;
+    let lex = |opts| {
+        process(rest, &EmptyEnv, opts, true, &mut Budget::default())
+            .map(|p| p.words)
+            .map_err(|e| e.to_string())
+    };
+    let words = lex(opts)?;
     if words.len() != 1 {
         return Ok(None);
     }
     opts.raw_quotes = true;
-    let raw = process(rest, &EmptyEnv, opts, true)?.words;
+    let raw = lex(opts)?;
     if raw.len() != words.len() {
         return Err(format!(
             "internal lexing of heredoc produced inconsistent results: {rest}"
@@ -76,8 +81,11 @@ pub(crate) fn markers_in_line(line: &str) -> Result<Vec<Marker>, String> {
         heredoc_lt: true,
     };
     // A lexing failure of the whole line (say an unbalanced quote) means "no heredoc".
-    let Ok(processed) = process(line, &EmptyEnv, opts, true) else {
-        return Ok(Vec::new());
+    // A limit of the lexer is reported.
+    let processed = match process(line, &EmptyEnv, opts, true, &mut Budget::default()) {
+        Ok(p) => p,
+        Err(e) if e.is_limit() => return Err(e.to_string()),
+        Err(_) => return Ok(Vec::new()),
     };
     let mut out = Vec::new();
     for w in &processed.words {

@@ -20,6 +20,7 @@
 mod diag;
 mod flags;
 mod heredoc;
+pub mod hostile;
 mod instructions;
 mod json;
 mod keyword;

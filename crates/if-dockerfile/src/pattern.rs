@@ -179,8 +179,15 @@ impl Pattern {
     }
 
     /// `${N/p/r}` (first match) / `${N//p/r}` (every match), with Go's rules for empty
-    /// matches and for `$` in the replacement.
-    pub(crate) fn replace(&self, value: &str, replacement: &str, all: bool) -> String {
+    /// matches and for `$` in the replacement; `None` as soon as the result would be longer
+    /// than `max` bytes.
+    pub(crate) fn replace(
+        &self,
+        value: &str,
+        replacement: &str,
+        all: bool,
+        max: usize,
+    ) -> Option<String> {
         let chars: Vec<char> = value.chars().collect();
         let n = chars.len();
         let slice = |a: usize, b: usize| -> String {
@@ -191,7 +198,7 @@ impl Pattern {
                 .collect()
         };
         if !all {
-            return match self.leftmost_longest(&chars, 0) {
+            let out = match self.leftmost_longest(&chars, 0) {
                 Some((s, e)) => {
                     let mut out = slice(0, s);
                     out.push_str(&expand_template(replacement, &slice(s, e)));
@@ -200,6 +207,7 @@ impl Pattern {
                 }
                 None => value.to_string(),
             };
+            return (out.len() <= max).then_some(out);
         }
         let mut out = String::with_capacity(value.len());
         let mut last_end = 0;
@@ -211,6 +219,9 @@ impl Pattern {
             out.push_str(&slice(last_end, s));
             if e > last_end || s == 0 {
                 out.push_str(&expand_template(replacement, &slice(s, e)));
+            }
+            if out.len() > max {
+                return None;
             }
             last_end = e;
             let width = usize::from(search < n);
@@ -226,7 +237,7 @@ impl Pattern {
             }
         }
         out.push_str(&slice(last_end, n));
-        out
+        (out.len() <= max).then_some(out)
     }
 }
 
@@ -301,11 +312,14 @@ mod tests {
 
     #[test]
     fn replacements() {
-        assert_eq!(p("o").replace("foo", "0", false), "f0o");
-        assert_eq!(p("o").replace("foo", "0", true), "f00");
-        assert_eq!(p("").replace("ab", "-", true), "-a-b-");
-        assert_eq!(p("*").replace("abc", "x", true), "x");
-        assert_eq!(p("b*").replace("abcb", "[$0]", false), "a[bcb]");
-        assert_eq!(p("z").replace("abc", "x", true), "abc");
+        let r = |pat: &str, v: &str, rep: &str, all: bool| p(pat).replace(v, rep, all, 100);
+        assert_eq!(r("o", "foo", "0", false).as_deref(), Some("f0o"));
+        assert_eq!(r("o", "foo", "0", true).as_deref(), Some("f00"));
+        assert_eq!(r("", "ab", "-", true).as_deref(), Some("-a-b-"));
+        assert_eq!(r("*", "abc", "x", true).as_deref(), Some("x"));
+        assert_eq!(r("b*", "abcb", "[$0]", false).as_deref(), Some("a[bcb]"));
+        assert_eq!(r("z", "abc", "x", true).as_deref(), Some("abc"));
+        // Every match replaced by 60 bytes: past the limit, stopped at once.
+        assert_eq!(p("o").replace("foo", &"x".repeat(60), true, 100), None);
     }
 }

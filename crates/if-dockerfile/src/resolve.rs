@@ -14,7 +14,7 @@ use crate::keyword::Keyword;
 use crate::lexical::Ast;
 use crate::node::Node;
 use crate::reference::is_valid_reference;
-use crate::shell::{Env, Lookup, expand};
+use crate::shell::{Budget, Env, ExpandError, Lookup, Processed, expand_within};
 use crate::span::Span;
 use crate::text::{go_lower, go_upper, parse_go_bool, parse_go_int};
 
@@ -202,11 +202,36 @@ struct Resolver<'a> {
     diags: Vec<Diagnostic>,
     stages: Vec<Stage>,
     uses: Vec<(usize, String, Span, Usage)>,
+    /// What the expansions of this file may still copy.
+    budget: Budget,
 }
 
 impl Resolver<'_> {
     fn warn(&mut self, layer: Layer, kind: DiagnosticKind, span: Span) {
         self.diags.push(Diagnostic::warning(layer, kind, span));
+    }
+
+    /// Expands `word` with the global ARGs, within the file's budget.
+    fn expand(&mut self, word: &str) -> Result<Processed, ExpandError> {
+        expand_within(word, &self.env, self.ast.escape, &mut self.budget)
+    }
+
+    /// Reports a failed expansion: a limit is an error, BuildKit's own failures are
+    /// warnings made of `syntax` (they show only when building).
+    fn expansion_failed(
+        &mut self,
+        e: ExpandError,
+        span: Span,
+        syntax: impl FnOnce(String) -> DiagnosticKind,
+    ) {
+        match e {
+            ExpandError::Syntax(msg) => self.warn(Layer::Resolution, syntax(msg), span),
+            limit => self.diags.push(Diagnostic::error(
+                Layer::Resolution,
+                DiagnosticKind::ExpansionLimit(limit),
+                span,
+            )),
+        }
     }
 
     fn global_args(&mut self) {
@@ -230,12 +255,14 @@ impl Resolver<'_> {
                         .vars
                         .insert(key.to_string(), Value::Known(v.clone()));
                 } else if let Some(d) = default {
-                    let value = match expand(d, &self.env, ast.escape) {
+                    let value = match self.expand(d) {
                         Ok(p) if !p.taint.any() => Value::Known(p.value),
                         Ok(_) => Value::Unknown,
                         Err(e) => {
-                            let kind = DiagnosticKind::ArgDefault(key.to_string(), e);
-                            self.warn(Layer::Resolution, kind, arg.span);
+                            let key = key.to_string();
+                            self.expansion_failed(e, arg.span, |m| {
+                                DiagnosticKind::ArgDefault(key, m)
+                            });
                             Value::Unknown
                         }
                     };
@@ -295,7 +322,7 @@ impl Resolver<'_> {
     }
 
     fn platform(&mut self, raw: &str, span: Span) -> String {
-        match expand(raw, &self.env, self.ast.escape) {
+        match self.expand(raw) {
             Ok(p) => {
                 self.lint_undefined(&p.unmatched, span);
                 if p.taint.any() || p.value.is_empty() {
@@ -305,7 +332,7 @@ impl Resolver<'_> {
                 }
             }
             Err(e) => {
-                self.warn(Layer::Resolution, DiagnosticKind::Expansion(e), span);
+                self.expansion_failed(e, span, DiagnosticKind::Expansion);
                 raw.to_string()
             }
         }
@@ -338,10 +365,10 @@ impl Resolver<'_> {
             image_span,
             node: node_index,
         };
-        let processed = match expand(&stage.from_raw, &self.env, self.ast.escape) {
+        let processed = match self.expand(&stage.from_raw) {
             Ok(p) => p,
             Err(e) => {
-                self.warn(Layer::Resolution, DiagnosticKind::Expansion(e), image_span);
+                self.expansion_failed(e, image_span, DiagnosticKind::Expansion);
                 return stage;
             }
         };
@@ -601,6 +628,7 @@ pub(crate) fn resolve(ast: &Ast, build_args: &BuildArgs, lints: Vec<Diagnostic>)
         diags: lints,
         stages: Vec::new(),
         uses: Vec::new(),
+        budget: Budget::default(),
     };
     r.run();
     r.apply_check_config();

@@ -4,9 +4,79 @@
 //!
 //! Besides the expanded text it reports a [`Taint`]: whether the result used an unset
 //! variable in a plain form, or a value that cannot be known statically.
+//!
+//! Expansion is bounded: no word may expand past [`MAX_WORD_BYTES`], `${...}` may not nest
+//! deeper than [`MAX_NESTING`], and every expansion of one Dockerfile draws the bytes it
+//! copies from one [`Budget`] of [`BUDGET_BYTES`], so that time and memory stay linear in
+//! the input whatever it holds (BuildKit has no such limits, and real files never come near
+//! them).
 
 use crate::pattern::Pattern;
 use crate::text::is_space;
+
+/// Longest expanded word (bytes): as long as the longest Dockerfile we read, so only a file
+/// that doubles a value again and again reaches it.
+pub const MAX_WORD_BYTES: usize = 1 << 20;
+
+/// Deepest nesting of `${...}` inside the word of another `${...}`.
+pub const MAX_NESTING: usize = 100;
+
+/// Bytes that all expansions of one Dockerfile may copy (looked-up values and results).
+pub const BUDGET_BYTES: usize = 16 << 20;
+
+/// Why a word was not expanded.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ExpandError {
+    /// The word is not valid shell syntax (BuildKit's message).
+    #[error("{0}")]
+    Syntax(String),
+    /// The expanded word would be longer than [`MAX_WORD_BYTES`].
+    #[error("expanded word longer than {MAX_WORD_BYTES} bytes")]
+    TooLong,
+    /// `${...}` nested deeper than [`MAX_NESTING`].
+    #[error("variable expansion nested deeper than {MAX_NESTING} levels")]
+    TooDeep,
+    /// The expansions of this Dockerfile together copied more than [`BUDGET_BYTES`].
+    #[error("variable expansions of this Dockerfile exceed {BUDGET_BYTES} bytes in total")]
+    OverBudget,
+}
+
+impl ExpandError {
+    /// Whether this is one of the limits of this module rather than a syntax error.
+    pub fn is_limit(&self) -> bool {
+        !matches!(self, ExpandError::Syntax(_))
+    }
+}
+
+/// The bytes that the expansions of one Dockerfile may still copy.
+#[derive(Debug, Clone)]
+pub struct Budget {
+    remaining: usize,
+}
+
+impl Default for Budget {
+    fn default() -> Self {
+        Budget {
+            remaining: BUDGET_BYTES,
+        }
+    }
+}
+
+impl Budget {
+    /// Takes `n` bytes; false (and nothing left) when there are not that many.
+    fn take(&mut self, n: usize) -> bool {
+        match self.remaining.checked_sub(n) {
+            Some(left) => {
+                self.remaining = left;
+                true
+            }
+            None => {
+                self.remaining = 0;
+                false
+            }
+        }
+    }
+}
 
 /// What the environment knows about a name.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -97,9 +167,20 @@ pub struct Processed {
     pub unmatched: Vec<String>,
 }
 
-/// Expands `word` (BuildKit's `ProcessWordWithMatches`). Errors carry BuildKit's message.
-pub fn expand(word: &str, env: &dyn Env, escape: char) -> Result<Processed, String> {
-    process(word, env, LexOptions::expand(escape), false)
+/// Expands `word` (BuildKit's `ProcessWordWithMatches`) with a budget of its own. Syntax
+/// errors carry BuildKit's message.
+pub fn expand(word: &str, env: &dyn Env, escape: char) -> Result<Processed, ExpandError> {
+    expand_within(word, env, escape, &mut Budget::default())
+}
+
+/// [`expand`], drawing on `budget` (one per Dockerfile).
+pub fn expand_within(
+    word: &str,
+    env: &dyn Env,
+    escape: char,
+    budget: &mut Budget,
+) -> Result<Processed, ExpandError> {
+    process(word, env, LexOptions::expand(escape), false, budget)
 }
 
 /// Runs the lexer with explicit options; `want_words` also splits the result into words.
@@ -108,12 +189,16 @@ pub(crate) fn process(
     env: &dyn Env,
     opts: LexOptions,
     want_words: bool,
-) -> Result<Processed, String> {
+    budget: &mut Budget,
+) -> Result<Processed, ExpandError> {
     if !want_words
         && !word.bytes().any(|b| matches!(b, b'$' | b'\'' | b'"'))
         && !word.contains(opts.escape)
     {
         // Nothing to expand, unquote or unescape: the word is its own value.
+        if !budget.take(word.len()) {
+            return Err(ExpandError::OverBudget);
+        }
         return Ok(Processed {
             value: word.to_string(),
             ..Processed::default()
@@ -129,15 +214,24 @@ pub(crate) fn process(
         unmatched: Vec::new(),
         wbuf: String::new(),
         want_words,
+        depth: 0,
+        budget,
+        limit: None,
     };
-    match lx.stop_on(None, opts.raw_escapes) {
+    let r = lx.stop_on(None, opts.raw_escapes);
+    if let Some(limit) = lx.limit {
+        return Err(limit);
+    }
+    match r {
         Ok((value, words)) => Ok(Processed {
             value,
             words,
             taint: lx.taint,
             unmatched: lx.unmatched,
         }),
-        Err(e) => Err(format!("failed to process {word:?}: {e}")),
+        Err(e) => Err(ExpandError::Syntax(format!(
+            "failed to process {word:?}: {e}"
+        ))),
     }
 }
 
@@ -148,7 +242,7 @@ struct Words {
     in_word: bool,
 }
 
-struct Lexer<'s, 'e> {
+struct Lexer<'s, 'e, 'b> {
     src: &'s str,
     pos: usize,
     env: &'e dyn Env,
@@ -158,6 +252,11 @@ struct Lexer<'s, 'e> {
     unmatched: Vec<String>,
     wbuf: String,
     want_words: bool,
+    /// Nesting of `${...}` at the cursor.
+    depth: usize,
+    budget: &'b mut Budget,
+    /// The limit that stopped the lexer (it then unwinds with an empty error string).
+    limit: Option<ExpandError>,
 }
 
 fn char_text(c: Option<char>) -> char {
@@ -168,7 +267,46 @@ fn is_special_param(c: char) -> bool {
     matches!(c, '@' | '*' | '#' | '?' | '-' | '$' | '!' | '0')
 }
 
-impl<'e> Lexer<'_, 'e> {
+impl<'e> Lexer<'_, 'e, '_> {
+    /// Stops the lexer on `limit`: the caller returns the error this gives.
+    fn stop(&mut self, limit: ExpandError) -> String {
+        self.limit.get_or_insert(limit);
+        String::new()
+    }
+
+    /// Checks a text of `len` bytes about to be produced against the word limit and the
+    /// budget.
+    fn charge(&mut self, len: usize) -> Result<(), String> {
+        if len > MAX_WORD_BYTES {
+            return Err(self.stop(ExpandError::TooLong));
+        }
+        if !self.budget.take(len) {
+            return Err(self.stop(ExpandError::OverBudget));
+        }
+        Ok(())
+    }
+
+    /// Charges the budget for matching `pattern` against `value` (the NFA takes steps in
+    /// proportion to the product of their lengths).
+    fn spend_matching(&mut self, pattern: &str, value: &str) -> Result<(), String> {
+        let steps = (pattern.len() + 1).saturating_mul(value.len());
+        if !self.budget.take(steps) {
+            return Err(self.stop(ExpandError::OverBudget));
+        }
+        Ok(())
+    }
+
+    /// Checks the length of a text being built (and whether a limit stopped the lexer).
+    fn check_len(&mut self, text: &str) -> Result<(), String> {
+        if self.limit.is_some() {
+            return Err(String::new());
+        }
+        if text.len() > MAX_WORD_BYTES {
+            return Err(self.stop(ExpandError::TooLong));
+        }
+        Ok(())
+    }
+
     fn peek(&self) -> Option<char> {
         self.src.get(self.pos..).and_then(|s| s.chars().next())
     }
@@ -182,6 +320,12 @@ impl<'e> Lexer<'_, 'e> {
     fn lookup(&mut self, name: &str) -> Lookup<'e> {
         let env: &'e dyn Env = self.env;
         let found = env.lookup(name);
+        if let Lookup::Set(v) = found
+            && self.charge(v.len()).is_err()
+        {
+            // The limit is recorded; the lexer unwinds at its next check.
+            return Lookup::Set("");
+        }
         if found == Lookup::Unset && !self.unmatched.iter().any(|n| n == name) {
             self.unmatched.push(name.to_string());
         }
@@ -249,6 +393,7 @@ impl<'e> Lexer<'_, 'e> {
                 '$' => {
                     let tmp = self.dollar()?;
                     result.push_str(&tmp);
+                    self.check_len(&result)?;
                     for c in tmp.chars() {
                         self.add_char(&mut w, c);
                     }
@@ -363,6 +508,7 @@ impl<'e> Lexer<'_, 'e> {
                 Some('$') => {
                     let v = self.dollar()?;
                     r.push_str(&v);
+                    self.check_len(&r)?;
                 }
                 Some(_) => {
                     let Some(mut ch) = self.next() else { continue };
@@ -448,6 +594,17 @@ impl<'e> Lexer<'_, 'e> {
             Some('{' | '}' | ':') => return Err("syntax error: bad substitution".to_string()),
             Some(_) => {}
         }
+        if self.depth >= MAX_NESTING {
+            return Err(self.stop(ExpandError::TooDeep));
+        }
+        self.depth += 1;
+        let r = self.braced();
+        self.depth -= 1;
+        r
+    }
+
+    /// The rest of `${...}` after the `{`.
+    fn braced(&mut self) -> Result<String, String> {
         let name = self.name();
         let first = self.next();
         let mut chs = char_text(first).to_string();
@@ -522,7 +679,14 @@ impl<'e> Lexer<'_, 'e> {
                 self.taint.merge(rt);
                 let re = Pattern::compile(&pattern)
                     .map_err(|e| format!("invalid pattern ({pattern}) in substitution: {e}"))?;
-                Ok(re.replace(&value, &replacement, all))
+                self.spend_matching(&pattern, &value)?;
+                match re.replace(&value, &replacement, all, MAX_WORD_BYTES) {
+                    Some(out) => {
+                        self.charge(out.len())?;
+                        Ok(out)
+                    }
+                    None => Err(self.stop(ExpandError::TooLong)),
+                }
             }
             _ => Err(format!("unsupported modifier ({chs}) in substitution")),
         }
@@ -607,6 +771,7 @@ impl<'e> Lexer<'_, 'e> {
                 };
                 let re = Pattern::compile(pat)
                     .map_err(|e| format!("invalid pattern ({pat}) in substitution: {e}"))?;
+                self.spend_matching(pat, &value)?;
                 Ok(if c == '%' {
                     re.trim_suffix(&value, greedy)
                 } else {

@@ -97,6 +97,8 @@ struct Split<'a> {
     base: usize,
     /// Texts that are not slices of `joined`; they follow it in the node's line.
     extra: String,
+    /// Whether this line is the trigger of an ONBUILD.
+    nested: bool,
 }
 
 impl Split<'_> {
@@ -402,6 +404,21 @@ impl Split<'_> {
         Ok(parsed)
     }
 
+    /// The first instruction of `args` that is not an ONBUILD (their flags skipped as
+    /// BuildKit's parser skips them), or `None` when the chain ends with a bare ONBUILD.
+    fn skip_onbuild_chain<'l>(&mut self, args: &'l str) -> Option<&'l str> {
+        let mut rest = trim_space(args);
+        while !rest.is_empty() {
+            let (cmd, after) = split_sep_once(rest);
+            if Keyword::of_command(cmd) != Keyword::Onbuild {
+                return Some(rest);
+            }
+            let (_, inner) = self.extract_flags(after?);
+            rest = trim_space(inner);
+        }
+        None
+    }
+
     /// Splits `joined` into the fields of `node` (all but its line and its position).
     fn fill(&mut self, ctx: &LineCtx<'_>, node: &mut Node) -> Option<DiagnosticKind> {
         let t = trim_space(self.joined);
@@ -441,12 +458,19 @@ impl Split<'_> {
                 }))
             }
             Keyword::Onbuild => {
-                if args_str.is_empty() {
-                    Ok(Parsed::plain(Vec::new()))
+                // The trigger of a trigger can only be refused (`ONBUILD ONBUILD`): a chain
+                // of them is skipped without recursion, so that it costs time and memory
+                // linear in its length; the instruction at its end is still parsed for the
+                // errors of the line parser.
+                let trigger = if self.nested {
+                    self.skip_onbuild_chain(args_str)
                 } else {
-                    let base = self.base + offset_in(self.joined, args_str);
+                    Some(args_str).filter(|a| !a.is_empty())
+                };
+                if let Some(trigger) = trigger {
+                    let base = self.base + offset_in(self.joined, trigger);
                     let mut child = Box::<Node>::default();
-                    match node_at(ctx, args_str.to_string(), base, &mut child) {
+                    match node_at(ctx, trigger.to_string(), base, &mut child, true) {
                         Some(e) => Err(e),
                         None => Ok(Parsed {
                             args: Vec::new(),
@@ -454,6 +478,8 @@ impl Split<'_> {
                             trigger: Some(child),
                         }),
                     }
+                } else {
+                    Ok(Parsed::plain(Vec::new()))
                 }
             }
             Keyword::Unknown => Ok(Parsed::plain(Vec::new())),
@@ -476,12 +502,14 @@ impl Split<'_> {
 }
 
 /// Fills `node` (a default one) from `line`, the joined line starting at offset `base` of
-/// the line `ctx.map` maps; the error of the line parser, if any.
+/// the line `ctx.map` maps (`nested` for the trigger of an ONBUILD); the error of the line
+/// parser, if any.
 fn node_at(
     ctx: &LineCtx<'_>,
     mut line: String,
     base: usize,
     node: &mut Node,
+    nested: bool,
 ) -> Option<DiagnosticKind> {
     let mut split = Split {
         joined: &line,
@@ -489,6 +517,7 @@ fn node_at(
         escape: ctx.escape,
         base,
         extra: String::new(),
+        nested,
     };
     let err = split.fill(ctx, node);
     let extra = split.extra;
@@ -506,7 +535,7 @@ pub(crate) fn new_node(
 ) -> Option<DiagnosticKind> {
     nodes.push(Node::default());
     let node = nodes.last_mut()?;
-    node_at(ctx, line, 0, node)
+    node_at(ctx, line, 0, node, false)
 }
 
 #[cfg(test)]

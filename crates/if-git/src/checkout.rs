@@ -183,19 +183,32 @@ fn clone_with_git(remote: &Remote, into: &Path) -> Result<(), GitError> {
         into.as_os_str(),
     ];
     let out = git.run("clone", None, &args)?;
-    if out.success {
-        Ok(())
-    } else {
-        Err(git.failure("clone", &out))
+    if !out.success {
+        return Err(git.failure("clone", &out));
     }
+    // The clone keeps its URL in .git/config: without the password (fetch and push name
+    // the URL themselves).
+    let kept = if_http::without_password(&remote.url);
+    if kept != remote.url {
+        let args: [&OsStr; 3] = ["set-url".as_ref(), "origin".as_ref(), kept.as_ref()];
+        let out = git.run("remote", Some(into), &args)?;
+        if !out.success {
+            return Err(git.failure("remote", &out));
+        }
+    }
+    Ok(())
 }
 
 /// A gix message about `remote`: its token replaced by `***`, then truncated.
 pub(crate) fn scrub(remote: &Remote, text: &str) -> String {
-    let text = match &remote.token {
+    let mut text = match &remote.token {
         Some(token) => token.scrub(text),
         None => text.to_owned(),
     };
+    // gix may quote the URL as given, password included.
+    if let Some(password) = if_http::url_password(&remote.url) {
+        text = password.scrub(&text);
+    }
     if_http::truncate(&text)
 }
 

@@ -51,6 +51,8 @@ pub(crate) struct Git<'a> {
     token: Option<&'a Secret>,
     /// The header value derived from the token, scrubbed too.
     header: Option<Secret>,
+    /// The password in the URL (`user:password@`), scrubbed too.
+    url_password: Option<Secret>,
 }
 
 impl<'a> Git<'a> {
@@ -69,6 +71,7 @@ impl<'a> Git<'a> {
             shown_url: crate::url::shown(url),
             token,
             header,
+            url_password: if_http::url_password(url),
         }
     }
 
@@ -89,6 +92,9 @@ impl<'a> Git<'a> {
         }
         if let Some(token) = self.token {
             out = token.scrub(&out);
+        }
+        if let Some(password) = &self.url_password {
+            out = password.scrub(&out);
         }
         out
     }

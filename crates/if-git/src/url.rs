@@ -83,26 +83,7 @@ fn check_branch(branch: &str) -> Result<(), &'static str> {
 
 /// `url` with the password of `scheme://user:password@host/...` replaced by `***`.
 pub(crate) fn shown(url: &str) -> String {
-    let Some(scheme_end) = url.find("://") else {
-        return url.to_owned();
-    };
-    let authority_start = scheme_end + 3;
-    let rest = &url[authority_start..];
-    let authority_len = rest.find('/').unwrap_or(rest.len());
-    let authority = &rest[..authority_len];
-    let Some(at) = authority.rfind('@') else {
-        return url.to_owned();
-    };
-    let userinfo = &authority[..at];
-    let Some(colon) = userinfo.find(':') else {
-        return url.to_owned();
-    };
-    format!(
-        "{}{}:***{}",
-        &url[..authority_start],
-        &userinfo[..colon],
-        &url[authority_start + at..]
-    )
+    if_http::mask_url(url)
 }
 
 #[cfg(test)]

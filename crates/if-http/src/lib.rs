@@ -9,7 +9,9 @@
 //!   server ([`may_have_reached`]: a POST is then not sent again), and which statuses
 //!   ([`retryable_status`]), header reading;
 //! * `text`: [`percent_encode`] for URLs, and [`truncate`], the last step of every message
-//!   kept in an error.
+//!   kept in an error;
+//! * `url`: [`mask_url`] (`user:***@`) for every message that shows a URL, and
+//!   [`without_password`] for a URL that is kept.
 //!
 //! Makes no request itself and reads no environment variable.
 
@@ -17,6 +19,7 @@ mod retry;
 mod secret;
 mod text;
 mod transport;
+mod url;
 
 pub use retry::{
     Attempt, GaveUp, MIN_REQUEST_TIMEOUT, Retry, Stopped, parse_retry_after, with_retry,
@@ -26,3 +29,4 @@ pub use text::{MAX_MESSAGE_CHARS, percent_encode, truncate};
 pub use transport::{
     REQUEST_TIMEOUT, agent, connect_timeout, header, may_have_reached, retryable_status, transient,
 };
+pub use url::{mask_url, url_password, without_password};

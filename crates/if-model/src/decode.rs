@@ -23,6 +23,9 @@ pub struct Decoder {
     pub file: String,
     /// Every problem found so far.
     pub diags: Vec<Diagnostic>,
+    /// Whether a string holding a control character is an error (in `images.yaml`, whose
+    /// names and references reach terminals and commands).
+    pub reject_controls: bool,
 }
 
 /// The entries of one mapping, split into the known keys and the rest.
@@ -67,6 +70,7 @@ impl Decoder {
         Decoder {
             file: file.into(),
             diags: Vec::new(),
+            reject_controls: false,
         }
     }
 
@@ -124,7 +128,20 @@ impl Decoder {
         let node = node?;
         match &node.value {
             Value::Scalar(ScalarKind::Null, _) => None,
-            Value::Scalar(_, text) => Some(text.clone()),
+            Value::Scalar(_, text) => {
+                if self.reject_controls
+                    && let Some(c) = text.chars().find(|c| c.is_control())
+                {
+                    self.error(
+                        node.pos,
+                        format!(
+                            "`{what}` contains the control character U+{:04X}: not allowed",
+                            u32::from(c)
+                        ),
+                    );
+                }
+                Some(text.clone())
+            }
             _ => {
                 self.error(
                     node.pos,

@@ -229,6 +229,7 @@ const SOURCE_KEYS: &[&str] = &[
 /// images that could be read (entries with problems are left out) and every problem found.
 pub fn parse(src: &str, file: &str) -> (Enrollment, Vec<Diagnostic>) {
     let mut d = Decoder::new(file);
+    d.reject_controls = true;
     let mut enrollment = Enrollment::new(FileShape::List);
     let doc = match yaml::parse(src) {
         Ok(doc) => doc,
@@ -484,9 +485,24 @@ pub fn check_relative_path(path: &str) -> Result<(), String> {
     Ok(())
 }
 
-/// Checks an `allowTags` regex: it compiles, and it has no doubled escape (`\\.` matches a
-/// backslash followed by any character, which is almost always a YAML quoting mistake).
+/// Longest `allowTags` regex (bytes): a tag pattern is a line, and a 50 MB one took 24 s
+/// and 5 GB to parse.
+pub const MAX_ALLOW_TAGS_BYTES: usize = 4096;
+
+/// Most memory an `allowTags` regex may take once compiled (the `regex` crate's own default,
+/// said explicitly).
+pub const ALLOW_TAGS_SIZE_LIMIT: usize = 10 << 20;
+
+/// Checks an `allowTags` regex: at most [`MAX_ALLOW_TAGS_BYTES`], it compiles within
+/// [`ALLOW_TAGS_SIZE_LIMIT`], and it has no doubled escape (`\\.` matches a backslash
+/// followed by any character, which is almost always a YAML quoting mistake).
 pub fn check_allow_tags(re: &str) -> Result<(), String> {
+    if re.len() > MAX_ALLOW_TAGS_BYTES {
+        return Err(format!(
+            "allowTags is {} bytes long; at most {MAX_ALLOW_TAGS_BYTES}",
+            re.len()
+        ));
+    }
     if let Some(i) = re.find("\\\\") {
         let next = re[i + 2..].chars().next();
         if next.is_some_and(|c| ".^$*+?()[]{}|-".contains(c) || c.is_ascii_alphanumeric()) {
@@ -502,12 +518,16 @@ pub fn check_allow_tags(re: &str) -> Result<(), String> {
     if regex_syntax::Parser::new().parse(re).is_ok() && largest_count(re) <= 100 {
         return Ok(());
     }
-    regex::Regex::new(re).map(|_| ()).map_err(|e| {
-        let text = e.to_string();
-        let last = text.lines().last().unwrap_or_default().trim();
-        let first = last.strip_prefix("error: ").unwrap_or(last);
-        format!("allowTags `{re}` is not a valid regex: {first}")
-    })
+    regex::RegexBuilder::new(re)
+        .size_limit(ALLOW_TAGS_SIZE_LIMIT)
+        .build()
+        .map(|_| ())
+        .map_err(|e| {
+            let text = e.to_string();
+            let last = text.lines().last().unwrap_or_default().trim();
+            let first = last.strip_prefix("error: ").unwrap_or(last);
+            format!("allowTags `{re}` is not a valid regex: {first}")
+        })
 }
 
 /// The largest number written inside `{...}` in `re` (0 when there is none).

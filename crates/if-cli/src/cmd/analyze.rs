@@ -3,6 +3,7 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use if_model::digest::Digest;
 use if_model::enrollment::{Provider, check_relative_path};
@@ -12,7 +13,7 @@ use serde::Serialize;
 
 use crate::cli::{Cli, Format};
 use crate::exit::{CliError, Outcome};
-use crate::{discover, forge, load, output};
+use crate::{discover, forge, load, output, safefs};
 
 /// Arguments of `analyze`.
 #[derive(Debug, Clone, clap::Args)]
@@ -57,6 +58,10 @@ pub struct Args {
     /// The time of the run, RFC 3339 (default: the clock).
     #[arg(long, value_name = "TIME", value_parser = parse_time)]
     pub now: Option<Timestamp>,
+    /// Seconds all Dockerfile fetches of the run may take together (they run in parallel);
+    /// an image whose Dockerfile has not arrived by then fails discovery, the others go on.
+    #[arg(long, value_name = "SECONDS", default_value_t = 120)]
+    pub fetch_budget: u64,
 }
 
 /// Parses an RFC 3339 time argument.
@@ -141,7 +146,7 @@ pub fn execute(root: &Path, args: &Args) -> Result<(Vec<String>, Vec<String>), C
         only: args.image.clone(),
     };
     // Local Dockerfiles are read and parsed in parallel; the missing ones are fetched after,
-    // one at a time, through one client.
+    // in parallel through one client, within the run's fetch budget.
     let canonical_dir = source_dir.canonicalize().ok();
     let managed: Vec<(&str, &if_model::enrollment::Source)> = selected
         .iter()
@@ -160,36 +165,29 @@ pub fn execute(root: &Path, args: &Args) -> Result<(Vec<String>, Vec<String>), C
             Err(why) => Some(Discovery::Failed(why)),
         }
     });
-    let mut forge = None;
+    let missing: Vec<if_model::enrollment::Source> = managed
+        .iter()
+        .zip(&local)
+        .filter(|(_, found)| found.is_none() && !args.no_fetch)
+        .map(|((_, source), _)| match &args.source_ref {
+            // `--source-ref`: the Dockerfile as it is at that commit (Kargo's Freight).
+            Some(r) => if_model::enrollment::Source {
+                branch: r.clone(),
+                ..(*source).clone()
+            },
+            None => (*source).clone(),
+        })
+        .collect();
+    let mut fetched = fetch_all(missing, Duration::from_secs(args.fetch_budget)).into_iter();
     for ((name, source), found) in managed.iter().zip(local) {
         let discovery = match found {
             Some(d) => d,
             None if args.no_fetch => {
                 Discovery::Failed(format!("Dockerfile {} not found", source.dockerfile))
             }
-            None => {
-                let client = forge.get_or_insert_with(forge::fetch_client_from_env);
-                let at = match &args.source_ref {
-                    Some(r) => &if_model::enrollment::Source {
-                        branch: r.clone(),
-                        ..(*source).clone()
-                    },
-                    None => *source,
-                };
-                match if_forge::fetch_file(client, at, &source.dockerfile) {
-                    Ok(text) => discover::discover(text.as_bytes(), &source.dockerfile),
-                    Err(e) => Discovery::Failed(match &args.source_ref {
-                        Some(r) => format!(
-                            "fetching Dockerfile {} at {r} failed: {e}",
-                            source.dockerfile
-                        ),
-                        None => format!(
-                            "Dockerfile {} not found locally, and fetching it failed: {e}",
-                            source.dockerfile
-                        ),
-                    }),
-                }
-            }
+            None => fetched.next().unwrap_or_else(|| {
+                Discovery::Failed(format!("Dockerfile {} was not fetched", source.dockerfile))
+            }),
         };
         req.discoveries.insert((*name).to_string(), discovery);
     }
@@ -210,6 +208,77 @@ pub fn execute(root: &Path, args: &Args) -> Result<(Vec<String>, Vec<String>), C
     Ok((analysis.changes, written))
 }
 
+/// How many Dockerfiles are fetched at once.
+const FETCHERS: usize = 8;
+
+/// Fetches the Dockerfiles of `sources` (in parallel, [`FETCHERS`] at a time, one client)
+/// and discovers what each is built on, in order. Whatever has not arrived once `budget` has
+/// passed fails discovery with a message saying so; the fetches still under way are left to
+/// end with the process (a hanging forge holds nothing else up).
+fn fetch_all(sources: Vec<if_model::enrollment::Source>, budget: Duration) -> Vec<Discovery> {
+    use std::sync::{Arc, Mutex, mpsc};
+    if sources.is_empty() {
+        return Vec::new();
+    }
+    let n = sources.len();
+    let client = Arc::new(forge::fetch_client_from_env());
+    let queue = Arc::new(Mutex::new(
+        sources.iter().cloned().enumerate().collect::<Vec<_>>(),
+    ));
+    let (tx, rx) = mpsc::channel();
+    for _ in 0..FETCHERS.min(n) {
+        let (client, queue, tx) = (Arc::clone(&client), Arc::clone(&queue), tx.clone());
+        std::thread::spawn(move || {
+            loop {
+                let next = queue
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner)
+                    .pop();
+                let Some((i, source)) = next else { break };
+                let found = match if_forge::fetch_file(&client, &source, &source.dockerfile) {
+                    Ok(text) => discover::discover(text.as_bytes(), &source.dockerfile),
+                    Err(e) => Discovery::Failed(format!(
+                        "Dockerfile {} not found locally, and fetching it failed: {e}",
+                        source.dockerfile
+                    )),
+                };
+                if tx.send((i, found)).is_err() {
+                    break;
+                }
+            }
+        });
+    }
+    drop(tx);
+    let deadline = std::time::Instant::now() + budget;
+    let mut out: Vec<Option<Discovery>> = (0..n).map(|_| None).collect();
+    let mut received = 0;
+    while received < n {
+        let left = deadline.saturating_duration_since(std::time::Instant::now());
+        match rx.recv_timeout(left) {
+            Ok((i, found)) => {
+                if let Some(slot) = out.get_mut(i) {
+                    *slot = Some(found);
+                }
+                received += 1;
+            }
+            Err(_) => break,
+        }
+    }
+    out.into_iter()
+        .zip(&sources)
+        .map(|(found, source)| {
+            found.unwrap_or_else(|| {
+                Discovery::Failed(format!(
+                    "Dockerfile {} not found locally, and fetching it did not end within the \
+                     run's fetch budget ({} s, --fetch-budget)",
+                    source.dockerfile,
+                    budget.as_secs()
+                ))
+            })
+        })
+        .collect()
+}
+
 /// Arguments for `analyze --all` at `now` with Dockerfiles under `source_dir`.
 pub fn all_at(now: Timestamp, source_dir: &Path) -> Args {
     Args {
@@ -224,17 +293,20 @@ pub fn all_at(now: Timestamp, source_dir: &Path) -> Args {
         source_repo: None,
         source_provider: None,
         now: Some(now),
+        fetch_budget: 120,
     }
 }
 
 /// Discovers what the Dockerfile at `path` (`name` in `images.yaml`) is built on; `None`
 /// when it is not there and may be fetched from its forge (not when it was given with
 /// --dockerfile, `explicit`).
+/// The Dockerfile must be a regular file (a FIFO would hang the run) of at most the size a
+/// fetched one may have.
 fn read_dockerfile(path: &Path, name: &str, explicit: bool) -> Option<Discovery> {
-    match std::fs::read(path) {
-        Ok(bytes) => Some(discover::discover(&bytes, name)),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound && !explicit => None,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Some(Discovery::Failed(format!(
+    match safefs::read_file(path, safefs::MAX_DOCKERFILE_BYTES, safefs::Links::Follow) {
+        Ok(Some(bytes)) => Some(discover::discover(&bytes, name)),
+        Ok(None) if !explicit => None,
+        Ok(None) => Some(Discovery::Failed(format!(
             "Dockerfile {} not found",
             path.display()
         ))),

@@ -29,9 +29,14 @@ pub fn run(cli: &Cli, args: &Args) -> Result<Outcome, CliError> {
         let (k, v) = parse_build_arg(raw).map_err(CliError::Input)?;
         build_args.insert(k, v);
     }
-    let bytes = std::fs::read(&args.file).map_err(|source| CliError::Read {
+    let bytes = crate::safefs::read_file(
+        &args.file,
+        crate::safefs::MAX_DOCKERFILE_BYTES,
+        crate::safefs::Links::Follow,
+    )?
+    .ok_or_else(|| CliError::Read {
         path: args.file.clone(),
-        source,
+        source: std::io::ErrorKind::NotFound.into(),
     })?;
     let (text, analysis) = analyze_bytes(&bytes, &build_args);
     let report = analysis.report(&text);

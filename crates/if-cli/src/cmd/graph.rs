@@ -94,7 +94,7 @@ pub fn mermaid(f: &Factory) -> String {
 pub fn run(cli: &Cli, _args: &Args) -> Result<Outcome, CliError> {
     let (factory, _, _) = load::load_factory(&cli.root)?;
     match cli.format {
-        Format::Mermaid => print!("{}", mermaid(&factory)),
+        Format::Mermaid => print!("{}", output::escape_controls(&mermaid(&factory))),
         Format::Json => {
             let (nodes, edges) = graph(&factory);
             output::print_json(&serde_json::json!({
@@ -102,7 +102,7 @@ pub fn run(cli: &Cli, _args: &Args) -> Result<Outcome, CliError> {
                 "edges": edges.iter().map(|(a, b)| serde_json::json!({"from": a, "to": b})).collect::<Vec<_>>(),
             }))?;
         }
-        Format::Dot | Format::Text => print!("{}", dot(&factory)),
+        Format::Dot | Format::Text => print!("{}", output::escape_controls(&dot(&factory))),
     }
     Ok(Outcome::Ok)
 }

@@ -30,6 +30,7 @@ pub fn text_or_json(cli: &Cli) -> Result<(), CliError> {
 /// Runs the command the user asked for. Commands that write state run through
 /// [`crate::git::with_state`] (`--commit`, `--git-repo`); the others refuse those options.
 pub fn run(cli: &Cli) -> Result<Outcome, CliError> {
+    crate::load::allow_empty(cli.allow_empty);
     let stateful = match &cli.command {
         Command::Analyze(_) => Some("analyze"),
         Command::RecordUpdate(_) => Some("record-update"),

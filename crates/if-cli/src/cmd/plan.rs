@@ -52,7 +52,8 @@ struct RunningRow<'a> {
 pub fn run(cli: &Cli, args: &Args) -> Result<Outcome, CliError> {
     super::text_or_json(cli)?;
     let now = now_or_clock(args.now);
-    let (factory, _, _) = load::load_factory(&cli.root)?;
+    let loaded = load::load_checked(&cli.root)?;
+    let factory = loaded.factory;
     let world = rebuild::current(&factory);
     let plan = rebuild::plan(
         &factory.enrollment,
@@ -72,6 +73,18 @@ pub fn run(cli: &Cli, args: &Args) -> Result<Outcome, CliError> {
             via: &s.via,
         })
         .collect();
+    // A damaged state file is shown: its image is not rebuilt until it is repaired.
+    let damaged: Vec<(String, String)> = loaded
+        .damaged
+        .iter()
+        .map(|d| {
+            let why = d.problems.first().map_or("cannot be read", String::as_str);
+            (
+                d.name.clone(),
+                format!("damaged state file {}: {why}", d.path),
+            )
+        })
+        .collect();
     let stuck: Vec<Stuck<'_>> = plan
         .stuck
         .iter()
@@ -79,6 +92,7 @@ pub fn run(cli: &Cli, args: &Args) -> Result<Outcome, CliError> {
             image: &w.image,
             why: &w.why,
         })
+        .chain(damaged.iter().map(|(image, why)| Stuck { image, why }))
         .collect();
     let running: Vec<RunningRow<'_>> = plan
         .running

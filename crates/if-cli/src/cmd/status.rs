@@ -264,16 +264,42 @@ fn explain_waits(factory: &Factory, rows: &mut [Row], now: if_model::timestamp::
     }
 }
 
+/// A state file that cannot be read, shown as `damaged` instead of being left out.
+fn damaged_row(d: &load::Damaged) -> Row {
+    let why = d
+        .problems
+        .first()
+        .cloned()
+        .unwrap_or_else(|| format!("{}: cannot be read", d.path));
+    Row {
+        name: d.name.clone(),
+        kind: "damaged".to_string(),
+        image: d.path.clone(),
+        base_images: Vec::new(),
+        dependents: Vec::new(),
+        digest: None,
+        rebuild: "-".to_string(),
+        rebuild_detail: None,
+        pins_to_bump: Vec::new(),
+        waiting: Some(format!("state file cannot be read: {why}")),
+        discovery: None,
+        last_discovery: None,
+        check_error: None,
+    }
+}
+
 /// Runs `status`.
 pub fn run(cli: &Cli, args: &Args) -> Result<Outcome, CliError> {
     super::text_or_json(cli)?;
-    let (factory, _, _) = load::load_factory(&cli.root)?;
+    let loaded = load::load_checked(&cli.root)?;
+    let factory = loaded.factory;
     let mut rows = rows(&factory);
     explain_waits(
         &factory,
         &mut rows,
         crate::cmd::analyze::now_or_clock(args.now),
     );
+    rows.extend(loaded.damaged.iter().map(damaged_row));
     if cli.format == Format::Json {
         output::print_json(&serde_json::json!({ "images": rows }))?;
         return Ok(Outcome::Ok);
@@ -312,7 +338,7 @@ pub fn run(cli: &Cli, args: &Args) -> Result<Outcome, CliError> {
         if let Some(e) = &r.check_error {
             line.push_str(&format!("  check failed: {e}"));
         }
-        println!("{line}");
+        println!("{}", output::escape_controls(&line));
     }
     Ok(Outcome::Ok)
 }

@@ -55,7 +55,7 @@ pub fn run(cli: &Cli, _args: &Args) -> Result<Outcome, CliError> {
         })?,
         Format::Text | Format::Dot | Format::Mermaid => {
             for d in &diags {
-                println!("{d}");
+                println!("{}", output::escape_controls(&d.to_string()));
             }
             let errors = diags
                 .iter()

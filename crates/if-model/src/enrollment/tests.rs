@@ -319,3 +319,22 @@ fn build_timeout_defaults_to_a_day_and_must_be_longer_than_zero() {
         ["images.yaml:5:17: error: buildTimeout must be longer than 0m"]
     );
 }
+
+#[test]
+fn huge_regexes_and_control_characters_are_refused() {
+    let huge = format!("^({})$", "a|".repeat(3_000));
+    let err = check_allow_tags(&huge).unwrap_err();
+    assert!(err.contains("at most 4096"), "{err}");
+    let src = "images:\n  - name: app\n    registry: ghcr.io\n    repository: \"acme/app\\e[31m\"\n    allowTags: \"^1\\a$\"\n";
+    let (_, diags) = parse(src, "images.yaml");
+    let texts: Vec<String> = diags.iter().map(ToString::to_string).collect();
+    for want in [
+        "images.yaml:4:17: error: `repository` contains the control character U+001B",
+        "images.yaml:5:16: error: `allowTags` contains the control character U+0007",
+    ] {
+        assert!(
+            texts.iter().any(|t| t.starts_with(want)),
+            "{want}: {texts:#?}"
+        );
+    }
+}
