@@ -138,6 +138,7 @@ impl Split<'_> {
     }
 
     /// BuildKit's `extractBuilderFlags`: the flags and the rest of the line.
+    #[inline]
     fn extract_flags<'l>(&mut self, line: &'l str) -> (Vec<Flag>, &'l str) {
         #[derive(PartialEq)]
         enum Phase {
@@ -406,6 +407,7 @@ impl Split<'_> {
 
     /// The first instruction of `args` that is not an ONBUILD (their flags skipped as
     /// BuildKit's parser skips them), or `None` when the chain ends with a bare ONBUILD.
+    #[cold]
     fn skip_onbuild_chain<'l>(&mut self, args: &'l str) -> Option<&'l str> {
         let mut rest = trim_space(args);
         while !rest.is_empty() {
