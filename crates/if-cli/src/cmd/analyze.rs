@@ -178,7 +178,8 @@ pub fn execute(root: &Path, args: &Args) -> Result<(Vec<String>, Vec<String>), C
             None => (*source).clone(),
         })
         .collect();
-    let mut fetched = fetch_all(missing, Duration::from_secs(args.fetch_budget)).into_iter();
+    let budget = Duration::from_secs(args.fetch_budget);
+    let mut fetched = fetch_all(missing, budget, args.source_ref.as_deref()).into_iter();
     for ((name, source), found) in managed.iter().zip(local) {
         let discovery = match found {
             Some(d) => d,
@@ -214,8 +215,13 @@ const FETCHERS: usize = 8;
 /// Fetches the Dockerfiles of `sources` (in parallel, [`FETCHERS`] at a time, one client)
 /// and discovers what each is built on, in order. Whatever has not arrived once `budget` has
 /// passed fails discovery with a message saying so; the fetches still under way are left to
-/// end with the process (a hanging forge holds nothing else up).
-fn fetch_all(sources: Vec<if_model::enrollment::Source>, budget: Duration) -> Vec<Discovery> {
+/// end with the process (a hanging forge holds nothing else up). `at_ref`: the sources'
+/// branch is the `--source-ref` commit (no local copy was looked for).
+fn fetch_all(
+    sources: Vec<if_model::enrollment::Source>,
+    budget: Duration,
+    at_ref: Option<&str>,
+) -> Vec<Discovery> {
     use std::sync::{Arc, Mutex, mpsc};
     if sources.is_empty() {
         return Vec::new();
@@ -226,6 +232,7 @@ fn fetch_all(sources: Vec<if_model::enrollment::Source>, budget: Duration) -> Ve
         sources.iter().cloned().enumerate().collect::<Vec<_>>(),
     ));
     let (tx, rx) = mpsc::channel();
+    let by_ref = at_ref.is_some();
     for _ in 0..FETCHERS.min(n) {
         let (client, queue, tx) = (Arc::clone(&client), Arc::clone(&queue), tx.clone());
         std::thread::spawn(move || {
@@ -237,6 +244,10 @@ fn fetch_all(sources: Vec<if_model::enrollment::Source>, budget: Duration) -> Ve
                 let Some((i, source)) = next else { break };
                 let found = match if_forge::fetch_file(&client, &source, &source.dockerfile) {
                     Ok(text) => discover::discover(text.as_bytes(), &source.dockerfile),
+                    Err(e) if by_ref => Discovery::Failed(format!(
+                        "fetching Dockerfile {} at {} failed: {e}",
+                        source.dockerfile, source.branch
+                    )),
                     Err(e) => Discovery::Failed(format!(
                         "Dockerfile {} not found locally, and fetching it failed: {e}",
                         source.dockerfile
