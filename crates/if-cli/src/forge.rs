@@ -159,6 +159,7 @@ const POLL_WORKERS: usize = 8;
 
 /// What one poll of a running build learned.
 #[derive(Debug, Clone, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
 pub struct Polled {
     /// The image.
     pub image: String,

@@ -66,9 +66,27 @@ pub fn release() -> String {
     captured.take().unwrap_or_default()
 }
 
-/// Prints one JSON document on stdout (through [`line`]), followed by a newline.
-pub fn print_json<T: Serialize>(value: &T) -> Result<(), CliError> {
-    let text = serde_json::to_string_pretty(value)
+/// The version of every JSON report's schema (`docs/json.md`): raised when a key changes
+/// meaning or goes away, not when one is added.
+pub const SCHEMA_VERSION: u32 = 1;
+
+/// A report with its `schemaVersion` first.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Versioned<'a, T: ?Sized> {
+    schema_version: u32,
+    #[serde(flatten)]
+    report: &'a T,
+}
+
+/// Prints one JSON report (an object) on stdout (through [`line`]) with `schemaVersion`
+/// first, followed by a newline.
+pub fn print_json<T: Serialize + ?Sized>(value: &T) -> Result<(), CliError> {
+    let versioned = Versioned {
+        schema_version: SCHEMA_VERSION,
+        report: value,
+    };
+    let text = serde_json::to_string_pretty(&versioned)
         .map_err(|e| CliError::Input(format!("cannot render JSON: {e}")))?;
     line(text);
     Ok(())

@@ -72,7 +72,7 @@ fn example_factory_analyzes_then_shows_the_graph() {
     assert!(stderr(&out).contains("nothing changed"));
     assert_eq!(list(&root.join("state")), before);
 
-    let out = run_in(&root, &["status"]);
+    let out = run_in(&root, &["status", "--wide"]);
     let text = stdout(&out);
     assert!(
         text.lines()
@@ -149,7 +149,18 @@ fn bad_input_exits_2_and_writes_nothing() {
     let root = dir.path().join("image-factory");
     let out = run_in(&root, &["analyze", "--image", "nope"]);
     assert_eq!(out.status.code(), Some(2));
-    assert!(stderr(&out).contains("no image `nope`"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("no such image `nope`"),
+        "{}",
+        stderr(&out)
+    );
+    let out = run_in(&root, &["analyze", "--image", "uv-servce"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("no such image `uv-servce` (did you mean `uv-service`?)"),
+        "{}",
+        stderr(&out)
+    );
     let out = run_in(&root, &["analyze", "--all", "--now", "yesterday"]);
     assert_eq!(out.status.code(), Some(2));
     std::fs::write(root.join("images.yaml"), "- name: Bad\n").unwrap();

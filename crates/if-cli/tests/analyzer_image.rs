@@ -55,7 +55,7 @@ fn the_dockerfile_is_built_on_exactly_two_external_images() {
     assert!(report["error"].is_null(), "{report}");
     // `COPY --from=build` names the build stage: it is not a base image.
     assert_eq!(
-        report["base_images"],
+        report["baseImages"],
         serde_json::json!(BASE_IMAGES),
         "{report}"
     );

@@ -8,16 +8,8 @@ mod common;
 use std::collections::BTreeSet;
 use std::path::Path;
 
-use common::{copy_tree, run_in, stderr, stdout, workspace};
+use common::{example_factory as example, run_in, stderr, stdout};
 use serde_json::Value;
-
-/// A copy of `image-factory/` (the example factory) in a temporary directory.
-fn example() -> (tempfile::TempDir, std::path::PathBuf) {
-    let dir = tempfile::tempdir().unwrap();
-    let root = dir.path().join("image-factory");
-    copy_tree(&workspace().join("image-factory"), &root, &|_| false);
-    (dir, root)
-}
 
 /// Backstage's entity name rule, `^[a-z0-9A-Z]+([-_.][a-z0-9A-Z]+)*$`, at most 63 characters.
 fn backstage_name(s: &str) -> bool {

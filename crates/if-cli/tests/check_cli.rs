@@ -211,7 +211,7 @@ fn records_index_digests_detects_a_repush_and_is_quiet_when_nothing_changed() {
     // First check: every watched image gets its baseline, nothing is scheduled.
     let report = f.check(T1, &[], &[]);
     assert_eq!(summary(&report), (4, 4, 0, 0, 0, 5), "{report:#}");
-    assert_eq!(report["summary"]["token_requests"], 0);
+    assert_eq!(report["summary"]["tokenRequests"], 0);
     assert_eq!(
         row(&report, "node-22")["digest"],
         node.as_str(),
@@ -238,7 +238,7 @@ fn records_index_digests_detects_a_repush_and_is_quiet_when_nothing_changed() {
     assert_eq!(hosts[0]["host"], registry.addr.as_str());
     assert_eq!(hosts[0]["requests"], 5);
     assert!(
-        hosts[0]["rate_limit"].is_null(),
+        hosts[0]["rateLimit"].is_null(),
         "the registry reports no limit"
     );
 
@@ -266,7 +266,7 @@ fn records_index_digests_detects_a_repush_and_is_quiet_when_nothing_changed() {
         (r["outcome"].as_str(), r["digest"].as_str()),
         (Some("updated"), Some(node2.as_str()))
     );
-    assert_eq!(r["previous_digest"], node.as_str());
+    assert_eq!(r["previousDigest"], node.as_str());
     assert_eq!(r["scheduled"][0]["image"], "app");
     assert_eq!(r["scheduled"][0]["at"], "2026-11-11T00:00:00Z");
     let app = std::fs::read_to_string(f.root().join("state/images/app.yaml")).unwrap();
@@ -311,13 +311,13 @@ fn dry_run_writes_nothing_and_image_checks_only_that_image() {
     let before = f.state();
     let report = f.check(T1, &["--dry-run"], &[]);
     assert_eq!(summary(&report).1, 4, "{report:#}");
-    assert_eq!(report["dry_run"], true);
+    assert_eq!(report["dryRun"], true);
     assert_eq!(f.state(), before);
 
     let out = f.run(&["check", "--image", "nope"], &[]);
     assert_eq!(out.status.code(), Some(2));
     assert!(
-        common::stderr(&out).contains("--image `nope` is neither"),
+        common::stderr(&out).contains("--image: no such image `nope`; neither"),
         "{}",
         common::stderr(&out)
     );
@@ -385,7 +385,7 @@ fn a_missing_tag_fails_only_that_image_and_is_kept_until_it_resolves() {
     let report = f.check(T2, &[], &[]);
     assert_eq!(summary(&report).4, 1);
     assert_eq!(f.state(), before);
-    let out = f.run(&["status"], &[]);
+    let out = f.run(&["status", "--utc", "--wide"], &[]);
     let status = common::stdout(&out);
     assert!(
         status.contains(&format!("check failed: {error} (since {T1})")),
@@ -571,7 +571,7 @@ fn bearer_tokens_from_environment_credentials_one_per_repository() {
     assert_eq!(summary(&report).1, 5, "{report:#}");
     assert_eq!(row(&report, "node-22")["digest"], node.as_str());
     // Four repositories (node twice): four token requests, one per repository scope.
-    assert_eq!(report["summary"]["token_requests"], 4, "{report:#}");
+    assert_eq!(report["summary"]["tokenRequests"], 4, "{report:#}");
     assert_eq!(tokens.count() - asked_before, 4);
     let out = f.run(&["check", "--now", T2], &env);
     let text = format!("{}{}", common::stdout(&out), common::stderr(&out));
@@ -638,9 +638,9 @@ fn rate_limit_headroom_is_reported_and_429_is_retried_after_retry_after() {
     );
     let report = f.check(T2, &[], &[]);
     let host = &report["registries"][0];
-    assert_eq!(host["rate_limit"]["remaining"], 75, "{report:#}");
-    assert_eq!(host["rate_limit"]["limit"], 100);
-    assert_eq!(host["rate_limit"]["window_seconds"], 21600);
+    assert_eq!(host["rateLimit"]["remaining"], 75, "{report:#}");
+    assert_eq!(host["rateLimit"]["limit"], 100);
+    assert_eq!(host["rateLimit"]["windowSeconds"], 21600);
 }
 
 #[test]

@@ -36,13 +36,14 @@ fn prints_exactly_the_documented_object() {
     assert_eq!(
         v,
         serde_json::json!({
+            "schemaVersion": 1,
             "valid": true,
             "error": null,
             "stages": [
                 {"name": "builder", "from": "golang:1.22-alpine", "platform": "$BUILDPLATFORM", "base": "external"},
                 {"name": null, "from": "scratch", "platform": null, "base": "scratch"}
             ],
-            "base_images": ["golang:1.22-alpine"]
+            "baseImages": ["golang:1.22-alpine"]
         })
     );
 }
@@ -54,7 +55,7 @@ fn build_args_override_global_args() {
         "ARG GO=1.22\nFROM golang:${GO}-${TARGETARCH}\n",
     );
     assert_eq!(v["stages"][0]["from"], "golang:1.23-arm64");
-    assert_eq!(v["base_images"], serde_json::json!(["golang:1.23-arm64"]));
+    assert_eq!(v["baseImages"], serde_json::json!(["golang:1.23-arm64"]));
 }
 
 #[test]
@@ -66,7 +67,7 @@ fn invalid_file_exits_zero_with_the_verdict() {
         "line 1: FROM requires either one or three arguments"
     );
     assert_eq!(v["stages"], serde_json::json!([]));
-    assert_eq!(v["base_images"], serde_json::json!([]));
+    assert_eq!(v["baseImages"], serde_json::json!([]));
 }
 
 #[test]

@@ -189,7 +189,11 @@ fn image_limits_the_output_to_one_image() {
         &["--root", "factory", "generate", "--image", "nope"],
     );
     assert_eq!(unknown.status.code(), Some(2));
-    assert!(stderr(&unknown).contains("no image or base image named `nope`"));
+    assert!(
+        stderr(&unknown).contains("no such image `nope`; neither an image nor a base image"),
+        "{}",
+        stderr(&unknown)
+    );
 }
 
 #[test]

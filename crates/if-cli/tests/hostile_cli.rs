@@ -280,7 +280,7 @@ fn a_damaged_state_file_stops_writers_and_is_shown_as_damaged() {
     let out = bounded(&root, &["validate"]);
     assert_eq!(out.status.code(), Some(1));
     assert!(stdout(&out).contains(&at), "{}", stdout(&out));
-    let out = bounded(&root, &["status"]);
+    let out = bounded(&root, &["status", "--wide"]);
     assert_eq!(out.status.code(), Some(0));
     let line = stdout(&out)
         .lines()

@@ -28,7 +28,9 @@ fn an_image_without_auto_rebuild_becomes_due_and_waits_for_a_person() {
     assert_eq!(f.rebuild("manual-img")["status"], "due");
     assert!(
         f.status_line("manual-img")
-            .contains("rebuild due since 2026-03-12T10:00:00Z")
+            .contains("  due         2026-03-12T10:00:00Z  "),
+        "{}",
+        f.status_line("manual-img")
     );
     let text = f.ok(&["reconcile", "--now", &day(3)]);
     assert!(
@@ -67,7 +69,7 @@ fn an_image_without_auto_rebuild_becomes_due_and_waits_for_a_person() {
     );
     let r = f.rebuild("manual-img");
     assert_eq!(
-        (&r["status"], &r["triggered_at"]),
+        (&r["status"], &r["triggeredAt"]),
         (&json!("triggered"), &json!(day(3)))
     );
     assert_eq!(f.reconcile(&day(4), &[])["triggers"], json!([]));
@@ -80,7 +82,7 @@ fn a_dependent_pinned_by_digest_is_not_scheduled_its_pin_needs_a_bump() {
     let f = Factory::setup();
     // The pinned digest is the baseline: nothing to bump yet.
     f.record("node:22", &digest('1'), &day(-1));
-    assert!(f.status()["pinned"].get("pins_to_bump").is_none());
+    assert_eq!(f.status()["pinned"]["pinsToBump"], json!([]));
     assert!(!f.status_line("pinned").contains("needs a bump"));
 
     let v = f.record("node:22", &digest('f'), &day(0));
@@ -96,8 +98,8 @@ fn a_dependent_pinned_by_digest_is_not_scheduled_its_pin_needs_a_bump() {
         "{v}"
     );
     let row = &f.status()["pinned"];
-    assert_eq!(row["pins_to_bump"], json!(["node-22"]));
-    assert_eq!(row["rebuild"], "monitoring");
+    assert_eq!(row["pinsToBump"], json!(["node-22"]));
+    assert_eq!(row["rebuild"]["status"], "monitoring");
     assert!(
         f.status_line("pinned")
             .contains("pin of node-22 needs a bump")
@@ -151,7 +153,7 @@ fn expedite_makes_a_pending_rebuild_due_now_and_passes_the_reason_on() {
         "expedited (CVE-2026-0001): base image python:3.12-slim updated to sha256:bbbbbbbb";
     let r = f.rebuild("base-py");
     assert_eq!(
-        (&r["status"], &r["scheduled_for"], &r["reason"]),
+        (&r["status"], &r["scheduledFor"], &r["reason"]),
         (&json!("pending"), &json!(day(1)), &json!(reason))
     );
     assert!(f.requests().is_empty());
@@ -212,7 +214,7 @@ fn dry_runs_print_the_triggers_and_their_inputs_and_change_nothing() {
         assert!(text.contains(line), "{line} not in\n{text}");
     }
     let v = f.json(&["reconcile", "--dry-run", "--now", &day(7)]);
-    assert_eq!((&v["dry_run"], &v["written"]), (&json!(true), &json!([])));
+    assert_eq!((&v["dryRun"], &v["written"]), (&json!(true), &json!([])));
     let t = &v["triggers"][0];
     assert_eq!(
         (&t["image"], &t["result"]),
@@ -260,7 +262,7 @@ fn bad_input_exits_2_with_a_clear_message_and_writes_nothing() {
     f.record("python:3.12-slim", &digest('b'), &day(0));
     let d = digest('9');
     let now = day(8);
-    let unknown = "is neither an enrolled image nor a base image of this factory";
+    let unknown = "neither an enrolled image nor a base image of this factory";
     for (args, message) in [
         (
             vec![
@@ -270,7 +272,7 @@ fn bad_input_exits_2_with_a_clear_message_and_writes_nothing() {
                 "--digest",
                 &d,
             ],
-            "`quay.io/acme/nope:1` ",
+            "no such image `quay.io/acme/nope:1`; ",
         ),
         (
             vec![
@@ -282,7 +284,8 @@ fn bad_input_exits_2_with_a_clear_message_and_writes_nothing() {
                 "--digest",
                 &d,
             ],
-            "`python:3.13-slim` ",
+            // A near miss of a base image's state name is named.
+            "no such image `python:3.13-slim` (did you mean `python-3.12-slim`?); ",
         ),
         (
             vec!["record-update", "--image", "Not A Ref", "--digest", &d],
@@ -310,11 +313,28 @@ fn bad_input_exits_2_with_a_clear_message_and_writes_nothing() {
         ),
         (
             vec!["record-build", "--image", "nope", "--digest", &d],
-            "`nope` is not an enrolled image",
+            "no such image `nope`",
         ),
         (
             vec!["trigger", "nope", "--now", &now],
-            "`nope` is not an enrolled image",
+            "no such image `nope`",
+        ),
+        // One wording everywhere a name is looked up, with the closest name (issue 20).
+        (
+            vec!["trigger", "base-pi", "--now", &now],
+            "no such image `base-pi` (did you mean `base-py`?)",
+        ),
+        (
+            vec!["record-build", "--image", "svc-c", "--digest", &d],
+            "no such image `svc-c` (did you mean `svc-a`?)",
+        ),
+        (
+            vec!["plan", "svc-bb", "--now", &now],
+            "no such image `svc-bb` (did you mean `svc-b`?)",
+        ),
+        (
+            vec!["expedite", "base-pyy", "--reason", "CVE-1", "--now", &now],
+            "no such image `base-pyy` (did you mean `base-py`?)",
         ),
         (
             vec!["trigger", "redis-ext", "--now", &now],

@@ -78,8 +78,8 @@ fn a_failed_trigger_is_retried_by_a_later_run_after_the_backoff() {
         (&r["status"], &r["attempts"]),
         (&json!("pending"), &json!(1))
     );
-    assert_eq!(r["next_attempt_at"], day_at(7, "10:05"));
-    let last_error = r["last_error"].as_str().unwrap();
+    assert_eq!(r["nextAttemptAt"], day_at(7, "10:05"));
+    let last_error = r["lastError"].as_str().unwrap();
     assert!(
         last_error.contains("HTTP 500") && last_error.contains("***"),
         "{last_error}"
@@ -87,14 +87,12 @@ fn a_failed_trigger_is_retried_by_a_later_run_after_the_backoff() {
     let s = f.image_state("base-py").rebuild_state.unwrap();
     assert_eq!(s.attempts, Some(1));
     assert_eq!(s.next_attempt_at.unwrap().to_string(), day_at(7, "10:05"));
+    // The table says the same in words, the retry at its exact time.
+    let line = f.status_line("base-py");
     assert!(
-        f.status()["base-py"]["rebuild"]
-            .as_str()
-            .unwrap()
-            .starts_with(
-                "pending, retry at 2026-03-17T10:05:00Z (attempt 1 failed: \
-             github still answered HTTP 500"
-            )
+        line.contains("  pending     2026-03-17T10:05:00Z  ")
+            && line.contains("retry: attempt 1 failed: github still answered HTTP 500"),
+        "{line}"
     );
 
     // Before the backoff has passed: nothing is sent.
@@ -133,11 +131,11 @@ fn a_failed_trigger_is_retried_by_a_later_run_after_the_backoff() {
     // be attempt 2 of --max-attempts); its error is gone.
     let r = f.rebuild("base-py");
     assert_eq!(
-        (&r["status"], &r["attempts"], &r["last_error"]),
+        (&r["status"], &r["attempts"], &r["lastError"]),
         (&json!("triggered"), &json!(1), &Value::Null)
     );
     assert_eq!(
-        (&r["last_error"], &r["next_attempt_at"]),
+        (&r["lastError"], &r["nextAttemptAt"]),
         (&Value::Null, &Value::Null)
     );
     f.assert_no_secrets();
@@ -180,7 +178,7 @@ fn a_429_with_retry_after_is_retried_within_the_same_run() {
     assert!(t["error"].as_str().unwrap().contains("HTTP 429"), "{t}");
     assert!(t["error"].as_str().unwrap().contains("retry budget"), "{t}");
     assert_eq!(f.requests().len(), 3);
-    assert_eq!(f.rebuild("base-py")["next_attempt_at"], day_at(16, "10:05"));
+    assert_eq!(f.rebuild("base-py")["nextAttemptAt"], day_at(16, "10:05"));
     f.assert_no_secrets();
 }
 
@@ -204,7 +202,7 @@ fn a_wrong_token_is_recorded_and_the_other_images_still_trigger() {
     let v: Value = serde_json::from_slice(&out.stdout).unwrap();
     let (a, b) = (row(&v, "svc-a"), row(&v, "svc-b"));
     assert_eq!(
-        (&a["result"], &a["pipeline_id"]),
+        (&a["result"], &a["pipelineId"]),
         (&json!("triggered"), &json!(1000))
     );
     assert_eq!(b["result"], "failed");
@@ -238,12 +236,7 @@ fn a_wrong_token_is_recorded_and_the_other_images_still_trigger() {
         (&r["status"], &r["attempts"]),
         (&json!("pending"), &json!(1))
     );
-    assert!(
-        r["last_error"]
-            .as_str()
-            .unwrap()
-            .contains("Bad credentials")
-    );
+    assert!(r["lastError"].as_str().unwrap().contains("Bad credentials"));
     assert_eq!(f.rebuild("svc-a")["status"], "triggered");
     assert_eq!(
         f.image_state("svc-a").rebuild_history[0].pipeline_id,
@@ -282,7 +275,7 @@ fn a_missing_token_fails_only_the_images_that_need_it() {
         (&r["status"], &r["attempts"]),
         (&json!("pending"), &json!(1))
     );
-    assert!(r["last_error"].as_str().unwrap().contains("GITHUB_TOKEN"));
+    assert!(r["lastError"].as_str().unwrap().contains("GITHUB_TOKEN"));
     assert_eq!(f.rebuild("svc-a")["status"], "triggered");
 
     // A blank GITLAB_TOKEN counts as missing too; the GitHub retry goes through.
@@ -323,10 +316,10 @@ fn max_attempts_marks_the_image_failed_until_a_person_triggers_it() {
         (&r["status"], &r["attempts"]),
         (&json!("failed"), &json!(2))
     );
-    assert_eq!(r["next_attempt_at"], Value::Null);
+    assert_eq!(r["nextAttemptAt"], Value::Null);
     let text = f.ok(&["status"]);
     assert!(
-        text.contains("rebuild failed after 2 attempts: github still answered HTTP 500"),
+        text.contains("    failed after 2 attempts: github still answered HTTP 500"),
         "{text}"
     );
     let last = f.image_state("base-py").rebuild_history.pop().unwrap();
@@ -388,7 +381,7 @@ fn a_failed_manual_trigger_does_not_forget_the_running_build() {
     assert_eq!(out.status.code(), Some(0));
     assert!(stderr(&out).contains("set the GITLAB_TOKEN environment variable"));
     assert_eq!(
-        f.rebuild("svc-a")["last_error"],
+        f.rebuild("svc-a")["lastError"],
         "no gitlab token: set the GITLAB_TOKEN environment variable"
     );
 

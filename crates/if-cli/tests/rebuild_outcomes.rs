@@ -46,7 +46,7 @@ fn a_run_that_succeeds_closes_the_rebuild_before_the_digest_and_the_digest_still
     let v = f.reconcile(&day(7), &[]);
     let run = format!("{}/acme/base-py/actions/runs/5000", f.forge.url());
     assert_eq!(
-        (&v["triggers"][0]["run_id"], &v["triggers"][0]["run_url"]),
+        (&v["triggers"][0]["runId"], &v["triggers"][0]["runUrl"]),
         (&json!(5000), &json!(run))
     );
     // The poll says `in_progress`: kept, shown by status with the time it is given up.
@@ -56,13 +56,9 @@ fn a_run_that_succeeds_closes_the_rebuild_before_the_digest_and_the_digest_still
         last_build(&f, "base-py").run_status.as_deref(),
         Some("in_progress")
     );
-    let detail = &f.status()["base-py"]["rebuild_detail"];
+    let detail = &f.status()["base-py"]["rebuild"];
     assert_eq!(
-        (
-            &detail["run_url"],
-            &detail["run_status"],
-            &detail["give_up_at"]
-        ),
+        (&detail["runUrl"], &detail["runStatus"], &detail["giveUpAt"]),
         (&json!(run), &json!("in_progress"), &json!(day(14)))
     );
     // The next poll says success: closed, although no digest was seen.
@@ -111,11 +107,11 @@ fn a_failed_run_is_a_failed_attempt_retried_after_the_backoff_then_it_succeeds()
     );
     let r = f.rebuild("base-py");
     assert_eq!(
-        (&r["status"], &r["attempts"], &r["next_attempt_at"]),
+        (&r["status"], &r["attempts"], &r["nextAttemptAt"]),
         (&json!("pending"), &json!(1), &json!(day_at(7, "10:35")))
     );
     let run = format!("{}/acme/base-py/actions/runs/5000", f.forge.url());
-    assert!(r["last_error"].as_str().unwrap().contains(&run), "{r}");
+    assert!(r["lastError"].as_str().unwrap().contains(&run), "{r}");
     let h = last_build(&f, "base-py");
     assert_eq!(
         (h.success, h.conclusion.as_deref()),
@@ -160,7 +156,7 @@ fn cancelled_runs_up_to_the_last_attempt_leave_the_image_failed_with_the_run_pag
         (&json!("failed"), &json!(2))
     );
     let run = format!("{}/acme/base-py/actions/runs/5001", f.forge.url());
-    assert_eq!(r["run_url"], run);
+    assert_eq!(r["runUrl"], run);
     assert!(
         f.status_line("base-py").contains(&run),
         "{}",
@@ -184,15 +180,12 @@ fn a_pipeline_that_stays_running_is_given_up_after_build_timeout_and_retried() {
     f.record("ghcr.io/acme/base-py:latest", &digest('c'), &day(-1));
     f.record("ghcr.io/acme/base-py:latest", &digest('d'), &day(0));
     let v = f.reconcile(&day(0), &[]);
-    assert_eq!(v["triggers"][0]["pipeline_id"], 1000);
+    assert_eq!(v["triggers"][0]["pipelineId"], 1000);
     for hour in ["12:00", "18:00"] {
         let v = f.reconcile(&day_at(0, hour), &[]);
         assert_eq!(v["polled"][0]["status"], "running");
     }
-    assert_eq!(
-        f.status()["svc-a"]["rebuild_detail"]["give_up_at"],
-        json!(day(1))
-    );
+    assert_eq!(f.status()["svc-a"]["rebuild"]["giveUpAt"], json!(day(1)));
     // A day after the trigger: no outcome, a failed attempt.
     let out = f.exec(f.cmd(&["reconcile", "--now", &day(1)]));
     assert_eq!(out.status.code(), Some(0));
@@ -215,7 +208,7 @@ fn a_pipeline_that_stays_running_is_given_up_after_build_timeout_and_retried() {
         )
     );
     let v = f.reconcile(&day_at(1, "10:05"), &[]);
-    assert_eq!(v["triggers"][0]["pipeline_id"], 1001);
+    assert_eq!(v["triggers"][0]["pipelineId"], 1001);
     f.reconcile(&day_at(1, "11:00"), &[]);
     assert_eq!(f.rebuild("svc-a")["status"], "monitoring");
     let pipelines = f
@@ -284,7 +277,7 @@ fn an_old_enterprise_server_is_asked_again_without_run_details_and_the_run_found
     python_update(&f);
     let v = f.reconcile(&day(7), &[]);
     assert_eq!(
-        (&v["triggers"][0]["result"], &v["triggers"][0]["run_id"]),
+        (&v["triggers"][0]["result"], &v["triggers"][0]["runId"]),
         (&json!("triggered"), &Value::Null)
     );
     // One refused dispatch, one accepted: one run, no duplicate.
@@ -304,7 +297,7 @@ fn an_old_enterprise_server_is_asked_again_without_run_details_and_the_run_found
     // The next reconcile finds the run by its dispatch id in the run list, and closes it.
     let v = f.reconcile(&day_at(7, "11:00"), &[]);
     assert_eq!(
-        (&v["polled"][0]["run_id"], &v["polled"][0]["state"]),
+        (&v["polled"][0]["runId"], &v["polled"][0]["state"]),
         (&json!(5000), &json!("succeeded"))
     );
     let list = f
@@ -457,18 +450,15 @@ fn weeks_of_failing_hanging_and_succeeding_builds_end_with_every_image_rebuilt_o
     // Every image is back to monitoring, or failed with a reason and the run's page.
     let status = f.status();
     for name in ["base-py", "svc-a", "top"] {
-        assert_eq!(
-            status[name]["rebuild_detail"]["status"], "monitoring",
-            "{name}"
-        );
+        assert_eq!(status[name]["rebuild"]["status"], "monitoring", "{name}");
     }
-    let svc_b = &status["svc-b"]["rebuild_detail"];
+    let svc_b = &status["svc-b"]["rebuild"];
     assert_eq!(
         (&svc_b["status"], &svc_b["attempts"]),
         (&json!("failed"), &json!(3))
     );
     assert!(
-        svc_b["last_error"].as_str().unwrap().contains("cancelled"),
+        svc_b["lastError"].as_str().unwrap().contains("cancelled"),
         "{svc_b}"
     );
     // Each change that served its delay was built once: base-py on python's digest, svc-a

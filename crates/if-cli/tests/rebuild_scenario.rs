@@ -25,7 +25,7 @@ fn a_base_image_update_rebuilds_the_chain_then_the_diamond_once_each() {
         (v["outcome"].clone(), v["scheduled"].clone()),
         (json!("baseline"), json!([]))
     );
-    assert_eq!(f.status()["base-py"]["rebuild"], "monitoring");
+    assert_eq!(f.status()["base-py"]["rebuild"]["status"], "monitoring");
 
     // Day 0: a new digest schedules base-py after its rebuildDelay (7d).
     let v = f.record("python:3.12-slim", &new, &day(0));
@@ -33,7 +33,7 @@ fn a_base_image_update_rebuilds_the_chain_then_the_diamond_once_each() {
     assert_eq!(v["scheduled"], json!([{"image": "base-py", "at": day(7)}]));
     let r = f.rebuild("base-py");
     assert_eq!(r["status"], "pending");
-    assert_eq!(r["scheduled_for"], day(7));
+    assert_eq!(r["scheduledFor"], day(7));
     assert_eq!(r["causes"], 1);
     assert_eq!(
         r["reason"],
@@ -41,7 +41,7 @@ fn a_base_image_update_rebuilds_the_chain_then_the_diamond_once_each() {
     );
     assert!(
         f.status_line("base-py")
-            .contains("rebuild pending until 2026-03-17T10:00:00Z")
+            .contains("  pending     2026-03-17T10:00:00Z  ")
     );
 
     // The plan: base-py at day 7, svc-a right after it (cascadeDelay 0m), svc-b a day later
@@ -60,7 +60,7 @@ fn a_base_image_update_rebuilds_the_chain_then_the_diamond_once_each() {
     assert_eq!(
         plan,
         json!({
-            "base": "python-3.12-slim", "at": day(0), "pinned": [], "stuck": [], "running": [],
+            "schemaVersion": 1, "base": "python-3.12-slim", "at": day(0), "pinned": [], "stuck": [], "running": [],
             "steps": [
                 step(&day(7), "base-py", json!(["python-3.12-slim"])),
                 step(&day(7), "svc-a", json!(["base-py"])),
@@ -115,11 +115,11 @@ fn a_base_image_update_rebuilds_the_chain_then_the_diamond_once_each() {
     );
     let r = f.rebuild("base-py");
     assert_eq!(
-        (&r["status"], &r["triggered_at"]),
+        (&r["status"], &r["triggeredAt"]),
         (&json!("triggered"), &json!(day(7)))
     );
     assert_eq!(
-        (&r["scheduled_for"], &r["causes"]),
+        (&r["scheduledFor"], &r["causes"]),
         (&Value::Null, &json!(0))
     );
 
@@ -164,7 +164,7 @@ fn a_base_image_update_rebuilds_the_chain_then_the_diamond_once_each() {
     assert_eq!(v["triggers"].as_array().unwrap().len(), 1, "{v}");
     let t = &v["triggers"][0];
     assert_eq!(
-        (&t["image"], &t["job"], &t["pipeline_id"]),
+        (&t["image"], &t["job"], &t["pipelineId"]),
         (&json!("svc-a"), &json!("build-svc-a"), &json!(1000))
     );
     assert_eq!(
@@ -194,8 +194,8 @@ fn a_base_image_update_rebuilds_the_chain_then_the_diamond_once_each() {
         svc_a.rebuild_history.last().unwrap().pipeline_id,
         Some(1000)
     );
-    assert!(f.status_line("top").contains("rebuild monitoring"));
-    assert_eq!(f.rebuild("svc-b")["scheduled_for"], day_at(8, "12:00"));
+    assert!(f.status_line("top").contains("  monitoring  "));
+    assert_eq!(f.rebuild("svc-b")["scheduledFor"], day_at(8, "12:00"));
 
     // svc-a is built: top gets its first cause but waits for svc-b.
     let at_a = day_at(7, "15:00");
@@ -243,7 +243,11 @@ fn a_base_image_update_rebuilds_the_chain_then_the_diamond_once_each() {
         .find(|r| r["name"] == "top")
         .unwrap();
     assert_eq!(
-        top["waiting"], "waits for svc-b to be rebuilt first",
+        (&top["rebuild"]["waiting"], &top["rebuild"]["blockedBy"]),
+        (
+            &json!("waits for svc-b to be rebuilt first"),
+            &json!(["svc-b"])
+        ),
         "{top}"
     );
     let reqs = f.requests();
@@ -304,10 +308,7 @@ fn a_base_image_update_rebuilds_the_chain_then_the_diamond_once_each() {
     assert_eq!(f.requests().len(), 4);
     let status = f.status();
     for name in ["base-py", "svc-a", "svc-b", "top"] {
-        assert_eq!(
-            status[name]["rebuild_detail"]["status"], "monitoring",
-            "{name}"
-        );
+        assert_eq!(status[name]["rebuild"]["status"], "monitoring", "{name}");
     }
     let top = f.image_state("top");
     let last = top.rebuild_history.last().unwrap();
@@ -334,7 +335,7 @@ fn a_digest_seen_while_a_rebuild_waits_is_built_next_after_its_own_delay() {
     assert_eq!(v["scheduled"], json!([{"image": "base-py", "at": day(10)}]));
     let r = f.rebuild("base-py");
     assert_eq!(
-        (&r["causes"], &r["scheduled_for"]),
+        (&r["causes"], &r["scheduledFor"]),
         (&json!(2), &json!(day(7)))
     );
 

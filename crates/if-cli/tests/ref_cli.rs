@@ -20,6 +20,7 @@ fn prints_exactly_the_documented_object() {
     assert_eq!(
         v,
         serde_json::json!({
+            "schemaVersion": 1,
             "registry": "docker.io",
             "repository": "library/node",
             "tag": "22",

@@ -105,6 +105,27 @@ pub fn closest<'a>(word: &str, known: &[&'a str]) -> Option<&'a str> {
         .map(|(_, k)| k)
 }
 
+/// The name of `known` closest to `name` by edit distance (the rule of [`closest`]), ties
+/// going to the first by name so the answer does not depend on order. `known` is walked once.
+pub fn closest_name<'a>(name: &str, known: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
+    let lower = name.to_ascii_lowercase();
+    known
+        .into_iter()
+        .map(|k| (edit_distance(&lower, &k.to_ascii_lowercase()), k))
+        .filter(|(d, k)| *d <= (k.chars().count() / 3).max(2))
+        .min_by(|(d1, k1), (d2, k2)| d1.cmp(d2).then(k1.cmp(k2)))
+        .map(|(_, k)| k)
+}
+
+/// The one message for a name that names no image, wherever a name is looked up:
+/// "no such image `x`", with "(did you mean `y`?)" when a close name is known.
+pub fn no_such_image(name: &str, suggestion: Option<&str>) -> String {
+    match suggestion {
+        Some(k) => format!("no such image `{name}` (did you mean `{k}`?)"),
+        None => format!("no such image `{name}`"),
+    }
+}
+
 /// Levenshtein distance over characters.
 fn edit_distance(a: &str, b: &str) -> usize {
     let b: Vec<char> = b.chars().collect();
@@ -123,6 +144,20 @@ fn edit_distance(a: &str, b: &str) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn no_such_image_suggests_the_closest_name() {
+        let known = ["svc-a", "svc-b", "base-py"];
+        let hint = closest_name("base-pi", known);
+        assert_eq!(
+            no_such_image("base-pi", hint),
+            "no such image `base-pi` (did you mean `base-py`?)"
+        );
+        // A tie goes to the first by name, so the message does not depend on order.
+        assert_eq!(closest_name("svc-c", ["svc-b", "svc-a"]), Some("svc-a"));
+        assert_eq!(closest_name("zzzzzzzz", known), None);
+        assert_eq!(no_such_image("zzzzzzzz", None), "no such image `zzzzzzzz`");
+    }
 
     #[test]
     fn display_is_path_line_col() {

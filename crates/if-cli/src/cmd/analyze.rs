@@ -69,12 +69,17 @@ pub fn parse_time(s: &str) -> Result<Timestamp, String> {
     Timestamp::parse(s).map_err(|e| e.to_string())
 }
 
-/// The time of the run: `--now`, or the clock.
+/// The time of the run: `--now`, or the clock in whole seconds (every time the tool shows
+/// or writes is whole seconds).
 pub fn now_or_clock(now: Option<Timestamp>) -> Timestamp {
-    now.unwrap_or_else(|| Timestamp::from(time::OffsetDateTime::now_utc()))
+    now.unwrap_or_else(|| {
+        let t = time::OffsetDateTime::now_utc();
+        Timestamp::from(t.replace_nanosecond(0).unwrap_or(t))
+    })
 }
 
 #[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
 struct Report {
     changes: Vec<String>,
     written: Vec<String>,
@@ -108,7 +113,14 @@ pub fn execute(root: &Path, args: &Args) -> Result<(Vec<String>, Vec<String>), C
     let selected: Vec<&if_model::enrollment::ImageEntry> = match &args.image {
         Some(name) => vec![factory.enrollment.get(name).ok_or_else(|| {
             CliError::Input(format!(
-                "no image `{name}` in {}",
+                "{}; not in {}",
+                if_model::diag::no_such_image(
+                    name,
+                    if_model::diag::closest_name(
+                        name,
+                        factory.enrollment.images().iter().map(|e| e.name.as_str())
+                    )
+                ),
                 load::images_path(root).display()
             ))
         })?],

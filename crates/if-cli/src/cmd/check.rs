@@ -69,6 +69,7 @@ impl Checked<'_> {
 }
 
 #[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
 struct Row<'a> {
     image: &'a str,
     role: &'static str,
@@ -87,6 +88,7 @@ struct Row<'a> {
 /// One host that answered: requests made to it and the lowest rate-limit headroom it
 /// reported.
 #[derive(Serialize, Default)]
+#[serde(rename_all = "camelCase")]
 struct Host {
     host: String,
     requests: u64,
@@ -94,6 +96,7 @@ struct Host {
 }
 
 #[derive(Serialize, Clone, Copy)]
+#[serde(rename_all = "camelCase")]
 struct Limit {
     limit: u64,
     remaining: u64,
@@ -101,6 +104,7 @@ struct Limit {
 }
 
 #[derive(Serialize, Default)]
+#[serde(rename_all = "camelCase")]
 struct Summary {
     checked: usize,
     baseline: usize,
@@ -114,6 +118,7 @@ struct Summary {
 }
 
 #[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
 struct Report<'a> {
     now: String,
     dry_run: bool,
@@ -144,10 +149,7 @@ pub fn run(cli: &Cli, args: &Args) -> Result<Outcome, CliError> {
     for c in &mut checked {
         let owner = &c.monitor.owner;
         let Some(subject) = index.resolve(owner) else {
-            c.found = Err(rebuild::EngineError::UnknownImage {
-                reference: owner.clone(),
-            }
-            .to_string());
+            c.found = Err(index.unknown(owner).to_string());
             continue;
         };
         c.previous = current_digest(&world, &subject);
@@ -217,11 +219,7 @@ fn chosen<'a>(
         let owner = index
             .resolve(name)
             .map(|s| s.name().to_string())
-            .ok_or_else(|| {
-                CliError::Input(format!(
-                    "--image `{name}` is neither an enrolled image nor a base image of this factory"
-                ))
-            })?;
+            .ok_or_else(|| CliError::Input(format!("--image: {}", index.unknown(name))))?;
         if !monitors.iter().any(|m| m.owner == owner) {
             return Err(CliError::Input(format!(
                 "--image `{name}` is not watched: the factory builds it and no image is built on it (see `image-factory generate`)"

@@ -9,6 +9,17 @@ use crate::cli::{Cli, Format};
 use crate::exit::{CliError, Outcome};
 use crate::output;
 
+/// The report in the CLI's JSON (camelCase, `docs/json.md`); the golden files keep the
+/// library's own keys.
+#[derive(serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Json<'a> {
+    valid: bool,
+    error: Option<&'a str>,
+    stages: &'a [if_dockerfile::ReportStage],
+    base_images: &'a [String],
+}
+
 /// Arguments of `dockerfile`.
 #[derive(Debug, Clone, clap::Args)]
 pub struct Args {
@@ -41,7 +52,12 @@ pub fn run(cli: &Cli, args: &Args) -> Result<Outcome, CliError> {
     let (text, analysis) = analyze_bytes(&bytes, &build_args);
     let report = analysis.report(&text);
     if cli.format == Format::Json {
-        output::print_json(&report)?;
+        output::print_json(&Json {
+            valid: report.valid,
+            error: report.error.as_deref(),
+            stages: &report.stages,
+            base_images: &report.base_images,
+        })?;
         return Ok(Outcome::Ok);
     }
     let path = args.file.display();

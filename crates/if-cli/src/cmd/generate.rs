@@ -202,8 +202,12 @@ fn prepare(
             || factory.images.iter().any(|(_, s)| &s.name == name)
             || factory.bases.iter().any(|(_, s)| &s.name == name);
         if !known {
+            let names = (factory.enrollment.images().iter().map(|e| e.name.as_str()))
+                .chain(factory.images.iter().map(|(_, s)| s.name.as_str()))
+                .chain(factory.bases.iter().map(|(_, s)| s.name.as_str()));
             return Err(CliError::Input(format!(
-                "no image or base image named `{name}` in the factory"
+                "{}; neither an image nor a base image of the factory",
+                if_model::diag::no_such_image(name, if_model::diag::closest_name(name, names))
             )));
         }
     }
@@ -244,6 +248,7 @@ struct Report {
 }
 
 #[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
 struct ResourceRef {
     kind: &'static str,
     name: String,

@@ -23,6 +23,7 @@ pub struct Args {
 }
 
 #[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
 struct Step<'a> {
     at: String,
     image: &'a str,
@@ -31,6 +32,7 @@ struct Step<'a> {
 }
 
 #[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
 struct Stuck<'a> {
     image: &'a str,
     why: &'a str,

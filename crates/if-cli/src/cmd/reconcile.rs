@@ -63,6 +63,7 @@ pub struct ExpediteArgs {
 }
 
 #[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
 struct TriggerRow<'a> {
     image: &'a str,
     provider: &'a str,
@@ -84,6 +85,7 @@ struct TriggerRow<'a> {
 }
 
 #[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
 struct WaitRow<'a> {
     image: &'a str,
     until: Option<String>,
@@ -92,6 +94,7 @@ struct WaitRow<'a> {
 }
 
 #[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
 struct Report<'a> {
     now: String,
     dry_run: bool,

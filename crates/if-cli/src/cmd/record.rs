@@ -74,6 +74,7 @@ pub fn parse_digest(s: &str) -> Result<Digest, String> {
 }
 
 #[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
 struct Report<'a> {
     subject: &'a str,
     outcome: &'a str,
@@ -86,6 +87,7 @@ struct Report<'a> {
 
 /// One image a recorded digest scheduled, and when it becomes due.
 #[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
 pub(crate) struct Scheduled<'a> {
     image: &'a str,
     at: String,

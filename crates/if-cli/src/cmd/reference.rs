@@ -15,6 +15,7 @@ pub struct Args {
 }
 
 #[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
 struct Parts<'a> {
     registry: &'a str,
     repository: &'a str,

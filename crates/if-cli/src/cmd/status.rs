@@ -1,4 +1,7 @@
-//! `image-factory status`: one line per enrolled, archived and base image.
+//! `image-factory status`: one row per enrolled, archived and base image, as JSON (the rows
+//! below) or as a table (`table`).
+
+mod table;
 
 use if_model::factory::Factory;
 use serde::Serialize;
@@ -10,19 +13,35 @@ use crate::{load, output};
 /// Arguments of `status`.
 #[derive(Debug, Clone, clap::Args)]
 pub struct Args {
-    /// The time to judge pending rebuilds at, RFC 3339 (default: the clock).
+    /// The time to judge pending rebuilds at and to count relative times from, RFC 3339
+    /// (default: the clock).
     #[arg(long, value_name = "TIME", value_parser = crate::cmd::analyze::parse_time)]
     pub now: Option<if_model::timestamp::Timestamp>,
+    /// Show exact times (RFC 3339, UTC) instead of relative ones ("in 3d", "2h ago").
+    #[arg(long)]
+    pub utc: bool,
+    /// Show everything on one line per image, nothing cut to the terminal's width.
+    #[arg(long)]
+    pub wide: bool,
 }
 
-/// One row of the status table.
+/// The `status` report.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Report<'a> {
+    images: &'a [Row],
+}
+
+/// One row of the status report (`docs/json.md`, `status`).
 #[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
 pub struct Row {
     /// Image name (state name for base images).
     pub name: String,
-    /// `managed`, `external`, `base`; `archived`/`removed` when no longer in use.
+    /// `managed`, `external`, `base`; `archived`/`removed` when no longer in use,
+    /// `unenrolled`, `damaged`.
     pub kind: String,
-    /// The image reference.
+    /// The image reference (the state file's path for a damaged one).
     pub image: String,
     /// Base images (state names), for enrolled images.
     pub base_images: Vec<String>,
@@ -30,38 +49,77 @@ pub struct Row {
     pub dependents: Vec<String>,
     /// Current digest.
     pub digest: Option<String>,
-    /// Rebuild state (`monitoring` when none recorded), with its time.
-    pub rebuild: String,
-    /// The rebuild's details (enrolled images with a rebuild state).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub rebuild_detail: Option<RebuildDetail>,
+    /// The rebuild (images; `null` for base images and damaged files).
+    pub rebuild: Option<Rebuild>,
     /// Base images pinned by digest in the Dockerfile whose upstream digest moved on: the pin
     /// needs a bump (a rebuild would not change the image).
-    #[serde(skip_serializing_if = "Vec::is_empty")]
     pub pins_to_bump: Vec<String>,
-    /// What a pending rebuild waits for at `--now` (ancestors, a cycle), or `due now`.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub waiting: Option<String>,
-    /// Discovery status and last discovery time (enrolled images).
-    pub discovery: Option<String>,
-    /// When discovery last changed something.
-    pub last_discovery: Option<String>,
+    /// Discovery of the base images (images that were analysed).
+    pub discovery: Option<Discovery>,
+    /// When the registry was last asked for the digest (base images).
+    pub last_checked: Option<String>,
     /// Why the last registry check (`check`) failed, and since when.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub check_error: Option<String>,
+    pub check_error: Option<CheckError>,
+    /// Why a damaged state file cannot be read.
+    pub problem: Option<String>,
 }
 
-/// What waits for an image's rebuild, and what went wrong.
+/// The closed set of rebuild states.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RebuildStatus {
+    /// Nothing waits (also a state the engine does not know, which it treats the same).
+    Monitoring,
+    /// A rebuild waits for its delay (or a retry).
+    Pending,
+    /// The delay is over and a person must trigger it (`autoRebuild: false`).
+    Due,
+    /// A build runs.
+    Triggered,
+    /// Triggering failed every attempt.
+    Failed,
+    /// The image is no longer enrolled.
+    Archived,
+}
+
+impl RebuildStatus {
+    fn of(text: Option<&str>) -> RebuildStatus {
+        match text {
+            Some("pending") => RebuildStatus::Pending,
+            Some("due") => RebuildStatus::Due,
+            Some("triggered") => RebuildStatus::Triggered,
+            Some("failed") => RebuildStatus::Failed,
+            _ => RebuildStatus::Monitoring,
+        }
+    }
+
+    /// The word of the text table and the JSON.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RebuildStatus::Monitoring => "monitoring",
+            RebuildStatus::Pending => "pending",
+            RebuildStatus::Due => "due",
+            RebuildStatus::Triggered => "triggered",
+            RebuildStatus::Failed => "failed",
+            RebuildStatus::Archived => "archived",
+        }
+    }
+}
+
+/// An image's rebuild: its state, times and reasons, each in its own field.
 #[derive(Debug, Serialize)]
-pub struct RebuildDetail {
-    /// `monitoring`, `pending`, `due`, `triggered`, `failed`.
-    pub status: String,
-    /// When the pending rebuild becomes due.
+#[serde(rename_all = "camelCase")]
+pub struct Rebuild {
+    /// The state.
+    pub status: RebuildStatus,
+    /// When the pending rebuild becomes (or became) due.
     pub scheduled_for: Option<String>,
     /// Why (all causes).
     pub reason: Option<String>,
     /// Causes joined into the pending rebuild.
     pub causes: usize,
+    /// What asked for it (`base-image-update`, `cascade`, `manual`, `expedite`).
+    pub triggered_by: Option<String>,
     /// When the running build was triggered (`triggered`).
     pub triggered_at: Option<String>,
     /// Failed trigger attempts.
@@ -78,74 +136,73 @@ pub struct RebuildDetail {
     pub run_error: Option<String>,
     /// When the running build is given up if it has no outcome by then (`buildTimeout`).
     pub give_up_at: Option<String>,
+    /// Whether the next `reconcile` triggers it (judged at `--now`).
+    pub due_now: bool,
+    /// Internal ancestors it waits for beyond its own schedule (at `--now`).
+    pub blocked_by: Vec<String>,
+    /// What it waits for beyond its own schedule, for people (at `--now`).
+    pub waiting: Option<String>,
 }
 
-fn detail(
+/// The discovery of an image's base images.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Discovery {
+    /// The state file's `discoveryStatus`.
+    pub status: String,
+    /// Why it failed.
+    pub error: Option<String>,
+    /// When discovery last changed something.
+    pub at: Option<String>,
+}
+
+/// A failed registry check.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CheckError {
+    /// What went wrong.
+    pub message: String,
+    /// Since when checks fail.
+    pub since: Option<String>,
+}
+
+fn rebuild(
     enrollment: &if_model::enrollment::Enrollment,
     s: &if_model::state::ImageState,
-) -> Option<(String, RebuildDetail)> {
-    let r = s.rebuild_state.as_ref()?;
-    let status = r.status.clone()?;
-    let open = (status == "triggered")
+    archived: bool,
+) -> Rebuild {
+    let r = s.rebuild_state.as_ref();
+    let status = match r.and_then(|r| r.status.as_deref()) {
+        _ if archived => RebuildStatus::Archived,
+        text => RebuildStatus::of(text),
+    };
+    let open = (status == RebuildStatus::Triggered)
         .then(|| s.rebuild_history.iter().rev().find(|h| h.success.is_none()))
         .flatten();
-    let triggered_at = open.and_then(|h| h.triggered_at);
     let give_up_at = open.and_then(|h| if_state::rebuild::give_up_at(enrollment, &s.name, h));
     // The running build's page, else the last build's (a failed one says where to look).
     let run_url = open
         .or_else(|| s.rebuild_history.last())
         .and_then(|h| h.run_url.clone());
-    let summary = match status.as_str() {
-        "triggered" => {
-            let mut line = match triggered_at {
-                Some(t) => format!("triggered at {t}"),
-                None => status.clone(),
-            };
-            if let Some(st) = open.and_then(|h| h.run_status.as_deref()) {
-                line.push_str(&format!(", {st}"));
-            }
-            if let Some(url) = &run_url {
-                line.push_str(&format!(" {url}"));
-            }
-            if let Some(e) = open.and_then(|h| h.run_error.as_deref()) {
-                line.push_str(&format!(" (state unknown: {e})"));
-            }
-            if let Some(t) = give_up_at {
-                line.push_str(&format!(", given up at {t}"));
-            }
-            line
-        }
-        "failed" => format!(
-            "failed after {} attempts: {}",
-            r.attempts.unwrap_or(0),
-            r.last_error.as_deref().unwrap_or("-")
-        ),
-        _ => match (r.next_attempt_at, r.rebuild_scheduled_for) {
-            (Some(n), _) => format!(
-                "{status}, retry at {n} (attempt {} failed: {})",
-                r.attempts.unwrap_or(0),
-                r.last_error.as_deref().unwrap_or("-")
-            ),
-            (None, Some(t)) if status == "due" => format!("due since {t}"),
-            (None, Some(t)) => format!("{status} until {t}"),
-            (None, None) => status.clone(),
-        },
-    };
-    let detail = RebuildDetail {
+    let text = |t: Option<if_model::timestamp::Timestamp>| t.map(|t| t.to_string());
+    Rebuild {
         status,
-        scheduled_for: r.rebuild_scheduled_for.map(|t| t.to_string()),
-        reason: r.rebuild_reason.clone(),
-        causes: r.causes.len(),
-        triggered_at: triggered_at.map(|t| t.to_string()),
-        attempts: r.attempts,
-        last_error: r.last_error.clone(),
-        next_attempt_at: r.next_attempt_at.map(|t| t.to_string()),
+        scheduled_for: text(r.and_then(|r| r.rebuild_scheduled_for)),
+        reason: r.and_then(|r| r.rebuild_reason.clone()),
+        causes: r.map_or(0, |r| r.causes.len()),
+        triggered_by: r.and_then(|r| r.triggered_by.clone()),
+        triggered_at: text(open.and_then(|h| h.triggered_at)),
+        attempts: r.and_then(|r| r.attempts),
+        last_error: r.and_then(|r| r.last_error.clone()),
+        next_attempt_at: text(r.and_then(|r| r.next_attempt_at)),
         run_url,
         run_status: open.and_then(|h| h.run_status.clone()),
         run_error: open.and_then(|h| h.run_error.clone()),
-        give_up_at: give_up_at.map(|t| t.to_string()),
-    };
-    Some((summary, detail))
+        give_up_at: text(give_up_at),
+        due_now: false,
+        blocked_by: Vec::new(),
+        waiting: None,
+    }
 }
 
 /// The rows of a factory, enrolled images first (in file order), then base images by name.
@@ -171,10 +228,10 @@ pub fn rows(f: &Factory) -> Vec<Row> {
             (None, Some(_)) => "external".to_string(),
             (None, None) => "unenrolled".to_string(),
         };
-        let (rebuild, rebuild_detail) = match detail(&f.enrollment, s) {
-            Some((summary, d)) => (Some(summary), Some(d)),
-            None => (None, None),
-        };
+        let archived = matches!(
+            s.status.as_deref(),
+            Some(if_state::analyze::ARCHIVED | if_state::analyze::REMOVED)
+        );
         let pins_to_bump = s
             .base_image_pins
             .iter()
@@ -196,19 +253,16 @@ pub fn rows(f: &Factory) -> Vec<Row> {
             base_images: s.base_images.clone(),
             dependents: s.dependent_images.clone(),
             digest: s.current_digest.as_ref().map(ToString::to_string),
-            rebuild: rebuild.unwrap_or_else(|| "monitoring".to_string()),
-            rebuild_detail,
+            rebuild: Some(rebuild(&f.enrollment, s, archived)),
             pins_to_bump,
-            waiting: None,
-            discovery: s
-                .discovery_status
-                .clone()
-                .map(|st| match &s.discovery_error {
-                    Some(e) => format!("{st}: {e}"),
-                    None => st,
-                }),
-            last_discovery: s.last_discovery.map(|t| t.to_string()),
+            discovery: s.discovery_status.clone().map(|status| Discovery {
+                status,
+                error: s.discovery_error.clone(),
+                at: s.last_discovery.map(|t| t.to_string()),
+            }),
+            last_checked: None,
             check_error: check_error(s.check_error.as_deref(), s.check_error_since),
+            problem: None,
         });
     }
     let mut bases: Vec<_> = f.bases.iter().map(|(_, b)| b).collect();
@@ -221,13 +275,12 @@ pub fn rows(f: &Factory) -> Vec<Row> {
             base_images: Vec::new(),
             dependents: b.dependent_images.clone(),
             digest: b.current_digest.as_ref().map(ToString::to_string),
-            rebuild: "-".to_string(),
-            rebuild_detail: None,
+            rebuild: None,
             pins_to_bump: Vec::new(),
-            waiting: None,
             discovery: None,
-            last_discovery: b.last_checked.map(|t| t.to_string()),
+            last_checked: b.last_checked.map(|t| t.to_string()),
             check_error: check_error(b.check_error.as_deref(), b.check_error_since),
+            problem: None,
         });
     }
     rows
@@ -236,10 +289,10 @@ pub fn rows(f: &Factory) -> Vec<Row> {
 fn check_error(
     error: Option<&str>,
     since: Option<if_model::timestamp::Timestamp>,
-) -> Option<String> {
-    error.map(|e| match since {
-        Some(t) => format!("{e} (since {t})"),
-        None => e.to_string(),
+) -> Option<CheckError> {
+    error.map(|e| CheckError {
+        message: e.to_string(),
+        since: since.map(|t| t.to_string()),
     })
 }
 
@@ -250,16 +303,31 @@ fn explain_waits(factory: &Factory, rows: &mut [Row], now: if_model::timestamp::
     let mut world = if_state::rebuild::current(factory);
     let policy = if_state::rebuild::Policy::default();
     let decision = if_state::rebuild::reconcile(&factory.enrollment, &mut world, now, &policy);
+    let at: std::collections::HashMap<String, usize> = rows
+        .iter()
+        .enumerate()
+        .map(|(i, r)| (r.name.clone(), i))
+        .collect();
+    fn rebuild_of<'r>(
+        rows: &'r mut [Row],
+        at: &std::collections::HashMap<String, usize>,
+        name: &str,
+    ) -> Option<&'r mut Rebuild> {
+        at.get(name)
+            .and_then(|i| rows.get_mut(*i))
+            .and_then(|r| r.rebuild.as_mut())
+    }
     for w in decision.waiting.iter().filter(|w| w.until.is_none()) {
-        if let Some(r) = rows.iter_mut().find(|r| r.name == w.image)
-            && r.rebuild.starts_with("pending")
+        if let Some(r) = rebuild_of(rows, &at, &w.image)
+            && r.status == RebuildStatus::Pending
         {
             r.waiting = Some(w.why.clone());
+            r.blocked_by.clone_from(&w.blocked_by);
         }
     }
     for t in &decision.triggers {
-        if let Some(r) = rows.iter_mut().find(|r| r.name == t.image) {
-            r.waiting = Some("due now: the next `reconcile` triggers it".to_string());
+        if let Some(r) = rebuild_of(rows, &at, &t.image) {
+            r.due_now = true;
         }
     }
 }
@@ -278,13 +346,12 @@ fn damaged_row(d: &load::Damaged) -> Row {
         base_images: Vec::new(),
         dependents: Vec::new(),
         digest: None,
-        rebuild: "-".to_string(),
-        rebuild_detail: None,
+        rebuild: None,
         pins_to_bump: Vec::new(),
-        waiting: Some(format!("state file cannot be read: {why}")),
         discovery: None,
-        last_discovery: None,
+        last_checked: None,
         check_error: None,
+        problem: Some(format!("state file cannot be read: {why}")),
     }
 }
 
@@ -293,52 +360,21 @@ pub fn run(cli: &Cli, args: &Args) -> Result<Outcome, CliError> {
     super::text_or_json(cli)?;
     let loaded = load::load_checked(&cli.root)?;
     let factory = loaded.factory;
+    let now = crate::cmd::analyze::now_or_clock(args.now);
     let mut rows = rows(&factory);
-    explain_waits(
-        &factory,
-        &mut rows,
-        crate::cmd::analyze::now_or_clock(args.now),
-    );
+    explain_waits(&factory, &mut rows, now);
     rows.extend(loaded.damaged.iter().map(damaged_row));
     if cli.format == Format::Json {
-        output::print_json(&serde_json::json!({ "images": rows }))?;
+        output::print_json(&Report { images: &rows })?;
         return Ok(Outcome::Ok);
     }
-    for r in &rows {
-        let short = |d: &Option<String>| {
-            d.as_deref()
-                .map_or("-".to_string(), |d| d.chars().take(19).collect())
-        };
-        let mut line = format!("{:<24} {:<9} {}", r.name, r.kind, r.image);
-        if !r.base_images.is_empty() {
-            line.push_str(&format!("  FROM {}", r.base_images.join(", ")));
-        }
-        if !r.dependents.is_empty() {
-            line.push_str(&format!("  <- {}", r.dependents.join(", ")));
-        }
-        line.push_str(&format!("  digest {}", short(&r.digest)));
-        if r.rebuild != "-" {
-            line.push_str(&format!("  rebuild {}", r.rebuild));
-        }
-        if let Some(w) = &r.waiting {
-            line.push_str(&format!(" ({w})"));
-        }
-        if !r.pins_to_bump.is_empty() {
-            line.push_str(&format!(
-                "  pin of {} needs a bump",
-                r.pins_to_bump.join(", ")
-            ));
-        }
-        if let Some(d) = &r.discovery {
-            line.push_str(&format!("  discovery {d}"));
-        }
-        if let Some(t) = &r.last_discovery {
-            line.push_str(&format!(" @ {t}"));
-        }
-        if let Some(e) = &r.check_error {
-            line.push_str(&format!("  check failed: {e}"));
-        }
-        println!("{}", output::escape_controls(&line));
+    let style = table::Style {
+        now,
+        utc: args.utc,
+        width: (!args.wide).then(table::width),
+    };
+    for line in table::render(&rows, &style) {
+        output::line(line);
     }
     Ok(Outcome::Ok)
 }

@@ -15,12 +15,14 @@ use crate::{load, output};
 pub struct Args {}
 
 #[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
 struct Report<'a> {
     valid: bool,
     problems: Vec<Problem<'a>>,
 }
 
 #[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
 struct Problem<'a> {
     file: &'a str,
     line: u32,

@@ -55,6 +55,15 @@ pub fn copy_tree(from: &Path, to: &Path, skip: &dyn Fn(&Path) -> bool) {
     }
 }
 
+/// A copy of the repository's example factory (`image-factory/`, its committed state
+/// included) in a temporary directory, and the copy's root.
+pub fn example_factory() -> (tempfile::TempDir, PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("image-factory");
+    copy_tree(&workspace().join("image-factory"), &root, &|_| false);
+    (dir, root)
+}
+
 /// stdout of a finished command as text.
 pub fn stdout(out: &std::process::Output) -> String {
     String::from_utf8(out.stdout.clone()).unwrap()

@@ -146,9 +146,9 @@ impl Factory {
         self.json(&record_update(image, digest, now))
     }
 
-    /// The `status` text line of `name`.
+    /// The `status --wide --utc` text line of `name` (everything on it, exact times).
     pub fn status_line(&self, name: &str) -> String {
-        let text = self.ok(&["status"]);
+        let text = self.ok(&["status", "--wide", "--utc"]);
         let line = text.lines().find(|l| l.starts_with(&format!("{name} ")));
         line.unwrap_or_else(|| panic!("no {name} in {text}"))
             .to_string()
@@ -156,7 +156,12 @@ impl Factory {
 
     /// `status --format json`: the row of every image and base image, by name.
     pub fn status(&self) -> BTreeMap<String, Value> {
-        let v = self.json(&["status"]);
+        self.status_with(&[])
+    }
+
+    /// `status --format json EXTRA`: the row of every image and base image, by name.
+    pub fn status_with(&self, extra: &[&str]) -> BTreeMap<String, Value> {
+        let v = self.json(&[&["status"][..], extra].concat());
         v["images"]
             .as_array()
             .unwrap()
@@ -165,10 +170,9 @@ impl Factory {
             .collect()
     }
 
-    /// `status --format json` of one image: its `rebuild_detail` (`null` when monitoring
-    /// without a recorded rebuild state).
+    /// `status --format json` of one image: its `rebuild` (`null` for a base image).
     pub fn rebuild(&self, name: &str) -> Value {
-        self.status()[name]["rebuild_detail"].clone()
+        self.status()[name]["rebuild"].clone()
     }
 
     /// The parsed state file of image `name`.
@@ -230,7 +234,7 @@ impl Factory {
 
 /// A row of `waiting` in a `reconcile --format json` report.
 pub fn waiting(image: &str, until: Option<&str>, blocked_by: &[&str], why: &str) -> Value {
-    json!({"image": image, "until": until, "blocked_by": blocked_by, "why": why})
+    json!({"image": image, "until": until, "blockedBy": blocked_by, "why": why})
 }
 
 /// The names of the inputs every build gets.

@@ -13,7 +13,7 @@ use super::outcome::{give_up_at, time_out};
 use super::record::add_cause;
 use super::{
     BY_EXPEDITE, BY_MANUAL, DUE, EngineError, FAILED, PENDING, Policy, Subject, TRIGGERED, Trigger,
-    entries, refresh, resolve,
+    entries, refresh,
 };
 use crate::analyze::Analysis;
 
@@ -380,9 +380,7 @@ pub fn manual(
 ) -> Result<Trigger, EngineError> {
     let entry = enrollment
         .get(name)
-        .ok_or_else(|| EngineError::NotEnrolled {
-            name: name.to_string(),
-        })?;
+        .ok_or_else(|| super::not_enrolled(enrollment, name))?;
     let source = entry
         .source
         .as_ref()
@@ -423,9 +421,7 @@ pub fn expedite(
     reason: &str,
     now: Timestamp,
 ) -> Result<Vec<String>, EngineError> {
-    let subject = resolve(enrollment, world, base).ok_or_else(|| EngineError::UnknownImage {
-        reference: base.to_string(),
-    })?;
+    let subject = super::resolve_or_unknown(enrollment, world, base)?;
     let target = match &subject {
         Subject::Base { name, .. } | Subject::Image { name } => name.clone(),
     };

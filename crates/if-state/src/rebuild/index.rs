@@ -70,6 +70,20 @@ impl Index {
         index
     }
 
+    /// The error for `text` naming nothing: the closest image or base-image name as the
+    /// suggestion (only on the error path: one pass over the names).
+    pub fn unknown(&self, text: &str) -> super::EngineError {
+        let names = self
+            .images
+            .iter()
+            .chain(self.base_by_name.keys())
+            .map(String::as_str);
+        super::EngineError::UnknownImage {
+            reference: text.to_string(),
+            suggestion: if_model::diag::closest_name(text, names).map(str::to_string),
+        }
+    }
+
     /// What `text` means: an image name, else a base image's state name, else a reference
     /// (see [`Index::resolve_ref`]).
     pub fn resolve(&self, text: &str) -> Option<Subject> {

@@ -104,17 +104,25 @@ impl Default for Policy {
 pub enum EngineError {
     /// The reference is neither an enrolled image nor a known base image.
     #[error(
-        "`{reference}` is neither an enrolled image nor a base image of this factory (run `image-factory analyze --all` first?)"
+        "{}; neither an enrolled image nor a base image of this factory (run `image-factory analyze --all` first?)",
+        if_model::diag::no_such_image(reference, suggestion.as_deref())
     )]
     UnknownImage {
         /// What was asked for.
         reference: String,
+        /// The closest known image or base-image name.
+        suggestion: Option<String>,
     },
     /// The name is not in `images.yaml`.
-    #[error("`{name}` is not an enrolled image")]
+    #[error(
+        "{}; not in images.yaml",
+        if_model::diag::no_such_image(name, suggestion.as_deref())
+    )]
     NotEnrolled {
         /// The name.
         name: String,
+        /// The closest enrolled name.
+        suggestion: Option<String>,
     },
     /// The image has no `source`: the factory does not build it.
     #[error("`{name}` is not built by the factory (its entry in images.yaml has no `source`)")]
@@ -255,6 +263,25 @@ impl Subject {
 /// resolves many builds an [`Index`] once.
 pub fn resolve(enrollment: &Enrollment, world: &Analysis, text: &str) -> Option<Subject> {
     Index::new(enrollment, world).resolve(text)
+}
+
+/// Finds what `text` means, or the "no such image" error with a did-you-mean.
+pub fn resolve_or_unknown(
+    enrollment: &Enrollment,
+    world: &Analysis,
+    text: &str,
+) -> Result<Subject, EngineError> {
+    let index = Index::new(enrollment, world);
+    index.resolve(text).ok_or_else(|| index.unknown(text))
+}
+
+/// The "not in images.yaml" error for `name`, with the closest enrolled name.
+pub fn not_enrolled(enrollment: &Enrollment, name: &str) -> EngineError {
+    let names = enrollment.images().iter().map(|e| e.name.as_str());
+    EngineError::NotEnrolled {
+        name: name.to_string(),
+        suggestion: if_model::diag::closest_name(name, names).map(str::to_string),
+    }
 }
 
 /// Finds what `reference` means: an enrolled image (same registry and repository, any tag),

@@ -493,9 +493,7 @@ pub fn report_failure(
     policy: &Policy,
 ) -> Result<bool, super::EngineError> {
     if enrollment.get(name).is_none() {
-        return Err(super::EngineError::NotEnrolled {
-            name: name.to_string(),
-        });
+        return Err(super::not_enrolled(enrollment, name));
     }
     let Some(s) = world.images.get(name) else {
         return Err(super::EngineError::NoState {

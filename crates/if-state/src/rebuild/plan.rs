@@ -11,7 +11,7 @@ use if_model::timestamp::Timestamp;
 use super::decide::{Wait, reconcile};
 use super::outcome::{BuildOutcome, Observed, Running, build_result, running, trigger_result};
 use super::record::{Recorded, record};
-use super::{EngineError, Policy, Subject, resolve};
+use super::{EngineError, Policy, Subject};
 use crate::analyze::Analysis;
 
 /// What a planned step does.
@@ -73,9 +73,7 @@ pub fn plan(
     now: Timestamp,
     policy: &Policy,
 ) -> Result<Plan, EngineError> {
-    let subject = resolve(enrollment, world, base).ok_or_else(|| EngineError::UnknownImage {
-        reference: base.to_string(),
-    })?;
+    let subject = super::resolve_or_unknown(enrollment, world, base)?;
     let mut w = world.clone();
     let now_running = running(enrollment, &w);
     for r in &now_running {

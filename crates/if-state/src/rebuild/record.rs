@@ -39,10 +39,8 @@ pub fn record_update(
     digest: &Digest,
     at: Timestamp,
 ) -> Result<Recorded, EngineError> {
-    let subject =
-        resolve_ref(enrollment, world, reference).ok_or_else(|| EngineError::UnknownImage {
-            reference: reference.familiar(),
-        })?;
+    let subject = resolve_ref(enrollment, world, reference)
+        .ok_or_else(|| super::Index::new(enrollment, world).unknown(&reference.familiar()))?;
     Ok(record(enrollment, world, &subject, digest, at))
 }
 
@@ -57,9 +55,7 @@ pub fn record_build(
     at: Timestamp,
 ) -> Result<Recorded, EngineError> {
     if enrollment.get(name).is_none() {
-        return Err(EngineError::NotEnrolled {
-            name: name.to_string(),
-        });
+        return Err(super::not_enrolled(enrollment, name));
     }
     if !world.images.contains_key(name) {
         return Err(EngineError::NoState {

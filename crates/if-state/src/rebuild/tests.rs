@@ -466,7 +466,8 @@ fn expedite_makes_pending_dependents_due_now_with_the_reason() {
     assert_eq!(
         expedite(&en, &mut w, "nothing:here", "x", day(1)),
         Err(EngineError::UnknownImage {
-            reference: "nothing:here".into()
+            reference: "nothing:here".into(),
+            suggestion: None,
         })
     );
 }
@@ -546,10 +547,25 @@ fn unknown_images_and_unmanaged_ones_are_clear_errors() {
     assert_eq!(
         record_build(&en, &mut w, "nope", &digest(1), None, day(0)),
         Err(EngineError::NotEnrolled {
-            name: "nope".into()
+            name: "nope".into(),
+            suggestion: None,
         })
     );
     assert!(manual(&en, &mut w, "nope", None, day(0)).is_err());
+    // A near miss names the image meant, in the one wording every command uses.
+    assert_eq!(
+        manual(&en, &mut w, "ap", None, day(0))
+            .unwrap_err()
+            .to_string(),
+        "no such image `ap` (did you mean `app`?); not in images.yaml"
+    );
+    assert_eq!(
+        expedite(&en, &mut w, "nod-22", "x", day(0))
+            .unwrap_err()
+            .to_string(),
+        "no such image `nod-22` (did you mean `node-22`?); neither an enrolled image nor a \
+         base image of this factory (run `image-factory analyze --all` first?)"
+    );
 }
 
 #[test]
