@@ -98,9 +98,13 @@ pub enum Command {
     ///
     /// Example: image-factory analyze --all --now 2024-12-04T10:00:00Z
     Analyze(cmd::analyze::Args),
-    /// Show one line per image: kind, base images, digest, rebuild state, last discovery.
+    /// Show a table of every image: kind, rebuild state and when, digest, reference.
     ///
-    /// Example: image-factory status --format json
+    /// Base images, waits and errors follow on an indented line when they do not fit the
+    /// terminal (100 columns in a pipe); --wide shows everything, --utc exact times.
+    /// --format json is the schema in docs/json.md.
+    ///
+    /// Example: image-factory status --now 2026-03-17T10:00:00Z
     Status(cmd::status::Args),
     /// Print the dependency graph of enrolled and base images (--format dot or mermaid).
     ///
