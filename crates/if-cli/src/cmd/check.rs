@@ -200,7 +200,9 @@ pub fn run(cli: &Cli, args: &Args) -> Result<Outcome, CliError> {
     } else {
         print_text(args.dry_run, &checked, &hosts, &summary, &written);
     }
-    Ok(Outcome::Ok)
+    // A failed lookup is recorded (`checkError`) and the others went on, but a person should
+    // look: exit code 1.
+    Ok(Outcome::failed_if(summary.failed > 0))
 }
 
 /// The watched images `--image` names (all of them without it), in the plan's order.
