@@ -281,6 +281,8 @@ fn a_damaged_state_file_stops_writers_and_is_shown_as_damaged() {
     assert_eq!(out.status.code(), Some(1));
     assert!(stdout(&out).contains(&at), "{}", stdout(&out));
     let out = bounded(&root, &["status"]);
+    // FIXME(issue 20): a damaged file should make `status` exit 1 too; status.rs is being
+    // rewritten by part A of the issue, which takes this over.
     assert_eq!(out.status.code(), Some(0));
     let line = stdout(&out)
         .lines()
@@ -288,8 +290,9 @@ fn a_damaged_state_file_stops_writers_and_is_shown_as_damaged() {
         .map(str::to_string)
         .unwrap_or_default();
     assert!(line.contains("damaged") && line.contains(&at), "{line}");
+    // `plan` shows it and exits 1: it needs a person.
     let out = bounded(&root, &["plan", "alpine:3.20", "--now", NOW]);
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
     assert!(
         stdout(&out).contains("app: not rebuilt: damaged state file"),
         "{}",
