@@ -432,6 +432,18 @@ fn a_registry_that_does_not_answer_fails_each_image_and_the_run_goes_on() {
         let e = row(&report, image)["error"].as_str().unwrap().to_string();
         assert!(e.contains("cannot reach"), "{e}");
     }
+    // The run exited 1 (checked by `f.check`); `--exit-zero` (the CronJob's init container,
+    // which must not keep `reconcile` from running) records the same and exits 0.
+    let out = f.run(
+        &["check", "--now", T2, "--http-retries", "0", "--exit-zero"],
+        &[],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", common::stderr(&out));
+    assert!(
+        common::stdout(&out).contains("4 failed"),
+        "{}",
+        common::stdout(&out)
+    );
 }
 
 #[test]
