@@ -47,16 +47,27 @@ const NOW: &str = "2026-11-01T00:00:00Z";
 const NOWHERE: &str = "http://127.0.0.1:9";
 const KIB_PER_GIB: u64 = 1024 * 1024;
 
-/// The measured commands, in the order they run: name, arguments after `--root DIR`.
-/// `record-update` also gets `--image HOT --digest D` (a new `D` for each run).
-const COMMANDS: [(&str, &[&str]); 5] = [
-    ("validate", &["validate"]),
-    ("analyze", &["analyze", "--all", "--no-fetch", "--now", NOW]),
-    ("generate", &["generate"]),
-    (RECORD, &["--format", "json", "record-update", "--now", NOW]),
+/// The measured commands, in the order they run: name, arguments after `--root DIR`, and
+/// the exit code expected. `record-update` also gets `--image HOT --digest D` (a new `D` for
+/// each run). The synthetic factory has failed discoveries on purpose, so `validate` (which
+/// reports them) and `analyze` (which fails them again) exit 1, "needs a person".
+const COMMANDS: [(&str, &[&str], i32); 5] = [
+    ("validate", &["validate"], 1),
+    (
+        "analyze",
+        &["analyze", "--all", "--no-fetch", "--now", NOW],
+        1,
+    ),
+    ("generate", &["generate"], 0),
+    (
+        RECORD,
+        &["--format", "json", "record-update", "--now", NOW],
+        0,
+    ),
     (
         "reconcile --dry-run",
         &["reconcile", "--dry-run", "--now", synth::ALL_DUE],
+        0,
     ),
 ];
 const RECORD: &str = "record-update";
@@ -179,7 +190,7 @@ fn one_size(xtask: &Path, binary: &Path, n: usize) -> Result<SizeResult, String>
         report: tmp.path().join("measure.json"),
     };
     let mut rows = Vec::new();
-    for (name, fixed) in COMMANDS {
+    for (name, fixed, expected) in COMMANDS {
         let mut walls = Vec::new();
         let mut rss_kib = 0;
         for rep in 0..RUNS {
@@ -195,9 +206,9 @@ fn one_size(xtask: &Path, binary: &Path, n: usize) -> Result<SizeResult, String>
                 ]);
             }
             let m = env.measure(&args)?;
-            if m.exit != Some(0) {
+            if m.exit != Some(expected) {
                 return Err(format!(
-                    "N = {n}: `image-factory {}` exited with {}:\n{}",
+                    "N = {n}: `image-factory {}` exited with {} (expected {expected}):\n{}",
                     args.join(" "),
                     m.exit
                         .map_or_else(|| "a signal".to_string(), |c| c.to_string()),
@@ -375,7 +386,7 @@ fn print_table(results: &[SizeResult]) {
     }
     println!("\n{head}\n{rule}");
     let mut once = false;
-    for (c, (name, _)) in COMMANDS.iter().enumerate() {
+    for (c, (name, _, _)) in COMMANDS.iter().enumerate() {
         let mut line = format!("| {name} |");
         for r in results {
             if let Some(row) = r.rows.get(c) {
@@ -411,7 +422,7 @@ fn targets(results: &[SizeResult]) -> Vec<Figure> {
     println!("\ntargets:");
     let at = |n: usize| results.iter().find(|r| r.n == n);
     let mut figures = Vec::new();
-    for (c, (name, _)) in COMMANDS.iter().enumerate() {
+    for (c, (name, _, _)) in COMMANDS.iter().enumerate() {
         for r in results {
             let Some(row) = r.rows.get(c) else { continue };
             let value = format!("{}, {}", secs(row.wall), bytes(row.rss_kib * 1024));

@@ -533,7 +533,9 @@ mod tests {
         assert_eq!(tree(a.path()), tree(b.path()), "same arguments, same bytes");
 
         let root = a.path().join("image-factory");
-        assert_eq!(if_cli::load::validate_report(&root).unwrap(), "");
+        // Valid, but for the failed discoveries the factory has on purpose, which `validate`
+        // reports (one error each).
+        let report = if_cli::load::validate_report(&root).unwrap();
         assert_eq!((summary.managed, summary.external), (180, 20));
         assert_eq!(summary.base_states, 40, "every base image is used");
         assert_eq!(summary.image_states, 202, "200 enrolled + 2 archived");
@@ -551,7 +553,15 @@ mod tests {
         let count =
             |f: &dyn Fn(&if_model::state::ImageState) -> bool| images().filter(|s| f(s)).count();
         assert_eq!(count(&|s| s.status.as_deref() == Some("archived")), 2);
-        assert!(count(&|s| s.discovery_status.as_deref() == Some("failed")) >= 1);
+        let failed = count(&|s| s.discovery_status.as_deref() == Some("failed"));
+        assert!(failed >= 1);
+        assert_eq!(report.lines().count(), failed, "{report}");
+        assert!(
+            report
+                .lines()
+                .all(|l| l.contains(": error: the last discovery of `")),
+            "{report}"
+        );
         assert!(count(&|s| !s.rebuild_history.is_empty()) > 50);
         assert!(
             count(&|s| s

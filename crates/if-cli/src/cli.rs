@@ -28,21 +28,21 @@ pub struct Cli {
     /// the bot, and push; when someone pushed first, the step runs again on the new head.
     /// Only for commands that write state (analyze, record-update, record-build, reconcile,
     /// check, trigger, expedite). HTTPS token: IMAGE_FACTORY_GIT_TOKEN; SSH: your agent.
-    #[arg(long, global = true, value_name = "URL")]
+    #[arg(long, value_name = "URL", help_heading = GIT)]
     pub git_repo: Option<String>,
 
     /// The branch of --git-repo.
-    #[arg(long, global = true, value_name = "BRANCH", default_value = "main")]
+    #[arg(long, value_name = "BRANCH", default_value = "main", help_heading = GIT)]
     pub git_branch: String,
 
     /// Commit the state files the command changes in the git work tree holding --root
     /// (without --git-repo; nothing is pushed). A command that changes nothing commits nothing.
-    #[arg(long, global = true)]
+    #[arg(long, help_heading = GIT)]
     pub commit: bool,
 
     /// Pushes tried with --git-repo before giving up (each after re-running the step on the
     /// new head).
-    #[arg(long, global = true, value_name = "N", default_value_t = 5, value_parser = clap::value_parser!(u32).range(1..=20))]
+    #[arg(long, value_name = "N", default_value_t = 5, value_parser = clap::value_parser!(u32).range(1..=20), help_heading = GIT)]
     pub git_attempts: u32,
 
     /// Seconds a command that writes state waits for another run on the same root to end
@@ -56,16 +56,120 @@ pub struct Cli {
     pub allow_empty: bool,
 
     /// The name commits are made under.
-    #[arg(long, global = true, value_name = "NAME", env = "IMAGE_FACTORY_GIT_AUTHOR_NAME", default_value = crate::git::BOT_NAME)]
+    #[arg(long, value_name = "NAME", env = "IMAGE_FACTORY_GIT_AUTHOR_NAME", default_value = crate::git::BOT_NAME, help_heading = GIT)]
     pub git_author_name: String,
 
     /// The e-mail commits are made under.
-    #[arg(long, global = true, value_name = "EMAIL", env = "IMAGE_FACTORY_GIT_AUTHOR_EMAIL", default_value = crate::git::BOT_EMAIL)]
+    #[arg(long, value_name = "EMAIL", env = "IMAGE_FACTORY_GIT_AUTHOR_EMAIL", default_value = crate::git::BOT_EMAIL, help_heading = GIT)]
     pub git_author_email: String,
+
+    /// Print less: only results, warnings and errors (no summaries or progress on stderr).
+    #[arg(short, long, global = true, conflicts_with = "verbose")]
+    pub quiet: bool,
+
+    /// Print more on stderr: which files and directories a command reads and resolves.
+    #[arg(short, long, global = true)]
+    pub verbose: bool,
 
     /// The command to run.
     #[command(subcommand)]
     pub command: Command,
+}
+
+/// The help heading of the git options.
+const GIT: &str = "Git (commands that write state; before or after the command's name)";
+
+/// The six git options again, after the name of a command that writes state
+/// (`image-factory analyze --all --commit`); only those commands have them, so the others'
+/// help does not list them. Given here, they win over the same options before the name.
+#[derive(Debug, Clone, Default, clap::Args)]
+#[command(next_help_heading = "Git")]
+pub struct GitArgs {
+    /// The state lives in this git repository: clone its --git-branch, run there, commit
+    /// what changed as the bot, push (HTTPS token: IMAGE_FACTORY_GIT_TOKEN).
+    #[arg(id = "command_git_repo", long = "git-repo", value_name = "URL")]
+    pub repo: Option<String>,
+    /// The branch of --git-repo [default: main].
+    #[arg(id = "command_git_branch", long = "git-branch", value_name = "BRANCH")]
+    pub branch: Option<String>,
+    /// Commit the changed state files in the git work tree holding --root.
+    #[arg(id = "command_commit", long = "commit")]
+    pub commit: bool,
+    /// Pushes tried with --git-repo before giving up [default: 5].
+    #[arg(id = "command_git_attempts", long = "git-attempts", value_name = "N", value_parser = clap::value_parser!(u32).range(1..=20))]
+    pub attempts: Option<u32>,
+    /// The name commits are made under.
+    #[arg(
+        id = "command_git_author_name",
+        long = "git-author-name",
+        value_name = "NAME"
+    )]
+    pub author_name: Option<String>,
+    /// The e-mail commits are made under.
+    #[arg(
+        id = "command_git_author_email",
+        long = "git-author-email",
+        value_name = "EMAIL"
+    )]
+    pub author_email: Option<String>,
+}
+
+impl Cli {
+    /// This command line with the git options given after the command's name (see
+    /// [`GitArgs`]) moved to the top level, where the commands read them.
+    pub fn with_command_git(&self) -> Cli {
+        let mut cli = self.clone();
+        let Some(git) = self.command.git() else {
+            return cli;
+        };
+        if let Some(repo) = &git.repo {
+            cli.git_repo = Some(repo.clone());
+        }
+        if let Some(branch) = &git.branch {
+            cli.git_branch = branch.clone();
+        }
+        cli.commit |= git.commit;
+        if let Some(n) = git.attempts {
+            cli.git_attempts = n;
+        }
+        if let Some(name) = &git.author_name {
+            cli.git_author_name = name.clone();
+        }
+        if let Some(email) = &git.author_email {
+            cli.git_author_email = email.clone();
+        }
+        cli
+    }
+}
+
+impl Command {
+    /// The git options of a command that writes state (`None` for the others).
+    pub fn git(&self) -> Option<&GitArgs> {
+        match self {
+            Command::Analyze { git, .. }
+            | Command::RecordUpdate { git, .. }
+            | Command::RecordBuild { git, .. }
+            | Command::Reconcile { git, .. }
+            | Command::Trigger { git, .. }
+            | Command::Expedite { git, .. }
+            | Command::Check { git, .. } => Some(git),
+            _ => None,
+        }
+    }
+
+    /// The name of a command that writes state (`None` for the others).
+    pub fn writer(&self) -> Option<&'static str> {
+        Some(match self {
+            Command::Analyze { .. } => "analyze",
+            Command::RecordUpdate { .. } => "record-update",
+            Command::RecordBuild { .. } => "record-build",
+            Command::Reconcile { .. } => "reconcile",
+            Command::Trigger { .. } => "trigger",
+            Command::Expedite { .. } => "expedite",
+            Command::Check { .. } => "check",
+            _ => return None,
+        })
+    }
 }
 
 /// Output formats shared by every command.
@@ -86,7 +190,8 @@ pub enum Format {
 pub enum Command {
     /// Check images.yaml and every state file; report every problem as path:line:col.
     ///
-    /// Exit code 0 when clean, 1 when problems were found, 2 when a file cannot be read.
+    /// Also reports the failed discoveries recorded in state. Exit code 0 when clean, 1 when
+    /// problems were found, 2 when a file cannot be read.
     ///
     /// Example: image-factory --root image-factory validate
     Validate(cmd::validate::Args),
@@ -97,7 +202,14 @@ pub enum Command {
     /// that finds nothing new leaves every file byte-identical.
     ///
     /// Example: image-factory analyze --all --now 2024-12-04T10:00:00Z
-    Analyze(cmd::analyze::Args),
+    Analyze {
+        /// The command's own options.
+        #[command(flatten)]
+        args: cmd::analyze::Args,
+        /// The git options.
+        #[command(flatten)]
+        git: GitArgs,
+    },
     /// Show a table of every image: kind, rebuild state and when, digest, reference.
     ///
     /// Base images, waits and errors follow on an indented line when they do not fit the
@@ -141,13 +253,27 @@ pub enum Command {
     /// running rebuild. Kargo's verification job runs this, then `reconcile`.
     ///
     /// Example: image-factory record-update --image docker.io/library/node --tag 22-bookworm-slim --digest sha256:...
-    RecordUpdate(cmd::record::UpdateArgs),
+    RecordUpdate {
+        /// The command's own options.
+        #[command(flatten)]
+        args: cmd::record::UpdateArgs,
+        /// The git options.
+        #[command(flatten)]
+        git: GitArgs,
+    },
     /// Record that the factory built an image: closes its running rebuild, cascades to the
     /// images built on it. With --failed instead of --digest: the build failed, a failed
     /// attempt (retried with backoff, `failed` after --max-attempts).
     ///
     /// Example: image-factory record-build --image uv-service --digest sha256:... --version 1.4.2
-    RecordBuild(cmd::record::BuildArgs),
+    RecordBuild {
+        /// The command's own options.
+        #[command(flatten)]
+        args: cmd::record::BuildArgs,
+        /// The git options.
+        #[command(flatten)]
+        git: GitArgs,
+    },
     /// Trigger every rebuild that is due now, in dependency order, and record the outcomes.
     ///
     /// A rebuild triggers when its schedule has passed, no image it is built on (in the
@@ -159,20 +285,41 @@ pub enum Command {
     /// outcome after its image's buildTimeout (default 1d) counts as failed. Each outcome is
     /// written to state before the next build is sent.
     /// API bases: IMAGE_FACTORY_GITHUB_API, IMAGE_FACTORY_GITLAB_API. --dry-run prints the
-    /// triggers and their inputs and changes nothing. A failed trigger does not change the
-    /// exit code (0): it is recorded on that image (`status` shows it) and the others go on.
+    /// triggers and their inputs and changes nothing. A failed trigger is recorded on that
+    /// image (`status` shows it) and the others go on; the exit code is then 1.
     ///
     /// Example: image-factory reconcile --dry-run
-    Reconcile(cmd::reconcile::ReconcileArgs),
+    Reconcile {
+        /// The command's own options.
+        #[command(flatten)]
+        args: cmd::reconcile::ReconcileArgs,
+        /// The git options.
+        #[command(flatten)]
+        git: GitArgs,
+    },
     /// Rebuild one image now, by hand (also for a `due` or `failed` image); delays and
     /// ancestors are not waited for.
     ///
     /// Example: image-factory trigger postgres-tools --reason "release notes checked"
-    Trigger(cmd::reconcile::TriggerArgs),
+    Trigger {
+        /// The command's own options.
+        #[command(flatten)]
+        args: cmd::reconcile::TriggerArgs,
+        /// The git options.
+        #[command(flatten)]
+        git: GitArgs,
+    },
     /// Make every pending rebuild caused by BASE due now (a critical CVE), recording why.
     ///
     /// Example: image-factory expedite node:22-bookworm-slim --reason CVE-2026-12345
-    Expedite(cmd::reconcile::ExpediteArgs),
+    Expedite {
+        /// The command's own options.
+        #[command(flatten)]
+        args: cmd::reconcile::ExpediteArgs,
+        /// The git options.
+        #[command(flatten)]
+        git: GitArgs,
+    },
     /// Show what a new digest of BASE would rebuild, in which order and when; changes nothing.
     ///
     /// Builds are assumed to finish at once; a rebuild that becomes `due` is assumed to be
@@ -188,12 +335,19 @@ pub enum Command {
     /// SemVer/Lexical watches and one token request per repository where the registry asks
     /// for one. A new digest schedules the dependents; run `reconcile` next to trigger what
     /// is due. An image whose lookup fails (unknown tag, refused, unreachable) keeps the
-    /// failure in its state (`checkError`) and the others go on; the exit code stays 0.
+    /// failure in its state (`checkError`) and the others go on; the exit code is then 1.
     /// Credentials: Docker's config.json ($DOCKER_CONFIG/config.json, else
     /// ~/.docker/config.json) and IMAGE_FACTORY_REGISTRY_HOST / _USERNAME / _PASSWORD.
     ///
     /// Example: image-factory check --now 2026-11-21T06:00:00Z && image-factory reconcile
-    Check(cmd::check::Args),
+    Check {
+        /// The command's own options.
+        #[command(flatten)]
+        args: cmd::check::Args,
+        /// The git options.
+        #[command(flatten)]
+        git: GitArgs,
+    },
     /// Write Backstage catalog entities of the factory's images, so their dependency graph
     /// shows in Backstage.
     ///
@@ -206,4 +360,16 @@ pub enum Command {
     ///
     /// Example: image-factory catalog --out catalog-info.yaml
     Catalog(cmd::catalog::Args),
+    /// Print a shell completion script (bash, zsh, fish, elvish or powershell) on stdout.
+    ///
+    /// Example: image-factory completions bash > ~/.local/share/bash-completion/completions/image-factory
+    Completions {
+        /// The shell.
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print the man page (roff) on stdout.
+    ///
+    /// Example: image-factory man > ~/.local/share/man/man1/image-factory.1
+    Man,
 }

@@ -122,12 +122,16 @@ fn local(
     let outcome = run(cli)?;
     let written = load::take_written();
     let Some((paths, message)) = change(&checkout, command, written)? else {
-        eprintln!("nothing to commit");
+        crate::output::info(format_args!("nothing to commit"));
         return Ok(outcome);
     };
     match if_git::commit(&checkout, &paths, &message, &identity(cli), None) {
-        Ok(Some(id)) => eprintln!("committed {} ({} files)", short(&id), paths.len()),
-        Ok(None) => eprintln!("nothing to commit"),
+        Ok(Some(id)) => crate::output::info(format_args!(
+            "committed {} ({} files)",
+            short(&id),
+            paths.len()
+        )),
+        Ok(None) => crate::output::info(format_args!("nothing to commit")),
         Err(e) => return Err(CliError::Git(e.to_string())),
     }
     Ok(outcome)
@@ -186,7 +190,9 @@ fn remote(
         let checkpoints = set_checkpoints(None);
         *outcome.borrow_mut() = ran?;
         if checkpoints > 0 {
-            eprintln!("pushed {checkpoints} checkpoint(s) of the state while running");
+            crate::output::info(format_args!(
+                "pushed {checkpoints} checkpoint(s) of the state while running"
+            ));
         }
         change(checkout, command, load::take_written())
     };
@@ -202,13 +208,16 @@ fn remote(
     print!("{report}");
     let url = if_http::mask_url(url);
     match &published.commit {
-        Some(id) => eprintln!(
+        Some(id) => crate::output::info(format_args!(
             "pushed {} to {url} ({}) after {} attempt(s)",
             short(id),
             cli.git_branch,
             published.attempts
-        ),
-        None => eprintln!("nothing to commit; {url} ({}) unchanged", cli.git_branch),
+        )),
+        None => crate::output::info(format_args!(
+            "nothing to commit; {url} ({}) unchanged",
+            cli.git_branch
+        )),
     }
     Ok(outcome.into_inner())
 }

@@ -13,31 +13,51 @@ pub fn images_path(root: &Path) -> PathBuf {
     root.join("images.yaml")
 }
 
+/// Where `source.dockerfile` paths of `images.yaml` resolve unless `--source-dir` says
+/// otherwise: the top of the git work tree that holds the factory, else the directory that
+/// holds the root. Found from the root's canonical path, so the answer is the same whatever
+/// the working directory and however `--root` is spelled (`.`, `../image-factory`, a link).
+pub fn source_root(root: &Path) -> Result<PathBuf, CliError> {
+    let canonical = root.canonicalize().map_err(|source| CliError::Read {
+        path: root.to_path_buf(),
+        source,
+    })?;
+    if let Some(top) = canonical.ancestors().find(|d| d.join(".git").exists()) {
+        return Ok(top.to_path_buf());
+    }
+    Ok(canonical
+        .parent()
+        .map_or_else(|| canonical.clone(), Path::to_path_buf))
+}
+
 /// Reads `images.yaml` and every `*.yaml` under `state/images` and `state/base-images`
 /// (sorted by name; missing state directories are simply empty).
 pub fn read_factory(root: &Path) -> Result<FactoryFiles, CliError> {
-    let images = images_path(root);
     Ok(FactoryFiles {
-        images: Some(read_source(&images)?),
+        images: Some(read_images(root)?),
         image_states: read_all(&state_paths(root, "images")?)?,
         base_states: read_all(&state_paths(root, "base-images")?)?,
     })
 }
 
+/// What [`load_factory`] gives: the factory, every problem, how many state files were read.
+pub type LoadedFactory = (
+    if_model::factory::Factory,
+    Vec<if_model::diag::Diagnostic>,
+    usize,
+);
+
 /// A factory read from disk and parsed as it is read (no file text kept): the factory,
 /// every problem, and how many state files were read. `images.yaml` is handed over, so its
 /// text is dropped once it is parsed, before the state files are read.
-pub fn load_factory(
-    root: &Path,
-) -> Result<
-    (
-        if_model::factory::Factory,
-        Vec<if_model::diag::Diagnostic>,
-        usize,
-    ),
-    CliError,
-> {
+pub fn load_factory(root: &Path) -> Result<LoadedFactory, CliError> {
     let loaded = load_checked(root)?;
+    Ok((loaded.factory, loaded.diags, loaded.files))
+}
+
+/// [`load_factory`] without refusing anything: `validate`, which reports every problem.
+pub fn load_unchecked(root: &Path) -> Result<LoadedFactory, CliError> {
+    let loaded = load_all(root)?;
     Ok((loaded.factory, loaded.diags, loaded.files))
 }
 
@@ -66,8 +86,38 @@ pub struct Loaded {
 }
 
 /// Reads the factory (see [`load_factory`]) and finds the state files it could not read.
+/// An error in `images.yaml` (an unknown key included: a typo'd `rebuildDealy` would
+/// otherwise silently mean the default) ends the command, exactly as `validate` reports it.
 pub fn load_checked(root: &Path) -> Result<Loaded, CliError> {
-    let images = read_source(&images_path(root))?;
+    let loaded = load_all(root)?;
+    refuse_enrollment_errors(root, &loaded.diags)?;
+    Ok(loaded)
+}
+
+/// Every error of `images.yaml` ends a command that reads enrollment (exit 2): unknown keys
+/// and invalid values alike, one `path:line:col` line each, as `validate` prints them.
+fn refuse_enrollment_errors(
+    root: &Path,
+    diags: &[if_model::diag::Diagnostic],
+) -> Result<(), CliError> {
+    let images = images_path(root).display().to_string();
+    let errors: Vec<String> = diags
+        .iter()
+        .filter(|d| d.severity == if_model::diag::Severity::Error && d.file == images)
+        .map(ToString::to_string)
+        .collect();
+    if errors.is_empty() {
+        return Ok(());
+    }
+    Err(CliError::Input(format!(
+        "images.yaml has problems; nothing was changed:\n{}",
+        errors.join("\n")
+    )))
+}
+
+/// Reads the factory and finds the state files it could not read, refusing nothing.
+fn load_all(root: &Path) -> Result<Loaded, CliError> {
+    let images = read_images(root)?;
     let state = root.join("state");
     let image_files = state_files(root, "images")?;
     let base_files = state_files(root, "base-images")?;
@@ -120,6 +170,37 @@ static ALLOW_EMPTY: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBoo
 /// Sets `--allow-empty` for this process.
 pub fn allow_empty(allow: bool) {
     ALLOW_EMPTY.store(allow, std::sync::atomic::Ordering::Relaxed);
+}
+
+/// Reads `images.yaml`; when it is not there, says so and how to point at a factory
+/// (`--root`), instead of a bare "not found".
+fn read_images(root: &Path) -> Result<SourceFile, CliError> {
+    let path = images_path(root);
+    match read_source(&path) {
+        Err(CliError::Read { source, .. }) if source.kind() == std::io::ErrorKind::NotFound => {
+            Err(no_factory(root))
+        }
+        other => other,
+    }
+}
+
+/// Refuses to go on when `root` holds no `images.yaml` (a missing root included), saying how
+/// to point at a factory.
+pub fn check_factory(root: &Path) -> Result<(), CliError> {
+    match std::fs::symlink_metadata(images_path(root)) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Err(no_factory(root)),
+        _ => Ok(()),
+    }
+}
+
+fn no_factory(root: &Path) -> CliError {
+    CliError::Input(format!(
+        "no factory at {}: {} does not exist. Run in the directory that holds \
+         `image-factory/`, or give the factory's directory with --root DIR (or \
+         IMAGE_FACTORY_ROOT)",
+        root.display(),
+        images_path(root).display()
+    ))
 }
 
 /// Reads one text file of the factory: a regular file, not a link (see [`safefs`]).
@@ -219,30 +300,20 @@ pub fn validate_report(root: &Path) -> Result<String, CliError> {
         .collect())
 }
 
-/// Reads the factory and checks it for a command that changes state: problems that make an
-/// entry unusable end the command (exit 2, nothing written); the others (unknown keys, bad
-/// values in state files, which the run rewrites) are printed as warnings.
+/// Reads the factory and checks it for a command that changes state: a damaged state file
+/// ends the command (exit 1), so does any error of `images.yaml` (exit 2, unknown keys
+/// included); nothing is written. Problems of state files the run rewrites (unknown keys,
+/// bad values) are printed as warnings.
 pub fn load_for_update(root: &Path) -> Result<if_model::factory::Factory, CliError> {
     let Loaded {
         factory,
         diags,
         damaged,
         ..
-    } = load_checked(root)?;
+    } = load_all(root)?;
     refuse_damaged(&damaged)?;
+    refuse_enrollment_errors(root, &diags)?;
     refuse_empty(root, &factory)?;
-    let images = images_path(root).display().to_string();
-    let fatal: Vec<String> = diags
-        .iter()
-        .filter(|d| d.is_fatal() && d.file == images)
-        .map(ToString::to_string)
-        .collect();
-    if !fatal.is_empty() {
-        return Err(CliError::Input(format!(
-            "images.yaml has problems; nothing was changed:\n{}",
-            fatal.join("\n")
-        )));
-    }
     for d in &diags {
         eprintln!("warning: {d}");
     }
@@ -262,7 +333,7 @@ fn refuse_damaged(damaged: &[Damaged]) -> Result<(), CliError> {
         }
         lines.extend(d.problems.iter().cloned());
     }
-    Err(CliError::Input(format!(
+    Err(CliError::Damaged(format!(
         "{} state file(s) cannot be read; nothing was changed. Restore them from git \
          (`git checkout HEAD -- FILE`) or repair them (`image-factory validate` shows every \
          problem), then run again:\n{}",

@@ -12,6 +12,11 @@ use if_cli::{cli, cmd};
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> ExitCode {
+    // A closed stdout (`image-factory status | head -1`) ends the process the way it ends
+    // other Unix tools: killed by SIGPIPE (exit 141 in a shell), quietly, instead of Rust's
+    // "failed printing to stdout" panic. Nothing is half-written by it: state files are
+    // written to a temporary file and renamed, and reports are printed after the writes.
+    sigpipe::reset();
     no_huge_pages();
     let cli = cli::Cli::parse();
     match cmd::run(&cli) {

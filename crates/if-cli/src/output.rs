@@ -9,6 +9,40 @@ use serde::Serialize;
 
 use crate::exit::CliError;
 
+/// How much goes to stderr besides results, warnings and errors: 0 `--quiet`, 1 normal,
+/// 2 `--verbose`.
+static VERBOSITY: std::sync::atomic::AtomicU8 = std::sync::atomic::AtomicU8::new(1);
+
+/// Sets `--quiet` / `--verbose` for this process.
+pub fn set_verbosity(quiet: bool, verbose: bool) {
+    let level = if quiet {
+        0
+    } else if verbose {
+        2
+    } else {
+        1
+    };
+    VERBOSITY.store(level, std::sync::atomic::Ordering::Relaxed);
+}
+
+fn verbosity() -> u8 {
+    VERBOSITY.load(std::sync::atomic::Ordering::Relaxed)
+}
+
+/// A summary or progress note on stderr (`3 state file(s) written`), left out with `--quiet`.
+pub fn info(text: impl std::fmt::Display) {
+    if verbosity() >= 1 {
+        eprintln!("{}", escape_controls(&text.to_string()));
+    }
+}
+
+/// A detail on stderr shown only with `--verbose` (which root, which directories).
+pub fn detail(text: impl std::fmt::Display) {
+    if verbosity() >= 2 {
+        eprintln!("{}", escape_controls(&text.to_string()));
+    }
+}
+
 /// The report held back while capturing (`None`: print at once).
 static CAPTURED: Mutex<Option<String>> = Mutex::new(None);
 

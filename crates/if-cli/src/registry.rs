@@ -138,7 +138,7 @@ mod tests {
     fn the_default_concurrency_is_the_registry_clients() {
         use clap::Parser as _;
         let cli = crate::cli::Cli::try_parse_from(["image-factory", "check"]).unwrap();
-        let crate::cli::Command::Check(args) = cli.command else {
+        let crate::cli::Command::Check { args, .. } = cli.command else {
             panic!("not check");
         };
         assert_eq!(

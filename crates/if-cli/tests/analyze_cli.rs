@@ -186,11 +186,37 @@ fn eda_mesh_fixture_is_analyzed_without_losing_anything() {
     });
     let root = dir.path().join("image-factory");
     let before_backstage = read(&root.join("state/images/backstage.yaml"));
+    // Its `updates:` key is unknown here: analyze refuses it (exit 2) and writes nothing.
+    let before = std::fs::read_dir(root.join("state/images"))
+        .unwrap()
+        .count();
     let out = run_in(
         &root,
         &["analyze", "--all", "--now", "2026-02-01T12:00:00Z"],
     );
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("unknown key `updates`"),
+        "{}",
+        stderr(&out)
+    );
+    assert_eq!(
+        read(&root.join("state/images/backstage.yaml")),
+        before_backstage
+    );
+    assert_eq!(
+        std::fs::read_dir(root.join("state/images"))
+            .unwrap()
+            .count(),
+        before
+    );
+    let images = root.join("images.yaml");
+    std::fs::write(&images, common::without_key(&read(&images), "updates")).unwrap();
+    let out = run_in(
+        &root,
+        &["analyze", "--all", "--now", "2026-02-01T12:00:00Z"],
+    );
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out)); // two discoveries fail
     let changes = stdout(&out);
 
     let uv = read(&root.join("state/images/uv.yaml"));
@@ -256,11 +282,17 @@ fn eda_mesh_fixture_is_analyzed_without_losing_anything() {
         changes.contains("python:3.12-slim: no dependents left, archived"),
         "{changes}"
     );
-    // The state now validates clean, except the problems images.yaml itself has.
+    // The state now validates clean but for the two failed discoveries it records.
     let out = run_in(&root, &["validate"]);
     let problems: Vec<&str> = stdout_lines(&out);
-    assert_eq!(problems.len(), 1, "{problems:?}");
-    assert!(problems[0].contains("unknown key `updates`"));
+    assert_eq!(problems.len(), 2, "{problems:?}");
+    for (p, name) in problems.iter().zip(["code-server-dev", "metrics-service"]) {
+        assert!(
+            p.contains(&format!("error: the last discovery of `{name}` failed")),
+            "{p}"
+        );
+    }
+    assert_eq!(out.status.code(), Some(1));
 }
 
 fn stdout_lines(out: &std::process::Output) -> Vec<&str> {

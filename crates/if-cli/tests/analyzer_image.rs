@@ -8,7 +8,7 @@ mod common;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use common::{copy_tree, run_from, stderr, stdout, workspace};
+use common::{run_from, stderr, stdout, workspace};
 
 /// The two external images the root Dockerfile is built on, in first-use order.
 const BASE_IMAGES: [&str; 2] = ["rust:1.89.0-bookworm", "debian:bookworm-slim"];
@@ -97,18 +97,7 @@ fn the_example_factory_watches_the_analyzer_images_bases() {
 /// The example factory and the Dockerfiles its images name, as the analyzer sees them in the
 /// cluster (a checkout), in a fresh temporary directory.
 fn copied_factory() -> tempfile::TempDir {
-    let dir = tempfile::tempdir().unwrap();
-    let ws = workspace();
-    copy_tree(
-        &ws.join("image-factory"),
-        &dir.path().join("image-factory"),
-        &|_| false,
-    );
-    copy_tree(&ws.join("examples"), &dir.path().join("examples"), &|_| {
-        false
-    });
-    std::fs::copy(ws.join("Dockerfile"), dir.path().join("Dockerfile")).unwrap();
-    dir
+    common::example_factory().0
 }
 
 /// Every file under `dir` with its bytes, sorted by path.

@@ -114,18 +114,24 @@ impl Factory {
         cmd.output().unwrap()
     }
 
-    /// `check --now NOW --format json ARGS`: the report, after checking the exit code is 0.
+    /// `check --now NOW --format json ARGS`: the report, after checking the exit code: 0 when
+    /// every lookup succeeded, 1 when one failed (recorded, the others went on: a person
+    /// should look).
     fn check(&self, now: &str, args: &[&str], env: &[(&str, &str)]) -> Value {
         let mut all = vec!["--format", "json", "check", "--now", now];
         all.extend_from_slice(args);
         let out = self.run(&all, env);
-        assert!(
-            out.status.success(),
-            "{}\n{}",
+        let report: Value = serde_json::from_slice(&out.stdout)
+            .unwrap_or_else(|e| panic!("{e}\n{}\n{}", common::stdout(&out), common::stderr(&out)));
+        let failed = report["summary"]["failed"].as_u64().unwrap();
+        assert_eq!(
+            out.status.code(),
+            Some(i32::from(failed > 0)),
+            "{failed} failed\n{}\n{}",
             common::stdout(&out),
             common::stderr(&out)
         );
-        serde_json::from_slice(&out.stdout).unwrap()
+        report
     }
 
     /// Every state file's text, by path.
@@ -426,6 +432,18 @@ fn a_registry_that_does_not_answer_fails_each_image_and_the_run_goes_on() {
         let e = row(&report, image)["error"].as_str().unwrap().to_string();
         assert!(e.contains("cannot reach"), "{e}");
     }
+    // The run exited 1 (checked by `f.check`); `--exit-zero` (the CronJob's init container,
+    // which must not keep `reconcile` from running) records the same and exits 0.
+    let out = f.run(
+        &["check", "--now", T2, "--http-retries", "0", "--exit-zero"],
+        &[],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", common::stderr(&out));
+    assert!(
+        common::stdout(&out).contains("4 failed"),
+        "{}",
+        common::stdout(&out)
+    );
 }
 
 #[test]
@@ -705,7 +723,7 @@ fn a_progress_bar_goes_to_stderr_only_when_it_is_a_terminal() {
         .output()
         .is_err()
     {
-        eprintln!("skipping the terminal half: `script` (util-linux) is not installed");
+        eprintln!("skipping: the terminal half: `script` (util-linux) is not installed");
         return;
     }
     let bin = assert_cmd::cargo::cargo_bin("image-factory");

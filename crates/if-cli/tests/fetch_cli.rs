@@ -155,7 +155,7 @@ fn a_dockerfile_missing_everywhere_fails_that_image_only() {
     let yaml = IMAGES.replace("docker/web/Dockerfile", "docker/gone/Dockerfile");
     std::fs::write(s.dir.path().join("factory/images.yaml"), yaml).unwrap();
     let out = s.analyze(&[]);
-    assert!(out.status.success(), "{}", common::stderr(&out));
+    assert_eq!(out.status.code(), Some(1), "{}", common::stderr(&out)); // web failed
     let web = s.state("web");
     assert!(web.contains("discoveryStatus: failed"), "{web}");
     assert!(
@@ -170,7 +170,7 @@ fn a_dockerfile_missing_everywhere_fails_that_image_only() {
 fn no_fetch_reads_only_local_files() {
     let s = Setup::new();
     let out = s.analyze(&["--no-fetch"]);
-    assert!(out.status.success(), "{}", common::stderr(&out));
+    assert_eq!(out.status.code(), Some(1), "{}", common::stderr(&out)); // web failed
     assert!(s.forge.requests().is_empty());
     let web = s.state("web");
     assert!(
@@ -223,7 +223,7 @@ fn source_ref_fetches_the_dockerfile_at_that_commit_even_with_a_local_copy() {
         )]
     );
     let missing = run("fedcba9876543210fedcba9876543210fedcba98");
-    assert!(missing.status.success());
+    assert_eq!(missing.status.code(), Some(1), "a failed discovery exits 1");
     assert!(
         s.state("local")
             .contains("at fedcba9876543210fedcba9876543210fedcba98 failed"),

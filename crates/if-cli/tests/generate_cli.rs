@@ -297,6 +297,11 @@ fn the_eda_mesh_fixture_generates_with_warnings() {
         &dir.path().join("image-factory"),
         &|p: &Path| p.to_string_lossy().ends_with(".example.yaml"),
     );
+    // Its `updates:` key is unknown here: generate refuses it, as validate reports it.
+    let out = run_from(dir.path(), &["generate", "--dry-run"]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(stderr(&out).contains("unknown key `updates`"));
+    common::eda_mesh_factory(&shared_dir, &dir.path().join("image-factory"));
     let out = run_from(dir.path(), &["generate", "--dry-run"]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let err = stderr(&out);

@@ -72,7 +72,7 @@ fn three_hostile_dockerfiles_do_not_take_analyze_down() {
         ],
     );
     let err = stderr(&out);
-    assert_eq!(out.status.code(), Some(0), "{err}");
+    assert_eq!(out.status.code(), Some(1), "{err}");
     let text = format!("{}{err}", stdout(&out));
     assert!(
         text.contains("good: base images [] -> [alpine-3.20]"),
@@ -223,7 +223,7 @@ fn a_fifo_or_an_oversized_dockerfile_fails_its_image_only() {
             .success()
     );
     let out = bounded(&root, &["analyze", "--all", "--no-fetch", "--now", NOW]);
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
     let state =
         |n: &str| std::fs::read_to_string(root.join(format!("state/images/{n}.yaml"))).unwrap();
     assert!(
@@ -272,7 +272,7 @@ fn a_damaged_state_file_stops_writers_and_is_shown_as_damaged() {
     ] {
         let out = bounded(&root, args);
         let err = stderr(&out);
-        assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
+        assert_eq!(out.status.code(), Some(1), "{args:?}: {err}");
         assert!(err.contains("cannot be read; nothing was changed"), "{err}");
         assert!(err.contains(&at), "{err}");
         assert_eq!(tree(dir.path()), before, "{args:?}");
@@ -281,6 +281,7 @@ fn a_damaged_state_file_stops_writers_and_is_shown_as_damaged() {
     assert_eq!(out.status.code(), Some(1));
     assert!(stdout(&out).contains(&at), "{}", stdout(&out));
     let out = bounded(&root, &["status", "--wide"]);
+    // FIXME(issue 20): a damaged file should make `status` exit 1 too.
     assert_eq!(out.status.code(), Some(0));
     let line = stdout(&out)
         .lines()
@@ -288,8 +289,9 @@ fn a_damaged_state_file_stops_writers_and_is_shown_as_damaged() {
         .map(str::to_string)
         .unwrap_or_default();
     assert!(line.contains("damaged") && line.contains(&at), "{line}");
+    // `plan` shows it and exits 1: it needs a person.
     let out = bounded(&root, &["plan", "alpine:3.20", "--now", NOW]);
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
     assert!(
         stdout(&out).contains("app: not rebuilt: damaged state file"),
         "{}",
@@ -411,7 +413,7 @@ fn a_hanging_forge_holds_the_run_up_for_its_fetch_budget_only() {
         .env("IMAGE_FACTORY_GITHUB_API", forge.url())
         .output()
         .unwrap();
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
     let state =
         |n: &str| std::fs::read_to_string(root.join(format!("state/images/{n}.yaml"))).unwrap();
     assert!(state("local").contains("discoveryStatus: success"));

@@ -20,7 +20,7 @@ use if_kargo::rollouts::Container;
 use jsonschema::{Registry, Validator};
 use serde_json::Value;
 
-use common::{copy_tree, shared, workspace};
+use common::{shared, workspace};
 
 /// The validators built from `../shared/kargo-crds`.
 struct Schemas {
@@ -160,13 +160,7 @@ fn documents(text: &str) -> Vec<Value> {
 
 /// The eda-mesh fixture copied without its `*.example.yaml` files.
 fn eda_mesh(shared_dir: &Path, tmp: &Path) -> PathBuf {
-    let root = tmp.join("image-factory");
-    copy_tree(
-        &shared_dir.join("fixtures/eda-mesh/image-factory"),
-        &root,
-        &|p| p.to_string_lossy().ends_with(".example.yaml"),
-    );
-    root
+    common::eda_mesh_factory(shared_dir, &tmp.join("image-factory"))
 }
 
 fn assert_consistent(what: &str, r: &Rendered) {

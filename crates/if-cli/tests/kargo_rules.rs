@@ -20,7 +20,7 @@ use if_model::yaml::{self, Node, Value as YValue};
 use regex::Regex;
 use serde_json::Value;
 
-use common::{copy_tree, shared, workspace};
+use common::{shared, workspace};
 
 /// One generated factory: its label, its resources and the configuration they came from.
 struct Case {
@@ -51,12 +51,7 @@ fn cases() -> Vec<Case> {
     }];
     if let Some(shared_dir) = shared("fixtures/eda-mesh/image-factory") {
         let tmp = tempfile::tempdir().unwrap();
-        let root = tmp.path().join("image-factory");
-        copy_tree(
-            &shared_dir.join("fixtures/eda-mesh/image-factory"),
-            &root,
-            &|p| p.to_string_lossy().ends_with(".example.yaml"),
-        );
+        let root = common::eda_mesh_factory(&shared_dir, &tmp.path().join("image-factory"));
         for watch in [false, true] {
             let options = Options {
                 image: None,

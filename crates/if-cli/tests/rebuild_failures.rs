@@ -61,7 +61,7 @@ fn a_failed_trigger_is_retried_by_a_later_run_after_the_backoff() {
     f.forge
         .push_response(Scripted::status(500).json(&json!({ "message": echo })));
     let out = f.run(&["reconcile", "--now", &day(7), "--http-retries", "0"]);
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
     let err = stderr(&out);
     assert!(
         err.contains(
@@ -198,7 +198,7 @@ fn a_wrong_token_is_recorded_and_the_other_images_still_trigger() {
     let mut cmd = f.cmd(&["--format", "json", "reconcile", "--now", &day(1)]);
     cmd.env("GITHUB_TOKEN", WRONG_GH_TOKEN);
     let out = f.exec(cmd);
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
     let v: Value = serde_json::from_slice(&out.stdout).unwrap();
     let (a, b) = (row(&v, "svc-a"), row(&v, "svc-b"));
     assert_eq!(
@@ -258,7 +258,7 @@ fn a_missing_token_fails_only_the_images_that_need_it() {
     let mut cmd = f.cmd(&["reconcile", "--now", &day(1)]);
     cmd.env_remove("GITHUB_TOKEN");
     let out = f.exec(cmd);
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
     assert!(
         stderr(&out).contains(
             "trigger of svc-b (github acme/svc-b image.yml on release) failed: \
@@ -283,7 +283,7 @@ fn a_missing_token_fails_only_the_images_that_need_it() {
     let mut cmd = f.cmd(&["trigger", "svc-a", "--reason", reason, "--now", &retry]);
     cmd.env("GITLAB_TOKEN", "  ");
     let out = f.exec(cmd);
-    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(out.status.code(), Some(1));
     assert!(
         stderr(&out).contains("set the GITLAB_TOKEN environment variable"),
         "{}",
@@ -378,7 +378,7 @@ fn a_failed_manual_trigger_does_not_forget_the_running_build() {
     ]);
     cmd.env_remove("GITLAB_TOKEN");
     let out = f.exec(cmd);
-    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(out.status.code(), Some(1));
     assert!(stderr(&out).contains("set the GITLAB_TOKEN environment variable"));
     assert_eq!(
         f.rebuild("svc-a")["lastError"],

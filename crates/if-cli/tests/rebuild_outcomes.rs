@@ -188,7 +188,7 @@ fn a_pipeline_that_stays_running_is_given_up_after_build_timeout_and_retried() {
     assert_eq!(f.status()["svc-a"]["rebuild"]["giveUpAt"], json!(day(1)));
     // A day after the trigger: no outcome, a failed attempt.
     let out = f.exec(f.cmd(&["reconcile", "--now", &day(1)]));
-    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(out.status.code(), Some(1));
     assert!(
         stderr(&out).contains("the build of svc-a had no outcome within its buildTimeout"),
         "{}",

@@ -104,8 +104,9 @@ fn unreadable_factory_exits_2() {
     let dir = tempfile::tempdir().unwrap();
     let out = run_in(dir.path().join("nope"), &["validate"]);
     assert_eq!(out.status.code(), Some(2));
+    // A root without images.yaml: said so, with the way to point at a factory.
     assert!(
-        stderr(&out).contains("images.yaml: cannot read"),
+        stderr(&out).contains("images.yaml does not exist") && stderr(&out).contains("--root"),
         "{}",
         stderr(&out)
     );

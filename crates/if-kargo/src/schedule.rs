@@ -21,7 +21,14 @@ const HISTORY: u32 = 3;
 /// The CronJob for `config`.
 pub fn reconcile_cronjob(config: &Config, labels: &BTreeMap<String, String>) -> CronJob {
     let init = if config.reconcile.check {
-        vec![pod::analyzer(config, "check", &["check"], Tokens::Git)]
+        // `--exit-zero`: a failed lookup (recorded in state) must not fail this init
+        // container, or the pod would never run `reconcile`.
+        vec![pod::analyzer(
+            config,
+            "check",
+            &["check", "--exit-zero"],
+            Tokens::Git,
+        )]
     } else {
         Vec::new()
     };
@@ -70,9 +77,13 @@ mod tests {
         config.reconcile.schedule = "*/20 * * * *".to_string();
         let with_check = reconcile_cronjob(&config, &BTreeMap::new());
         let pod = &with_check.spec.job_template.spec.template.spec;
+        // A failed lookup exits 1 unless `--exit-zero`: without it the init container would
+        // fail and keep the pod from running `reconcile` (Kubernetes runs the app
+        // containers only after every init container succeeded).
+        let args = &pod.init_containers[0].args;
         assert_eq!(
-            pod.init_containers[0].args.last().map(String::as_str),
-            Some("check")
+            args[args.len() - 2..],
+            ["check".to_string(), "--exit-zero".to_string()]
         );
         assert_eq!(with_check.spec.schedule, "*/20 * * * *");
     }

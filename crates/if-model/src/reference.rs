@@ -7,9 +7,10 @@
 //! `index.docker.io` is folded into `docker.io`. The first `/`-separated component is a
 //! registry only when it is `localhost`, contains `.` or `:`, or contains an uppercase
 //! letter. Unlike Docker's `ParseDockerRef`, a reference with both a tag and a digest keeps
-//! both. A name (`registry/repository`, after normalization) has at most 255 characters, as
-//! the OCI distribution spec recommends and older `distribution/reference` releases enforced
-//! (the current one limits the path alone).
+//! both. The repository path (the name without the registry, after normalization, so
+//! `library/` counts) has at most 255 characters, as `distribution/reference` checks it
+//! (`RepositoryNameTotalLengthMax` against the path in `Parse`, after `ParseNormalizedNamed`
+//! has added `docker.io/library/`); the registry is not counted.
 //!
 //! Two deliberate departures from `distribution/reference`, both only for inputs it handles
 //! badly: a first component chosen as the registry (it contains a `.`) that is not a valid
@@ -40,7 +41,8 @@ const LEGACY_DEFAULT_REGISTRY: &str = "index.docker.io";
 const OFFICIAL_PREFIX: &str = "library/";
 /// The tag a reference means when it has neither tag nor digest.
 pub const DEFAULT_TAG: &str = "latest";
-/// The maximum length of a name (`registry/repository`).
+/// The maximum length of a repository path (the name without the registry, `library/`
+/// included: `distribution/reference`'s `RepositoryNameTotalLengthMax`).
 pub const NAME_MAX_LEN: usize = 255;
 /// The maximum length of a tag.
 pub const TAG_MAX_LEN: usize = 128;
@@ -128,10 +130,10 @@ impl ImageRef {
                 Some(tag.to_owned())
             }
         };
-        let length = registry.len() + 1 + repository.len();
+        let length = repository.len();
         if length > NAME_MAX_LEN {
             return Err(RefError::NameTooLong {
-                name: format!("{registry}/{repository}"),
+                name: repository.clone(),
                 length,
             });
         }

@@ -25,7 +25,9 @@ pub struct Args {
     /// Analyze every enrolled image.
     #[arg(long)]
     pub all: bool,
-    /// Where `source.dockerfile` paths resolve (default: the directory containing the root).
+    /// Where `source.dockerfile` paths resolve (default: the top of the git work tree that
+    /// holds the root, else the directory containing the root; the same from any working
+    /// directory).
     /// A Dockerfile that is not there is fetched from its repository at `source.branch`
     /// (GitHub contents API with GITHUB_TOKEN, GitLab repository files API with GITLAB_TOKEN;
     /// public repositories need no token).
@@ -88,7 +90,7 @@ struct Report {
 /// Runs `analyze`.
 pub fn run(cli: &Cli, args: &Args) -> Result<Outcome, CliError> {
     super::text_or_json(cli)?;
-    let (changes, written) = execute(&cli.root, args)?;
+    let (changes, written, failed) = execute_counted(&cli.root, args)?;
     match cli.format {
         Format::Json => output::print_json(&Report { changes, written })?,
         _ => {
@@ -96,18 +98,29 @@ pub fn run(cli: &Cli, args: &Args) -> Result<Outcome, CliError> {
                 output::line(format_args!("{c}"));
             }
             if written.is_empty() {
-                eprintln!("nothing changed");
+                crate::output::info(format_args!("nothing changed"));
             } else {
-                eprintln!("{} state file(s) written", written.len());
+                crate::output::info(format_args!("{} state file(s) written", written.len()));
             }
         }
     }
-    Ok(Outcome::Ok)
+    if failed > 0 {
+        eprintln!("discovery failed for {failed} image(s) (recorded in state; see `status`)");
+    }
+    Ok(Outcome::failed_if(failed > 0))
 }
 
 /// Analyzes the factory at `root` and writes the state files that change. Returns what
 /// changed (for people) and the paths written (relative to `root`).
 pub fn execute(root: &Path, args: &Args) -> Result<(Vec<String>, Vec<String>), CliError> {
+    execute_counted(root, args).map(|(changes, written, _)| (changes, written))
+}
+
+/// [`execute`], also counting the images whose discovery failed this run.
+pub fn execute_counted(
+    root: &Path,
+    args: &Args,
+) -> Result<(Vec<String>, Vec<String>, usize), CliError> {
     let now = now_or_clock(args.now);
     let factory = load::load_for_update(root)?;
     let selected: Vec<&if_model::enrollment::ImageEntry> = match &args.image {
@@ -140,16 +153,14 @@ pub fn execute(root: &Path, args: &Args) -> Result<(Vec<String>, Vec<String>), C
         .transpose()
         .map_err(|e| CliError::Input(format!("--digest: {e}")))?;
     let source_dir = match &args.source_dir {
+        Some(d) if d.as_os_str().is_empty() => PathBuf::from("."),
         Some(d) => d.clone(),
-        None => root
-            .parent()
-            .map_or_else(|| PathBuf::from("."), Path::to_path_buf),
+        None => load::source_root(root)?,
     };
-    let source_dir = if source_dir.as_os_str().is_empty() {
-        PathBuf::from(".")
-    } else {
-        source_dir
-    };
+    output::detail(format_args!(
+        "source.dockerfile paths resolve under {}",
+        source_dir.display()
+    ));
 
     let mut req = Request {
         now,
@@ -190,8 +201,12 @@ pub fn execute(root: &Path, args: &Args) -> Result<(Vec<String>, Vec<String>), C
             None => (*source).clone(),
         })
         .collect();
-    let budget = Duration::from_secs(args.fetch_budget);
-    let mut fetched = fetch_all(missing, budget, args.source_ref.as_deref()).into_iter();
+    let mut fetched = fetch_all(
+        missing,
+        Duration::from_secs(args.fetch_budget),
+        args.source_ref.as_deref(),
+    )
+    .into_iter();
     for ((name, source), found) in managed.iter().zip(local) {
         let discovery = match found {
             Some(d) => d,
@@ -215,10 +230,15 @@ pub fn execute(root: &Path, args: &Args) -> Result<(Vec<String>, Vec<String>), C
             },
         );
     }
+    let failed = req
+        .discoveries
+        .values()
+        .filter(|d| matches!(d, Discovery::Failed(_)))
+        .count();
     let baseline = if_state::baseline(&factory);
     let analysis = if_state::analyze(factory, &req);
     let written = load::write_state(root, &baseline, &analysis)?;
-    Ok((analysis.changes, written))
+    Ok((analysis.changes, written, failed))
 }
 
 /// How many Dockerfiles are fetched at once.
@@ -227,12 +247,12 @@ const FETCHERS: usize = 8;
 /// Fetches the Dockerfiles of `sources` (in parallel, [`FETCHERS`] at a time, one client)
 /// and discovers what each is built on, in order. Whatever has not arrived once `budget` has
 /// passed fails discovery with a message saying so; the fetches still under way are left to
-/// end with the process (a hanging forge holds nothing else up). `at_ref`: the sources'
-/// branch is the `--source-ref` commit (no local copy was looked for).
+/// end with the process (a hanging forge holds nothing else up).
+/// `at`: the `--source-ref` the Dockerfiles are fetched at (said in a failure's reason).
 fn fetch_all(
     sources: Vec<if_model::enrollment::Source>,
     budget: Duration,
-    at_ref: Option<&str>,
+    at: Option<&str>,
 ) -> Vec<Discovery> {
     use std::sync::{Arc, Mutex, mpsc};
     if sources.is_empty() {
@@ -244,9 +264,9 @@ fn fetch_all(
         sources.iter().cloned().enumerate().collect::<Vec<_>>(),
     ));
     let (tx, rx) = mpsc::channel();
-    let by_ref = at_ref.is_some();
     for _ in 0..FETCHERS.min(n) {
         let (client, queue, tx) = (Arc::clone(&client), Arc::clone(&queue), tx.clone());
+        let at = at.map(str::to_string);
         std::thread::spawn(move || {
             loop {
                 let next = queue
@@ -256,14 +276,16 @@ fn fetch_all(
                 let Some((i, source)) = next else { break };
                 let found = match if_forge::fetch_file(&client, &source, &source.dockerfile) {
                     Ok(text) => discover::discover(text.as_bytes(), &source.dockerfile),
-                    Err(e) if by_ref => Discovery::Failed(format!(
-                        "fetching Dockerfile {} at {} failed: {e}",
-                        source.dockerfile, source.branch
-                    )),
-                    Err(e) => Discovery::Failed(format!(
-                        "Dockerfile {} not found locally, and fetching it failed: {e}",
-                        source.dockerfile
-                    )),
+                    Err(e) => Discovery::Failed(match &at {
+                        Some(at) => format!(
+                            "Dockerfile {}: fetching it at {at} failed: {e}",
+                            source.dockerfile
+                        ),
+                        None => format!(
+                            "Dockerfile {} not found locally, and fetching it failed: {e}",
+                            source.dockerfile
+                        ),
+                    }),
                 };
                 if tx.send((i, found)).is_err() {
                     break;

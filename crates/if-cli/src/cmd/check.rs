@@ -36,6 +36,11 @@ pub struct Args {
     /// Ask the registries and report, but write nothing.
     #[arg(long)]
     pub dry_run: bool,
+    /// Exit 0 even when a lookup failed (it is still recorded in state, `checkError`, and
+    /// shown by `status`): for a step that must not stop the next one, such as the
+    /// CronJob's `check` before `reconcile`, or a scheduled CI job's.
+    #[arg(long)]
+    pub exit_zero: bool,
     /// Registry options.
     #[command(flatten)]
     pub registry: RegistryArgs,
@@ -202,7 +207,9 @@ pub fn run(cli: &Cli, args: &Args) -> Result<Outcome, CliError> {
     } else {
         print_text(args.dry_run, &checked, &hosts, &summary, &written);
     }
-    Ok(Outcome::Ok)
+    // A failed lookup is recorded (`checkError`) and the others went on, but a person should
+    // look: exit code 1.
+    Ok(Outcome::failed_if(summary.failed > 0 && !args.exit_zero))
 }
 
 /// The watched images `--image` names (all of them without it), in the plan's order.

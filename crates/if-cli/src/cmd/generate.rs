@@ -341,7 +341,7 @@ pub fn run(cli: &Cli, args: &Args) -> Result<Outcome, CliError> {
         if json {
             output::print_json(&report)?;
         } else if report.up_to_date {
-            eprintln!("{} is up to date", path.display());
+            crate::output::info(format_args!("{} is up to date", path.display()));
         } else {
             print_summary(&path, missing, &report);
         }
@@ -360,7 +360,11 @@ pub fn run(cli: &Cli, args: &Args) -> Result<Outcome, CliError> {
         } else {
             "up to date:"
         };
-        eprintln!("{verb} {} ({} resources)", path.display(), p.slots.len());
+        crate::output::info(format_args!(
+            "{verb} {} ({} resources)",
+            path.display(),
+            p.slots.len()
+        ));
     }
     Ok(Outcome::Ok)
 }

@@ -108,6 +108,8 @@ pub fn run(cli: &Cli, args: &Args) -> Result<Outcome, CliError> {
             give_up_at: r.give_up_at.map(|t| t.to_string()),
         })
         .collect();
+    // A damaged state file needs a person (exit 1): its image is left out of the plan.
+    let outcome = Outcome::failed_if(!damaged.is_empty());
     if cli.format == Format::Json {
         output::print_json(&serde_json::json!({
             "base": plan.base,
@@ -117,7 +119,7 @@ pub fn run(cli: &Cli, args: &Args) -> Result<Outcome, CliError> {
             "stuck": stuck,
             "running": running,
         }))?;
-        return Ok(Outcome::Ok);
+        return Ok(outcome);
     }
     println!(
         "a new digest of {} at {} would rebuild:",
@@ -163,5 +165,5 @@ pub fn run(cli: &Cli, args: &Args) -> Result<Outcome, CliError> {
             .unwrap_or_default();
         println!("  {:<24} {state}{url}{give_up}", r.image);
     }
-    Ok(Outcome::Ok)
+    Ok(outcome)
 }

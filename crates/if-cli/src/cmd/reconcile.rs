@@ -232,7 +232,9 @@ fn print_triggers(triggers: &[Trigger], outcomes: &Outcomes) {
 /// Loads the factory, asks the forges for the outcome of every running build (unless
 /// `dry_run`), lets `decide` choose the triggers, carries them out (unless `dry_run`), writes
 /// the state (each outcome as soon as it is known) and prints the report (JSON, or the
-/// triggers as text). Returns the decision when the caller still has text to print.
+/// triggers as text). Returns the decision when the caller still has text to print, and
+/// whether something failed or needs a person (a failed trigger, a build that timed out, a
+/// dependency cycle): exit code 1.
 fn decide_and_dispatch(
     cli: &Cli,
     run: &RunArgs,
@@ -242,7 +244,7 @@ fn decide_and_dispatch(
         &mut if_state::Analysis,
         &Policy,
     ) -> Result<Decision, CliError>,
-) -> Result<Option<Decision>, CliError> {
+) -> Result<(Option<Decision>, bool), CliError> {
     let factory = load::load_for_update(&cli.root)?;
     let dry_run = run.dry_run;
     let policy = run.dispatch.policy();
@@ -283,6 +285,9 @@ fn decide_and_dispatch(
         &policy,
     )?;
     let written = sink.finish(&world)?;
+    let failed = outcomes.iter().any(|o| matches!(o, Some(Err(_))))
+        || !decision.timed_out.is_empty()
+        || !decision.cycles.is_empty();
     if cli.format == Format::Json {
         print_report(
             now,
@@ -293,24 +298,24 @@ fn decide_and_dispatch(
             &world.changes,
             &written,
         )?;
-        return Ok(None);
+        return Ok((None, failed));
     }
     for p in &polled {
         output::line(format_args!("{}", forge::polled_line(p)));
     }
     print_triggers(&decision.triggers, &outcomes);
-    Ok(Some(decision))
+    Ok((Some(decision), failed))
 }
 
 /// Runs `reconcile`.
 pub fn run_reconcile(cli: &Cli, args: &ReconcileArgs) -> Result<Outcome, CliError> {
     super::text_or_json(cli)?;
     let now = now_or_clock(args.run.now);
-    let Some(decision) = decide_and_dispatch(cli, &args.run, now, |en, w, policy| {
+    let (decision, failed) = decide_and_dispatch(cli, &args.run, now, |en, w, policy| {
         Ok(rebuild::reconcile(en, w, now, policy))
-    })?
-    else {
-        return Ok(Outcome::Ok);
+    })?;
+    let Some(decision) = decision else {
+        return Ok(Outcome::failed_if(failed));
     };
     for name in &decision.timed_out {
         eprintln!(
@@ -335,7 +340,7 @@ pub fn run_reconcile(cli: &Cli, args: &ReconcileArgs) -> Result<Outcome, CliErro
     if decision.triggers.is_empty() && decision.became_due.is_empty() {
         output::line(format_args!("nothing to trigger at {now}"));
     }
-    Ok(Outcome::Ok)
+    Ok(Outcome::failed_if(failed))
 }
 
 fn print_report(
@@ -379,7 +384,7 @@ fn print_report(
 pub fn run_trigger(cli: &Cli, args: &TriggerArgs) -> Result<Outcome, CliError> {
     super::text_or_json(cli)?;
     let now = now_or_clock(args.run.now);
-    decide_and_dispatch(cli, &args.run, now, |en, w, _| {
+    let (_, failed) = decide_and_dispatch(cli, &args.run, now, |en, w, _| {
         let trigger = rebuild::manual(en, w, &args.name, args.reason.as_deref(), now)
             .map_err(|e| CliError::Input(e.to_string()))?;
         Ok(Decision {
@@ -387,7 +392,7 @@ pub fn run_trigger(cli: &Cli, args: &TriggerArgs) -> Result<Outcome, CliError> {
             ..Decision::default()
         })
     })?;
-    Ok(Outcome::Ok)
+    Ok(Outcome::failed_if(failed))
 }
 
 /// Runs `expedite`.

@@ -35,7 +35,8 @@ struct Problem<'a> {
 /// `kargo.yaml`): how many state files were read, every problem, and whether `kargo.yaml`
 /// was there.
 pub fn check(root: &Path) -> Result<(usize, Vec<Diagnostic>, bool), CliError> {
-    let (_, mut diags, state_files) = load::load_factory(root)?;
+    let (factory, mut diags, state_files) = load::load_unchecked(root)?;
+    diags.extend(failed_discoveries(&factory));
     let kargo = super::generate::config_path(root);
     let kargo_checked = kargo.exists();
     if kargo_checked {
@@ -43,6 +44,41 @@ pub fn check(root: &Path) -> Result<(usize, Vec<Diagnostic>, bool), CliError> {
         diags.extend(if_kargo::config::Config::parse(&src.text, &src.path).1);
     }
     Ok((state_files, diags, kargo_checked))
+}
+
+/// One error per image whose state records a failed discovery (`discoveryStatus: failed`):
+/// its base images are unknown, so nothing rebuilds it when they change. Placed at the
+/// `discoveryStatus` line of the state file (read again; only failed images are).
+fn failed_discoveries(factory: &if_model::factory::Factory) -> Vec<Diagnostic> {
+    factory
+        .images
+        .iter()
+        .filter(|(_, s)| s.discovery_status.as_deref() == Some("failed"))
+        .map(|(path, s)| {
+            let line = load::read_source(Path::new(path))
+                .ok()
+                .and_then(|src| {
+                    src.text
+                        .lines()
+                        .position(|l| l.starts_with("discoveryStatus:"))
+                })
+                .and_then(|i| u32::try_from(i + 1).ok())
+                .unwrap_or(1);
+            let why = s.discovery_error.as_deref().unwrap_or("no reason recorded");
+            let name = Path::new(path)
+                .file_stem()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            Diagnostic::error(
+                path,
+                if_model::yaml::Pos { line, col: 1 },
+                format!(
+                    "the last discovery of `{name}` failed ({why}); fix its source and run \
+                     `image-factory analyze --image {name}`"
+                ),
+            )
+        })
+        .collect()
 }
 
 /// Runs `validate`.
@@ -65,7 +101,7 @@ pub fn run(cli: &Cli, _args: &Args) -> Result<Outcome, CliError> {
                 .count();
             let checked = 1 + usize::from(kargo_checked) + state_files;
             if valid {
-                eprintln!("{checked} files checked: no problems");
+                crate::output::info(format_args!("{checked} files checked: no problems"));
             } else {
                 eprintln!("{checked} files checked: {errors} error(s)");
             }

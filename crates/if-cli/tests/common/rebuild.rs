@@ -118,11 +118,29 @@ impl Factory {
         stdout(&out)
     }
 
-    /// Runs `--format json ARGS`, asserts exit code 0 and parses stdout.
+    /// Runs `--format json ARGS` and parses stdout, asserting the exit code the report calls
+    /// for: 1 when a trigger failed, a build timed out or a cycle was found (recorded, the
+    /// rest went on: a person should look), else 0.
     pub fn json(&self, args: &[&str]) -> Value {
         let mut all = vec!["--format", "json"];
         all.extend_from_slice(args);
-        serde_json::from_str(&self.ok(&all)).unwrap()
+        let out = self.run(&all);
+        let v: Value = serde_json::from_slice(&out.stdout)
+            .unwrap_or_else(|e| panic!("{all:?}: {e}: {}", stderr(&out)));
+        let nonempty = |key: &str| v[key].as_array().is_some_and(|a| !a.is_empty());
+        let failed = v["triggers"]
+            .as_array()
+            .is_some_and(|t| t.iter().any(|r| r["result"] == "failed"))
+            || nonempty("timed_out")
+            || nonempty("timedOut")
+            || nonempty("cycles");
+        assert_eq!(
+            out.status.code(),
+            Some(i32::from(failed)),
+            "{all:?}: {}",
+            stderr(&out)
+        );
+        v
     }
 
     /// Runs `ARGS`, asserts exit code 2 and that nothing under the root changed; returns
@@ -186,19 +204,7 @@ impl Factory {
 
     /// Every file under the temporary directory, with its bytes.
     pub fn tree(&self) -> BTreeMap<PathBuf, Vec<u8>> {
-        let mut out = BTreeMap::new();
-        let mut dirs = vec![self.dir.path().to_path_buf()];
-        while let Some(dir) = dirs.pop() {
-            for entry in std::fs::read_dir(&dir).unwrap() {
-                let path = entry.unwrap().path();
-                if path.is_dir() {
-                    dirs.push(path);
-                } else {
-                    out.insert(path.clone(), std::fs::read(&path).unwrap());
-                }
-            }
-        }
-        out
+        super::tree_of(self.dir.path())
     }
 
     /// The triggers the fake received (its POSTs), in order.

@@ -24,7 +24,7 @@ pub const BASE_A: &str = "factory/state/base-images/a.yaml";
 macro_rules! git_or_skip {
     () => {
         if !$crate::common::git_installed() {
-            eprintln!("skipped: `git` is not installed");
+            eprintln!("skipping: `git` is not installed");
             return;
         }
     };

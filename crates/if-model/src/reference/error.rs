@@ -172,12 +172,13 @@ pub enum RefError {
         /// What is wrong with it.
         problem: PathProblem,
     },
-    /// `registry/repository` is longer than [`NAME_MAX_LEN`](super::NAME_MAX_LEN).
+    /// The repository path (without the registry, after normalization) is longer than
+    /// [`NAME_MAX_LEN`](super::NAME_MAX_LEN).
     #[error(
         "invalid reference format: repository name must not be more than 255 characters (`{name}` has {length})"
     )]
     NameTooLong {
-        /// The normalized name, `registry/repository`.
+        /// The normalized repository path (`library/...` on Docker Hub), without the registry.
         name: String,
         /// Its length.
         length: usize,

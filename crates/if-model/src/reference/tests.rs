@@ -131,9 +131,15 @@ const VALID: &[ValidCase] = &[
     ("node:latest", "docker.io", "library/node", Some("latest"), None, "docker.io/library/node:latest", "node:latest"),
     // A 64-hex tag is fine, only a bare 64-hex reference is refused.
     ("sha256:<h64>", "docker.io", "library/sha256", Some("<h64>"), None, "docker.io/library/sha256:<h64>", "sha256:<h64>"),
-    // Name length: registry + "/" + repository, at most 255.
-    ("example.com/<p243>", "example.com", "<p243>", None, None, "example.com/<p243>:latest", "example.com/<p243>:latest"),
-    ("<p237>", "docker.io", "library/<p237>", None, None, "docker.io/library/<p237>:latest", "<p237>:latest"),
+    // distribution/reference (reference.go, `Parse`): `len(repo.path) >
+    // RepositoryNameTotalLengthMax` (255), the path without the domain, after
+    // ParseNormalizedNamed (normalize.go) has added `docker.io/library/`: the registry does
+    // not count, `library/` does.
+    ("example.com/<p255>", "example.com", "<p255>", None, None, "example.com/<p255>:latest", "example.com/<p255>:latest"),
+    ("a-much-longer-registry.example.com:5000/<p255>", "a-much-longer-registry.example.com:5000", "<p255>", None, None, "a-much-longer-registry.example.com:5000/<p255>:latest", "a-much-longer-registry.example.com:5000/<p255>:latest"),
+    ("<p247>", "docker.io", "library/<p247>", None, None, "docker.io/library/<p247>:latest", "<p247>:latest"),
+    ("docker.io/<p247>", "docker.io", "library/<p247>", None, None, "docker.io/library/<p247>:latest", "<p247>:latest"),
+    ("org/<p251>", "docker.io", "org/<p251>", None, None, "docker.io/org/<p251>:latest", "org/<p251>:latest"),
     // Familiar forms keep `docker.io/` where dropping it would change the meaning.
     ("docker.io/localhost/foo", "docker.io", "localhost/foo", None, None, "docker.io/localhost/foo:latest", "docker.io/localhost/foo:latest"),
     ("docker.io/foo.bar/baz", "docker.io", "foo.bar/baz", None, None, "docker.io/foo.bar/baz:latest", "docker.io/foo.bar/baz:latest"),
@@ -203,8 +209,10 @@ const INVALID: &[(&str, &str)] = &[
     ("[]:5000/foo", "InvalidRegistry/EmptyIpv6"),
     ("[::1]x:5000/foo", "InvalidRegistry/TextAfterIpv6"),
     ("[::g]/foo", "InvalidRegistry/InvalidIpv6Character"),
-    ("example.com/<p244>", "NameTooLong"),
-    ("<p238>", "NameTooLong"),
+    ("example.com/<p256>", "NameTooLong"),
+    ("<p248>", "NameTooLong"),
+    ("index.docker.io/<p248>", "NameTooLong"),
+    ("org/<p252>", "NameTooLong"),
     ("node@sha256:abc", "InvalidDigest/WrongLength"),
     ("node:22@sha512:<h64>", "InvalidDigest/WrongLength"),
     ("node@sha256:<H64>", "InvalidDigest/UppercaseHex"),
@@ -282,7 +290,7 @@ fn error_messages() {
         message("Foo"),
         "invalid reference format: repository name (library/Foo) must be lowercase"
     );
-    assert!(message("example.com/<p244>").contains("must not be more than 255 characters"));
+    assert!(message("example.com/<p256>").contains("must not be more than 255 characters"));
     assert!(message("node:").contains("no tag"));
     assert!(message("node@").contains("no digest"));
     assert!(message(" node").contains("position 1"));
@@ -327,10 +335,13 @@ fn errors_carry_the_offending_part() {
         ImageRef::parse(&long).unwrap_err(),
         RefError::TagTooLong { length: 129, .. }
     ));
+    // `library/` counts: 8 + 248 = 256, one past distribution's limit.
     assert!(matches!(
-        ImageRef::parse(&expand("<p238>")).unwrap_err(),
+        ImageRef::parse(&expand("<p248>")).unwrap_err(),
         RefError::NameTooLong { length: 256, .. }
     ));
+    // The registry does not: a 255-character path on any registry is fine.
+    assert!(ImageRef::parse(&expand("registry.example.com:5000/<p255>")).is_ok());
 }
 
 #[test]
