@@ -61,7 +61,13 @@ impl Daemon {
             let deadline = Instant::now() + Duration::from_secs(10);
             loop {
                 if TcpStream::connect(("127.0.0.1", port)).is_ok() {
-                    return Daemon { child, port, base };
+                    // Answered: by this daemon only if it still runs (one that lost the port
+                    // to another server exits).
+                    std::thread::sleep(Duration::from_millis(50));
+                    if child.try_wait().ok().flatten().is_none() {
+                        return Daemon { child, port, base };
+                    }
+                    break;
                 }
                 if child.try_wait().ok().flatten().is_some() || Instant::now() > deadline {
                     let _ = child.kill();

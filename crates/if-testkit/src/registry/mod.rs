@@ -189,10 +189,23 @@ fn auth_section(auth: &RegistryAuth, dir: &Path) -> String {
 
 /// A port on 127.0.0.1 that was free a moment ago.
 pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|listener| listener.local_addr())
-        .must("free_port: cannot bind 127.0.0.1:0")
-        .port()
+    // Tests of one binary run in parallel, and the port is free only until a server binds
+    // it: never hand out the same port twice in a process, or two servers would race for it
+    // (the loser's client then talks to the winner).
+    static GIVEN: std::sync::Mutex<Vec<u16>> = std::sync::Mutex::new(Vec::new());
+    let mut given = GIVEN
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    loop {
+        let port = TcpListener::bind("127.0.0.1:0")
+            .and_then(|listener| listener.local_addr())
+            .must("free_port: cannot bind 127.0.0.1:0")
+            .port();
+        if !given.contains(&port) {
+            given.push(port);
+            return port;
+        }
+    }
 }
 
 /// Polls `GET /v2/` until it answers (any status: 401 with auth), at most 100 × 50 ms;
