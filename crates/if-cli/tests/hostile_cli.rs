@@ -280,9 +280,9 @@ fn a_damaged_state_file_stops_writers_and_is_shown_as_damaged() {
     let out = bounded(&root, &["validate"]);
     assert_eq!(out.status.code(), Some(1));
     assert!(stdout(&out).contains(&at), "{}", stdout(&out));
+    // `status` shows it, and exits 1: a damaged file needs a person.
     let out = bounded(&root, &["status", "--wide"]);
-    // FIXME(issue 20): a damaged file should make `status` exit 1 too.
-    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(out.status.code(), Some(1));
     let line = stdout(&out)
         .lines()
         .find(|l| l.starts_with("app "))

@@ -364,9 +364,11 @@ pub fn run(cli: &Cli, args: &Args) -> Result<Outcome, CliError> {
     let mut rows = rows(&factory);
     explain_waits(&factory, &mut rows, now);
     rows.extend(loaded.damaged.iter().map(damaged_row));
+    // A state file that cannot be read needs a person: exit 1 (after showing everything).
+    let outcome = Outcome::failed_if(!loaded.damaged.is_empty());
     if cli.format == Format::Json {
         output::print_json(&Report { images: &rows })?;
-        return Ok(Outcome::Ok);
+        return Ok(outcome);
     }
     let style = table::Style {
         now,
@@ -376,5 +378,5 @@ pub fn run(cli: &Cli, args: &Args) -> Result<Outcome, CliError> {
     for line in table::render(&rows, &style) {
         output::line(line);
     }
-    Ok(Outcome::Ok)
+    Ok(outcome)
 }
