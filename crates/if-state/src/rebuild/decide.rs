@@ -9,7 +9,7 @@ use if_model::state::{BaseImageState, Cause, ImageState, RebuildState};
 use if_model::timestamp::Timestamp;
 
 use super::graph::Graph;
-use super::outcome::{give_up_at, time_out};
+use super::outcome::{give_up_at, time_out, timeout_of};
 use super::record::add_cause;
 use super::{
     BY_EXPEDITE, BY_MANUAL, DUE, EngineError, FAILED, PENDING, Policy, Subject, TRIGGERED, Trigger,
@@ -77,11 +77,7 @@ fn awaits_digest(enrollment: &Enrollment, s: &ImageState, now: Timestamp) -> boo
         return false;
     };
     let digest_since = s.last_built.is_some_and(|b| b.unix() >= triggered.unix());
-    let timeout = enrollment
-        .get(&s.name)
-        .map_or(if_model::enrollment::DEFAULT_BUILD_TIMEOUT, |e| {
-            e.build_timeout
-        });
+    let timeout = timeout_of(enrollment, &s.name);
     !digest_since && now.unix() < done.plus(timeout).unix()
 }
 

@@ -125,7 +125,7 @@ pub struct Running {
 }
 
 /// The build timeout of `name` (its entry's `buildTimeout`, else the default).
-fn timeout_of(enrollment: &Enrollment, name: &str) -> Duration {
+pub(crate) fn timeout_of(enrollment: &Enrollment, name: &str) -> Duration {
     enrollment
         .get(name)
         .map_or(if_model::enrollment::DEFAULT_BUILD_TIMEOUT, |e| {
@@ -410,15 +410,11 @@ fn finish(
     if still_open {
         return false;
     }
-    let running = std::mem::take(&mut rs.running_causes);
     if success {
-        rs.status = Some(MONITORING.to_string());
-        rs.attempts = None;
-        rs.last_error = None;
-        rs.next_attempt_at = None;
-        refresh(rs);
+        done(rs);
         return false;
     }
+    let running = std::mem::take(&mut rs.running_causes);
     rs.status = Some(PENDING.to_string());
     for c in running {
         add_cause(rs, c);
@@ -469,15 +465,21 @@ pub(crate) fn close_all(s: &mut ImageState, now: Timestamp, version: Option<&str
     }
     let rs = s.rebuild_state.get_or_insert_with(RebuildState::default);
     if closed || rs.status.as_deref() == Some(TRIGGERED) {
-        rs.running_causes.clear();
-        rs.status = Some(MONITORING.to_string());
-        rs.attempts = None;
-        rs.last_error = None;
-        rs.next_attempt_at = None;
-        refresh(rs);
+        done(rs);
         return true;
     }
     false
+}
+
+/// The image's builds succeeded: the causes they served are done, the attempts forgotten;
+/// causes that came meanwhile keep it `pending`.
+fn done(rs: &mut RebuildState) {
+    rs.running_causes.clear();
+    rs.status = Some(MONITORING.to_string());
+    rs.attempts = None;
+    rs.last_error = None;
+    rs.next_attempt_at = None;
+    refresh(rs);
 }
 
 /// A build reported its own failure (`record-build --failed`): its open entry (the newest)
