@@ -3,7 +3,9 @@
 //! 127.0.0.1): wall time and requests per image for the first check (baselines), for a check
 //! that finds 100 re-pushed tags, and for one that finds nothing; anonymous, then with Bearer
 //! tokens from a local token server. The figures must match the design (one manifest request
-//! per image, one token request per repository) or the benchmark fails.
+//! per image; token requests shared across repositories: at most 2 per run for the 100
+//! repositories of the one registry, one request carrying many scopes) or the benchmark
+//! fails. Token requests per registry are printed.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -125,13 +127,10 @@ fn scenario(binary: &Path, bearer: bool) -> Result<Vec<Figure>, String> {
         Vec::new()
     };
     let images = refs.len() as u64;
-    // With tokens, the first request to the registry learns the scheme (401) and each
-    // repository needs its token.
-    let (first_requests, tokens_per_run) = if bearer {
-        (images + 1, REPOS as u64)
-    } else {
-        (images, 0)
-    };
+    // With tokens, the first request to the registry learns the scheme (401); one token
+    // request asks for the scopes of every repository (a second one at most, when a worker
+    // asked before the first took its scope).
+    let (first_requests, tokens_per_run) = if bearer { (images + 1, 2) } else { (images, 0) };
     let mut figures = Vec::new();
     let first = check(binary, &root, &env, "2026-11-02T00:00:00Z")?;
     figures.push(first.report(
@@ -219,12 +218,14 @@ struct Run {
     updated: u64,
     requests: u64,
     token_requests: u64,
+    /// Token requests per registry, as the report says them.
+    per_registry: String,
     written: usize,
 }
 
 impl Run {
     /// Prints the row; its figure, failed (with the reason printed) when the counts are not
-    /// the expected ones.
+    /// the expected ones (`tokens`: the most token requests allowed).
     fn report(&self, label: &str, requests: u64, tokens: u64, updated: u64) -> Figure {
         let per_image = self.requests as f64 / self.checked.max(1) as f64;
         println!(
@@ -236,6 +237,9 @@ impl Run {
             self.token_requests,
             self.updated
         );
+        if !self.per_registry.is_empty() {
+            println!("    token requests per registry: {}", self.per_registry);
+        }
         let expected = (requests, tokens, updated, 0);
         let got = (
             self.requests,
@@ -243,9 +247,10 @@ impl Run {
             self.updated,
             self.failed,
         );
-        if got != expected {
+        let ok = (got.0, got.2, got.3) == (requests, updated, 0) && got.1 <= tokens;
+        if !ok {
             println!(
-                "  FAIL: (requests, token requests, updated, failed) = {got:?}, expected {expected:?}"
+                "  FAIL: (requests, token requests, updated, failed) = {got:?}, expected {expected:?} (token requests at most)"
             );
         }
         Figure::judged(
@@ -257,8 +262,10 @@ impl Run {
                 self.checked as f64 / self.secs,
                 self.token_requests
             ),
-            format!("{requests} requests, {tokens} token requests, {updated} updated, 0 failed"),
-            got == expected,
+            format!(
+                "{requests} requests, at most {tokens} token requests, {updated} updated, 0 failed"
+            ),
+            ok,
         )
     }
 }
@@ -268,8 +275,12 @@ fn check(binary: &Path, root: &Path, env: &[(&str, String)], now: &str) -> Resul
     cmd.arg("--root")
         .arg(root)
         .args(["--format", "json", "check", "--now", now])
-        // No credentials from the machine's own Docker config.
-        .env("DOCKER_CONFIG", root.join("no-docker-config"));
+        // No credentials from the machine's own files.
+        .env("DOCKER_CONFIG", root.join("no-docker-config"))
+        .env("HOME", root.join("no-home"))
+        .env("XDG_RUNTIME_DIR", root.join("no-run"))
+        .env("XDG_CONFIG_HOME", root.join("no-config"))
+        .env_remove("REGISTRY_AUTH_FILE");
     for (k, v) in env {
         cmd.env(k, v);
     }
@@ -294,7 +305,16 @@ fn check(binary: &Path, root: &Path, env: &[(&str, String)], now: &str) -> Resul
         failed: n("failed"),
         updated: n("updated"),
         requests: n("requests"),
-        token_requests: n("token_requests"),
+        token_requests: n("tokenRequests"),
+        per_registry: s["tokenRequestsByRegistry"]
+            .as_object()
+            .map(|m| {
+                m.iter()
+                    .map(|(r, n)| format!("{r} {n}"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            })
+            .unwrap_or_default(),
         written: report["written"].as_array().map_or(usize::MAX, Vec::len),
     })
 }

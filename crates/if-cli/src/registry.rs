@@ -1,11 +1,14 @@
 //! The registry side of `check`: options, and a registry client built from them, the
-//! environment (`IMAGE_FACTORY_REGISTRY_*`) and Docker's `config.json` (`DOCKER_CONFIG`,
-//! else `~/.docker/config.json`). Passwords never reach any output.
+//! environment (`IMAGE_FACTORY_REGISTRY_*`) and the credentials files in the container
+//! tools' order: `REGISTRY_AUTH_FILE`, `$XDG_RUNTIME_DIR/containers/auth.json`,
+//! `${XDG_CONFIG_HOME:-~/.config}/containers/auth.json`, then Docker's `config.json`
+//! (`$DOCKER_CONFIG/config.json`, else `~/.docker/config.json`). This module reads the
+//! files; `if-registry` looks credentials up in them per repository and runs the credential
+//! helpers they name, lazily. Passwords never reach any output.
 
-use std::collections::BTreeMap;
 use std::path::PathBuf;
 
-use if_registry::{Client, Config, Credentials, parse_docker_config, registry_key};
+use if_registry::{AuthFile, Client, Config, Credentials, parse_docker_config, registry_key};
 
 use crate::exit::CliError;
 use crate::settings::{self, env};
@@ -38,7 +41,19 @@ pub struct RegistryArgs {
     /// The most seconds one image's lookup may take, waits between retries included.
     #[arg(long, value_name = "SECONDS", default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..))]
     pub http_timeout: u64,
+    /// Stop asking a registry for the rest of the run once its `ratelimit-remaining` is at
+    /// or below this percentage of its `ratelimit-limit` (Docker Hub), or it answered 429;
+    /// the images not asked are recorded as not checked.
+    #[arg(long, value_name = "PERCENT", default_value_t = 10, value_parser = clap::value_parser!(u8).range(0..=100))]
+    pub rate_limit_floor: u8,
+    /// The most seconds a credential helper (`docker-credential-NAME get`) may take; it is
+    /// stopped past that.
+    #[arg(long, value_name = "SECONDS", default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=600))]
+    pub helper_timeout: u64,
 }
+
+/// The variable naming an `auth.json` read before every other file (containers tools').
+pub const AUTH_FILE_ENV: &str = "REGISTRY_AUTH_FILE";
 
 fn parse_mirror(s: &str) -> Result<(String, String), String> {
     match s.split_once('=') {
@@ -51,51 +66,64 @@ fn parse_mirror(s: &str) -> Result<(String, String), String> {
     }
 }
 
-/// Where Docker's `config.json` is: `$DOCKER_CONFIG/config.json`, else
-/// `$HOME/.docker/config.json`.
-fn docker_config_path() -> Option<PathBuf> {
-    if let Some(dir) = std::env::var_os(if_registry::DOCKER_CONFIG_ENV).filter(|d| !d.is_empty()) {
-        return Some(PathBuf::from(dir).join("config.json"));
-    }
-    let home = std::env::var_os("HOME").filter(|h| !h.is_empty())?;
-    Some(PathBuf::from(home).join(".docker").join("config.json"))
+/// The credentials files, in lookup order (those whose variables are unset are left out).
+fn auth_file_paths() -> Vec<PathBuf> {
+    let var = |name: &str| {
+        std::env::var_os(name)
+            .filter(|v| !v.is_empty())
+            .map(PathBuf::from)
+    };
+    let home = var("HOME");
+    let mut paths = Vec::new();
+    paths.extend(var(AUTH_FILE_ENV));
+    paths.extend(var("XDG_RUNTIME_DIR").map(|d| d.join("containers").join("auth.json")));
+    paths.extend(
+        var("XDG_CONFIG_HOME")
+            .or_else(|| home.as_ref().map(|h| h.join(".config")))
+            .map(|d| d.join("containers").join("auth.json")),
+    );
+    paths.extend(
+        var(if_registry::DOCKER_CONFIG_ENV)
+            .or_else(|| home.as_ref().map(|h| h.join(".docker")))
+            .map(|d| d.join("config.json")),
+    );
+    paths
 }
 
-/// The credentials of `config.json` (none when the file does not exist) and warnings about
-/// entries that give none. A file that exists but cannot be read or parsed is an error.
-fn docker_config_credentials() -> Result<(BTreeMap<String, Credentials>, Vec<String>), CliError> {
-    let Some(path) = docker_config_path() else {
-        return Ok((BTreeMap::new(), Vec::new()));
-    };
-    let text = match std::fs::read_to_string(&path) {
-        Ok(t) => t,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            return Ok((BTreeMap::new(), Vec::new()));
-        }
-        Err(source) => return Err(CliError::Read { path, source }),
-    };
-    let config = parse_docker_config(&text).map_err(|e| {
-        let at = match &e {
-            if_registry::DockerConfigError::NotJson { line, column } => {
-                format!("{}:{line}:{column}", path.display())
-            }
-            _ => path.display().to_string(),
+/// The credentials files that exist, parsed, and warnings about entries that give nothing.
+/// A file that exists but cannot be read or parsed is an error.
+fn auth_files() -> Result<(Vec<AuthFile>, Vec<String>), CliError> {
+    let mut files = Vec::new();
+    let mut warnings = Vec::new();
+    for path in auth_file_paths() {
+        let text = match std::fs::read_to_string(&path) {
+            Ok(t) => t,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+            Err(source) => return Err(CliError::Read { path, source }),
         };
-        CliError::Input(format!("{at}: Docker credentials file: {e}"))
-    })?;
-    let warnings = config
-        .skipped
-        .iter()
-        .map(|s| {
+        let config = parse_docker_config(&text).map_err(|e| {
+            let at = match &e {
+                if_registry::DockerConfigError::NotJson { line, column } => {
+                    format!("{}:{line}:{column}", path.display())
+                }
+                _ => path.display().to_string(),
+            };
+            CliError::Input(format!("{at}: registry credentials file: {e}"))
+        })?;
+        warnings.extend(config.skipped.iter().map(|s| {
             format!(
-                "{}: {} ({}); its registries are asked anonymously",
+                "{}: {} ({}); the next source is asked",
                 path.display(),
                 s.reason,
                 s.registry
             )
-        })
-        .collect();
-    Ok((config.credentials, warnings))
+        }));
+        files.push(AuthFile {
+            path: path.display().to_string(),
+            config,
+        });
+    }
+    Ok((files, warnings))
 }
 
 /// The credentials of the environment: all three of [`HOST_ENV`], [`USERNAME_ENV`] and
@@ -113,20 +141,22 @@ fn env_credentials() -> Result<Option<(String, Credentials)>, CliError> {
     }
 }
 
-/// A client for these options, with credentials from the environment (which win) and
-/// `config.json`; the warnings are for stderr.
+/// A client for these options, with credentials from the environment (which win) and the
+/// credentials files; the warnings are for stderr.
 pub fn client_from_env(args: &RegistryArgs) -> Result<(Client, Vec<String>), CliError> {
-    let (mut credentials, warnings) = docker_config_credentials()?;
-    if let Some((host, c)) = env_credentials()? {
-        credentials.insert(host, c);
-    }
-    let config = Config {
-        credentials,
+    let (auth_files, warnings) = auth_files()?;
+    let mut config = Config {
+        auth_files,
+        helper_timeout: std::time::Duration::from_secs(args.helper_timeout),
+        rate_limit_floor: Some(args.rate_limit_floor),
         insecure: args.insecure.iter().map(|h| registry_key(h)).collect(),
         mirrors: args.mirrors.iter().cloned().collect(),
         retry: settings::retry(args.http_retries, args.http_timeout),
         ..Config::default()
     };
+    if let Some((host, c)) = env_credentials()? {
+        config.credentials.insert(host, c);
+    }
     Ok((Client::new(config), warnings))
 }
 

@@ -1,11 +1,15 @@
 //! Authentication: `WWW-Authenticate` challenges, the Docker token flow (a token from the
-//! realm per registry and scope, cached until it expires), HTTP Basic, and what each
-//! registry host asked for last.
+//! realm, cached until it expires, keyed by realm, service, user and scope), an
+//! `identitytoken` exchanged by OAuth2 (`POST` `grant_type=refresh_token`), HTTP Basic, and
+//! what each registry host asked for last.
 //!
 //! Both caches are [`Flights`]: concurrent callers wait for one discovery of a host's scheme
-//! and for one token request per host and scope.
+//! and for one token request per scope. A token request asks for the scopes of the other
+//! repositories of the registry the client was told to [expect](Client::expect) (same
+//! credentials, no token yet) too, as the token spec allows (`scope` repeated), so a run
+//! over many repositories of one registry needs few tokens.
 
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use crate::error::{RegistryError, Subject};
 use crate::flight::{Flights, Turn};
@@ -14,6 +18,13 @@ use crate::{Client, Credentials, Secret};
 
 /// A token's lifetime when the realm does not say (`expires_in`), as the token spec says.
 pub(crate) const DEFAULT_TOKEN_LIFETIME: Duration = Duration::from_secs(60);
+
+/// The most scopes one token request asks for.
+const MAX_SCOPES: usize = 100;
+/// The most bytes of scopes one token request carries (URLs stay well under 8 KiB).
+const MAX_SCOPE_BYTES: usize = 6000;
+/// The `client_id` of OAuth2 token requests (the token spec's oauth.md requires one).
+const CLIENT_ID: &str = "image-factory";
 
 /// How a registry host wants requests authenticated.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -51,9 +62,11 @@ pub(crate) struct Token {
 pub(crate) struct AuthState {
     /// Per API authority: the scheme its last challenge asked for.
     schemes: Flights<String, Scheme>,
-    /// Per (authority, scope).
-    tokens: Flights<(String, String), Token>,
+    /// Per (realm, service, user, scope).
+    tokens: Flights<TokenKey, Token>,
 }
+
+type TokenKey = (String, String, String, String);
 
 impl AuthState {
     pub(crate) fn new() -> Self {
@@ -73,6 +86,21 @@ pub(crate) struct AuthContext<'a> {
     pub credentials: Option<&'a Credentials>,
     /// `repository:<name>:pull`.
     pub scope: String,
+    /// Whether a token request may carry the scopes of other expected repositories.
+    pub batch: bool,
+}
+
+impl AuthContext<'_> {
+    fn token_key(&self, realm: &str, service: Option<&str>, scope: &str) -> TokenKey {
+        (
+            realm.to_owned(),
+            service.unwrap_or_default().to_owned(),
+            self.credentials
+                .map(|c| c.username.clone())
+                .unwrap_or_default(),
+            scope.to_owned(),
+        )
+    }
 }
 
 /// What the caller learns from [`known_scheme`].
@@ -121,10 +149,12 @@ pub(crate) fn authorization(
         Scheme::Anonymous => Ok(None),
         Scheme::Basic => Ok(ctx
             .credentials
+            .filter(|c| !c.is_identity_token())
             .map(Credentials::basic_header)
             .filter(|h| Some(h) != stale)),
         Scheme::Bearer { realm, service } => {
-            let key = (ctx.authority.to_owned(), ctx.scope.clone());
+            let service = service.as_deref();
+            let key = ctx.token_key(realm, service, &ctx.scope);
             if let Some(stale) = stale {
                 client
                     .auth
@@ -132,11 +162,40 @@ pub(crate) fn authorization(
                     .forget_if(&key, |t| bearer(&t.value).expose() == stale.expose());
             }
             let now = Instant::now();
-            let token = match client.auth.tokens.turn(&key, |t| now < t.refresh_at) {
+            let fresh = |t: &Token| now < t.refresh_at;
+            let token = match client.auth.tokens.turn(&key, fresh) {
                 Turn::Ready(token) => token,
                 Turn::Lead(lead) => {
-                    let scope = scope_override.unwrap_or(&ctx.scope);
-                    let token = fetch_token(client, ctx, realm, service.as_deref(), scope, tally)?;
+                    let mut scopes = vec![scope_override.unwrap_or(&ctx.scope).to_owned()];
+                    let mut others = Vec::new();
+                    if ctx.batch && stale.is_none() {
+                        let mut bytes = scopes[0].len();
+                        for repo in client.expected(&ctx.subject.registry) {
+                            let scope = format!("repository:{repo}:pull");
+                            if scopes.len() >= MAX_SCOPES || bytes + scope.len() > MAX_SCOPE_BYTES {
+                                break;
+                            }
+                            if scope == ctx.scope
+                                || client.credentials_for(
+                                    &ctx.subject.registry,
+                                    ctx.authority,
+                                    &repo,
+                                ) != Ok(ctx.credentials.cloned())
+                            {
+                                continue;
+                            }
+                            let other = ctx.token_key(realm, service, &scope);
+                            if let Some(lead) = client.auth.tokens.try_lead(&other, fresh) {
+                                bytes += scope.len();
+                                scopes.push(scope);
+                                others.push(lead);
+                            }
+                        }
+                    }
+                    let token = fetch_token(client, ctx, realm, service, &scopes, tally)?;
+                    for other in others {
+                        other.finish(token.clone());
+                    }
                     lead.finish(token.clone());
                     token
                 }
@@ -150,39 +209,64 @@ fn bearer(token: &Secret) -> Secret {
     Secret::new(format!("Bearer {}", token.expose()))
 }
 
-/// Asks `realm` for a token (`GET realm?service=..&scope=..`, Basic auth with the
-/// credentials when configured) and reads `token` or `access_token` and `expires_in`.
+/// Asks `realm` for a token for `scopes`: with an identity token, the OAuth2 refresh-token
+/// grant (`POST` form `grant_type=refresh_token&refresh_token=..&service=..&scope=..`, the
+/// scopes space-separated, as the token spec's oauth.md says); else `GET
+/// realm?service=..&scope=..&scope=..`, with Basic auth when credentials are configured.
+/// Reads `token` or `access_token`, `expires_in` and `issued_at`.
 fn fetch_token(
     client: &Client,
     ctx: &AuthContext<'_>,
     realm: &str,
     service: Option<&str>,
-    scope: &str,
+    scopes: &[String],
     tally: &Tally,
 ) -> Result<Token, RegistryError> {
     let origin = client.checked_origin(realm, "token realm", ctx.subject, ctx.authority)?;
-    let mut url = realm.to_owned();
-    let mut separator = if url.contains('?') { '&' } else { '?' };
-    if let Some(service) = service {
-        url.push_str(&format!(
-            "{separator}service={}",
-            if_http::percent_encode(service)
-        ));
-        separator = '&';
-    }
-    url.push_str(&format!(
-        "{separator}scope={}",
-        if_http::percent_encode(scope)
-    ));
-    let request = Request {
-        method: Method::Get,
-        kind: Kind::Token,
-        url,
-        headers: vec![("Accept", "application/json".to_owned())],
-        auth: ctx.credentials.map(Credentials::basic_header),
+    let encode = |v: &str| if_http::percent_encode(v);
+    let request = match ctx.credentials.filter(|c| c.is_identity_token()) {
+        Some(identity) => {
+            let mut form = format!(
+                "grant_type=refresh_token&client_id={CLIENT_ID}&refresh_token={}",
+                encode(identity.password.expose())
+            );
+            if let Some(service) = service {
+                form.push_str(&format!("&service={}", encode(service)));
+            }
+            form.push_str(&format!("&scope={}", encode(&scopes.join(" "))));
+            Request {
+                method: Method::Post,
+                kind: Kind::Token,
+                url: realm.to_owned(),
+                headers: vec![("Accept", "application/json".to_owned())],
+                auth: None,
+                form: Some(Secret::new(form)),
+            }
+        }
+        None => {
+            let mut url = realm.to_owned();
+            let mut separator = if url.contains('?') { '&' } else { '?' };
+            if let Some(service) = service {
+                url.push_str(&format!("{separator}service={}", encode(service)));
+                separator = '&';
+            }
+            for scope in scopes {
+                url.push_str(&format!("{separator}scope={}", encode(scope)));
+                separator = '&';
+            }
+            Request {
+                method: Method::Get,
+                kind: Kind::Token,
+                url,
+                headers: vec![("Accept", "application/json".to_owned())],
+                auth: ctx.credentials.map(Credentials::basic_header),
+                form: None,
+            }
+        }
     };
     let started = Instant::now();
     let host = origin.authority.as_str();
+    client.count_token_request(&ctx.subject.registry);
     let reply = http::send(client, &request, tally, ctx.subject, host)?;
     let invalid = |message: String| RegistryError::InvalidResponse {
         subject: Box::new(ctx.subject.clone()),
@@ -221,10 +305,24 @@ fn fetch_token(
         .and_then(serde_json::Value::as_u64)
         .filter(|s| *s > 0)
         .map_or(DEFAULT_TOKEN_LIFETIME, Duration::from_secs);
+    let age = json
+        .get("issued_at")
+        .and_then(serde_json::Value::as_str)
+        .and_then(|t| if_model::timestamp::Timestamp::parse(t).ok())
+        .map_or(Duration::ZERO, |issued| age_of(issued.unix()));
     Ok(Token {
         value: Secret::new(value.to_owned()),
-        refresh_at: refresh_at(started, lifetime),
+        refresh_at: refresh_at(started, lifetime.saturating_sub(age)),
     })
+}
+
+/// How long ago (by the clock) a token issued at `issued` (unix seconds) was issued; zero
+/// when in the future.
+fn age_of(issued: i64) -> Duration {
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX));
+    Duration::from_secs(u64::try_from(now.saturating_sub(issued)).unwrap_or(0))
 }
 
 /// When a token fetched at `started` and valid for `lifetime` is fetched anew: a tenth of
@@ -370,6 +468,18 @@ mod tests {
     fn escaped_quotes_in_values() {
         let c = parse_challenge([r#"Bearer realm="https://a/t",service="a\"b""#]).unwrap();
         assert!(matches!(c.scheme, Scheme::Bearer { service: Some(ref s), .. } if s == "a\"b"));
+    }
+
+    #[test]
+    fn issued_at_in_the_past_shortens_the_life() {
+        let now = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap()
+            .as_secs();
+        let ten_ago = i64::try_from(now).unwrap() - 10;
+        let age = age_of(ten_ago);
+        assert!(age >= Duration::from_secs(10) && age < Duration::from_secs(12));
+        assert_eq!(age_of(ten_ago + 100), Duration::ZERO);
     }
 
     #[test]

@@ -1,5 +1,6 @@
 //! `resolve_all`: many images resolved at once on scoped threads pulling from one work
-//! queue, at most `limit` at a time, results in input order.
+//! queue, at most `limit` at a time, results in input order; [`map_bounded`], the same
+//! queue for any per-item call (a tag listing then a resolution, say).
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::thread;
@@ -25,18 +26,37 @@ pub fn resolve_all(
 }
 
 /// [`resolve_all`], calling `progress(done, total)` after each image (from the worker
-/// threads, in completion order).
+/// threads, in completion order). The client is told to [expect](Client::expect) the
+/// images first, so that their token requests are shared.
 pub fn resolve_all_with_progress(
     client: &Client,
     images: &[ImageRef],
     limit: usize,
     progress: &(dyn Fn(usize, usize) + Sync),
 ) -> Vec<Result<Resolved, RegistryError>> {
-    let total = images.len();
+    client.expect(images);
+    map_bounded(
+        images,
+        limit,
+        |image| resolve_digest(client, image),
+        progress,
+    )
+}
+
+/// `call` on every item, at most `limit` at a time (0 counts as 1) on scoped threads
+/// pulling from one queue; the results in the order of `items`. `progress(done, total)`
+/// after each item.
+pub fn map_bounded<T: Sync, R: Send>(
+    items: &[T],
+    limit: usize,
+    call: impl Fn(&T) -> R + Sync,
+    progress: &(dyn Fn(usize, usize) + Sync),
+) -> Vec<R> {
+    let total = items.len();
     let next = AtomicUsize::new(0);
     let done = AtomicUsize::new(0);
     let workers = limit.max(1).min(total);
-    let mut slots: Vec<Option<Result<Resolved, RegistryError>>> = Vec::new();
+    let mut slots: Vec<Option<R>> = Vec::new();
     slots.resize_with(total, || None);
     thread::scope(|scope| {
         let handles: Vec<_> = (0..workers)
@@ -45,10 +65,10 @@ pub fn resolve_all_with_progress(
                     let mut results = Vec::new();
                     loop {
                         let index = next.fetch_add(1, Ordering::Relaxed);
-                        let Some(image) = images.get(index) else {
+                        let Some(item) = items.get(index) else {
                             break;
                         };
-                        results.push((index, resolve_digest(client, image)));
+                        results.push((index, call(item)));
                         progress(done.fetch_add(1, Ordering::Relaxed) + 1, total);
                     }
                     results

@@ -21,6 +21,12 @@ impl Credentials {
         }
     }
 
+    /// Whether the password is an OAuth2 refresh token (an `identitytoken`: the user
+    /// [`crate::IDENTITY_TOKEN_USER`]), exchanged at the token realm rather than sent.
+    pub fn is_identity_token(&self) -> bool {
+        self.username == crate::IDENTITY_TOKEN_USER
+    }
+
     /// The `Authorization` header value for HTTP Basic auth (`Basic base64(user:password)`),
     /// itself a secret.
     pub(crate) fn basic_header(&self) -> Secret {

@@ -1,5 +1,12 @@
-//! Credentials from a Docker-style `config.json` text (`{"auths": {"host": {"auth":
-//! base64("user:password")}}}`). Parsing only: the caller reads the file.
+//! Credentials files: Docker's `config.json` and containers' `auth.json` (one format:
+//! `{"auths": {KEY: {"auth": base64("user:password")}}, "credHelpers": {..}, "credsStore":
+//! ".."}`). Parsing and lookup only: the caller reads the files, [`crate::helper`] runs the
+//! helpers.
+//!
+//! A key is a registry (`quay.io`) or, as containers-auth.json(5) allows, a namespace
+//! (`quay.io/org`) or repository (`quay.io/org/app`); the most specific key that matches a
+//! repository wins. A key with a scheme (`https://index.docker.io/v1/`, Docker's legacy
+//! form) names its host only. Docker Hub's hosts are one registry, `docker.io`.
 
 use std::collections::BTreeMap;
 
@@ -13,26 +20,45 @@ use crate::endpoint::{DOCKER_HUB, strip_scheme};
 /// (default `~/.docker`); read by the caller, not here.
 pub const DOCKER_CONFIG_ENV: &str = "DOCKER_CONFIG";
 
-/// What a `config.json` gives.
-#[derive(Debug, Default)]
+/// What one credentials file gives.
+#[derive(Debug, Default, Clone)]
 pub struct DockerConfig {
-    /// Credentials per registry, keyed as references name registries (`docker.io`,
-    /// `ghcr.io`, `localhost:5000`).
+    /// Credentials per key (`docker.io`, `quay.io/org`, `localhost:5000/a/b`), normalized by
+    /// [`auth_key`]. An `identitytoken` entry is a [`Credentials`] with the user
+    /// [`IDENTITY_TOKEN_USER`].
     pub credentials: BTreeMap<String, Credentials>,
-    /// Entries that could not be used, and why (credential helpers, identity tokens).
+    /// `credHelpers`: the helper (`docker-credential-<name>`) per registry.
+    pub helpers: BTreeMap<String, String>,
+    /// `credsStore`: the helper for every registry without a `credHelpers` entry or an
+    /// `auths` entry with credentials.
+    pub store: Option<String>,
+    /// Entries that give nothing, and why.
     pub skipped: Vec<Skipped>,
 }
 
-/// An entry of `config.json` that gives no usable credentials.
+/// The user name that marks a password as an OAuth2 refresh token (an `identitytoken`), as
+/// credential helpers say it (`{"Username": "<token>", "Secret": ..}`).
+pub const IDENTITY_TOKEN_USER: &str = "<token>";
+
+/// Where a file says a repository's credentials are.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Found<'a> {
+    /// In the file.
+    Entry(&'a Credentials),
+    /// With this credential helper (`credHelpers` or `credsStore`).
+    Helper(&'a str),
+}
+
+/// An entry of a credentials file that gives no usable credentials.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Skipped {
-    /// The registry (normalized), or `*` for the whole file (`credsStore`).
+    /// The key (normalized).
     pub registry: String,
     /// Why.
     pub reason: &'static str,
 }
 
-/// Why a `config.json` text cannot be read. Never quotes the file's content.
+/// Why a credentials file text cannot be read. Never quotes the file's content.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum DockerConfigError {
     /// Not JSON.
@@ -55,14 +81,26 @@ pub enum DockerConfigError {
         /// The registry whose entry is bad.
         registry: String,
     },
+    /// A helper name that is not a plain name (it becomes part of a program name).
+    #[error(
+        "the credential helper name of {registry} is not a plain name (letters, digits, `.`, `_`, `-`)"
+    )]
+    BadHelper {
+        /// The registry whose entry is bad.
+        registry: String,
+    },
 }
 
-/// The registry a `config.json` key names, as references name it: the scheme and path of
-/// old-style keys (`https://index.docker.io/v1/`) dropped, Docker Hub's hosts folded into
-/// `docker.io`, lowercased.
+/// The registry a key names, as references name it: the scheme and path of old-style keys
+/// (`https://index.docker.io/v1/`) dropped, Docker Hub's hosts folded into `docker.io`,
+/// lowercased.
 pub fn registry_key(key: &str) -> String {
     let host = strip_scheme(key);
     let host = host.split('/').next().unwrap_or(host).to_ascii_lowercase();
+    fold_docker_hub(host)
+}
+
+fn fold_docker_hub(host: String) -> String {
     match host.as_str() {
         "index.docker.io" | "registry-1.docker.io" | "registry.hub.docker.com" => {
             DOCKER_HUB.to_owned()
@@ -71,8 +109,54 @@ pub fn registry_key(key: &str) -> String {
     }
 }
 
-/// Reads the `auths` of a `config.json` text: `auth` (base64 `user:password`) or
-/// `username` + `password` per registry.
+/// A key of `auths` normalized: with a scheme, its host only (Docker's legacy URL keys);
+/// else `registry[/namespace[/repo]]` with the registry as [`registry_key`] says.
+pub fn auth_key(key: &str) -> String {
+    let trimmed = key.trim();
+    if trimmed.starts_with("https://") || trimmed.starts_with("http://") {
+        return registry_key(trimmed);
+    }
+    let trimmed = trimmed.trim_end_matches('/');
+    match trimmed.split_once('/') {
+        Some((host, path)) => format!("{}/{path}", registry_key(host)),
+        None => registry_key(trimmed),
+    }
+}
+
+impl DockerConfig {
+    /// Where this file says `registry`'s `repository` has its credentials: the registry's
+    /// `credHelpers` entry; else the most specific `auths` key (`registry/a/b`, then
+    /// `registry/a`, then `registry`); else `credsStore`.
+    pub fn find(&self, registry: &str, repository: &str) -> Option<Found<'_>> {
+        let registry = registry_key(registry);
+        if let Some(helper) = self.helpers.get(&registry) {
+            return Some(Found::Helper(helper));
+        }
+        let mut key = format!("{registry}/{repository}");
+        loop {
+            if let Some(c) = self.credentials.get(&key) {
+                return Some(Found::Entry(c));
+            }
+            match key.rsplit_once('/') {
+                Some((shorter, _)) => key = shorter.to_owned(),
+                None => break,
+            }
+        }
+        self.store.as_deref().map(Found::Helper)
+    }
+}
+
+/// A helper name is `docker-credential-<name>`'s suffix: a plain name only.
+fn plain_name(name: &str) -> bool {
+    !name.is_empty()
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))
+        && !name.starts_with('.')
+}
+
+/// Reads a credentials file text: `auths` (`auth`, `username` + `password`, or
+/// `identitytoken`), `credHelpers` and `credsStore`.
 pub fn parse_docker_config(text: &str) -> Result<DockerConfig, DockerConfigError> {
     let json: serde_json::Value =
         serde_json::from_str(text).map_err(|e| DockerConfigError::NotJson {
@@ -86,21 +170,30 @@ pub fn parse_docker_config(text: &str) -> Result<DockerConfig, DockerConfigError
         .as_object()
         .ok_or_else(|| shape("the file is not a JSON object"))?;
     let mut config = DockerConfig::default();
-    if root
+    if let Some(store) = root
         .get("credsStore")
-        .is_some_and(|v| v.as_str().is_some_and(|s| !s.is_empty()))
+        .and_then(|v| v.as_str())
+        .filter(|s| !s.is_empty())
     {
-        config.skipped.push(Skipped {
-            registry: "*".to_owned(),
-            reason: "`credsStore` (a credential helper) is not supported",
-        });
-    }
-    if let Some(helpers) = root.get("credHelpers").and_then(|v| v.as_object()) {
-        for key in helpers.keys() {
-            config.skipped.push(Skipped {
-                registry: registry_key(key),
-                reason: "`credHelpers` (a credential helper) is not supported",
+        if !plain_name(store) {
+            return Err(DockerConfigError::BadHelper {
+                registry: "credsStore".to_owned(),
             });
+        }
+        config.store = Some(store.to_owned());
+    }
+    if let Some(helpers) = root.get("credHelpers") {
+        let helpers = helpers
+            .as_object()
+            .ok_or_else(|| shape("`credHelpers` is not an object"))?;
+        for (key, name) in helpers {
+            let registry = registry_key(key);
+            match name.as_str() {
+                Some(name) if plain_name(name) => {
+                    config.helpers.insert(registry, name.to_owned());
+                }
+                _ => return Err(DockerConfigError::BadHelper { registry }),
+            }
         }
     }
     let Some(auths) = root.get("auths") else {
@@ -110,7 +203,7 @@ pub fn parse_docker_config(text: &str) -> Result<DockerConfig, DockerConfigError
         .as_object()
         .ok_or_else(|| shape("`auths` is not an object"))?;
     for (key, entry) in auths {
-        let registry = registry_key(key);
+        let registry = auth_key(key);
         let entry = entry
             .as_object()
             .ok_or_else(|| shape(&format!("the entry of {registry} is not an object")))?;
@@ -120,7 +213,9 @@ pub fn parse_docker_config(text: &str) -> Result<DockerConfig, DockerConfigError
                 .and_then(|v| v.as_str())
                 .filter(|s| !s.is_empty())
         };
-        let credentials = if let Some(auth) = text("auth") {
+        let credentials = if let Some(token) = text("identitytoken") {
+            Some(Credentials::new(IDENTITY_TOKEN_USER, token))
+        } else if let Some(auth) = text("auth") {
             Some(decode_auth(auth).ok_or_else(|| DockerConfigError::BadAuth {
                 registry: registry.clone(),
             })?)
@@ -133,13 +228,11 @@ pub fn parse_docker_config(text: &str) -> Result<DockerConfig, DockerConfigError
             Some(credentials) => {
                 config.credentials.insert(registry, credentials);
             }
+            // With a `credsStore`, Docker leaves empty entries behind: the store has them.
+            None if config.store.is_some() => {}
             None => config.skipped.push(Skipped {
                 registry,
-                reason: if text("identitytoken").is_some() {
-                    "an `identitytoken` (OAuth refresh token) is not supported"
-                } else {
-                    "no `auth` and no `username`/`password`"
-                },
+                reason: "no `auth`, `username`/`password` or `identitytoken`",
             }),
         }
     }
@@ -186,9 +279,71 @@ mod tests {
             config.credentials["localhost:5000"].password,
             Secret::new("pw".into())
         );
-        let skipped: Vec<_> = config.skipped.iter().map(|s| s.registry.as_str()).collect();
-        assert_eq!(skipped, ["*", "gcr.io", "empty.example", "quay.io"]);
+        assert!(config.skipped.is_empty(), "{:?}", config.skipped);
+        assert_eq!(config.credentials["quay.io"].username, IDENTITY_TOKEN_USER);
+        assert_eq!(config.store.as_deref(), Some("desktop"));
+        assert_eq!(config.helpers["gcr.io"], "gcloud");
         assert!(!format!("{config:?}").contains("s3cr"));
+        let bare = parse_docker_config(r#"{"auths": {"empty.example": {}}}"#).unwrap();
+        assert_eq!(bare.skipped[0].registry, "empty.example");
+    }
+
+    /// containers-auth.json(5): "Each entry contains a single hostname (e.g., docker.io) or
+    /// a namespace (e.g., quay.io/user/image) as a key"; the most specific matching key
+    /// wins, `credHelpers` of the registry before `auths`, and (Docker's config.json)
+    /// `credsStore` for the rest.
+    #[test]
+    fn the_most_specific_key_wins_then_helpers_and_the_store() {
+        let text = r#"{
+            "auths": {
+                "quay.io": {"username": "host", "password": "h"},
+                "quay.io/org": {"username": "org", "password": "o"},
+                "quay.io/org/app/": {"username": "app", "password": "a"},
+                "https://index.docker.io/v1/": {"username": "hub", "password": "d"}
+            },
+            "credHelpers": {"registry-1.docker.io": "hubhelper"}
+        }"#;
+        let config = parse_docker_config(text).unwrap();
+        let user = |reg: &str, repo: &str| match config.find(reg, repo) {
+            Some(Found::Entry(c)) => c.username.clone(),
+            Some(Found::Helper(h)) => format!("helper {h}"),
+            None => "none".to_owned(),
+        };
+        assert_eq!(user("quay.io", "org/app"), "app");
+        assert_eq!(user("quay.io", "org/app2"), "org");
+        assert_eq!(user("quay.io", "org/app/sub"), "app");
+        assert_eq!(user("quay.io", "other/x"), "host");
+        assert_eq!(user("QUAY.io", "orgx/y"), "host");
+        // `credHelpers` of docker.io, keyed by another of Docker Hub's names, wins.
+        assert_eq!(user("docker.io", "library/node"), "helper hubhelper");
+        assert_eq!(user("ghcr.io", "a/b"), "none");
+        let store = parse_docker_config(
+            r#"{"credsStore": "pass", "auths": {"r.example": {"auth": "dTpw"}, "s.example": {}}}"#,
+        )
+        .unwrap();
+        assert!(matches!(
+            store.find("r.example", "x"),
+            Some(Found::Entry(_))
+        ));
+        assert_eq!(store.find("s.example", "x"), Some(Found::Helper("pass")));
+        assert!(store.skipped.is_empty());
+    }
+
+    #[test]
+    fn helper_names_are_plain_names() {
+        for bad in [
+            r#"{"credsStore": "../../bin/sh"}"#,
+            r#"{"credHelpers": {"r": "a b"}}"#,
+            r#"{"credHelpers": {"r": 3}}"#,
+        ] {
+            assert!(
+                matches!(
+                    parse_docker_config(bad),
+                    Err(DockerConfigError::BadHelper { .. })
+                ),
+                "{bad}"
+            );
+        }
     }
 
     #[test]
@@ -220,5 +375,13 @@ mod tests {
         assert_eq!(registry_key("registry-1.docker.io"), "docker.io");
         assert_eq!(registry_key("http://localhost:5000"), "localhost:5000");
         assert_eq!(registry_key("ghcr.io"), "ghcr.io");
+        assert_eq!(registry_key("index.docker.io"), "docker.io");
+        assert_eq!(auth_key("https://index.docker.io/v1/"), "docker.io");
+        assert_eq!(auth_key("Quay.IO/Org/App/"), "quay.io/Org/App");
+        assert_eq!(
+            auth_key("registry-1.docker.io/library"),
+            "docker.io/library"
+        );
+        assert_eq!(auth_key("http://localhost:5000/v2/"), "localhost:5000");
     }
 }

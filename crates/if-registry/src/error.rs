@@ -155,6 +155,29 @@ pub enum RegistryError {
         /// What the URL was for: `token realm`, `mirror`, `registry`.
         purpose: &'static str,
     },
+    /// The credentials could not be had: a credential helper failed, timed out or is not
+    /// installed. Never quotes what the helper printed.
+    #[error("{subject}: no credentials for {host}: {message}")]
+    Credentials {
+        /// What was asked for.
+        subject: Box<Subject>,
+        /// The registry whose credentials were looked up.
+        host: String,
+        /// What went wrong (`helper docker-credential-x failed (exit 1)`).
+        message: String,
+    },
+    /// Not asked: the host's rate limit ran low earlier in this run (or it answered 429),
+    /// and no more requests are sent to it.
+    #[error("{subject}: not checked: rate limit low on {host}{}; not asked again in this run",
+        rate_limit.map(|r| format!(" ({r})")).unwrap_or_else(|| " (after a 429 answer to another request)".to_owned()))]
+    NotChecked {
+        /// What was asked for.
+        subject: Box<Subject>,
+        /// The host no longer asked.
+        host: String,
+        /// The last limit it reported.
+        rate_limit: Option<RateLimit>,
+    },
 }
 
 impl RegistryError {
@@ -167,7 +190,9 @@ impl RegistryError {
             | RegistryError::Unavailable { subject, .. }
             | RegistryError::Connection { subject, .. }
             | RegistryError::InvalidResponse { subject, .. }
-            | RegistryError::InsecureRefused { subject, .. } => subject,
+            | RegistryError::InsecureRefused { subject, .. }
+            | RegistryError::Credentials { subject, .. }
+            | RegistryError::NotChecked { subject, .. } => subject,
         }
     }
 
@@ -180,7 +205,9 @@ impl RegistryError {
             | RegistryError::Unavailable { host, .. }
             | RegistryError::Connection { host, .. }
             | RegistryError::InvalidResponse { host, .. }
-            | RegistryError::InsecureRefused { host, .. } => host,
+            | RegistryError::InsecureRefused { host, .. }
+            | RegistryError::Credentials { host, .. }
+            | RegistryError::NotChecked { host, .. } => host,
         }
     }
 }

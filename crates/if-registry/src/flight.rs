@@ -83,6 +83,33 @@ impl<K: Eq + Hash + Clone, V: Clone> Flights<K, V> {
         }
     }
 
+    /// Leads `key` if nobody does and it has no value `usable` accepts; never waits.
+    pub(crate) fn try_lead(&self, key: &K, usable: impl Fn(&V) -> bool) -> Option<Lead<'_, K, V>> {
+        let mut slots = self.lock();
+        match slots.get(key) {
+            Some(Slot::Running) => None,
+            Some(Slot::Ready(value)) if usable(value) => None,
+            _ => {
+                slots.insert(key.clone(), Slot::Running);
+                Some(Lead {
+                    flights: self,
+                    key: Some(key.clone()),
+                })
+            }
+        }
+    }
+
+    /// Every value there is.
+    pub(crate) fn values(&self) -> Vec<V> {
+        self.lock()
+            .values()
+            .filter_map(|slot| match slot {
+                Slot::Ready(value) => Some(value.clone()),
+                Slot::Running => None,
+            })
+            .collect()
+    }
+
     /// Sets `key`'s value, unless a leader is working on it (the leader's value wins).
     pub(crate) fn set(&self, key: &K, value: V) {
         let mut slots = self.lock();
@@ -175,5 +202,18 @@ mod tests {
         assert!(matches!(flights.turn(&1, |_| true), Turn::Ready(9)));
         flights.forget_if(&1, |v| *v == 9);
         assert!(matches!(flights.turn(&1, |_| true), Turn::Lead(_)));
+    }
+
+    #[test]
+    fn try_lead_never_waits() {
+        let flights: Flights<u8, u32> = Flights::new();
+        let lead = flights.try_lead(&1, |_| true).unwrap();
+        assert!(flights.try_lead(&1, |_| true).is_none(), "running");
+        lead.finish(4);
+        assert!(flights.try_lead(&1, |_| true).is_none(), "usable");
+        assert_eq!(flights.values(), [4]);
+        let again = flights.try_lead(&1, |v| *v > 4).unwrap();
+        drop(again);
+        assert!(flights.values().is_empty());
     }
 }

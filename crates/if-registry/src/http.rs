@@ -1,4 +1,6 @@
-//! The one place that sends HTTP: a GET or HEAD, retried on connection errors, 429 and 5xx.
+//! The one place that sends HTTP: a GET or HEAD (or a token request's form POST), retried
+//! on connection errors, 429 and 5xx; and the rate-limit floor: a host whose
+//! `ratelimit-remaining` ran low (or that answered 429) is not sent another request.
 //!
 //! The callers build a [`Request`] (URL, headers, the auth header as a [`Secret`]) and read
 //! the [`Reply`]; this module makes one request at a time for `if-http`'s retry loop (which
@@ -26,6 +28,8 @@ pub(crate) enum Method {
     Get,
     /// `HEAD`: no body.
     Head,
+    /// `POST` of an `application/x-www-form-urlencoded` body (an OAuth2 token request).
+    Post,
 }
 
 /// Which counter a request goes to.
@@ -47,6 +51,8 @@ pub(crate) struct Request {
     pub headers: Vec<(&'static str, String)>,
     /// The whole `Authorization` value (`Basic ...`, `Bearer ...`), if any.
     pub auth: Option<Secret>,
+    /// The form body of a `POST` (it may hold a refresh token).
+    pub form: Option<Secret>,
 }
 
 /// An answer that is not retried (any status but 429 and 5xx).
@@ -100,29 +106,60 @@ pub(crate) fn send(
         Kind::Registry => &client.counters.requests,
         Kind::Token => &client.counters.token_requests,
     };
-    if_http::with_retry(&client.config.retry, client.config.timeout, |_, timeout| {
+    let guarded = request.kind == Kind::Registry && client.config.rate_limit_floor.is_some();
+    if guarded && let Some(rate_limit) = crate::lock(&client.stopped).get(host) {
+        return Err(RegistryError::NotChecked {
+            subject: Box::new(subject.clone()),
+            host: host.to_owned(),
+            rate_limit: *rate_limit,
+        });
+    }
+    let result = if_http::with_retry(&client.config.retry, client.config.timeout, |_, timeout| {
         tally.0.set(tally.0.get().saturating_add(1));
         counter.fetch_add(1, Ordering::Relaxed);
         send_once(&client.agent, request, timeout)
     })
-    .map_err(|stopped| into_error(stopped, client, request, subject, host))
+    .map_err(|stopped| into_error(stopped, client, request, subject, host));
+    if guarded {
+        watch_rate_limit(client, host, &result);
+    }
+    result
+}
+
+/// Stops asking `host` when its answer's rate limit is at or below the floor, or it
+/// answered 429 until the retries ran out.
+fn watch_rate_limit(client: &Client, host: &str, result: &Result<Reply, RegistryError>) {
+    let Some(floor) = client.config.rate_limit_floor else {
+        return;
+    };
+    let low = match result {
+        Ok(reply) => RateLimit::from_headers(&reply.headers)
+            .filter(|r| r.is_low(floor))
+            .map(Some),
+        Err(RegistryError::RateLimited { rate_limit, .. }) => Some(*rate_limit),
+        Err(_) => None,
+    };
+    if let Some(rate_limit) = low {
+        crate::lock(&client.stopped)
+            .entry(host.to_owned())
+            .or_insert(rate_limit);
+    }
 }
 
 /// One request: the answer (429 and 5xx may pass, waiting a `Retry-After`), or the
 /// transport failure.
 fn send_once(agent: &ureq::Agent, request: &Request, timeout: Duration) -> Attempt<Reply, Failure> {
-    let builder = match request.method {
-        Method::Get => agent.get(request.url.as_str()),
-        Method::Head => agent.head(request.url.as_str()),
+    let call = match request.method {
+        Method::Get => with_headers(agent.get(request.url.as_str()), request, timeout).call(),
+        Method::Head => with_headers(agent.head(request.url.as_str()), request, timeout).call(),
+        Method::Post => {
+            let form = request.form.as_ref().map_or("", |f| f.expose());
+            with_headers(agent.post(request.url.as_str()), request, timeout)
+                .header("Content-Type", "application/x-www-form-urlencoded")
+                .send(form.as_bytes())
+        }
     };
-    let mut builder = builder.config().timeout_global(Some(timeout)).build();
-    for (name, value) in &request.headers {
-        builder = builder.header(*name, value.as_str());
-    }
-    if let Some(auth) = &request.auth {
-        builder = builder.header("Authorization", auth.expose());
-    }
-    match builder.call() {
+    match call {
         Ok(mut response) => {
             let status = response.status().as_u16();
             let headers = response.headers().clone();
@@ -166,6 +203,22 @@ fn send_once(agent: &ureq::Agent, request: &Request, timeout: Duration) -> Attem
             Attempt::failed(Failure::Transport { message }, if_http::transient(&err))
         }
     }
+}
+
+/// The builder with the request's timeout, headers and `Authorization`.
+fn with_headers<B>(
+    builder: ureq::RequestBuilder<B>,
+    request: &Request,
+    timeout: Duration,
+) -> ureq::RequestBuilder<B> {
+    let mut builder = builder.config().timeout_global(Some(timeout)).build();
+    for (name, value) in &request.headers {
+        builder = builder.header(*name, value.as_str());
+    }
+    if let Some(auth) = &request.auth {
+        builder = builder.header("Authorization", auth.expose());
+    }
+    builder
 }
 
 /// The error for the failure the retry loop gave up on.
@@ -217,6 +270,9 @@ fn into_error(
 /// `text` with every configured password and the request's auth value replaced by `***`.
 pub(crate) fn scrub(client: &Client, request: &Request, text: &str) -> String {
     let mut text = client.scrub(text);
+    if let Some(form) = &request.form {
+        text = form.scrub(&text);
+    }
     if let Some(auth) = &request.auth {
         text = auth.scrub(&text);
         if let Some((_, bare)) = auth.expose().split_once(' ') {
@@ -292,6 +348,7 @@ mod tests {
             url: "https://r.example/v2/".into(),
             headers: Vec::new(),
             auth: auth.map(|a| Secret::new(a.to_owned())),
+            form: None,
         }
     }
 

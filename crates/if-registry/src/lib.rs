@@ -3,8 +3,10 @@
 //!
 //! An I/O crate that makes no decisions: the caller says which images to look at and gets
 //! back what the registries answered. It reads no files and no environment variables: the
-//! caller reads Docker's `config.json` (see [`parse_docker_config`]) and any credentials
-//! from the environment and passes them in [`Config`].
+//! caller reads the credentials files (`auth.json`, `config.json`: see
+//! [`parse_docker_config`]) and any credentials from the environment and passes them in
+//! [`Config`]. The one process it runs is a credential helper (`helper`), lazily: only for
+//! a registry actually asked, once per helper and registry per client.
 //!
 //! * `manifest`: [`resolve_digest`] (`HEAD` with all four manifest types in `Accept`,
 //!   `Docker-Content-Digest`, else `GET` and sha256 of the exact bytes);
@@ -14,7 +16,10 @@
 //! * `auth`: challenges, the token flow with a shared per-registry-and-scope cache, Basic;
 //! * `flight`: the single-flight cache behind it; `http`: the retry loop;
 //! * `endpoint`: API hosts, `http` only for loopback or insecure hosts, `Link`;
-//! * `ratelimit`, `docker_config`, `credentials`, `error`.
+//! * `docker_config`: credentials files, most specific key first; `helper`: credential
+//!   helpers; `ratelimit`: Docker Hub's headers, and the floor below which a host is no
+//!   longer asked;
+//! * `credentials`, `error`.
 //!
 //! [`Secret`], [`Retry`] and [`GaveUp`] are `if-http`'s, shared with the forge adapter.
 //! Passwords and tokens never appear in any `Debug`, `Display` or error message.
@@ -22,6 +27,7 @@
 use std::collections::BTreeMap;
 use std::fmt;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
 mod auth;
@@ -31,19 +37,22 @@ mod docker_config;
 mod endpoint;
 mod error;
 mod flight;
+mod helper;
 mod http;
 mod manifest;
 mod ratelimit;
 mod session;
 mod tags;
 
-pub use batch::{DEFAULT_CONCURRENCY, resolve_all, resolve_all_with_progress};
+pub use batch::{DEFAULT_CONCURRENCY, map_bounded, resolve_all, resolve_all_with_progress};
 pub use credentials::Credentials;
 pub use docker_config::{
-    DOCKER_CONFIG_ENV, DockerConfig, DockerConfigError, Skipped, parse_docker_config, registry_key,
+    DOCKER_CONFIG_ENV, DockerConfig, DockerConfigError, Found, IDENTITY_TOKEN_USER, Skipped,
+    auth_key, parse_docker_config, registry_key,
 };
 pub use endpoint::{DOCKER_HUB, DOCKER_HUB_API, api_host, is_loopback};
 pub use error::{RegistryError, Subject};
+pub use helper::{HELPER_TIMEOUT, run_helper, server_url};
 pub use if_http::{GaveUp, Retry, Secret};
 pub use manifest::{
     DOCKER_MANIFEST_LIST, DOCKER_MANIFEST_V2, MANIFEST_ACCEPT, OCI_INDEX, OCI_MANIFEST, Resolved,
@@ -52,13 +61,29 @@ pub use manifest::{
 pub use ratelimit::RateLimit;
 pub use tags::{TagList, TagQuery, list_tags};
 
+use if_model::reference::ImageRef;
+
+/// A lock that survives a panic elsewhere (every change under these locks is one step).
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
 /// Everything a [`Client`] is told.
 #[derive(Debug, Clone)]
 pub struct Config {
     /// Credentials per registry, keyed as references name it (`docker.io`, `ghcr.io`,
     /// `localhost:5000`), or by a mirror's `host[:port]`. Sent to that registry (Basic) or
-    /// to the token realm it names, never elsewhere.
+    /// to the token realm it names, never elsewhere. They win over `auth_files`.
     pub credentials: BTreeMap<String, Credentials>,
+    /// Credentials files, in lookup order: the first that has an entry (or a helper with
+    /// credentials) for a repository gives them.
+    pub auth_files: Vec<AuthFile>,
+    /// How long a credential helper may take.
+    pub helper_timeout: Duration,
+    /// Stop asking a host once its `ratelimit-remaining` is at or below this percentage of
+    /// its `ratelimit-limit` (or it answered 429): later requests to it fail with
+    /// [`RegistryError::NotChecked`] without being sent. `None`: never stop.
+    pub rate_limit_floor: Option<u8>,
     /// Registries (`host[:port]`) that may be spoken to over plain `http://`, and are.
     /// Loopback hosts always may.
     pub insecure: Vec<String>,
@@ -77,6 +102,9 @@ impl Default for Config {
     fn default() -> Self {
         Config {
             credentials: BTreeMap::new(),
+            auth_files: Vec::new(),
+            helper_timeout: HELPER_TIMEOUT,
+            rate_limit_floor: None,
             insecure: Vec::new(),
             mirrors: BTreeMap::new(),
             retry: Retry::default(),
@@ -86,19 +114,36 @@ impl Default for Config {
     }
 }
 
+/// One credentials file: where it is (for messages) and what it says.
+#[derive(Debug, Clone)]
+pub struct AuthFile {
+    /// Its path, as shown to people.
+    pub path: String,
+    /// Its content.
+    pub config: DockerConfig,
+}
+
 /// Requests a client has made since it was made.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Stats {
     /// Requests to registries and mirrors (retries included).
     pub requests: u64,
     /// Requests to token realms.
     pub token_requests: u64,
+    /// Token requests per registry (as references name it), by registry.
+    pub token_requests_by_registry: BTreeMap<String, u64>,
+    /// Credential helper runs.
+    pub helper_runs: u64,
+    /// Hosts no longer asked because their rate limit ran low, with the last limit seen.
+    pub stopped: BTreeMap<String, Option<RateLimit>>,
 }
 
 #[derive(Default)]
 struct Counters {
     requests: AtomicU64,
     token_requests: AtomicU64,
+    helper_runs: AtomicU64,
+    token_by_registry: Mutex<BTreeMap<String, u64>>,
 }
 
 /// A registry client: configuration, one HTTP agent (connections are reused), and the auth
@@ -108,6 +153,12 @@ pub struct Client {
     agent: ureq::Agent,
     auth: auth::AuthState,
     counters: Counters,
+    /// Per (helper, server URL): what the helper said, asked once.
+    helpers: flight::Flights<(String, String), Result<Option<Credentials>, String>>,
+    /// Repositories about to be asked, per registry: their scopes join a token request.
+    expected: Mutex<BTreeMap<String, Vec<String>>>,
+    /// Hosts whose rate limit ran low.
+    stopped: Mutex<BTreeMap<String, Option<RateLimit>>>,
 }
 
 impl Client {
@@ -122,6 +173,9 @@ impl Client {
             config,
             auth: auth::AuthState::new(),
             counters: Counters::default(),
+            helpers: flight::Flights::new(),
+            expected: Mutex::new(BTreeMap::new()),
+            stopped: Mutex::new(BTreeMap::new()),
         }
     }
 
@@ -135,22 +189,100 @@ impl Client {
         Stats {
             requests: self.counters.requests.load(Ordering::Relaxed),
             token_requests: self.counters.token_requests.load(Ordering::Relaxed),
+            token_requests_by_registry: lock(&self.counters.token_by_registry).clone(),
+            helper_runs: self.counters.helper_runs.load(Ordering::Relaxed),
+            stopped: lock(&self.stopped).clone(),
         }
     }
 
-    /// The credentials for a registry: by its name, else by its API host.
-    fn credentials_for(&self, registry: &str, authority: &str) -> Option<&Credentials> {
-        let credentials = &self.config.credentials;
-        credentials
-            .get(registry)
-            .or_else(|| credentials.get(authority))
+    /// Says which images are about to be asked: when a token is needed for one of them,
+    /// one token request asks for the scopes of the others on that registry too (those
+    /// with the same credentials and no token yet).
+    pub fn expect(&self, images: &[ImageRef]) {
+        let mut expected = lock(&self.expected);
+        for image in images {
+            let repos = expected.entry(image.registry().to_owned()).or_default();
+            if !repos.iter().any(|r| r == image.repository()) {
+                repos.push(image.repository().to_owned());
+            }
+        }
     }
 
-    /// `text` with every configured password replaced by `***`.
+    /// The repositories of `registry` said to be about to be asked.
+    fn expected(&self, registry: &str) -> Vec<String> {
+        lock(&self.expected)
+            .get(registry)
+            .cloned()
+            .unwrap_or_default()
+    }
+
+    /// The credentials for a repository: the configured ones of its registry (by name, else
+    /// by API host), else the first credentials file that has some for it (running its
+    /// helper, once per helper and server per client). `Err` says why a helper failed.
+    fn credentials_for(
+        &self,
+        registry: &str,
+        authority: &str,
+        repository: &str,
+    ) -> Result<Option<Credentials>, String> {
+        let credentials = &self.config.credentials;
+        if let Some(c) = credentials
+            .get(registry)
+            .or_else(|| credentials.get(authority))
+        {
+            return Ok(Some(c.clone()));
+        }
+        for file in &self.config.auth_files {
+            match file.config.find(registry, repository) {
+                None => {}
+                Some(Found::Entry(c)) => return Ok(Some(c.clone())),
+                Some(Found::Helper(name)) => {
+                    let key = (name.to_owned(), server_url(&registry_key(registry)));
+                    let answer = match self.helpers.turn(&key, |_| true) {
+                        flight::Turn::Ready(answer) => answer,
+                        flight::Turn::Lead(lead) => {
+                            self.counters.helper_runs.fetch_add(1, Ordering::Relaxed);
+                            let answer = run_helper(name, &key.1, self.config.helper_timeout)
+                                .map_err(|e| format!("{}: {e}", file.path));
+                            lead.finish(answer.clone());
+                            answer
+                        }
+                    };
+                    if let Some(c) = answer? {
+                        return Ok(Some(c));
+                    }
+                }
+            }
+        }
+        Ok(None)
+    }
+
+    /// Counts one token request for `registry`.
+    fn count_token_request(&self, registry: &str) {
+        *lock(&self.counters.token_by_registry)
+            .entry(registry.to_owned())
+            .or_default() += 1;
+    }
+
+    /// `text` with every known password (configured, from files, from helpers) replaced by
+    /// `***`.
     fn scrub(&self, text: &str) -> String {
+        let from_helpers: Vec<Credentials> = self
+            .helpers
+            .values()
+            .into_iter()
+            .filter_map(|answer| answer.ok().flatten())
+            .collect();
         self.config
             .credentials
             .values()
+            .chain(
+                self.config
+                    .auth_files
+                    .iter()
+                    .flat_map(|f| f.config.credentials.values()),
+            )
+            .chain(from_helpers.iter())
             .fold(text.to_owned(), |text, c| {
                 let text = c.password.scrub(&text);
                 c.basic_header().scrub(&text)
@@ -192,9 +324,56 @@ mod tests {
             .credentials
             .insert("r.example:5000".into(), Credentials::new("r", "y"));
         let client = Client::new(config);
-        let hub = client.credentials_for("docker.io", "registry-1.docker.io");
-        assert_eq!(hub.map(|c| c.username.as_str()), Some("hub"));
-        assert!(client.credentials_for("ghcr.io", "ghcr.io").is_none());
+        let hub = client.credentials_for("docker.io", "registry-1.docker.io", "library/x");
+        assert_eq!(hub.unwrap().map(|c| c.username), Some("hub".to_owned()));
+        assert!(
+            client
+                .credentials_for("ghcr.io", "ghcr.io", "a")
+                .unwrap()
+                .is_none()
+        );
+    }
+
+    #[test]
+    fn configured_credentials_win_then_files_in_order_by_repository() {
+        let file = |text: &str| AuthFile {
+            path: "f".into(),
+            config: parse_docker_config(text).unwrap(),
+        };
+        let mut config = Config {
+            auth_files: vec![
+                file(r#"{"auths": {"q.example/org/a": {"username": "a", "password": "1"}}}"#),
+                file(r#"{"auths": {"q.example": {"username": "host", "password": "2"}}}"#),
+            ],
+            ..Config::default()
+        };
+        let client = Client::new(config.clone());
+        let user = |c: &Client, repo: &str| {
+            c.credentials_for("q.example", "q.example", repo)
+                .unwrap()
+                .map(|c| c.username)
+        };
+        assert_eq!(user(&client, "org/a").as_deref(), Some("a"));
+        assert_eq!(user(&client, "org/b").as_deref(), Some("host"));
+        config
+            .credentials
+            .insert("q.example".into(), Credentials::new("env", "3"));
+        assert_eq!(user(&Client::new(config), "org/a").as_deref(), Some("env"));
+        // A helper that is not installed: an error naming the file and the helper.
+        let client = Client::new(Config {
+            auth_files: vec![file(r#"{"credsStore": "if-test-missing"}"#)],
+            ..Config::default()
+        });
+        let err = client
+            .credentials_for("q.example", "q.example", "x")
+            .unwrap_err();
+        assert_eq!(
+            err,
+            "f: helper docker-credential-if-test-missing is not on PATH"
+        );
+        // Asked once per helper and server.
+        let _ = client.credentials_for("q.example", "q.example", "y");
+        assert_eq!(client.stats().helper_runs, 1);
     }
 
     #[test]

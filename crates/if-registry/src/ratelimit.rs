@@ -40,6 +40,12 @@ impl RateLimit {
         })
     }
 
+    /// Whether the requests left are at or below `percent` of the limit (a limit of 0 is
+    /// always low).
+    pub fn is_low(&self, percent: u8) -> bool {
+        u128::from(self.remaining) * 100 <= u128::from(self.limit) * u128::from(percent)
+    }
+
     /// The limit from an answer's headers, when it carries both.
     pub(crate) fn from_headers(headers: &HeaderMap) -> Option<RateLimit> {
         RateLimit::parse(
@@ -86,6 +92,19 @@ mod tests {
                 .to_string(),
             "76 of 100 requests left per 21600s"
         );
+    }
+
+    #[test]
+    fn low_is_at_or_below_the_floor() {
+        let at = |remaining| RateLimit {
+            limit: 100,
+            remaining,
+            window_seconds: None,
+        };
+        assert!(!at(11).is_low(10));
+        assert!(at(10).is_low(10));
+        assert!(at(0).is_low(0));
+        assert!(!at(1).is_low(0));
     }
 
     #[test]

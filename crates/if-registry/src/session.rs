@@ -16,9 +16,11 @@ use crate::http::{self, Kind, Method, Reply, Request, Tally};
 pub(crate) struct Endpoint<'a> {
     pub subject: &'a Subject,
     pub origin: Origin,
-    pub credentials: Option<&'a Credentials>,
+    pub credentials: Option<Credentials>,
     /// The repository path on this origin.
     pub repository: &'a str,
+    /// A mirror (its token requests carry this repository's scope only).
+    pub mirror: bool,
 }
 
 impl Endpoint<'_> {
@@ -31,8 +33,9 @@ impl Endpoint<'_> {
         AuthContext {
             subject: self.subject,
             authority: &self.origin.authority,
-            credentials: self.credentials,
+            credentials: self.credentials.as_ref(),
             scope: format!("repository:{}:pull", self.repository),
+            batch: !self.mirror,
         }
     }
 
@@ -111,6 +114,7 @@ pub(crate) fn send_authed(
         url,
         headers: vec![("Accept", accept.to_owned())],
         auth,
+        form: None,
     };
     let reply = http::send(client, &request, tally, endpoint.subject, host)?;
     if reply.status != 401 {
@@ -127,11 +131,9 @@ pub(crate) fn send_authed(
     let Some(challenge) = auth::parse_challenge(values) else {
         return Err(endpoint.status_error(client, &request, &reply));
     };
-    match discovery {
-        Some(discovery) => discovery.learned(challenge.scheme.clone()),
-        None => auth::remember_scheme(client, host, challenge.scheme.clone()),
-    }
     let refused = request.auth.take();
+    // The token first, the scheme after: callers waiting for the scheme then find the token
+    // (for their scope too, when it was asked for with the expected repositories' scopes).
     let retry_auth = auth::authorization(
         client,
         &ctx,
@@ -139,7 +141,12 @@ pub(crate) fn send_authed(
         challenge.scope.as_deref(),
         refused.as_ref(),
         tally,
-    )?;
+    );
+    match discovery {
+        Some(discovery) => discovery.learned(challenge.scheme.clone()),
+        None => auth::remember_scheme(client, host, challenge.scheme.clone()),
+    }
+    let retry_auth = retry_auth?;
     let Some(retry_auth) = retry_auth else {
         // Basic without credentials, or the same credentials refused again.
         request.auth = refused;
@@ -164,12 +171,13 @@ pub(crate) fn with_fallback<T>(
     let mut mirror_failure = None;
     if let Some(mirror) = client.config.mirrors.get(&subject.registry) {
         let attempt = client.mirror_origin(mirror, subject).and_then(|origin| {
-            let credentials = client.config.credentials.get(&origin.authority);
+            let credentials = client.config.credentials.get(&origin.authority).cloned();
             call(&Endpoint {
                 subject,
                 origin,
                 credentials,
                 repository: &subject.repository,
+                mirror: true,
             })
         });
         match attempt {
@@ -178,12 +186,19 @@ pub(crate) fn with_fallback<T>(
         }
     }
     let origin = client.source_origin(&subject.registry);
-    let credentials = client.credentials_for(&subject.registry, &origin.authority);
+    let credentials = client
+        .credentials_for(&subject.registry, &origin.authority, &subject.repository)
+        .map_err(|message| RegistryError::Credentials {
+            subject: Box::new(subject.clone()),
+            host: subject.registry.clone(),
+            message,
+        })?;
     let value = call(&Endpoint {
         subject,
         origin,
         credentials,
         repository: &subject.repository,
+        mirror: false,
     })?;
     Ok((value, mirror_failure))
 }

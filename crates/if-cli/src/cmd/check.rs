@@ -12,7 +12,7 @@ use if_kargo::select::{needs_tag_list, select_tag};
 use if_model::digest::Digest;
 use if_model::reference::ImageRef;
 use if_model::timestamp::Timestamp;
-use if_registry::{Client, RateLimit, TagQuery};
+use if_registry::{Client, RateLimit, RegistryError, TagQuery};
 use if_state::rebuild::{self, Recorded};
 use serde::Serialize;
 
@@ -61,9 +61,19 @@ struct Checked<'a> {
     notes: Vec<String>,
     /// Who answered, with the requests made to it and the rate limit it reported.
     answers: Vec<(String, u32, Option<RateLimit>)>,
+    /// Not asked: the host whose rate limit ran low earlier in the run.
+    not_checked: Option<String>,
 }
 
 impl Checked<'_> {
+    /// The message of a failed registry call, noting a call not made for the rate limit.
+    fn failure(&mut self, e: &RegistryError) -> String {
+        if matches!(e, RegistryError::NotChecked { .. }) {
+            self.not_checked = Some(e.host().to_owned());
+        }
+        e.to_string()
+    }
+
     /// `baseline`, `unchanged`, `updated` or `failed`.
     fn outcome(&self) -> &'static str {
         match (&self.found, &self.recorded) {
@@ -120,6 +130,34 @@ struct Summary {
     requests: u64,
     /// Requests to token services.
     token_requests: u64,
+    /// Requests to token services per registry.
+    token_requests_by_registry: BTreeMap<String, u64>,
+    /// Images not asked because their registry's rate limit ran low (among `failed`).
+    not_checked: usize,
+    /// Credential helper runs.
+    helper_runs: u64,
+    /// Registries no longer asked in this run because their rate limit ran low.
+    stopped: Vec<Stopped>,
+}
+
+/// A host no longer asked in the run.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Stopped {
+    host: String,
+    rate_limit: Option<Limit>,
+    /// Images not asked because of it.
+    not_checked: usize,
+}
+
+impl From<&RateLimit> for Limit {
+    fn from(l: &RateLimit) -> Limit {
+        Limit {
+            limit: l.limit,
+            remaining: l.remaining,
+            window_seconds: l.window_seconds,
+        }
+    }
 }
 
 #[derive(Serialize)]
@@ -183,6 +221,21 @@ pub fn run(cli: &Cli, args: &Args) -> Result<Outcome, CliError> {
         checked: checked.len(),
         requests: stats.requests,
         token_requests: stats.token_requests,
+        token_requests_by_registry: stats.token_requests_by_registry,
+        not_checked: checked.iter().filter(|c| c.not_checked.is_some()).count(),
+        helper_runs: stats.helper_runs,
+        stopped: stats
+            .stopped
+            .iter()
+            .map(|(host, limit)| Stopped {
+                host: host.clone(),
+                rate_limit: limit.as_ref().map(Limit::from),
+                not_checked: checked
+                    .iter()
+                    .filter(|c| c.not_checked.as_ref() == Some(host))
+                    .count(),
+            })
+            .collect(),
         ..Summary::default()
     };
     for c in &checked {
@@ -240,67 +293,66 @@ fn chosen<'a>(
         .collect())
 }
 
-/// Asks the registries: first the tag lists of SemVer/Lexical watches (to pick their tag),
-/// then one manifest request per image, `limit` at a time.
+/// Asks the registries, `limit` images at a time: per image, the tag list of a
+/// SemVer/Lexical watch (to pick its tag), then one manifest request. The client is told
+/// every repository first, so that their token requests are shared.
 fn lookup<'a>(client: &Client, monitors: &[&'a Monitor], limit: usize) -> Vec<Checked<'a>> {
     let progress = Progress::new(monitors.len());
-    let mut checked: Vec<Checked<'a>> = monitors
+    let repos: Vec<ImageRef> = monitors
         .iter()
-        .map(|m| {
-            let mut c = Checked {
-                monitor: m,
-                tag: None,
-                found: Err(String::new()),
-                recorded: None,
-                previous: None,
-                notes: Vec::new(),
-                answers: Vec::new(),
-            };
-            match pick(client, m, &mut c) {
-                Ok(tag) => c.tag = Some(tag),
-                Err(e) => c.found = Err(e),
-            }
-            c
-        })
+        .filter_map(|m| ImageRef::parse(&m.repo_url).ok())
         .collect();
-    let mut asked = Vec::new();
-    let mut refs = Vec::new();
-    for (i, c) in checked.iter_mut().enumerate() {
-        let Some(tag) = &c.tag else { continue };
-        match ImageRef::parse(&format!("{}:{tag}", c.monitor.repo_url)) {
-            Ok(r) => {
-                asked.push(i);
-                refs.push(r);
-            }
-            Err(e) => {
-                c.found = Err(format!(
-                    "`{}:{tag}` is not a valid reference: {e}",
-                    c.monitor.repo_url
-                ))
-            }
-        }
-    }
-    let results = if_registry::resolve_all_with_progress(client, &refs, limit, &|done, _| {
-        progress.show(done)
-    });
+    client.expect(&repos);
+    let checked =
+        if_registry::map_bounded(monitors, limit, |m| check_one(client, m), &|done, _| {
+            progress.show(done)
+        });
     progress.finish();
-    for (i, result) in asked.into_iter().zip(results) {
-        let Some(c) = checked.get_mut(i) else {
-            continue;
-        };
-        match result {
-            Ok(r) => {
-                if let Some(f) = &r.mirror_failure {
-                    c.notes
-                        .push(format!("mirror failed, the registry answered: {f}"));
-                }
-                c.answers.push((r.host, r.requests, r.rate_limit));
-                c.found = Ok(r.digest);
-            }
-            Err(e) => c.found = Err(e.to_string()),
-        }
-    }
     checked
+}
+
+/// One watched image: its tag (picked from the listing for SemVer/Lexical), then its digest.
+fn check_one<'a>(client: &Client, m: &'a Monitor) -> Checked<'a> {
+    let mut c = Checked {
+        monitor: m,
+        tag: None,
+        found: Err(String::new()),
+        recorded: None,
+        previous: None,
+        notes: Vec::new(),
+        answers: Vec::new(),
+        not_checked: None,
+    };
+    let tag = match pick(client, m, &mut c) {
+        Ok(tag) => tag,
+        Err(e) => {
+            c.found = Err(e);
+            return c;
+        }
+    };
+    c.tag = Some(tag.clone());
+    let reference = match ImageRef::parse(&format!("{}:{tag}", m.repo_url)) {
+        Ok(r) => r,
+        Err(e) => {
+            c.found = Err(format!(
+                "`{}:{tag}` is not a valid reference: {e}",
+                m.repo_url
+            ));
+            return c;
+        }
+    };
+    match if_registry::resolve_digest(client, &reference) {
+        Ok(r) => {
+            if let Some(f) = &r.mirror_failure {
+                c.notes
+                    .push(format!("mirror failed, the registry answered: {f}"));
+            }
+            c.answers.push((r.host, r.requests, r.rate_limit));
+            c.found = Ok(r.digest);
+        }
+        Err(e) => c.found = Err(c.failure(&e)),
+    }
+    c
 }
 
 /// The tag to ask for: the watch's own, or the one its strategy picks from the listing.
@@ -311,7 +363,7 @@ fn pick(client: &Client, m: &Monitor, c: &mut Checked<'_>) -> Result<String, Str
     let repo = ImageRef::parse(&m.repo_url)
         .map_err(|e| format!("`{}` is not a valid repository: {e}", m.repo_url))?;
     let list =
-        if_registry::list_tags(client, &repo, &TagQuery::default()).map_err(|e| e.to_string())?;
+        if_registry::list_tags(client, &repo, &TagQuery::default()).map_err(|e| c.failure(&e))?;
     if list.truncated {
         c.notes.push(format!(
             "the tag list was cut after {} pages; the pick may miss newer tags",
@@ -344,11 +396,7 @@ fn hosts(checked: &[Checked<'_>]) -> Vec<Host> {
         if let Some(l) = limit
             && h.rate_limit.is_none_or(|old| l.remaining < old.remaining)
         {
-            h.rate_limit = Some(Limit {
-                limit: l.limit,
-                remaining: l.remaining,
-                window_seconds: l.window_seconds,
-            });
+            h.rate_limit = Some(Limit::from(l));
         }
     }
     by_host.into_values().collect()
@@ -421,6 +469,27 @@ fn print_text(
             h.host, h.requests
         ));
     }
+    for stopped in &s.stopped {
+        let why = stopped.rate_limit.map_or_else(
+            || "it answered HTTP 429".to_string(),
+            |l| format!("{} of {} requests left", l.remaining, l.limit),
+        );
+        output::line(format_args!(
+            "registry {}: rate limit low ({why}): stopped asking it for this run; {} images not checked",
+            stopped.host, stopped.not_checked
+        ));
+    }
+    if !s.token_requests_by_registry.is_empty() {
+        let per: Vec<String> = s
+            .token_requests_by_registry
+            .iter()
+            .map(|(registry, n)| format!("{registry} {n}"))
+            .collect();
+        output::line(format_args!(
+            "token requests per registry: {}",
+            per.join(", ")
+        ));
+    }
     let verb = if dry_run { "would write" } else { "wrote" };
     output::line(format_args!(
         "checked {} images: {} updated, {} baseline, {} unchanged, {} failed; {} requests, {} token requests; {verb} {} files",
@@ -433,6 +502,12 @@ fn print_text(
         s.token_requests,
         if dry_run { 0 } else { written.len() }
     ));
+    if s.not_checked > 0 {
+        output::line(format_args!(
+            "{} images not checked (rate limit low); recorded as check errors, asked again next run",
+            s.not_checked
+        ));
+    }
 }
 
 /// One line for people: the tag and what recording it did, or the error.

@@ -15,6 +15,24 @@ pub fn bin() -> Command {
     cmd
 }
 
+/// Points every registry credentials source `check` reads into `home` (`HOME`,
+/// `XDG_RUNTIME_DIR`, `XDG_CONFIG_HOME`, `DOCKER_CONFIG` below it) and removes the
+/// credential variables, so that no file or variable of the machine's is read.
+pub fn registry_env(cmd: &mut Command, home: &Path) {
+    cmd.env("HOME", home)
+        .env("XDG_RUNTIME_DIR", home.join("run"))
+        .env("XDG_CONFIG_HOME", home.join(".config"))
+        .env("DOCKER_CONFIG", home.join(".docker"));
+    for v in [
+        "IMAGE_FACTORY_REGISTRY_HOST",
+        "IMAGE_FACTORY_REGISTRY_USERNAME",
+        "IMAGE_FACTORY_REGISTRY_PASSWORD",
+        "REGISTRY_AUTH_FILE",
+    ] {
+        cmd.env_remove(v);
+    }
+}
+
 /// The workspace root.
 pub fn workspace() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))

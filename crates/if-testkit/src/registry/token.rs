@@ -2,6 +2,12 @@
 //! key whose self-signed certificate is the registry's `rootcertbundle` and travels in
 //! each token's `x5c` header (distribution 2.8 verifies `x5c` against the bundle). It
 //! counts the token requests it answers.
+//!
+//! With an [`Access`] it knows users: `GET` with their Basic credentials (the token spec's
+//! token.md), or `POST` of the OAuth2 form with `grant_type=refresh_token` and a refresh
+//! token it issued (oauth.md: `grant_type`, `client_id` required, `scope` space-separated),
+//! and it grants a user pull only on the repositories it lists for them (asked for others,
+//! it leaves them out of the token's `access`, as Docker's token server does).
 
 use std::io::{BufRead, BufReader, Write};
 use std::net::TcpStream;
@@ -113,6 +119,12 @@ static JTI: AtomicUsize = AtomicUsize::new(0);
 /// One token request as received.
 #[derive(Debug, Clone)]
 pub struct TokenRequest {
+    /// `GET` or `POST`.
+    pub method: String,
+    /// The OAuth2 `grant_type` of a `POST`.
+    pub grant_type: Option<String>,
+    /// The user it was answered for (none when refused or anonymous).
+    pub user: Option<String>,
     /// The `service` query parameter.
     pub service: Option<String>,
     /// Every `scope` query parameter, in order (percent-decoded).
@@ -133,6 +145,27 @@ pub struct TokenServer {
     server: Loopback,
 }
 
+/// A user of an [`Access`].
+#[derive(Clone, Debug)]
+pub struct TokenUser {
+    /// The user name.
+    pub name: String,
+    /// The password (Basic credentials).
+    pub password: String,
+    /// The repositories it may pull; empty: all.
+    pub repos: Vec<String>,
+}
+
+/// Who may have tokens: users by Basic credentials, and refresh tokens (identity tokens)
+/// each standing for a user. Empty: anyone (as [`TokenPolicy::require`] says).
+#[derive(Clone, Debug, Default)]
+pub struct Access {
+    /// The users.
+    pub users: Vec<TokenUser>,
+    /// Refresh tokens and the user each is for.
+    pub refresh_tokens: Vec<(String, String)>,
+}
+
 /// What the server demands and gives.
 #[derive(Clone)]
 pub struct TokenPolicy {
@@ -146,13 +179,18 @@ impl TokenServer {
     /// A token server on a free 127.0.0.1 port with a new key, whose certificate is
     /// written to `dir/token-cert.pem`.
     pub fn start(dir: &Path, policy: TokenPolicy) -> TokenServer {
+        TokenServer::start_with_access(dir, policy, Access::default())
+    }
+
+    /// [`TokenServer::start`], giving tokens only to the users of `access`.
+    pub fn start_with_access(dir: &Path, policy: TokenPolicy, access: Access) -> TokenServer {
         let cert_path = dir.join("token-cert.pem");
         let signer = Arc::new(Signer::new(&cert_path));
         let requests = Arc::new(Mutex::new(Vec::new()));
         let server = {
             let (signer, requests) = (signer.clone(), requests.clone());
             Loopback::start("token server", move |stream| {
-                serve(stream, &signer, &policy, &requests);
+                serve(stream, &signer, &policy, &access, &requests);
             })
         };
         TokenServer {
@@ -179,7 +217,13 @@ impl TokenServer {
     }
 }
 
-fn serve(stream: TcpStream, signer: &Signer, policy: &TokenPolicy, log: &Mutex<Vec<TokenRequest>>) {
+fn serve(
+    stream: TcpStream,
+    signer: &Signer,
+    policy: &TokenPolicy,
+    access: &Access,
+    log: &Mutex<Vec<TokenRequest>>,
+) {
     stream
         .set_read_timeout(Some(Duration::from_secs(5)))
         .must("token server: read timeout");
@@ -188,59 +232,156 @@ fn serve(stream: TcpStream, signer: &Signer, policy: &TokenPolicy, log: &Mutex<V
     if reader.read_line(&mut line).is_err() || line.is_empty() {
         return;
     }
-    let target = line.split_whitespace().nth(1).unwrap_or("").to_owned();
+    let mut words = line.split_whitespace();
+    let method = words.next().unwrap_or("").to_owned();
+    let target = words.next().unwrap_or("").to_owned();
     let mut authorization = None;
+    let mut content_type = None;
+    let mut length = 0usize;
     loop {
         let mut header = String::new();
         if reader.read_line(&mut header).unwrap_or(0) == 0 || header.trim().is_empty() {
             break;
         }
-        if let Some((name, value)) = header.split_once(':')
-            && name.trim().eq_ignore_ascii_case("authorization")
-        {
-            authorization = Some(value.trim().to_owned());
+        if let Some((name, value)) = header.split_once(':') {
+            let (name, value) = (name.trim(), value.trim().to_owned());
+            if name.eq_ignore_ascii_case("authorization") {
+                authorization = Some(value);
+            } else if name.eq_ignore_ascii_case("content-type") {
+                content_type = Some(value);
+            } else if name.eq_ignore_ascii_case("content-length") {
+                length = value.parse().unwrap_or(0).min(1 << 20);
+            }
         }
     }
+    let mut body = vec![0; length];
+    if std::io::Read::read_exact(&mut reader, &mut body).is_err() {
+        return;
+    }
     let query = target.split_once('?').map(|(_, q)| q).unwrap_or("");
-    let params: Vec<(String, String)> = query
+    let post = method == "POST";
+    let form = if post {
+        String::from_utf8_lossy(&body).into_owned()
+    } else {
+        String::new()
+    };
+    let params: Vec<(String, String)> = (if post { form.as_str() } else { query })
         .split('&')
         .filter_map(|p| p.split_once('='))
         .map(|(k, v)| (k.to_owned(), decode(v)))
         .collect();
-    let request = TokenRequest {
-        service: params
+    let param = |name: &str| {
+        params
             .iter()
-            .find(|(k, _)| k == "service")
-            .map(|(_, v)| v.clone()),
-        scopes: params
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.clone())
+    };
+    let scopes: Vec<String> = if post {
+        param("scope")
+            .map(|s| {
+                s.split(' ')
+                    .filter(|s| !s.is_empty())
+                    .map(str::to_owned)
+                    .collect()
+            })
+            .unwrap_or_default()
+    } else {
+        params
             .iter()
             .filter(|(k, _)| k == "scope")
             .map(|(_, v)| v.clone())
-            .collect(),
+            .collect()
+    };
+    let refusal = |status: &'static str, error: &str| (status, json!({"error": error}).to_string());
+    // Who asks: a user by Basic credentials (GET) or by refresh token (POST), or anyone.
+    let user: Result<Option<&TokenUser>, (&'static str, String)> = if post {
+        let grant = param("grant_type");
+        if content_type.as_deref() != Some("application/x-www-form-urlencoded")
+            || param("client_id").is_none_or(|c| c.is_empty())
+        {
+            Err(refusal("400 Bad Request", "invalid_request"))
+        } else if grant.as_deref() != Some("refresh_token") {
+            Err(refusal("400 Bad Request", "unsupported_grant_type"))
+        } else {
+            let token = param("refresh_token").unwrap_or_default();
+            access
+                .refresh_tokens
+                .iter()
+                .find(|(t, _)| *t == token)
+                .and_then(|(_, name)| access.users.iter().find(|u| u.name == *name))
+                .map(Some)
+                .ok_or_else(|| refusal("400 Bad Request", "invalid_grant"))
+        }
+    } else if access.users.is_empty() {
+        if policy.require.is_some() && authorization != policy.require {
+            Err((
+                "401 Unauthorized",
+                json!({"details": "incorrect username or password"}).to_string(),
+            ))
+        } else {
+            Ok(None)
+        }
+    } else {
+        access
+            .users
+            .iter()
+            .find(|u| {
+                authorization.as_deref()
+                    == Some(&format!(
+                        "Basic {}",
+                        STANDARD.encode(format!("{}:{}", u.name, u.password))
+                    ))
+            })
+            .map(Some)
+            .ok_or_else(|| {
+                (
+                    "401 Unauthorized",
+                    json!({"details": "incorrect username or password"}).to_string(),
+                )
+            })
+    };
+    let request = TokenRequest {
+        method: method.clone(),
+        grant_type: param("grant_type"),
+        user: user
+            .as_ref()
+            .ok()
+            .copied()
+            .flatten()
+            .map(|u| u.name.clone()),
+        service: param("service"),
+        scopes,
         authorization: authorization.clone(),
     };
     lock(log).push(request.clone());
-    let (status, body) = if policy.require.is_some() && authorization != policy.require {
-        (
-            "401 Unauthorized",
-            json!({"details": "incorrect username or password"}).to_string(),
-        )
-    } else {
-        let access: Vec<_> = request
-            .scopes
-            .iter()
-            .filter_map(|s| {
-                let rest = s.strip_prefix("repository:")?;
-                let (name, actions) = rest.rsplit_once(':')?;
-                Some((
-                    name.to_owned(),
-                    actions.split(',').map(str::to_owned).collect(),
-                ))
-            })
-            .collect();
-        let token = signer.token("tester", &access, Duration::from_secs(policy.expires_in));
-        let body = json!({"token": token, "access_token": token, "expires_in": policy.expires_in});
-        ("200 OK", body.to_string())
+    let (status, body) = match user {
+        Err(refused) => refused,
+        Ok(user) => {
+            let access: Vec<_> = request
+                .scopes
+                .iter()
+                .filter_map(|s| {
+                    let rest = s.strip_prefix("repository:")?;
+                    let (name, actions) = rest.rsplit_once(':')?;
+                    let allowed = user
+                        .is_none_or(|u| u.repos.is_empty() || u.repos.iter().any(|r| r == name));
+                    allowed.then(|| {
+                        (
+                            name.to_owned(),
+                            actions.split(',').map(str::to_owned).collect(),
+                        )
+                    })
+                })
+                .collect();
+            let subject = user.map_or("tester", |u| u.name.as_str());
+            let token = signer.token(subject, &access, Duration::from_secs(policy.expires_in));
+            let body = if post {
+                json!({"access_token": token, "expires_in": policy.expires_in, "scope": request.scopes.join(" ")})
+            } else {
+                json!({"token": token, "access_token": token, "expires_in": policy.expires_in})
+            };
+            ("200 OK", body.to_string())
+        }
     };
     let mut stream = stream;
     let _ = write!(
