@@ -32,6 +32,9 @@ use if_testkit::registry::{Registry, RegistryAuth};
 use serde_json::Value;
 
 const T1: &str = "2026-11-02T00:00:00Z";
+/// How every bearer token of the test token server starts (a JWT: base64url of `{"`): none
+/// may appear in any output or file.
+const JWT: &str = "eyJ";
 
 macro_rules! registry_or_skip {
     ($auth:expr) => {
@@ -392,7 +395,10 @@ fn auth_json_through_registry_auth_file_with_namespace_keys_choosing_users() {
         ]
     );
     assert_eq!(summary(&report, "tokenRequests"), 2);
-    f.assert_no_secret(&text, &[users[0].1, users[1].1, "pw-nobody", "pw-wrong"]);
+    f.assert_no_secret(
+        &text,
+        &[users[0].1, users[1].1, "pw-nobody", "pw-wrong", JWT],
+    );
 
     // The same file as ~/.config/containers/auth.json (no REGISTRY_AUTH_FILE): the same
     // users; as $XDG_RUNTIME_DIR/containers/auth.json it comes before that one.
@@ -452,7 +458,7 @@ fn an_identity_token_is_exchanged_with_the_refresh_token_grant() {
     let mut scopes = asked[0].scopes.clone();
     scopes.sort();
     assert_eq!(scopes, ["repository:lib/a:pull", "repository:lib/b:pull"]);
-    f.assert_no_secret(&text, &[refresh]);
+    f.assert_no_secret(&text, &[refresh, JWT]);
 
     // A refresh token the server does not know: refused, said, and not quoted.
     f.write(
@@ -507,7 +513,7 @@ fn one_hundred_repositories_on_one_registry_need_at_most_two_token_requests() {
     assert!(scopes >= 100, "{scopes} scopes asked for");
     // One manifest HEAD per image, and the one 401 that learned the scheme.
     assert_eq!(summary(&report, "requests"), 101, "{report:#}");
-    f.assert_no_secret(&text, &[password, &basic(user, password)]);
+    f.assert_no_secret(&text, &[password, &basic(user, password), JWT]);
 }
 
 #[test]
