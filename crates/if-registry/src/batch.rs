@@ -91,3 +91,32 @@ pub fn map_bounded<T: Sync, R: Send>(
     });
     slots.into_iter().flatten().collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    #[test]
+    fn map_bounded_keeps_order_and_runs_at_most_limit_at_once() {
+        let running = AtomicUsize::new(0);
+        let most = AtomicUsize::new(0);
+        let items: Vec<usize> = (0..40).collect();
+        let out = map_bounded(
+            &items,
+            3,
+            |i| {
+                let now = running.fetch_add(1, Ordering::SeqCst) + 1;
+                most.fetch_max(now, Ordering::SeqCst);
+                thread::sleep(Duration::from_millis(2));
+                running.fetch_sub(1, Ordering::SeqCst);
+                i * 2
+            },
+            &|_, _| {},
+        );
+        assert_eq!(out, items.iter().map(|i| i * 2).collect::<Vec<_>>());
+        let most = most.load(Ordering::SeqCst);
+        assert!((2..=3).contains(&most), "{most} at once");
+        assert!(map_bounded(&[] as &[u8], 0, |_| 1, &|_, _| {}).is_empty());
+    }
+}
