@@ -1,17 +1,19 @@
-//! The forge side of the commands that trigger builds: options, a client built from the
-//! environment (`GITHUB_TOKEN`, `GITLAB_TOKEN`, `IMAGE_FACTORY_GITHUB_API`,
-//! `IMAGE_FACTORY_GITLAB_API`), and one trigger carried out.
+//! The forge side of the commands that trigger builds: options, the clients built from the
+//! environment (`forge_auth`: host rules, GitHub App, `GITHUB_TOKEN`, `GITLAB_TOKEN`,
+//! `IMAGE_FACTORY_GITHUB_API`, `IMAGE_FACTORY_GITLAB_API`), and one trigger carried out.
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Mutex, PoisonError};
 
-use if_forge::{Client, Endpoints, Retry, RunState, Secret, Triggered};
+use if_forge::{Client, RunState, Triggered};
 use if_model::duration::Duration;
 use if_model::enrollment::{Enrollment, Provider};
 use if_state::Analysis;
 use if_state::rebuild::{self, BuildOutcome, Observed, Policy, Running, Started, Trigger};
 
+use crate::exit::CliError;
+use crate::forge_auth::{Forges, forges_from_env};
 use crate::settings;
 
 /// How failed attempts (a failed trigger, a failed build) are retried.
@@ -64,32 +66,34 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
     Duration::parse(s).map_err(|e| e.to_string())
 }
 
-/// A client from the environment for fetching files (Dockerfiles): three retries, a minute
-/// per file.
-pub fn fetch_client_from_env() -> Client {
-    client_with(settings::retry(3, 60))
+/// The clients from the environment for fetching the files (Dockerfiles) of `sources`:
+/// three retries, a minute per file.
+pub fn fetch_clients_from_env<'a>(
+    sources: impl IntoIterator<Item = &'a if_model::enrollment::Source>,
+) -> Result<Forges, CliError> {
+    forges_from_env(&settings::retry(3, 60), sources)
 }
 
-/// A client from the environment. A missing token is not an error here: it fails the
-/// triggers that need it, one image at a time.
-pub fn client_from_env(args: &DispatchArgs) -> Client {
-    client_with(settings::retry(args.http_retries, args.http_timeout))
-}
-
-/// A client from the environment with this retry policy.
-fn client_with(retry: Retry) -> Client {
-    let endpoints = Endpoints {
-        github_api: settings::env(if_forge::GITHUB_API_ENV)
-            .unwrap_or_else(|| if_forge::DEFAULT_GITHUB_API.to_string()),
-        gitlab_api: settings::env(if_forge::GITLAB_API_ENV)
-            .unwrap_or_else(|| if_forge::DEFAULT_GITLAB_API.to_string()),
-    };
-    Client::new(
-        endpoints,
-        settings::env(if_forge::GITHUB_TOKEN_ENV).map(Secret::new),
-        settings::env(if_forge::GITLAB_TOKEN_ENV).map(Secret::new),
-        retry,
-    )
+/// The clients from the environment for the managed images of `enrollment`. A missing token
+/// for a default host is not an error here: it fails the triggers that need it, one image at
+/// a time; a host without credentials that is known up front (an image's `source.api`, or
+/// any host once a host-rules file is set) refuses the run, before anything is dispatched.
+pub fn client_from_env(args: &DispatchArgs, enrollment: &Enrollment) -> Result<Forges, CliError> {
+    let retry = settings::retry(args.http_retries, args.http_timeout);
+    let managed: Vec<(&str, &if_model::enrollment::Source)> = enrollment
+        .images()
+        .iter()
+        .filter_map(|i| i.source.as_ref().map(|s| (i.name.as_str(), s)))
+        .collect();
+    let forges = forges_from_env(&retry, managed.iter().map(|(_, s)| *s))?;
+    let missing = forges.missing(managed);
+    if !missing.is_empty() {
+        return Err(CliError::Input(format!(
+            "{}\nnothing was dispatched",
+            missing.join("\n")
+        )));
+    }
+    Ok(forges)
 }
 
 /// Outcomes of the builds this process started, by image: a step re-run after a rejected
@@ -109,11 +113,12 @@ pub fn new_run() {
 /// `return_run_details`, GitLab's pipeline), or the reason it failed, for the state file
 /// (if-forge keeps tokens out of its messages). An image this process already dispatched
 /// gets that outcome again, without a request.
-pub fn dispatch(client: &Client, trigger: &Trigger) -> Result<Started, String> {
+pub fn dispatch(forges: &Forges, trigger: &Trigger) -> Result<Started, String> {
     let mut started = STARTED.lock().unwrap_or_else(PoisonError::into_inner);
     if let Some(outcome) = started.get(&trigger.image) {
         return outcome.clone();
     }
+    let client = forges.client(&trigger.source);
     let outcome = match if_forge::trigger(client, &trigger.source, &trigger.inputs) {
         Ok(Triggered::Github { run }) => Ok(Started {
             run_id: run.as_ref().map(|r| r.id),
@@ -185,7 +190,7 @@ pub struct Polled {
 /// (a GitHub run id, a GitLab pipeline id, or a GitHub dispatch id to look the run up by);
 /// builds that cannot be found are left to their `buildTimeout`. Each request is bounded by
 /// the client's retry policy; nothing is triggered.
-pub fn poll_all(client: &Client, enrollment: &Enrollment, world: &Analysis) -> Vec<Polled> {
+pub fn poll_all(forges: &Forges, enrollment: &Enrollment, world: &Analysis) -> Vec<Polled> {
     let running: Vec<Running> = rebuild::running(enrollment, world)
         .into_iter()
         .filter(|r| r.source.is_some())
@@ -198,7 +203,8 @@ pub fn poll_all(client: &Client, enrollment: &Enrollment, world: &Analysis) -> V
                 loop {
                     let i = next.fetch_add(1, Ordering::Relaxed);
                     let Some(r) = running.get(i) else { break };
-                    if let Some(p) = poll(client, r) {
+                    let client = r.source.as_ref().map(|s| forges.client(s));
+                    if let Some(p) = client.and_then(|c| poll(c, r)) {
                         results
                             .lock()
                             .unwrap_or_else(PoisonError::into_inner)

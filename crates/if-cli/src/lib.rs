@@ -7,6 +7,7 @@ pub mod cmd;
 pub mod discover;
 pub mod exit;
 pub mod forge;
+pub mod forge_auth;
 pub mod git;
 pub mod golden;
 pub mod load;

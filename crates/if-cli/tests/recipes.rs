@@ -264,6 +264,7 @@ fn every_recipe_and_deploy_file_is_yaml() {
         "examples/ci/github/build-on-dispatch.yml",
         "examples/ci/gitlab/.gitlab-ci.yml",
         "examples/ci/gitlab/build-on-pipeline.yml",
+        "examples/ci/gitlab/build-on-pipeline-inputs.yml",
         "deploy/kustomization.yaml",
         "deploy/serviceaccount.yaml",
         "deploy/secrets.example.yaml",
@@ -314,10 +315,14 @@ fn every_image_factory_command_in_the_recipes_parses() {
         ["record-build", "record-build"]
     );
     assert_eq!(
+        subcommands("examples/ci/gitlab/build-on-pipeline-inputs.yml"),
+        ["record-build", "record-build"]
+    );
+    assert_eq!(
         subcommands("examples/ci/gitlab/.gitlab-ci.yml"),
         ["validate", "generate", "check", "reconcile"]
     );
-    assert_eq!(total, 12, "commands found in {files:?}");
+    assert_eq!(total, 14, "commands found in {files:?}");
 }
 
 #[test]
@@ -327,6 +332,7 @@ fn the_recipes_that_write_state_push_it_and_generate_only_checks() {
         "examples/ci/github/build-on-dispatch.yml",
         "examples/ci/gitlab/.gitlab-ci.yml",
         "examples/ci/gitlab/build-on-pipeline.yml",
+        "examples/ci/gitlab/build-on-pipeline-inputs.yml",
     ] {
         for (sub, cli) in recipe_commands(&workspace().join(file)) {
             if matches!(sub.as_str(), "check" | "reconcile" | "record-build") {

@@ -19,6 +19,12 @@ pub enum ForgeError {
         /// The environment variable the caller reads it from.
         env: &'static str,
     },
+    /// The GitHub App's private key cannot sign a JWT (never holds the key).
+    #[error("the GitHub App's private key cannot sign: {problem}")]
+    AppKey {
+        /// What went wrong.
+        problem: String,
+    },
     /// A GitHub source has no `workflow`; no request was made.
     #[error("GitHub source {repo} has no `workflow` to dispatch")]
     MissingWorkflow {

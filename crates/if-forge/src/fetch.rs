@@ -33,7 +33,7 @@ pub fn fetch_file(client: &Client, source: &Source, path: &str) -> Result<String
         problem,
     })?;
     let provider = source.provider;
-    let token = client.optional_token(provider);
+    let token = client.optional_token(provider)?;
     let (url, headers) = match provider {
         Provider::Github => (
             github::file_url(
@@ -42,7 +42,7 @@ pub fn fetch_file(client: &Client, source: &Source, path: &str) -> Result<String
                 path,
                 &source.branch,
             ),
-            github::headers(github::ACCEPT_RAW, token, &client.user_agent),
+            github::headers(github::ACCEPT_RAW, token.as_ref(), &client.user_agent),
         ),
         Provider::Gitlab => (
             gitlab::file_url(
@@ -51,7 +51,7 @@ pub fn fetch_file(client: &Client, source: &Source, path: &str) -> Result<String
                 path,
                 &source.branch,
             ),
-            gitlab::file_headers(token, &client.user_agent),
+            gitlab::file_headers(token.as_ref(), &client.user_agent),
         ),
     };
     let call = Call {
@@ -93,7 +93,7 @@ struct File<'a> {
 
 impl File<'_> {
     /// The text of a 200 answer.
-    fn content(&self, call: &Call<'_>, reply: Reply) -> Result<String, ForgeError> {
+    fn content(&self, call: &Call, reply: Reply) -> Result<String, ForgeError> {
         let (provider, repo, branch, path, attempts) = (
             self.source.provider,
             self.source.repo.clone(),

@@ -33,7 +33,7 @@ pub(crate) const RUNS_PER_PAGE: u32 = 100;
 /// The REST API version this code speaks.
 pub(crate) const API_VERSION: &str = "2022-11-28";
 /// GitHub's JSON media type.
-const ACCEPT: &str = "application/vnd.github+json";
+pub(crate) const ACCEPT: &str = "application/vnd.github+json";
 /// GitHub's raw media type: a file's bytes instead of its JSON description.
 pub(crate) const ACCEPT_RAW: &str = "application/vnd.github.raw+json";
 
@@ -146,7 +146,7 @@ pub(crate) fn dispatch(
     }
     let token = client.token(Provider::Github)?;
     let call = |run_details: bool| {
-        let mut headers = headers(ACCEPT, Some(token), &client.user_agent);
+        let mut headers = headers(ACCEPT, Some(&token), &client.user_agent);
         headers.push(("Content-Type", "application/json".to_owned()));
         Call {
             provider: Provider::Github,
@@ -179,7 +179,7 @@ fn refuses_run_details(reply: &Reply) -> bool {
 /// What a dispatch's answer says: 204 accepted without details; 200 with the run's id and
 /// page. A 200 whose body lacks a numeric `workflow_run_id` still started a build, so it
 /// is accepted, without a run.
-fn dispatched(call: &Call<'_>, reply: &Reply) -> Result<Triggered, ForgeError> {
+fn dispatched(call: &Call, reply: &Reply) -> Result<Triggered, ForgeError> {
     match reply.status {
         204 => Ok(Triggered::Github { run: None }),
         200 => {
@@ -201,20 +201,20 @@ fn dispatched(call: &Call<'_>, reply: &Reply) -> Result<Triggered, ForgeError> {
 }
 
 /// A GET of the JSON API with the token.
-fn api_get<'c>(client: &'c Client, url: String) -> Result<Call<'c>, ForgeError> {
+fn api_get(client: &Client, url: String) -> Result<Call, ForgeError> {
     let token = client.token(Provider::Github)?;
     Ok(Call {
         provider: Provider::Github,
         method: Method::Get,
         url,
-        headers: headers(ACCEPT, Some(token), &client.user_agent),
+        headers: headers(ACCEPT, Some(&token), &client.user_agent),
         body: String::new(),
         secrets: client.secrets(),
     })
 }
 
 /// The JSON body of a 200, or the error for any other answer.
-fn json_reply(call: &Call<'_>, reply: &Reply) -> Result<Value, ForgeError> {
+fn json_reply(call: &Call, reply: &Reply) -> Result<Value, ForgeError> {
     if reply.status != 200 {
         return Err(http::rejected(call, reply));
     }
@@ -223,7 +223,7 @@ fn json_reply(call: &Call<'_>, reply: &Reply) -> Result<Value, ForgeError> {
 }
 
 /// A run's status with its URL scrubbed.
-fn scrubbed(call: &Call<'_>, mut run: GithubRun) -> GithubRun {
+fn scrubbed(call: &Call, mut run: GithubRun) -> GithubRun {
     run.status.url = run.status.url.map(|url| call.scrub(&url));
     run
 }
@@ -402,7 +402,7 @@ mod tests {
             url: "u".to_owned(),
             headers: Vec::new(),
             body: String::new(),
-            secrets: vec![&secret],
+            secrets: vec![secret.clone()],
         };
         let with =
             r#"{"workflow_run_id":5000,"run_url":"https://api/x","html_url":"https://h/tok/5000"}"#;

@@ -1,7 +1,10 @@
 //! GitLab's REST API: creating a pipeline, its state, and the URL and headers of a raw file.
 //!
 //! `POST {api}/projects/{url-encoded path}/pipeline` with `{"ref": branch, "variables":
-//! [{"key": ..., "value": ...}]}`; GitLab answers 201 with the pipeline (`id`, `web_url`).
+//! [{"key": ..., "value": ...}]}`, or, for a source with `pipelineInputs: true`, `{"ref":
+//! branch, "inputs": {name: value, ...}}` (GitLab 17.10+: "Create a new pipeline" takes an
+//! `inputs` hash for the project's `spec:inputs`, for projects where pipeline variables are
+//! not allowed); GitLab answers 201 with the pipeline (`id`, `web_url`).
 //! `GET {api}/projects/{url-encoded path}/pipelines/{pipeline_id}` ("Get a single pipeline")
 //! answers its `status` and `web_url`.
 //! `GET {api}/projects/{url-encoded path}/repository/files/{url-encoded file path}/raw?ref=`
@@ -20,6 +23,8 @@ use crate::{Client, RunStatus, Secret, Triggered};
 pub(crate) const VARIABLE_PREFIX: &str = "IMAGE_FACTORY_";
 /// The variable that names the job to run (from `source.job`).
 pub(crate) const JOB_VARIABLE: &str = "IMAGE_FACTORY_JOB";
+/// The input that names the job to run when the values go as `inputs`.
+pub(crate) const JOB_INPUT: &str = "job";
 
 /// The pipeline-creation URL of `project` (its full path, encoded as one segment).
 pub(crate) fn pipeline_url(api: &str, project: &str) -> String {
@@ -80,8 +85,19 @@ pub(crate) fn variable_key(input: &str) -> String {
     format!("{VARIABLE_PREFIX}{}", input.to_ascii_uppercase())
 }
 
-/// The pipeline body: the branch, the inputs as variables in order, then the job if set.
+/// The pipeline body: the branch, then the values as variables in order (then the job if
+/// set), or, with `pipelineInputs`, as the `inputs` object under their own names (and `job`).
 pub(crate) fn pipeline_body(source: &Source, inputs: &[(String, String)]) -> Value {
+    if source.pipeline_inputs {
+        let mut map: serde_json::Map<String, Value> = inputs
+            .iter()
+            .map(|(name, value)| (name.clone(), Value::String(value.clone())))
+            .collect();
+        if let Some(job) = &source.job {
+            map.insert(JOB_INPUT.to_owned(), Value::String(job.clone()));
+        }
+        return json!({ "ref": source.branch, "inputs": map });
+    }
     let mut variables: Vec<Value> = inputs
         .iter()
         .map(|(name, value)| json!({ "key": variable_key(name), "value": value }))
@@ -99,7 +115,7 @@ pub(crate) fn create_pipeline(
     inputs: &[(String, String)],
 ) -> Result<Triggered, ForgeError> {
     let token = client.token(Provider::Gitlab)?;
-    let mut headers = headers(token, &client.user_agent);
+    let mut headers = headers(&token, &client.user_agent);
     headers.push(("Content-Type", "application/json".to_owned()));
     let call = Call {
         provider: Provider::Gitlab,
@@ -127,7 +143,7 @@ pub(crate) fn pipeline_status(
         provider: Provider::Gitlab,
         method: Method::Get,
         url: pipeline_status_url(&client.endpoints.gitlab_api, &source.repo, id),
-        headers: headers(token, &client.user_agent),
+        headers: headers(&token, &client.user_agent),
         body: String::new(),
         secrets: client.secrets(),
     };
@@ -144,7 +160,7 @@ pub(crate) fn pipeline_status(
 }
 
 /// Reads `id` and `web_url` from the created pipeline.
-fn created(call: &Call<'_>, reply: &Reply) -> Result<Triggered, ForgeError> {
+fn created(call: &Call, reply: &Reply) -> Result<Triggered, ForgeError> {
     let pipeline: Value = serde_json::from_slice(&reply.body)
         .map_err(|_| http::invalid_response(call, reply, "the body is not JSON"))?;
     let pipeline_id = pipeline
@@ -174,6 +190,8 @@ mod tests {
             workflow: None,
             pipeline: None,
             job: job.map(str::to_owned),
+            api: None,
+            pipeline_inputs: false,
         }
     }
 
@@ -230,5 +248,21 @@ mod tests {
             pipeline_body(&source(None), &[]),
             json!({"ref": "main", "variables": []})
         );
+    }
+
+    #[test]
+    fn pipeline_inputs_go_as_an_inputs_object_under_their_names() {
+        let inputs = vec![
+            ("reason".to_owned(), "r".to_owned()),
+            ("base_image".to_owned(), "i".to_owned()),
+        ];
+        let mut s = source(Some("build"));
+        s.pipeline_inputs = true;
+        assert_eq!(
+            pipeline_body(&s, &inputs),
+            json!({"ref": "main", "inputs": {"reason": "r", "base_image": "i", "job": "build"}})
+        );
+        s.job = None;
+        assert_eq!(pipeline_body(&s, &[]), json!({"ref": "main", "inputs": {}}));
     }
 }

@@ -41,7 +41,7 @@ impl Method {
 }
 
 /// One request to make.
-pub(crate) struct Call<'a> {
+pub(crate) struct Call {
     /// Which forge (for errors).
     pub provider: Provider,
     /// GET or POST.
@@ -54,10 +54,10 @@ pub(crate) struct Call<'a> {
     pub body: String,
     /// Every token the client holds (the one in the headers among them), scrubbed from
     /// every message.
-    pub secrets: Vec<&'a Secret>,
+    pub secrets: Vec<Secret>,
 }
 
-impl Call<'_> {
+impl Call {
     /// `text` with every token replaced by `***`.
     pub(crate) fn scrub(&self, text: &str) -> String {
         self.secrets
@@ -92,7 +92,7 @@ impl Reply {
 
 /// Sends `call`, retrying as `client.retry` allows. `Ok` for any answer that is not
 /// retryable, whatever its status; the caller decides what the status means.
-pub(crate) fn send(client: &Client, call: &Call<'_>) -> Result<Reply, ForgeError> {
+pub(crate) fn send(client: &Client, call: &Call) -> Result<Reply, ForgeError> {
     if_http::with_retry(
         &client.retry,
         if_http::REQUEST_TIMEOUT,
@@ -121,7 +121,7 @@ enum Failure {
 }
 
 impl Failure {
-    fn into_error(self, call: &Call<'_>, attempts: u32, gave_up: GaveUp) -> ForgeError {
+    fn into_error(self, call: &Call, attempts: u32, gave_up: GaveUp) -> ForgeError {
         match self {
             Failure::Status { status, body } => ForgeError::Unavailable {
                 provider: call.provider,
@@ -152,7 +152,7 @@ impl Failure {
 
 /// The provider's message in a final answer: see [`provider_message`]; a body too large to
 /// keep says so.
-pub(crate) fn reply_message(call: &Call<'_>, reply: &Reply) -> String {
+pub(crate) fn reply_message(call: &Call, reply: &Reply) -> String {
     if reply.oversize {
         format!("(a body larger than {MAX_BODY} bytes, not read)")
     } else {
@@ -161,7 +161,7 @@ pub(crate) fn reply_message(call: &Call<'_>, reply: &Reply) -> String {
 }
 
 /// The error for a final answer the caller does not accept.
-pub(crate) fn rejected(call: &Call<'_>, reply: &Reply) -> ForgeError {
+pub(crate) fn rejected(call: &Call, reply: &Reply) -> ForgeError {
     ForgeError::Rejected {
         provider: call.provider,
         method: call.method.as_str(),
@@ -173,7 +173,7 @@ pub(crate) fn rejected(call: &Call<'_>, reply: &Reply) -> ForgeError {
 }
 
 /// The error for a success status whose body lacks what it should say.
-pub(crate) fn invalid_response(call: &Call<'_>, reply: &Reply, problem: &str) -> ForgeError {
+pub(crate) fn invalid_response(call: &Call, reply: &Reply, problem: &str) -> ForgeError {
     let body = truncate(&call.scrub(reply.text().trim()));
     ForgeError::InvalidResponse {
         provider: call.provider,
@@ -189,7 +189,7 @@ pub(crate) fn invalid_response(call: &Call<'_>, reply: &Reply, problem: &str) ->
 /// transport failure. `attempt` is this request's number, kept in the [`Reply`].
 fn send_once(
     agent: &ureq::Agent,
-    call: &Call<'_>,
+    call: &Call,
     attempt: u32,
     timeout: Duration,
 ) -> Attempt<Reply, Failure> {
@@ -257,7 +257,7 @@ fn send_once(
 /// request that may have reached the server.
 fn prepare<B>(
     request: ureq::RequestBuilder<B>,
-    call: &Call<'_>,
+    call: &Call,
     timeout: Duration,
 ) -> ureq::RequestBuilder<B> {
     let connect = if_http::connect_timeout(timeout);
@@ -308,7 +308,7 @@ fn wait_hint(headers: &HeaderMap, rate_limited: bool, now: SystemTime) -> Option
 
 /// The provider's message from an error body: JSON `message`, else `error` (a string as is,
 /// anything else as compact JSON), else the start of the body. Scrubbed, then truncated.
-fn provider_message(body: &str, call: &Call<'_>) -> String {
+fn provider_message(body: &str, call: &Call) -> String {
     let body = body.trim();
     let text = match serde_json::from_str::<serde_json::Value>(body) {
         Ok(serde_json::Value::Object(map)) => match map.get("message").or_else(|| map.get("error"))
@@ -345,7 +345,7 @@ mod tests {
             url: String::new(),
             headers: Vec::new(),
             body: String::new(),
-            secrets: vec![&a, &b],
+            secrets: vec![a, b],
         };
         provider_message(body, &call)
     }

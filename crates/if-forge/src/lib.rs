@@ -22,10 +22,12 @@
 //! have reached the forge is never sent again ([`ForgeError::OutcomeUnknown`]).
 
 use std::fmt;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use if_model::enrollment::{Provider, Source};
 
+mod app;
 mod error;
 mod fetch;
 mod github;
@@ -34,6 +36,10 @@ mod http;
 mod path;
 mod runs;
 
+pub use app::{
+    AppKey, GithubApp, JWT_BACKDATE_SECS, JWT_LIFETIME_SECS, KeyError, RENEW_BEFORE_SECS, jwt,
+    needs_renewal,
+};
 pub use error::ForgeError;
 pub use fetch::fetch_file;
 pub use if_http::{GaveUp, Retry, Secret};
@@ -132,12 +138,19 @@ pub struct RunStatus {
     pub url: Option<String>,
 }
 
-/// A forge client: endpoints, tokens, retry policy and one HTTP agent (connections are
-/// reused across calls).
+/// The clock a client reads (Unix seconds): the system's, or a test's.
+pub type Clock = Arc<dyn Fn() -> i64 + Send + Sync>;
+
+/// A forge client: endpoints, tokens (or a GitHub App), retry policy and one HTTP agent
+/// (connections are reused across calls).
 pub struct Client {
     endpoints: Endpoints,
     github_token: Option<Secret>,
     gitlab_token: Option<Secret>,
+    /// A GitHub App whose installation token is used on GitHub instead of `github_token`.
+    github_app: Option<app::AppAuth>,
+    /// Read when a JWT is signed and an installation token's age is judged.
+    clock: Clock,
     retry: Retry,
     agent: ureq::Agent,
     user_agent: String,
@@ -163,10 +176,53 @@ impl Client {
             endpoints,
             github_token,
             gitlab_token,
+            github_app: None,
+            clock: Arc::new(system_clock),
             retry,
             agent: if_http::agent(if_http::REQUEST_TIMEOUT, &user_agent),
             user_agent,
             no_run_details: AtomicBool::new(false),
+        }
+    }
+
+    /// This client authenticating to GitHub as `app`: every GitHub request (dispatches,
+    /// run polls, file fetches) carries the App installation's token, asked for with a JWT
+    /// at the first request and again from [`RENEW_BEFORE_SECS`] before it expires; the
+    /// GitHub token given to [`Client::new`] is then not used.
+    pub fn with_github_app(mut self, app: GithubApp) -> Self {
+        self.github_app = Some(app::AppAuth::new(app));
+        self
+    }
+
+    /// This client reading `clock` (Unix seconds) instead of the system clock.
+    pub fn with_clock(mut self, clock: Clock) -> Self {
+        self.clock = clock;
+        self
+    }
+
+    /// The clock's time now (Unix seconds).
+    fn now(&self) -> i64 {
+        (self.clock)()
+    }
+
+    /// The GitHub App installation's token, asked for (or renewed) when needed; `None`
+    /// without an App. For git over HTTPS (user `x-access-token`).
+    pub fn github_app_token(&self) -> Result<Option<Secret>, ForgeError> {
+        self.github_app
+            .as_ref()
+            .map(|auth| app::installation_token(self, auth))
+            .transpose()
+    }
+
+    /// Whether this client holds a credential for `provider` (an App or a non-blank token);
+    /// no request is made.
+    pub fn has_credential(&self, provider: Provider) -> bool {
+        match provider {
+            Provider::Github => {
+                self.github_app.is_some()
+                    || self.github_token.as_ref().is_some_and(|t| !t.is_blank())
+            }
+            Provider::Gitlab => self.gitlab_token.as_ref().is_some_and(|t| !t.is_blank()),
         }
     }
 
@@ -197,32 +253,49 @@ impl Client {
         &self.user_agent
     }
 
-    /// Every non-blank token, for scrubbing messages.
-    fn secrets(&self) -> Vec<&Secret> {
+    /// Every non-blank token (an App's current installation token included), for
+    /// scrubbing messages.
+    fn secrets(&self) -> Vec<Secret> {
+        let mut secrets = self.static_secrets();
+        secrets.extend(self.github_app.as_ref().and_then(app::AppAuth::current));
+        secrets
+    }
+
+    /// The non-blank tokens given to [`Client::new`] (not the App's: reading those takes
+    /// the App's lock).
+    fn static_secrets(&self) -> Vec<Secret> {
         [&self.github_token, &self.gitlab_token]
             .into_iter()
             .flatten()
             .filter(|t| !t.is_blank())
+            .cloned()
             .collect()
     }
 
     /// The provider's token, or `MissingToken` naming the variable to set.
-    fn token(&self, provider: Provider) -> Result<&Secret, ForgeError> {
+    fn token(&self, provider: Provider) -> Result<Secret, ForgeError> {
         let env = match provider {
             Provider::Github => GITHUB_TOKEN_ENV,
             Provider::Gitlab => GITLAB_TOKEN_ENV,
         };
-        self.optional_token(provider)
+        self.optional_token(provider)?
             .ok_or(ForgeError::MissingToken { provider, env })
     }
 
-    /// The provider's token, if one is set and not blank.
-    fn optional_token(&self, provider: Provider) -> Option<&Secret> {
+    /// The provider's token, if there is one: on GitHub the App's installation token when
+    /// an App is set (asked for when needed, which may fail), else the static token if set
+    /// and not blank.
+    fn optional_token(&self, provider: Provider) -> Result<Option<Secret>, ForgeError> {
+        if provider == Provider::Github
+            && let Some(auth) = &self.github_app
+        {
+            return app::installation_token(self, auth).map(Some);
+        }
         let token = match provider {
             Provider::Github => &self.github_token,
             Provider::Gitlab => &self.gitlab_token,
         };
-        token.as_ref().filter(|t| !t.is_blank())
+        Ok(token.as_ref().filter(|t| !t.is_blank()).cloned())
     }
 }
 
@@ -232,11 +305,19 @@ impl fmt::Debug for Client {
             .field("endpoints", &self.endpoints)
             .field("github_token", &self.github_token)
             .field("gitlab_token", &self.gitlab_token)
+            .field("github_app", &self.github_app)
             .field("retry", &self.retry)
             .field("user_agent", &self.user_agent)
             .field("run_details_unsupported", &self.run_details_unsupported())
             .finish_non_exhaustive()
     }
+}
+
+/// The system clock in Unix seconds (0 before 1970, which no real clock reads).
+fn system_clock() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
 }
 
 /// Starts a build of `source` on its forge, on its branch.

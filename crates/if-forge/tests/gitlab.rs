@@ -174,3 +174,51 @@ fn created_without_an_id_is_an_invalid_response() {
     assert!(err.to_string().contains("`id`"), "{err}");
     assert_eq!(forge.requests().len(), 1);
 }
+
+/// GitLab's "Create a new pipeline" takes `inputs` (a hash, GitLab 17.10+) for a project whose
+/// CI declares `spec:inputs`; a project that allows no pipeline variables refuses
+/// `variables`, and one without `spec:inputs` refuses `inputs`.
+#[test]
+fn pipeline_inputs_replace_variables_where_the_project_asks_for_them() {
+    let forge = forge();
+    let client = client(&forge, fast_retry(1));
+    let given = inputs(&[("image", "svc"), ("base_image", "x:1")]);
+    let names = ["image", "base_image", "job"];
+    forge.set_pipeline_inputs("acme/platform/svc", &names);
+
+    // With variables, the inputs-only project refuses, and nothing runs.
+    let err = trigger(&client, &gitlab_source(), &given).unwrap_err();
+    assert!(
+        matches!(err, ForgeError::Rejected { status: 400, .. }),
+        "{err}"
+    );
+    assert!(forge.runs().is_empty());
+
+    let mut source = gitlab_source();
+    source.pipeline_inputs = true;
+    let result = trigger(&client, &source, &given).unwrap();
+    assert!(matches!(
+        result,
+        Triggered::Gitlab {
+            pipeline_id: 1000,
+            ..
+        }
+    ));
+    let last = forge.requests().pop().unwrap();
+    assert!(last.violations.is_empty(), "{last:#?}");
+    assert_eq!(
+        last.json(),
+        json!({"ref": "release", "inputs": {
+            "image": "svc", "base_image": "x:1", "job": "build-image"
+        }})
+    );
+
+    // A project without spec:inputs refuses them.
+    let mut other = source.clone();
+    other.repo = "acme/other".to_owned();
+    let err = trigger(&client, &other, &given).unwrap_err();
+    assert!(
+        matches!(err, ForgeError::Rejected { status: 400, .. }),
+        "{err}"
+    );
+}

@@ -114,6 +114,54 @@ pub struct Source {
     pub pipeline: Option<String>,
     /// Job to run, passed to the pipeline as `IMAGE_FACTORY_JOB` (GitLab).
     pub job: Option<String>,
+    /// The forge's API base URL when it is not the public one (a GitHub Enterprise Server
+    /// `https://ghe.example/api/v3`, a self-hosted GitLab `https://gitlab.example/api/v4`):
+    /// https, or http to a loopback host only ([`check_api_url`]).
+    pub api: Option<String>,
+    /// GitLab: pass the values as pipeline `inputs` (`spec:inputs`) instead of variables.
+    pub pipeline_inputs: bool,
+}
+
+/// The host (and port) of an API base URL: `ghe.example` of `https://ghe.example/api/v3`.
+pub fn api_host(url: &str) -> Option<&str> {
+    let rest = url
+        .strip_prefix("https://")
+        .or_else(|| url.strip_prefix("http://"))?;
+    let host = rest.split(['/', '?', '#']).next().unwrap_or_default();
+    (!host.is_empty()).then_some(host)
+}
+
+/// Checks a `source.api` URL: `https://host[/path]`, or `http://` to a loopback host
+/// (`127.0.0.1`, `localhost`, `[::1]`, with any port) for a forge on the same machine;
+/// no credentials, query or fragment in it.
+pub fn check_api_url(url: &str) -> Result<(), String> {
+    let Some(host) = api_host(url) else {
+        return Err(format!(
+            "`{url}` is not an API base URL (want https://host/path, e.g. https://ghe.example/api/v3)"
+        ));
+    };
+    if host.contains('@') {
+        return Err(format!(
+            "`{url}`: no credentials in the URL (use host rules)"
+        ));
+    }
+    if url.contains(['?', '#']) || url.chars().any(char::is_whitespace) {
+        return Err(format!(
+            "`{url}`: no query, fragment or spaces in an API base URL"
+        ));
+    }
+    if url.starts_with("http://") {
+        let name = host
+            .rsplit_once(':')
+            .filter(|(_, port)| port.bytes().all(|b| b.is_ascii_digit()))
+            .map_or(host, |(name, _)| name);
+        if !matches!(name, "127.0.0.1" | "localhost" | "[::1]") {
+            return Err(format!(
+                "`{url}`: http is allowed only to a loopback host; use https"
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// One entry of `images.yaml`.
@@ -223,6 +271,8 @@ const SOURCE_KEYS: &[&str] = &[
     "workflow",
     "pipeline",
     "job",
+    "api",
+    "pipelineInputs",
 ];
 
 /// Reads and validates `images.yaml`. `file` is the name used in messages. Returns the
@@ -371,6 +421,23 @@ fn source(d: &mut Decoder, node: &Node, what: &str) -> Option<Source> {
     let workflow = d.string(f.get("workflow"), "workflow");
     let pipeline = d.string(f.get("pipeline"), "pipeline");
     let job = d.string(f.get("job"), "job");
+    let api = d.string(f.get("api"), "api");
+    if let (Some(url), Some(at)) = (&api, f.get("api"))
+        && let Err(msg) = check_api_url(url)
+    {
+        d.error(at.pos, format!("api {msg}"));
+    }
+    let pipeline_inputs = d
+        .boolean(f.get("pipelineInputs"), "pipelineInputs")
+        .unwrap_or(false);
+    if provider == Some(Provider::Github)
+        && let Some(n) = f.get("pipelineInputs")
+    {
+        d.error(
+            n.pos,
+            "`pipelineInputs` is for gitlab sources; github always passes workflow inputs",
+        );
+    }
     match provider {
         Some(Provider::Github) => {
             if workflow.is_none() {
@@ -404,6 +471,8 @@ fn source(d: &mut Decoder, node: &Node, what: &str) -> Option<Source> {
         workflow,
         pipeline,
         job,
+        api,
+        pipeline_inputs,
     })
 }
 

@@ -7,6 +7,7 @@ pub mod digest;
 pub mod duration;
 pub mod enrollment;
 pub mod factory;
+pub mod host_rules;
 pub mod par;
 pub mod reference;
 pub mod state;

@@ -20,10 +20,14 @@ pub fn to_node(entry: &ImageEntry) -> Node {
             ("workflow", &s.workflow),
             ("pipeline", &s.pipeline),
             ("job", &s.job),
+            ("api", &s.api),
         ] {
             if let Some(v) = value {
                 src.push((key.to_string(), Node::str(v)));
             }
+        }
+        if s.pipeline_inputs {
+            src.push(("pipelineInputs".to_string(), Node::bool(true)));
         }
         fields.push(("source".to_string(), Node::map(src)));
     }

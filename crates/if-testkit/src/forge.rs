@@ -12,11 +12,13 @@ use serde_json::{Value, json};
 
 use crate::wire::Request;
 
+mod app;
 mod files;
 mod run_requests;
 mod runs;
 mod triggers;
 
+pub(crate) use app::Apps;
 pub(crate) use files::Files;
 pub(crate) use runs::{Dispatch, ListFilter, Runs};
 pub use runs::{GITHUB_FAILED_CONCLUSIONS, GITLAB_FAILED_STATUSES, Run, RunScript};
@@ -38,6 +40,11 @@ pub const GITLAB_PREFIX: &str = "/api/v4";
 pub(crate) struct Tokens {
     pub github: String,
     pub gitlab: String,
+    /// The GitHub App installation tokens valid now.
+    pub installation: Vec<String>,
+    /// GitLab projects whose CI declares `spec:inputs` (these names) and that allow no
+    /// pipeline variables.
+    pub pipeline_inputs: std::collections::BTreeMap<String, Vec<String>>,
 }
 
 /// What the checks found and what the fake answers when nothing is scripted.
@@ -222,6 +229,18 @@ pub(crate) fn check(request: &Request, tokens: &Tokens, files: &Files) -> Verdic
             files::check(Provider::Gitlab, request, tokens, files, file, violations)
         }
     }
+}
+
+/// The installation id of `POST /app/installations/{id}/access_tokens`, if `target` is that
+/// path.
+pub(crate) fn access_tokens_route(target: &str) -> Option<u64> {
+    let id = target
+        .strip_prefix("/app/installations/")?
+        .strip_suffix("/access_tokens")?;
+    id.bytes()
+        .all(|b| b.is_ascii_digit())
+        .then(|| id.parse().ok())
+        .flatten()
 }
 
 pub(crate) fn refused(violations: Vec<String>, status: u16, body: Value) -> Verdict {
@@ -503,9 +522,15 @@ pub(crate) fn sent_token(
             "private-token: wrong GitLab token",
         ),
     };
+    let installation = |sent: &str| {
+        provider == Provider::Github
+            && sent
+                .strip_prefix("Bearer ")
+                .is_some_and(|t| tokens.installation.iter().any(|i| i == t))
+    };
     match single(request, header, violations) {
         None => Ok(false),
-        Some(sent) if sent == want => Ok(true),
+        Some(sent) if sent == want || installation(sent) => Ok(true),
         Some(_) => Err(problem),
     }
 }

@@ -42,6 +42,7 @@ use std::time::{Duration, Instant};
 use if_model::enrollment::Provider;
 use serde_json::{Value, json};
 
+pub mod app_key;
 mod forge;
 pub mod git;
 pub mod loopback;
@@ -53,7 +54,7 @@ pub use forge::{
     GITHUB_MAX_INPUTS, GITLAB_FAILED_STATUSES, GITLAB_PREFIX, Run, RunScript,
 };
 
-use forge::{Answer, Files, Runs, Tokens};
+use forge::{Answer, Apps, Files, Runs, Tokens};
 use wire::{ReadError, Request};
 
 /// How often the accept loop looks at the stop flag.
@@ -163,6 +164,7 @@ impl Scripted {
 /// What the server thread and the test share.
 struct Shared {
     tokens: Tokens,
+    apps: Apps,
     files: Files,
     base_url: String,
     requests: Vec<Recorded>,
@@ -197,7 +199,10 @@ impl FakeForge {
             tokens: Tokens {
                 github: github_token.to_owned(),
                 gitlab: gitlab_token.to_owned(),
+                installation: Vec::new(),
+                pipeline_inputs: Default::default(),
             },
+            apps: Apps::default(),
             files: Files::default(),
             base_url: format!("http://{addr}"),
             requests: Vec::new(),
@@ -312,6 +317,46 @@ impl FakeForge {
         lock(&self.shared).runs.set_clock(now);
     }
 
+    /// Registers a GitHub App: `POST /app/installations/{installation_id}/access_tokens`
+    /// then takes a JWT whose `iss` is `app_id` and whose RS256 signature verifies with
+    /// `public_key` (DER `RSAPublicKey`, PKCS#1), with `iat` not in the future and `exp`
+    /// not passed and at most 10 minutes after `iat` and after now, and answers 201 with a
+    /// new installation token (`ghs_...`) and its `expires_at`, one lifetime after the
+    /// fake's clock ([`FakeForge::set_clock`]). The token is taken like the GitHub token
+    /// until then and refused with 401 "Bad credentials" from then on.
+    pub fn add_github_app(&self, app_id: &str, installation_id: u64, public_key: Vec<u8>) {
+        lock(&self.shared)
+            .apps
+            .add(app_id, installation_id, public_key);
+    }
+
+    /// Makes GitLab `project` one whose CI declares `spec:inputs` with these names and that
+    /// allows no pipeline variables (the default for new GitLab.com namespaces): a new
+    /// pipeline must then pass its values as `inputs` (strings, declared names only); a body
+    /// with `variables` is refused with 400. Other projects refuse `inputs`.
+    pub fn set_pipeline_inputs(&self, project: &str, declared: &[&str]) {
+        lock(&self.shared).tokens.pipeline_inputs.insert(
+            project.to_owned(),
+            declared.iter().map(|d| (*d).to_owned()).collect(),
+        );
+    }
+
+    /// Seconds an installation token lives (GitHub: an hour, the default).
+    pub fn set_installation_token_lifetime(&self, seconds: i64) {
+        lock(&self.shared).apps.lifetime = seconds;
+    }
+
+    /// Every installation token issued so far (one per exchange), in order, with its
+    /// `expires_at` in Unix seconds.
+    pub fn installation_tokens(&self) -> Vec<(String, i64)> {
+        lock(&self.shared)
+            .apps
+            .issued
+            .iter()
+            .map(|i| (i.token.clone(), i.expires_at))
+            .collect()
+    }
+
     /// Every run started so far, in order, with what is left of its script.
     pub fn runs(&self) -> Vec<Run> {
         lock(&self.shared).runs.all()
@@ -411,7 +456,35 @@ fn json_answer(status: u16, body: String) -> Reply {
 /// one (`None` to hang up).
 fn respond(request: &Request, shared: &Mutex<Shared>) -> (Vec<String>, Option<Reply>) {
     let mut shared = lock(shared);
-    let verdict = forge::check(request, &shared.tokens, &shared.files);
+    let now = shared.runs.now_unix();
+    if let Some(installation) = forge::access_tokens_route(&request.target) {
+        let mut violations = Vec::new();
+        if request.method != "POST" {
+            violations.push(format!("method {} where POST is required", request.method));
+            let body = json!({"message": "Not Found"}).to_string();
+            return (violations, Some(json_answer(404, body)));
+        }
+        let (status, body) = shared
+            .apps
+            .exchange(request, installation, now, &mut violations);
+        return (violations, Some(json_answer(status, body.to_string())));
+    }
+    let bearer = request
+        .all("authorization")
+        .first()
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(str::to_owned);
+    if let Some(token) = bearer
+        && shared.apps.expired(&token, now)
+    {
+        let violations =
+            vec!["authorization: installation token used after its expires_at".to_owned()];
+        let body = json!({"message": "Bad credentials", "documentation_url": "https://docs.github.com/rest", "status": "401"});
+        return (violations, Some(json_answer(401, body.to_string())));
+    }
+    let mut tokens = shared.tokens.clone();
+    tokens.installation = shared.apps.valid(now);
+    let verdict = forge::check(request, &tokens, &shared.files);
     if let Some(scripted) = shared.script.pop_front() {
         let answer = (!scripted.hang_up).then_some((
             scripted.status,

@@ -259,7 +259,16 @@ fn fetch_all(
         return Vec::new();
     }
     let n = sources.len();
-    let client = Arc::new(forge::fetch_client_from_env());
+    let client = match forge::fetch_clients_from_env(&sources) {
+        Ok(forges) => Arc::new(forges),
+        Err(e) => {
+            let reason = format!("fetching Dockerfiles: {e}");
+            return sources
+                .iter()
+                .map(|_| Discovery::Failed(reason.clone()))
+                .collect();
+        }
+    };
     let queue = Arc::new(Mutex::new(
         sources.iter().cloned().enumerate().collect::<Vec<_>>(),
     ));
@@ -274,19 +283,21 @@ fn fetch_all(
                     .unwrap_or_else(std::sync::PoisonError::into_inner)
                     .pop();
                 let Some((i, source)) = next else { break };
-                let found = match if_forge::fetch_file(&client, &source, &source.dockerfile) {
-                    Ok(text) => discover::discover(text.as_bytes(), &source.dockerfile),
-                    Err(e) => Discovery::Failed(match &at {
-                        Some(at) => format!(
-                            "Dockerfile {}: fetching it at {at} failed: {e}",
-                            source.dockerfile
-                        ),
-                        None => format!(
-                            "Dockerfile {} not found locally, and fetching it failed: {e}",
-                            source.dockerfile
-                        ),
-                    }),
-                };
+                let found =
+                    match if_forge::fetch_file(client.client(&source), &source, &source.dockerfile)
+                    {
+                        Ok(text) => discover::discover(text.as_bytes(), &source.dockerfile),
+                        Err(e) => Discovery::Failed(match &at {
+                            Some(at) => format!(
+                                "Dockerfile {}: fetching it at {at} failed: {e}",
+                                source.dockerfile
+                            ),
+                            None => format!(
+                                "Dockerfile {} not found locally, and fetching it failed: {e}",
+                                source.dockerfile
+                            ),
+                        }),
+                    };
                 if tx.send((i, found)).is_err() {
                     break;
                 }

@@ -176,7 +176,7 @@ impl Sink<'_> {
 fn carry_out(
     world: &mut if_state::Analysis,
     triggers: &[Trigger],
-    client: Option<&if_forge::Client>,
+    client: Option<&crate::forge_auth::Forges>,
     sink: &mut Sink<'_>,
     now: Timestamp,
     policy: &Policy,
@@ -255,7 +255,11 @@ fn decide_and_dispatch(
         written: Vec::new(),
     };
     let (enrollment, mut world) = rebuild::take(factory);
-    let client = (!dry_run).then(|| forge::client_from_env(&run.dispatch));
+    let client = if dry_run {
+        None
+    } else {
+        Some(forge::client_from_env(&run.dispatch, &enrollment)?)
+    };
     let polled = match &client {
         Some(client) => {
             let polled = forge::poll_all(client, &enrollment, &world);

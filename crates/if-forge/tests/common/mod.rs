@@ -61,6 +61,8 @@ pub fn github_source() -> Source {
         workflow: Some("build.yml".to_owned()),
         pipeline: None,
         job: None,
+        api: None,
+        pipeline_inputs: false,
     }
 }
 
@@ -73,6 +75,8 @@ pub fn gitlab_source() -> Source {
         workflow: None,
         pipeline: Some(".gitlab-ci.yml".to_owned()),
         job: Some("build-image".to_owned()),
+        api: None,
+        pipeline_inputs: false,
     }
 }
 

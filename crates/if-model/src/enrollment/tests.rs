@@ -338,3 +338,58 @@ fn huge_regexes_and_control_characters_are_refused() {
         );
     }
 }
+
+#[test]
+fn source_api_is_https_or_loopback_http() {
+    for ok in [
+        "https://ghe.example/api/v3",
+        "https://gitlab.example:8443/api/v4/",
+        "http://127.0.0.1:8080",
+        "http://localhost/api/v4",
+        "http://[::1]:9000",
+    ] {
+        assert_eq!(check_api_url(ok), Ok(()), "{ok}");
+    }
+    for bad in [
+        "http://ghe.example/api/v3",
+        "ftp://x",
+        "https://",
+        "https://user:pw@ghe.example",
+        "https://ghe.example/api?x=1",
+        "ghe.example",
+    ] {
+        assert!(check_api_url(bad).is_err(), "{bad}");
+    }
+    assert_eq!(
+        api_host("https://ghe.example:8443/api/v3"),
+        Some("ghe.example:8443")
+    );
+}
+
+#[test]
+fn source_api_and_pipeline_inputs_are_read_and_checked_at_their_position() {
+    let base = "- name: a\n  registry: ghcr.io\n  repository: x/a\n  source:\n";
+    let (e, diags) = parse(
+        &format!(
+            "{base}    provider: gitlab\n    repo: g/p\n    dockerfile: Dockerfile\n    api: https://gl.example/api/v4\n    pipelineInputs: true\n"
+        ),
+        "images.yaml",
+    );
+    assert!(diags.is_empty(), "{diags:?}");
+    let source = e.images[0].source.as_ref().unwrap();
+    assert_eq!(source.api.as_deref(), Some("https://gl.example/api/v4"));
+    assert!(source.pipeline_inputs);
+    let (_, diags) = parse(
+        &format!(
+            "{base}    provider: github\n    repo: g/p\n    dockerfile: Dockerfile\n    workflow: b.yml\n    api: http://ghe.example\n    pipelineInputs: true\n"
+        ),
+        "images.yaml",
+    );
+    let text: Vec<String> = diags.iter().map(ToString::to_string).collect();
+    assert_eq!(text.len(), 2, "{text:?}");
+    assert!(text[0].starts_with("images.yaml:9:10: error: api `http://ghe.example`: http is allowed only to a loopback host"), "{text:?}");
+    assert!(
+        text[1].starts_with("images.yaml:10:21: error: `pipelineInputs` is for gitlab sources"),
+        "{text:?}"
+    );
+}

@@ -216,6 +216,11 @@ impl Runs {
         }
     }
 
+    /// The clock in Unix seconds.
+    pub(crate) fn now_unix(&self) -> i64 {
+        Timestamp::parse(&self.now()).map_or(0, Timestamp::unix)
+    }
+
     fn now(&self) -> String {
         if let Some(clock) = &self.clock {
             return clock.clone();

@@ -11,6 +11,8 @@ fn tokens() -> Tokens {
     Tokens {
         github: "gh".to_owned(),
         gitlab: "gl".to_owned(),
+        installation: Vec::new(),
+        pipeline_inputs: Default::default(),
     }
 }
 

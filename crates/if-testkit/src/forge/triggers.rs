@@ -120,7 +120,8 @@ pub(crate) fn check_gitlab(
     }
     let before = violations.len();
     expect_json_content_type(request, &mut violations);
-    let body = check_gitlab_body(&request.body, &mut violations);
+    let declared = tokens.pipeline_inputs.get(&project);
+    let body = check_gitlab_body(&request.body, declared, &mut violations);
     let Some((reference, variables)) = body.filter(|_| violations.len() == before) else {
         return refused_since(violations, before, 400, "error");
     };
@@ -137,10 +138,43 @@ pub(crate) fn check_gitlab(
 /// The branch and the variables (`key`, `value`) of a pipeline body.
 type PipelineBody = (String, Vec<(String, String)>);
 
-fn check_gitlab_body(body: &[u8], violations: &mut Vec<String>) -> Option<PipelineBody> {
+/// `declared`: the project's `spec:inputs` names, when it has them (then pipeline variables
+/// are not allowed, as for a new GitLab.com namespace, and the values must come as
+/// `inputs`); a project without them refuses `inputs`.
+fn check_gitlab_body(
+    body: &[u8],
+    declared: Option<&Vec<String>>,
+    violations: &mut Vec<String>,
+) -> Option<PipelineBody> {
     let object = json_object(body, violations)?;
     let reference = expect_ref(&object, violations);
     let mut given = Vec::new();
+    if let Some(inputs) = object.get("inputs") {
+        match (inputs.as_object(), declared) {
+            (_, None) => violations.push(
+                "`inputs` given, but the project's CI configuration declares no spec:inputs"
+                    .to_owned(),
+            ),
+            (None, Some(_)) => violations.push("`inputs` is not an object".to_owned()),
+            (Some(inputs), Some(declared)) => {
+                for (name, value) in inputs {
+                    if !declared.contains(name) {
+                        violations.push(format!("unknown input `{name}` (not in spec:inputs)"));
+                    }
+                    match value.as_str() {
+                        Some(v) => given.push((name.clone(), v.to_owned())),
+                        None => violations.push(format!("input `{name}` is not a string")),
+                    }
+                }
+            }
+        }
+    }
+    if declared.is_some() && object.contains_key("variables") {
+        violations.push(
+            "Insufficient permissions to set pipeline variables (the project allows inputs only)"
+                .to_owned(),
+        );
+    }
     if let Some(variables) = object.get("variables") {
         match variables.as_array() {
             None => violations.push("`variables` is not an array".to_owned()),
@@ -155,7 +189,10 @@ fn check_gitlab_body(body: &[u8], violations: &mut Vec<String>) -> Option<Pipeli
             }
         }
     }
-    for key in object.keys().filter(|k| *k != "ref" && *k != "variables") {
+    for key in object
+        .keys()
+        .filter(|k| !["ref", "variables", "inputs"].contains(&k.as_str()))
+    {
         violations.push(format!("unexpected body field {key:?}"));
     }
     Some((reference?, given))

@@ -1,0 +1,285 @@
+//! Forge credentials from the environment, one client per API base: the host-rules file
+//! (`IMAGE_FACTORY_HOST_RULES`), then a GitHub App (`GITHUB_APP_ID`,
+//! `GITHUB_APP_INSTALLATION_ID`, `GITHUB_APP_PRIVATE_KEY_FILE`) and the tokens
+//! (`GITHUB_TOKEN`, `GITLAB_TOKEN`) for the default APIs (the public ones, or
+//! `IMAGE_FACTORY_{GITHUB,GITLAB}_API`).
+//!
+//! An image's `source.api` selects its API base; its host's rule gives the credential (a rule
+//! for `github.com` also serves `api.github.com`). An API base that is not the default one
+//! takes only a host rule. A key file that cannot be read or used is an input error (exit
+//! 2) naming the file, never showing its content.
+
+use std::collections::BTreeMap;
+
+use if_forge::{AppKey, Client, Endpoints, GithubApp, Retry, Secret};
+use if_model::enrollment::{Provider, Source, api_host};
+use if_model::host_rules::{self, HostCredential, HostRule};
+
+use crate::exit::CliError;
+use crate::settings;
+
+/// The environment variable naming the host-rules file.
+pub const HOST_RULES_ENV: &str = "IMAGE_FACTORY_HOST_RULES";
+/// The GitHub App's id.
+pub const APP_ID_ENV: &str = "GITHUB_APP_ID";
+/// The App installation's id.
+pub const APP_INSTALLATION_ENV: &str = "GITHUB_APP_INSTALLATION_ID";
+/// The App's PEM private key file.
+pub const APP_KEY_FILE_ENV: &str = "GITHUB_APP_PRIVATE_KEY_FILE";
+
+/// A credential before it is given to a client.
+enum Credential {
+    Token(Secret),
+    App(GithubApp),
+}
+
+/// The forge clients of a run: the default one, and one per `source.api` base.
+#[derive(Debug)]
+pub struct Forges {
+    default: Client,
+    by_api: BTreeMap<String, Client>,
+    /// The host-rules file, when one is set: credentials are then checked up front.
+    rules_file: Option<String>,
+}
+
+impl Forges {
+    /// The client for `source`'s API.
+    pub fn client(&self, source: &Source) -> &Client {
+        source
+            .api
+            .as_ref()
+            .and_then(|api| self.by_api.get(api))
+            .unwrap_or(&self.default)
+    }
+
+    /// One message per image (of `images`: name and source) whose host has no credential,
+    /// when that is knowable up front: the image has a `source.api`, or a host-rules file
+    /// is set. (With only the token variables, a missing token fails each trigger on its
+    /// own and is recorded in the image's state, as before host rules existed.)
+    pub fn missing<'a>(
+        &self,
+        images: impl IntoIterator<Item = (&'a str, &'a Source)>,
+    ) -> Vec<String> {
+        images
+            .into_iter()
+            .filter(|(_, s)| s.api.is_some() || self.rules_file.is_some())
+            .filter(|(_, s)| !self.client(s).has_credential(s.provider))
+            .map(|(name, s)| {
+                let client = self.client(s);
+                let api = match s.provider {
+                    Provider::Github => &client.endpoints().github_api,
+                    Provider::Gitlab => &client.endpoints().gitlab_api,
+                };
+                let host = api_host(api).unwrap_or(api);
+                format!(
+                    "image {name}: no credentials for host {host} (add a rule for it to the \
+                     host-rules file named by {HOST_RULES_ENV}{})",
+                    if s.api.is_some() {
+                        ""
+                    } else {
+                        ", or set the token variables"
+                    }
+                )
+            })
+            .collect()
+    }
+}
+
+/// The host rules from `IMAGE_FACTORY_HOST_RULES` (none when it is not set); a file that
+/// cannot be read or has problems is an input error with `path:line:col`.
+pub fn rules_from_env() -> Result<Option<(String, Vec<HostRule>)>, CliError> {
+    let Some(path) = settings::env(HOST_RULES_ENV) else {
+        return Ok(None);
+    };
+    let text = std::fs::read_to_string(&path).map_err(|source| CliError::Read {
+        path: path.clone().into(),
+        source,
+    })?;
+    let (rules, diags) = host_rules::parse(&text, &path);
+    if !diags.is_empty() {
+        let lines: Vec<String> = diags.iter().map(ToString::to_string).collect();
+        return Err(CliError::Input(lines.join("\n")));
+    }
+    Ok(Some((path, rules)))
+}
+
+/// The clients for `sources` (their `api` bases) with this retry policy.
+pub fn forges_from_env<'a>(
+    retry: &Retry,
+    sources: impl IntoIterator<Item = &'a Source>,
+) -> Result<Forges, CliError> {
+    let rules = rules_from_env()?;
+    let rule_list: &[HostRule] = rules.as_ref().map_or(&[], |(_, r)| r.as_slice());
+    let defaults = Endpoints {
+        github_api: settings::env(if_forge::GITHUB_API_ENV)
+            .unwrap_or_else(|| if_forge::DEFAULT_GITHUB_API.to_string()),
+        gitlab_api: settings::env(if_forge::GITLAB_API_ENV)
+            .unwrap_or_else(|| if_forge::DEFAULT_GITLAB_API.to_string()),
+    };
+    let github = match rule_for(rule_list, &defaults.github_api, Provider::Github) {
+        Some(rule) => Some(credential(rule)?),
+        None => env_github()?,
+    };
+    let gitlab = match rule_for(rule_list, &defaults.gitlab_api, Provider::Gitlab) {
+        Some(rule) => Some(credential(rule)?),
+        None => {
+            settings::env(if_forge::GITLAB_TOKEN_ENV).map(|t| Credential::Token(Secret::new(t)))
+        }
+    };
+    let default = client(defaults.clone(), github, gitlab, retry)?;
+    let mut by_api = BTreeMap::new();
+    for source in sources {
+        let Some(api) = &source.api else { continue };
+        if by_api.contains_key(api) {
+            continue;
+        }
+        let mut endpoints = defaults.clone();
+        let default_api = match source.provider {
+            Provider::Github => std::mem::replace(&mut endpoints.github_api, api.clone()),
+            Provider::Gitlab => std::mem::replace(&mut endpoints.gitlab_api, api.clone()),
+        };
+        let cred = match rule_for(rule_list, api, source.provider) {
+            Some(rule) => Some(credential(rule)?),
+            // The default API named explicitly: the default credentials.
+            None if api_host(api) == api_host(&default_api) => match source.provider {
+                Provider::Github => env_github()?,
+                Provider::Gitlab => settings::env(if_forge::GITLAB_TOKEN_ENV)
+                    .map(|t| Credential::Token(Secret::new(t))),
+            },
+            None => None,
+        };
+        let (github, gitlab) = match source.provider {
+            Provider::Github => (cred, None),
+            Provider::Gitlab => (None, cred),
+        };
+        by_api.insert(api.clone(), client(endpoints, github, gitlab, retry)?);
+    }
+    Ok(Forges {
+        default,
+        by_api,
+        rules_file: rules.map(|(path, _)| path),
+    })
+}
+
+/// The rule for `api`'s host (`api.github.com` also takes a rule for `github.com`) that
+/// `provider` can use (a `githubApp` rule serves GitHub only).
+fn rule_for<'r>(rules: &'r [HostRule], api: &str, provider: Provider) -> Option<&'r HostRule> {
+    let host = api_host(api)?.to_ascii_lowercase();
+    let bare = host.strip_prefix("api.").unwrap_or(&host).to_owned();
+    let usable = |r: &&HostRule| {
+        provider == Provider::Github || matches!(r.credential, HostCredential::Token(_))
+    };
+    let mut candidates = rules.iter().filter(usable);
+    candidates
+        .clone()
+        .find(|r| r.host == host)
+        .or_else(|| candidates.find(|r| r.host == bare))
+}
+
+fn credential(rule: &HostRule) -> Result<Credential, CliError> {
+    Ok(match &rule.credential {
+        HostCredential::Token(t) => Credential::Token(Secret::new(t.trim().to_owned())),
+        HostCredential::GithubApp {
+            app_id,
+            installation_id,
+            private_key_file,
+        } => Credential::App(load_app(app_id, *installation_id, private_key_file)?),
+    })
+}
+
+/// The GitHub App of the `GITHUB_APP_*` variables (all three, or none), else
+/// `GITHUB_TOKEN`.
+fn env_github() -> Result<Option<Credential>, CliError> {
+    let vars = [APP_ID_ENV, APP_INSTALLATION_ENV, APP_KEY_FILE_ENV];
+    let values: Vec<Option<String>> = vars.iter().map(|v| settings::env(v)).collect();
+    match values.as_slice() {
+        [Some(id), Some(installation), Some(key)] => {
+            let installation_id = installation.parse::<u64>().map_err(|_| {
+                CliError::Input(format!(
+                    "{APP_INSTALLATION_ENV} `{installation}` is not a number (the installation's id)"
+                ))
+            })?;
+            Ok(Some(Credential::App(load_app(id, installation_id, key)?)))
+        }
+        [None, None, None] => Ok(
+            settings::env(if_forge::GITHUB_TOKEN_ENV).map(|t| Credential::Token(Secret::new(t)))
+        ),
+        _ => {
+            let missing: Vec<&str> = vars
+                .iter()
+                .zip(&values)
+                .filter(|(_, v)| v.is_none())
+                .map(|(n, _)| *n)
+                .collect();
+            Err(CliError::Input(format!(
+                "a GitHub App needs {APP_ID_ENV}, {APP_INSTALLATION_ENV} and {APP_KEY_FILE_ENV}; \
+                 not set: {}",
+                missing.join(", ")
+            )))
+        }
+    }
+}
+
+/// Reads the App's key file; an error names the file, never its content.
+fn load_app(app_id: &str, installation_id: u64, path: &str) -> Result<GithubApp, CliError> {
+    let pem = std::fs::read_to_string(path).map_err(|e| {
+        CliError::Input(format!(
+            "GitHub App private key file {path}: cannot read: {e}"
+        ))
+    })?;
+    let key = AppKey::from_pem(&pem)
+        .map_err(|e| CliError::Input(format!("GitHub App private key file {path}: {e}")))?;
+    Ok(GithubApp {
+        app_id: app_id.to_owned(),
+        installation_id,
+        key,
+    })
+}
+
+fn client(
+    endpoints: Endpoints,
+    github: Option<Credential>,
+    gitlab: Option<Credential>,
+    retry: &Retry,
+) -> Result<Client, CliError> {
+    let token = |c: &Option<Credential>| match c {
+        Some(Credential::Token(t)) => Some(t.clone()),
+        _ => None,
+    };
+    let client = Client::new(endpoints, token(&github), token(&gitlab), *retry);
+    Ok(match github {
+        Some(Credential::App(app)) => client.with_github_app(app),
+        _ => client,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_github_com_rule_serves_its_api_host() {
+        let (rules, diags) = host_rules::parse(
+            "- host: github.com\n  token: a\n- host: ghe.example\n  token: b\n",
+            "r.yaml",
+        );
+        assert!(diags.is_empty());
+        let gh = Provider::Github;
+        assert_eq!(
+            rule_for(&rules, "https://api.github.com", gh).unwrap().host,
+            "github.com"
+        );
+        assert_eq!(
+            rule_for(&rules, "https://ghe.example/api/v3", gh)
+                .unwrap()
+                .host,
+            "ghe.example"
+        );
+        assert!(rule_for(&rules, "https://gitlab.com/api/v4", Provider::Gitlab).is_none());
+        let (apps, _) = host_rules::parse(
+            "- host: h\n  githubApp: {appId: 1, installationId: 2, privateKeyFile: k}\n",
+            "r.yaml",
+        );
+        assert!(rule_for(&apps, "https://h/api/v4", Provider::Gitlab).is_none());
+    }
+}
