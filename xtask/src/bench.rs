@@ -64,23 +64,33 @@ pub struct Report {
     pub ok: bool,
 }
 
-/// One benchmark: it prints its figures and returns its headline ones.
-type Bench = fn() -> Result<Report, String>;
+/// One benchmark, given the options after its name: it prints its figures and returns its
+/// headline ones.
+type Bench = fn(&[&str]) -> Result<Report, String>;
 
-/// The benchmarks, by name, in the order `cargo xtask bench` runs them.
+/// The benchmarks, by name, in the order `cargo xtask bench` runs them; only `scale` takes
+/// options.
 const BENCHES: &[(&str, Bench)] = &[
-    ("dockerfile", crate::bench_dockerfile::run),
-    ("check", crate::bench_check::run),
+    ("dockerfile", |_| crate::bench_dockerfile::run()),
+    ("check", |_| crate::bench_check::run()),
     ("scale", crate::bench_scale::run),
 ];
 
 /// Runs the named benchmark, or every benchmark when no name is given, then prints the
 /// summary table. A debug build runs the whole command again in release mode.
 pub fn run(args: &[&str]) -> Result<bool, String> {
-    let chosen: Vec<(&str, Bench)> = match args {
-        [] => BENCHES.to_vec(),
+    let (chosen, options): (Vec<(&str, Bench)>, &[&str]) = match args {
+        [] => (BENCHES.to_vec(), &[]),
+        ["scale", options @ ..] => (
+            BENCHES
+                .iter()
+                .filter(|(n, _)| *n == "scale")
+                .copied()
+                .collect(),
+            options,
+        ),
         [name] => match BENCHES.iter().find(|(n, _)| n == name) {
-            Some(b) => vec![*b],
+            Some(b) => (vec![*b], &[]),
             None => {
                 let names: Vec<&str> = BENCHES.iter().map(|(n, _)| *n).collect();
                 return Err(format!(
@@ -89,7 +99,11 @@ pub fn run(args: &[&str]) -> Result<bool, String> {
                 ));
             }
         },
-        _ => return Err("usage: cargo xtask bench [NAME]".to_string()),
+        _ => {
+            return Err(
+                "usage: cargo xtask bench [NAME] (scale: [--sizes N,N] [--json PATH])".to_string(),
+            );
+        }
     };
     if let Some(result) = in_release(args) {
         return result;
@@ -98,7 +112,7 @@ pub fn run(args: &[&str]) -> Result<bool, String> {
     let mut ok = true;
     let mut first_error = None;
     for (name, bench) in chosen {
-        match bench() {
+        match bench(options) {
             Ok(report) => {
                 ok &= report.ok;
                 figures.extend(report.figures);
@@ -179,9 +193,13 @@ pub fn build_cli() -> Result<PathBuf, String> {
     if !status.success() {
         return Err("cargo build of image-factory failed".to_string());
     }
-    let target = std::env::var_os("CARGO_TARGET_DIR")
-        .map_or_else(|| workspace_root().join("target"), PathBuf::from);
-    Ok(target.join("release").join("image-factory"))
+    Ok(target_dir().join("release").join("image-factory"))
+}
+
+/// The target directory: `CARGO_TARGET_DIR`, else `target/` of the workspace.
+pub fn target_dir() -> PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR")
+        .map_or_else(|| workspace_root().join("target"), PathBuf::from)
 }
 
 /// The median of `v` (the upper one of an even count; 0 when empty).

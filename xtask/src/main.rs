@@ -5,7 +5,9 @@
 mod bench;
 mod bench_check;
 mod bench_dockerfile;
+mod bench_floor;
 mod bench_scale;
+mod bench_scale_json;
 mod generate;
 mod golden_dockerfile;
 mod golden_kargo;
@@ -22,7 +24,9 @@ commands:
                        with --check, change nothing and exit 1 when anything is stale
   bench [NAME]         run a benchmark (names: dockerfile, check, scale); without NAME, all
                        of them, with one summary table at the end;
-                       IMAGE_FACTORY_BENCH_SIZES=1000,10000 limits the sizes of `scale`
+                       `bench scale [--sizes 1000,10000] [--json PATH]` limits the sizes
+                       (also IMAGE_FACTORY_BENCH_SIZES) and says where the JSON figures go
+                       (default bench/scale.json in the target directory)
   synth --images N [--bases M] [--depth D] --out DIR
                        write a deterministic synthetic factory: N enrolled images (GitHub,
                        GitLab, external), M base images (default N/5), internal chains up to

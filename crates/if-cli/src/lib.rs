@@ -14,6 +14,7 @@ pub mod load;
 pub mod lock;
 pub mod outfile;
 pub mod output;
+pub mod realdir;
 pub mod registry;
 pub mod safefs;
 pub mod settings;

@@ -289,3 +289,49 @@ fn the_runtime_stage_runs_as_the_kargo_pods_expect() {
         }
     }
 }
+
+/// The `[profile.release]` settings of the workspace manifest, `key = value` per line.
+fn release_profile() -> Vec<(String, String)> {
+    read(&workspace().join("Cargo.toml"))
+        .lines()
+        .skip_while(|l| l.trim() != "[profile.release]")
+        .skip(1)
+        .take_while(|l| !l.trim_start().starts_with('['))
+        .filter_map(|l| {
+            let (k, v) = l.split_once('=')?;
+            Some((k.trim().to_string(), v.trim().trim_matches('"').to_string()))
+        })
+        .collect()
+}
+
+/// The image ships the release binary without its debug information (issue 22: 75 MB of
+/// the 93.5 MB binary was debug information, pulled by a Kargo job for every Freight). Cargo's
+/// `strip = "debuginfo"` removes it at link time; the image's build stage must use that
+/// profile as it is (`--release`, no other profile, no override through the environment).
+#[test]
+fn the_image_binary_is_built_without_debug_information() {
+    let profile = release_profile();
+    assert!(
+        profile.contains(&("strip".to_string(), "debuginfo".to_string()))
+            || profile.contains(&("strip".to_string(), "true".to_string()))
+            || profile.contains(&("strip".to_string(), "symbols".to_string())),
+        "[profile.release] does not strip debug information: {profile:?}"
+    );
+    let text = dockerfile();
+    let build: Vec<&str> = text.lines().filter(|l| l.contains("cargo build")).collect();
+    assert_eq!(
+        build.len(),
+        1,
+        "one cargo build in the Dockerfile: {build:?}"
+    );
+    assert!(build[0].contains("--release"), "{}", build[0]);
+    assert!(!build[0].contains("--profile"), "{}", build[0]);
+    assert!(
+        !text.contains("CARGO_PROFILE_RELEASE"),
+        "the Dockerfile overrides the release profile"
+    );
+    assert!(
+        text.contains("install -D -m 0755 target/release/image-factory"),
+        "the image copies the release binary"
+    );
+}

@@ -170,7 +170,7 @@ pub fn execute_counted(
     };
     // Local Dockerfiles are read and parsed in parallel; the missing ones are fetched after,
     // in parallel through one client, within the run's fetch budget.
-    let canonical_dir = source_dir.canonicalize().ok();
+    let real_dirs = crate::realdir::RealDirs::new(&source_dir);
     let managed: Vec<(&str, &if_model::enrollment::Source)> = selected
         .iter()
         .filter_map(|e| Some((e.name.as_str(), e.source.as_ref()?)))
@@ -181,7 +181,7 @@ pub fn execute_counted(
         }
         let path = match &args.dockerfile {
             Some(p) => Ok(p.clone()),
-            None => dockerfile_path(&source_dir, canonical_dir.as_deref(), &source.dockerfile),
+            None => dockerfile_path(&source_dir, &real_dirs, &source.dockerfile),
         };
         match path {
             Ok(p) => read_dockerfile(&p, &source.dockerfile, args.dockerfile.is_some()),
@@ -372,18 +372,16 @@ fn read_dockerfile(path: &Path, name: &str, explicit: bool) -> Option<Discovery>
     }
 }
 
-/// `source_dir/path`, refusing paths that would leave `source_dir` (`canonical_dir`, its
-/// real path) also through links.
+/// `source_dir/path`, refusing paths that would leave `source_dir` also through links
+/// (`real_dirs`: the real paths of its directories, each found once).
 fn dockerfile_path(
     source_dir: &Path,
-    canonical_dir: Option<&Path>,
+    real_dirs: &crate::realdir::RealDirs,
     path: &str,
 ) -> Result<PathBuf, String> {
     check_relative_path(path).map_err(|e| format!("dockerfile `{path}`: {e}"))?;
     let full = source_dir.join(path);
-    if let (Some(dir), Ok(real)) = (canonical_dir, full.canonicalize())
-        && !real.starts_with(dir)
-    {
+    if real_dirs.is_outside(Path::new(path)) {
         let outside = source_dir.display();
         return Err(format!("dockerfile `{path}` resolves outside {outside}"));
     }

@@ -55,11 +55,11 @@ pub fn run(cli: &Cli, args: &Args) -> Result<Outcome, CliError> {
     super::text_or_json(cli)?;
     let now = now_or_clock(args.now);
     let loaded = load::load_checked(&cli.root)?;
-    let factory = loaded.factory;
-    let world = rebuild::current(&factory);
-    let plan = rebuild::plan(
-        &factory.enrollment,
-        &world,
+    // The plan works on the states themselves: no copy of every state.
+    let (enrollment, world) = rebuild::take(loaded.factory);
+    let plan = rebuild::plan_owned(
+        &enrollment,
+        world,
         &args.base,
         now,
         &rebuild::Policy::default(),

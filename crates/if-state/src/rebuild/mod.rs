@@ -58,7 +58,7 @@ pub use outcome::{
     BuildOutcome, NO_OUTCOME, Observed, REPORTED, Running, SUCCESS, Started, build_result,
     give_up_at, report_failure, running, time_out, trigger_result,
 };
-pub use plan::{Plan, Step, StepKind, plan};
+pub use plan::{Plan, Step, StepKind, plan, plan_owned};
 pub use record::{Recorded, record, record_build, record_update};
 
 /// Rebuild status: nothing waits.

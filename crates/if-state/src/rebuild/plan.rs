@@ -73,8 +73,21 @@ pub fn plan(
     now: Timestamp,
     policy: &Policy,
 ) -> Result<Plan, EngineError> {
-    let subject = super::resolve_or_unknown(enrollment, world, base)?;
-    let mut w = world.clone();
+    plan_owned(enrollment, world.clone(), base, now, policy)
+}
+
+/// [`plan`] on states given away (the plan works on them; at 100,000 images a copy of
+/// every state is hundreds of megabytes): what `image-factory plan` uses, with
+/// [`super::take`].
+pub fn plan_owned(
+    enrollment: &Enrollment,
+    world: Analysis,
+    base: &str,
+    now: Timestamp,
+    policy: &Policy,
+) -> Result<Plan, EngineError> {
+    let subject = super::resolve_or_unknown(enrollment, &world, base)?;
+    let mut w = world;
     let now_running = running(enrollment, &w);
     for r in &now_running {
         let done = Observed::just(BuildOutcome::Succeeded);
