@@ -149,6 +149,7 @@ impl Command {
             Command::Analyze { git, .. }
             | Command::RecordUpdate { git, .. }
             | Command::RecordBuild { git, .. }
+            | Command::RecordScan { git, .. }
             | Command::Reconcile { git, .. }
             | Command::Trigger { git, .. }
             | Command::Expedite { git, .. }
@@ -163,6 +164,7 @@ impl Command {
             Command::Analyze { .. } => "analyze",
             Command::RecordUpdate { .. } => "record-update",
             Command::RecordBuild { .. } => "record-build",
+            Command::RecordScan { .. } => "record-scan",
             Command::Reconcile { .. } => "reconcile",
             Command::Trigger { .. } => "trigger",
             Command::Expedite { .. } => "expedite",
@@ -270,6 +272,23 @@ pub enum Command {
         /// The command's own options.
         #[command(flatten)]
         args: cmd::record::BuildArgs,
+        /// The git options.
+        #[command(flatten)]
+        git: GitArgs,
+    },
+    /// Record a vulnerability scan of one digest of a base image (a Trivy or Grype JSON
+    /// report, told apart by its content).
+    ///
+    /// Keeps, per digest, the counts by severity and the IDs at or above HIGH (at most 200,
+    /// the rest counted), and which of them have a fix. With a `vulnerabilityPolicy`, the
+    /// rebuild engine holds a digest that brings such vulnerabilities or expedites one that
+    /// fixes them (docs/supply-chain.md). A digest the factory has not seen is an error.
+    ///
+    /// Example: image-factory record-scan --image node:22 --digest sha256:... --report trivy.json
+    RecordScan {
+        /// The command's own options.
+        #[command(flatten)]
+        args: cmd::scan::Args,
         /// The git options.
         #[command(flatten)]
         git: GitArgs,

@@ -10,6 +10,7 @@ pub mod factory;
 pub mod par;
 pub mod reference;
 pub mod state;
+pub mod supply;
 pub mod tags;
 pub mod timestamp;
 pub mod yaml;

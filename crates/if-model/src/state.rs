@@ -220,6 +220,8 @@ pub struct BaseImageState {
     pub check_error: Option<String>,
     /// Since when checks fail with `check_error` (moves only when the message changes).
     pub check_error_since: Option<Timestamp>,
+    /// What is known about its recent digests: scans and signature checks (issue 23).
+    pub digests: Vec<crate::supply::DigestFacts>,
     /// Unknown keys.
     pub extra: Extra,
 }
@@ -318,6 +320,7 @@ const BASE_KEYS: &[&str] = &[
     "updateHistory",
     "checkError",
     "checkErrorSince",
+    "digests",
 ];
 const UPDATE_KEYS: &[&str] = &["detectedAt", "digest", "triggeredRebuilds"];
 
@@ -498,6 +501,7 @@ pub fn parse_base(src: &str, file: &str) -> (Option<BaseImageState>, Vec<Diagnos
         update_history: d.list(f.get("updateHistory"), "updateHistory", update_record),
         check_error: d.string(f.get("checkError"), "checkError"),
         check_error_since: d.timestamp(f.get("checkErrorSince"), "checkErrorSince"),
+        digests: d.list(f.get("digests"), "digests", crate::supply::decode_facts),
         extra: f.unknown(BASE_KEYS),
     };
     if state.full_image.is_none() && (state.registry.is_none() || state.repository.is_none()) {

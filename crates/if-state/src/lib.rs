@@ -9,6 +9,7 @@ pub mod catalog;
 mod enrollment_copy;
 pub mod files;
 pub mod rebuild;
+pub mod scan;
 pub mod watch;
 
 pub use analyze::{Analysis, Discovery, Published, Request, analyze};

@@ -202,6 +202,17 @@ impl BaseImageState {
             )
             .text("checkError", self.check_error.as_ref())
             .text("checkErrorSince", self.check_error_since)
+            .node(
+                "digests",
+                (!self.digests.is_empty()).then(|| {
+                    Node::seq(
+                        self.digests
+                            .iter()
+                            .map(crate::supply::encode_facts)
+                            .collect(),
+                    )
+                }),
+            )
             .extra(&self.extra)
             .build()
     }
