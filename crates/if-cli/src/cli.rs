@@ -150,6 +150,7 @@ impl Command {
             | Command::RecordUpdate { git, .. }
             | Command::RecordBuild { git, .. }
             | Command::RecordScan { git, .. }
+            | Command::Release { git, .. }
             | Command::Reconcile { git, .. }
             | Command::Trigger { git, .. }
             | Command::Expedite { git, .. }
@@ -165,6 +166,7 @@ impl Command {
             Command::RecordUpdate { .. } => "record-update",
             Command::RecordBuild { .. } => "record-build",
             Command::RecordScan { .. } => "record-scan",
+            Command::Release { .. } => "release",
             Command::Reconcile { .. } => "reconcile",
             Command::Trigger { .. } => "trigger",
             Command::Expedite { .. } => "expedite",
@@ -335,6 +337,19 @@ pub enum Command {
         /// The command's own options.
         #[command(flatten)]
         args: cmd::reconcile::ExpediteArgs,
+        /// The git options.
+        #[command(flatten)]
+        git: GitArgs,
+    },
+    /// Release IMAGE's rebuild causes held by the supply-chain policy (a new vulnerability
+    /// under vulnerabilityPolicy.holdOn, no verified signature under requireSignature),
+    /// recording why; they then wait for their delay as without a policy.
+    ///
+    /// Example: image-factory release uv-service --reason "CVE-2026-1234 not reachable, ok by sec"
+    Release {
+        /// The command's own options.
+        #[command(flatten)]
+        args: cmd::release::Args,
         /// The git options.
         #[command(flatten)]
         git: GitArgs,

@@ -201,3 +201,212 @@ fn record_scan_refuses_unknown_digests_and_malformed_reports_writing_nothing() {
     ));
     assert!(e.contains("no such report file"), "{e}");
 }
+
+/// Gives `base-py` (on python:3.12-slim, delay 7d) `vulnerabilityPolicy: {expediteOn:
+/// CRITICAL, holdOn: CRITICAL}`, built on GitHub or (`gitlab`) on GitLab.
+fn with_policy(f: &Factory, gitlab: bool) {
+    let path = f.root.join("images.yaml");
+    let text = std::fs::read_to_string(&path).unwrap();
+    let github = "    source:\n      provider: github\n      repo: acme/base-py\n      dockerfile: base-py/Dockerfile\n      workflow: build.yml\n";
+    assert!(text.contains(github));
+    let source = if gitlab {
+        "    source:\n      provider: gitlab\n      repo: acme/base-py\n      dockerfile: base-py/Dockerfile\n      pipeline: .gitlab-ci.yml\n      job: build-base-py\n"
+    } else {
+        github
+    };
+    let policy = "    vulnerabilityPolicy:\n      expediteOn: CRITICAL\n      holdOn: CRITICAL\n";
+    std::fs::write(&path, text.replace(github, &format!("{source}{policy}"))).unwrap();
+}
+
+/// The inputs of the dispatches of `base-py` the fake forge received, in order.
+fn base_py_inputs(f: &Factory, gitlab: bool) -> Vec<Value> {
+    f.requests()
+        .iter()
+        .filter(|r| r.path.contains("base-py"))
+        .map(|r| {
+            if gitlab {
+                common::rebuild::gitlab_inputs(r, "acme/base-py", "main", "build-base-py")
+            } else {
+                common::rebuild::github_inputs(r, "acme/base-py", "build.yml", "main")
+            }
+        })
+        .collect()
+}
+
+fn fix_then_bring_then_release(gitlab: bool) {
+    let f = Factory::setup();
+    with_policy(&f, gitlab);
+    let base = "python:3.12-slim";
+    f.record(base, &digest('1'), &day(-1));
+    let r1 = report(
+        &f,
+        "d1.json",
+        &trivy(&[("CVE-2026-0001", "CRITICAL", "3.0.2")]),
+    );
+    scan(&f, base, &digest('1'), &r1, &day(-1));
+
+    // Digest 2 fixes the critical CVE of digest 1: rebuilt at once, not after 7 days.
+    f.record(base, &digest('2'), &day(0));
+    let clean = report(&f, "d2.json", &trivy(&[("CVE-2026-0100", "LOW", "")]));
+    scan(&f, base, &digest('2'), &clean, &day(0));
+    let v = f.reconcile(&day(0), &[]);
+    let images: Vec<&str> = v["triggers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["image"].as_str().unwrap())
+        .collect();
+    assert_eq!(images, ["base-py"], "{v}");
+    let inputs = base_py_inputs(&f, gitlab);
+    assert_eq!(inputs.len(), 1);
+    assert_eq!(
+        inputs[0]["reason"],
+        format!(
+            "expedited (fixes CVE-2026-0001): base image python:3.12-slim updated to {}",
+            &digest('2')[..15]
+        )
+    );
+    assert_eq!(inputs[0]["triggered_by"], "expedite");
+    assert_eq!(inputs[0]["base_digest"], digest('2'));
+    f.ok(&[
+        "record-build",
+        "--image",
+        "base-py",
+        "--digest",
+        &digest('b'),
+        "--now",
+        &day(0),
+    ]);
+
+    // Digest 3 brings a critical CVE digest 2 did not have: held past its delay.
+    f.record(base, &digest('3'), &day(1));
+    let bad = report(
+        &f,
+        "d3.json",
+        &trivy(&[
+            ("CVE-2026-0200", "CRITICAL", ""),
+            ("CVE-2026-0100", "LOW", ""),
+        ]),
+    );
+    scan(&f, base, &digest('3'), &bad, &day(1));
+    let v = f.reconcile(&day(10), &[]);
+    assert!(
+        !v["triggers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|t| t["image"] == "base-py"),
+        "{v}"
+    );
+    let why = format!(
+        "held: {} brings CRITICAL or worse: CVE-2026-0200; waits for a newer digest or `image-factory release base-py`",
+        &digest('3')[..15]
+    );
+    let wait = v["waiting"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|w| w["image"] == "base-py")
+        .unwrap()
+        .clone();
+    assert_eq!(wait["why"], why.as_str());
+    let row = f.status_with(&["--now", &day(10)])["base-py"]["rebuild"].clone();
+    assert_eq!(row["status"], "held");
+    assert_eq!(
+        row["held"],
+        json!([format!(
+            "{} brings CRITICAL or worse: CVE-2026-0200",
+            &digest('3')[..15]
+        )])
+    );
+    assert_eq!(row["unscanned"], json!([]));
+    let line = f.status_line("base-py");
+    assert!(
+        line.contains(" held ") && line.contains("CVE-2026-0200"),
+        "{line}"
+    );
+    let plan = f.json(&["plan", base, "--now", &day(10)]);
+    assert_eq!(
+        plan["held"],
+        json!([{"image": "base-py",
+                "why": format!("{} brings CRITICAL or worse: CVE-2026-0200", &digest('3')[..15])}])
+    );
+    let text = f.ok(&["plan", base, "--now", &day(10)]);
+    assert!(
+        text.contains(
+            "held now (until a newer digest or `image-factory release IMAGE`):\n  base-py: "
+        ),
+        "{text}"
+    );
+    assert_eq!(
+        base_py_inputs(&f, gitlab).len(),
+        1,
+        "nothing sent while held"
+    );
+
+    // A person releases it: triggered once, the release in the build's reason.
+    let text = f.ok(&[
+        "release",
+        "base-py",
+        "--reason",
+        "not reachable, ok by security",
+        "--now",
+        &day(10),
+    ]);
+    assert!(
+        text.starts_with("base-py: released (not reachable, ok by security)"),
+        "{text}"
+    );
+    f.reconcile(&day(10), &[]);
+    let inputs = base_py_inputs(&f, gitlab);
+    assert_eq!(inputs.len(), 2);
+    assert!(
+        inputs[1]["reason"]
+            .as_str()
+            .unwrap()
+            .starts_with("released (not reachable, ok by security; was held: "),
+        "{}",
+        inputs[1]["reason"]
+    );
+    assert_eq!(inputs[1]["base_digest"], digest('3'));
+    f.reconcile(&day(11), &[]);
+    assert_eq!(base_py_inputs(&f, gitlab).len(), 2, "never twice");
+    f.assert_no_secrets();
+}
+
+#[test]
+fn a_fix_is_rebuilt_at_once_a_new_critical_is_held_until_released_on_github() {
+    fix_then_bring_then_release(false);
+}
+
+#[test]
+fn a_fix_is_rebuilt_at_once_a_new_critical_is_held_until_released_on_gitlab() {
+    fix_then_bring_then_release(true);
+}
+
+#[test]
+fn status_names_pending_digests_without_a_report() {
+    let f = Factory::setup();
+    with_policy(&f, false);
+    f.record("python:3.12-slim", &digest('1'), &day(-1));
+    f.record("python:3.12-slim", &digest('2'), &day(0));
+    let row = f.status_with(&["--now", &day(1)])["base-py"]["rebuild"].clone();
+    assert_eq!(row["status"], "pending");
+    assert_eq!(
+        row["unscanned"],
+        json!([format!("python-3.12-slim@{}", &digest('2')[..15])])
+    );
+    let line = f.status_line("base-py");
+    assert!(
+        line.contains("no vulnerability report yet: python-3.12-slim@sha256:22222222"),
+        "{line}"
+    );
+    // Without a report the clock decides: due after the 7-day delay, not before.
+    assert!(
+        f.reconcile(&day(6), &[])["triggers"]
+            .as_array()
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(f.reconcile(&day(7), &[])["triggers"][0]["image"], "base-py");
+}

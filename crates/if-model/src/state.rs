@@ -76,6 +76,11 @@ pub struct Cause {
     pub triggered_by: Option<String>,
     /// One line for people.
     pub reason: Option<String>,
+    /// Why the supply-chain policy holds this cause (a new vulnerability, no verified
+    /// signature): it does not trigger while held (issue 23).
+    pub held: Option<String>,
+    /// Why a person released it from a hold (`image-factory release`): never held again.
+    pub released: Option<String>,
     /// Unknown keys.
     pub extra: Extra,
 }
@@ -283,6 +288,8 @@ const CAUSE_KEYS: &[&str] = &[
     "scheduledFor",
     "triggeredBy",
     "reason",
+    "held",
+    "released",
 ];
 const REBUILD_RECORD_KEYS: &[&str] = &[
     "triggeredAt",
@@ -412,6 +419,8 @@ fn cause(d: &mut Decoder, node: &Node) -> Option<Cause> {
         scheduled_for: d.timestamp(f.get("scheduledFor"), "scheduledFor"),
         triggered_by: d.string(f.get("triggeredBy"), "triggeredBy"),
         reason: d.string(f.get("reason"), "reason"),
+        held: d.string(f.get("held"), "held"),
+        released: d.string(f.get("released"), "released"),
         extra: f.unknown(CAUSE_KEYS),
     })
 }

@@ -10,6 +10,7 @@ pub mod plan;
 pub mod reconcile;
 pub mod record;
 pub mod reference;
+pub mod release;
 pub mod scan;
 pub mod status;
 pub mod validate;
@@ -63,6 +64,7 @@ fn run_command(cli: &Cli) -> Result<Outcome, CliError> {
         Command::RecordUpdate { args, .. } => record::run_update(cli, args),
         Command::RecordBuild { args, .. } => record::run_build(cli, args),
         Command::RecordScan { args, .. } => scan::run(cli, args),
+        Command::Release { args, .. } => release::run(cli, args),
         Command::Reconcile { args, .. } => reconcile::run_reconcile(cli, args),
         Command::Trigger { args, .. } => reconcile::run_trigger(cli, args),
         Command::Expedite { args, .. } => reconcile::run_expedite(cli, args),

@@ -84,6 +84,8 @@ fn cause(c: &Cause) -> Node {
         .text("scheduledFor", c.scheduled_for)
         .text("triggeredBy", c.triggered_by.as_ref())
         .text("reason", c.reason.as_ref())
+        .text("held", c.held.as_ref())
+        .text("released", c.released.as_ref())
         .extra(&c.extra)
         .build()
 }
