@@ -6,6 +6,7 @@
 
 pub mod analyze;
 pub mod catalog;
+pub mod cosign;
 mod enrollment_copy;
 pub mod files;
 pub mod rebuild;
