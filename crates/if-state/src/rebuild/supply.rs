@@ -5,7 +5,8 @@
 //! * `holdOn: S`: a cause for digest D is held when D's scan has an ID at S or worse that the
 //!   digest before D did not have (no scan of the digest before: every such ID is new). It
 //!   stays held until a newer digest of that base arrives (its own cause is judged afresh and
-//!   supersedes this one) or a person releases it ([`release`]).
+//!   supersedes this one, which then waits for the newer one's schedule, so no build is made
+//!   on D) or a person releases it ([`release`]).
 //! * `requireSignature`: a cause for D is held until a signature check of D recorded that a
 //!   cosign signature verified with the image's key (missing or failed: held with the reason).
 //! * `expediteOn: S`: a cause for D that is not held becomes due now when D no longer has an
@@ -97,12 +98,11 @@ fn verdict(
     image: &ImageState,
     base: &BaseImageState,
     cause: &Cause,
-    newest: bool,
 ) -> Verdict {
     let Some(d) = cause.digest.as_ref() else {
         return Verdict::Clock;
     };
-    if newest && cause.released.is_none() {
+    if cause.released.is_none() {
         if let Some(policy) = &entry.require_signature {
             let check = facts(&base.digests, d).and_then(|f| f.signature.as_ref());
             match check {
@@ -204,7 +204,7 @@ pub(crate) fn apply(
                     })
                     .max_by_key(|o| o.detected_at.map(Timestamp::unix))
                     .map(|o| o.scheduled_for);
-                (verdict(entry, s, base, c, newer.is_none()), newer)
+                (verdict(entry, s, base, c), newer)
             })
             .collect();
         let Some(rs) = s.rebuild_state.as_mut() else {
@@ -212,13 +212,16 @@ pub(crate) fn apply(
         };
         for (c, (v, newer)) in rs.causes.iter_mut().zip(verdicts) {
             match v {
-                Verdict::Clock => {
-                    // A held cause a newer digest superseded waits for that digest's
-                    // schedule: the build must not start on the held digest.
-                    if c.held.take().is_some()
-                        && let Some(at) = newer
+                Verdict::Clock => c.held = None,
+                // A cause that would be held but a newer digest superseded waits for that
+                // digest's schedule (served with it, built on it), held or not: the build
+                // never starts on the digest that brought the vulnerability.
+                Verdict::Hold(_) if newer.is_some() => {
+                    c.held = None;
+                    if let Some(Some(at)) = newer
+                        && c.scheduled_for.is_none_or(|t| t.unix() < at.unix())
                     {
-                        c.scheduled_for = at;
+                        c.scheduled_for = Some(at);
                     }
                 }
                 Verdict::Hold(why) => {

@@ -213,3 +213,92 @@ fn no_report_means_the_clock_decides() {
     assert_eq!(status(&w), PENDING);
     assert_eq!(reconcile(&en, &mut w, 8).triggers.len(), 1);
 }
+
+mod props {
+    //! Over random timelines of digests (each with a random set of critical CVEs), reconciles,
+    //! releases and builds: no build is ever made on a digest that brings a critical CVE
+    //! its predecessor lacked unless a person released it; the same `now` twice triggers
+    //! nothing more.
+
+    use std::collections::BTreeSet;
+
+    use proptest::prelude::*;
+
+    use super::*;
+
+    const CVES: [&str; 3] = ["CVE-A", "CVE-B", "CVE-C"];
+
+    fn crit(bits: u8) -> Vec<&'static str> {
+        (0..3)
+            .filter(|i| bits & (1 << i) != 0)
+            .map(|i| CVES[i])
+            .collect()
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(64))]
+        #[test]
+        fn held_digests_are_never_built_on_unless_released(
+            events in proptest::collection::vec((0i64..4, 0u8..4, 0u8..8), 1..24),
+        ) {
+            let (en, mut w) = setup("  vulnerabilityPolicy:\n    holdOn: CRITICAL\n");
+            let mut t = 0i64;
+            let mut n = 1u32;
+            update(&en, &mut w, n, t);
+            let mut last_bits = 0u8;
+            scan_of(&mut w, n, &[], &[]);
+            let mut bad = BTreeSet::new();
+            let mut released = BTreeSet::new();
+            let mut built = 100u32;
+            for (dt, kind, bits) in events {
+                t += dt;
+                match kind {
+                    0 => {
+                        n += 1;
+                        update(&en, &mut w, n, t);
+                        let now: Vec<&str> = crit(bits);
+                        if now.iter().any(|c| !crit(last_bits).contains(c)) {
+                            bad.insert(digest(n));
+                        }
+                        scan_of(&mut w, n, &now, &[]);
+                        last_bits = bits;
+                    }
+                    1 => {
+                        let d = reconcile(&en, &mut w, t);
+                        for tr in &d.triggers {
+                            for (_, dg) in &tr.builds_on {
+                                prop_assert!(
+                                    !bad.contains(dg) || released.contains(dg),
+                                    "built on held digest {dg}"
+                                );
+                            }
+                            rebuild::trigger_result(
+                                &mut w, tr, Ok(rebuild::Started::default()), day(t), &Policy::default(),
+                            );
+                        }
+                        prop_assert!(reconcile(&en, &mut w, t).triggers.is_empty());
+                    }
+                    2 => {
+                        let held: Vec<_> = w.images["app"]
+                            .rebuild_state
+                            .iter()
+                            .flat_map(|r| r.causes.iter())
+                            .filter(|c| c.held.is_some())
+                            .filter_map(|c| c.digest.clone())
+                            .collect();
+                        let k = rebuild::release(&en, &mut w, "app", "ok", day(t)).unwrap();
+                        prop_assert_eq!(k, held.len());
+                        released.extend(held);
+                    }
+                    _ => {
+                        if status(&w) == TRIGGERED {
+                            built += 1;
+                            rebuild::record_build(&en, &mut w, "app", &digest(built), None, day(t))
+                                .unwrap();
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
