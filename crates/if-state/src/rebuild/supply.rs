@@ -210,14 +210,19 @@ pub(crate) fn apply(
         let Some(rs) = s.rebuild_state.as_mut() else {
             continue;
         };
+        let mut deferred: Vec<Option<String>> = Vec::new();
         for (c, (v, newer)) in rs.causes.iter_mut().zip(verdicts) {
+            if !matches!(v, Verdict::Hold(_)) || newer.is_none() {
+                deferred.push(None);
+            }
             match v {
                 Verdict::Clock => c.held = None,
                 // A cause that would be held but a newer digest superseded waits for that
                 // digest's schedule (served with it, built on it), held or not: the build
                 // never starts on the digest that brought the vulnerability.
-                Verdict::Hold(_) if newer.is_some() => {
+                Verdict::Hold(why) if newer.is_some() => {
                     c.held = None;
+                    deferred.push(Some(why));
                     if let Some(Some(at)) = newer
                         && c.scheduled_for.is_none_or(|t| t.unix() < at.unix())
                     {
@@ -241,6 +246,20 @@ pub(crate) fn apply(
                     changes.push(format!("{name}: expedited ({why}), due now"));
                     c.reason = Some(format!("expedited ({why}): {old}"));
                 }
+            }
+        }
+        // A superseded would-be-held cause whose newer digest is held stays held with it.
+        let held_bases: Vec<Option<String>> = rs
+            .causes
+            .iter()
+            .filter(|c| c.held.is_some())
+            .map(|c| c.base_image.clone())
+            .collect();
+        for (c, why) in rs.causes.iter_mut().zip(deferred) {
+            if let Some(why) = why
+                && held_bases.contains(&c.base_image)
+            {
+                c.held = Some(why);
             }
         }
         let held: Vec<String> = rs.causes.iter().filter_map(|c| c.held.clone()).collect();
