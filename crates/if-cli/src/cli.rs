@@ -149,6 +149,8 @@ impl Command {
             Command::Analyze { git, .. }
             | Command::RecordUpdate { git, .. }
             | Command::RecordBuild { git, .. }
+            | Command::RecordScan { git, .. }
+            | Command::Release { git, .. }
             | Command::Reconcile { git, .. }
             | Command::Trigger { git, .. }
             | Command::Expedite { git, .. }
@@ -163,6 +165,8 @@ impl Command {
             Command::Analyze { .. } => "analyze",
             Command::RecordUpdate { .. } => "record-update",
             Command::RecordBuild { .. } => "record-build",
+            Command::RecordScan { .. } => "record-scan",
+            Command::Release { .. } => "release",
             Command::Reconcile { .. } => "reconcile",
             Command::Trigger { .. } => "trigger",
             Command::Expedite { .. } => "expedite",
@@ -274,6 +278,23 @@ pub enum Command {
         #[command(flatten)]
         git: GitArgs,
     },
+    /// Record a vulnerability scan of one digest of a base image (a Trivy or Grype JSON
+    /// report, told apart by its content).
+    ///
+    /// Keeps, per digest, the counts by severity and the IDs at or above HIGH (at most 200,
+    /// the rest counted), and which of them have a fix. With a `vulnerabilityPolicy`, the
+    /// rebuild engine holds a digest that brings such vulnerabilities or expedites one that
+    /// fixes them (docs/supply-chain.md). A digest the factory has not seen is an error.
+    ///
+    /// Example: image-factory record-scan --image node:22 --digest sha256:... --report trivy.json
+    RecordScan {
+        /// The command's own options.
+        #[command(flatten)]
+        args: cmd::scan::Args,
+        /// The git options.
+        #[command(flatten)]
+        git: GitArgs,
+    },
     /// Trigger every rebuild that is due now, in dependency order, and record the outcomes.
     ///
     /// A rebuild triggers when its schedule has passed, no image it is built on (in the
@@ -316,6 +337,19 @@ pub enum Command {
         /// The command's own options.
         #[command(flatten)]
         args: cmd::reconcile::ExpediteArgs,
+        /// The git options.
+        #[command(flatten)]
+        git: GitArgs,
+    },
+    /// Release IMAGE's rebuild causes held by the supply-chain policy (a new vulnerability
+    /// under vulnerabilityPolicy.holdOn, no verified signature under requireSignature),
+    /// recording why; they then wait for their delay as without a policy.
+    ///
+    /// Example: image-factory release uv-service --reason "CVE-2026-1234 not reachable, ok by sec"
+    Release {
+        /// The command's own options.
+        #[command(flatten)]
+        args: cmd::release::Args,
         /// The git options.
         #[command(flatten)]
         git: GitArgs,

@@ -188,6 +188,10 @@ pub struct ImageEntry {
     pub allow_tags: Option<String>,
     /// How Kargo selects among tags.
     pub image_selection_strategy: Option<SelectionStrategy>,
+    /// What vulnerability scans of new base digests decide (off unless set).
+    pub vulnerability_policy: crate::supply::VulnerabilityPolicy,
+    /// The key base digests must be signed with before they trigger (off unless set).
+    pub require_signature: Option<crate::supply::SignaturePolicy>,
 }
 
 impl ImageEntry {
@@ -262,6 +266,8 @@ const ENTRY_KEYS: &[&str] = &[
     "buildTimeout",
     "allowTags",
     "imageSelectionStrategy",
+    "vulnerabilityPolicy",
+    "requireSignature",
 ];
 const SOURCE_KEYS: &[&str] = &[
     "provider",
@@ -369,6 +375,9 @@ fn entry(d: &mut Decoder, node: &Node) -> Option<ImageEntry> {
     }
     let allow_tags = decode_allow_tags(d, f.get("allowTags"));
     let strategy = decode_strategy(d, f.get("imageSelectionStrategy"));
+    let vulnerability_policy =
+        crate::supply::decode_vulnerability_policy(d, f.get("vulnerabilityPolicy"));
+    let require_signature = crate::supply::decode_signature_policy(d, f.get("requireSignature"));
     if f.get("source").is_none() && allow_tags.is_none() {
         d.error(f.pos, format!("external {what} has no `allowTags`: say which tags to watch (e.g. ^16-alpine$), or add a `source` if you build it"));
     }
@@ -386,6 +395,8 @@ fn entry(d: &mut Decoder, node: &Node) -> Option<ImageEntry> {
         build_timeout: build_timeout.unwrap_or(DEFAULT_BUILD_TIMEOUT),
         allow_tags,
         image_selection_strategy: strategy,
+        vulnerability_policy,
+        require_signature,
     })
 }
 

@@ -11,6 +11,7 @@ pub mod host_rules;
 pub mod par;
 pub mod reference;
 pub mod state;
+pub mod supply;
 pub mod tags;
 pub mod timestamp;
 pub mod yaml;

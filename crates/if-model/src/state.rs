@@ -76,6 +76,11 @@ pub struct Cause {
     pub triggered_by: Option<String>,
     /// One line for people.
     pub reason: Option<String>,
+    /// Why the supply-chain policy holds this cause (a new vulnerability, no verified
+    /// signature): it does not trigger while held (issue 23).
+    pub held: Option<String>,
+    /// Why a person released it from a hold (`image-factory release`): never held again.
+    pub released: Option<String>,
     /// Unknown keys.
     pub extra: Extra,
 }
@@ -220,6 +225,8 @@ pub struct BaseImageState {
     pub check_error: Option<String>,
     /// Since when checks fail with `check_error` (moves only when the message changes).
     pub check_error_since: Option<Timestamp>,
+    /// What is known about its recent digests: scans and signature checks (issue 23).
+    pub digests: Vec<crate::supply::DigestFacts>,
     /// Unknown keys.
     pub extra: Extra,
 }
@@ -281,6 +288,8 @@ const CAUSE_KEYS: &[&str] = &[
     "scheduledFor",
     "triggeredBy",
     "reason",
+    "held",
+    "released",
 ];
 const REBUILD_RECORD_KEYS: &[&str] = &[
     "triggeredAt",
@@ -318,6 +327,7 @@ const BASE_KEYS: &[&str] = &[
     "updateHistory",
     "checkError",
     "checkErrorSince",
+    "digests",
 ];
 const UPDATE_KEYS: &[&str] = &["detectedAt", "digest", "triggeredRebuilds"];
 
@@ -409,6 +419,8 @@ fn cause(d: &mut Decoder, node: &Node) -> Option<Cause> {
         scheduled_for: d.timestamp(f.get("scheduledFor"), "scheduledFor"),
         triggered_by: d.string(f.get("triggeredBy"), "triggeredBy"),
         reason: d.string(f.get("reason"), "reason"),
+        held: d.string(f.get("held"), "held"),
+        released: d.string(f.get("released"), "released"),
         extra: f.unknown(CAUSE_KEYS),
     })
 }
@@ -498,6 +510,7 @@ pub fn parse_base(src: &str, file: &str) -> (Option<BaseImageState>, Vec<Diagnos
         update_history: d.list(f.get("updateHistory"), "updateHistory", update_record),
         check_error: d.string(f.get("checkError"), "checkError"),
         check_error_since: d.timestamp(f.get("checkErrorSince"), "checkErrorSince"),
+        digests: d.list(f.get("digests"), "digests", crate::supply::decode_facts),
         extra: f.unknown(BASE_KEYS),
     };
     if state.full_image.is_none() && (state.registry.is_none() || state.repository.is_none()) {

@@ -6,9 +6,11 @@
 
 pub mod analyze;
 pub mod catalog;
+pub mod cosign;
 mod enrollment_copy;
 pub mod files;
 pub mod rebuild;
+pub mod scan;
 pub mod watch;
 
 pub use analyze::{Analysis, Discovery, Published, Request, analyze};

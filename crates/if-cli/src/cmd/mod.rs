@@ -10,6 +10,8 @@ pub mod plan;
 pub mod reconcile;
 pub mod record;
 pub mod reference;
+pub mod release;
+pub mod scan;
 pub mod status;
 pub mod validate;
 
@@ -44,7 +46,7 @@ pub fn run(cli: &Cli) -> Result<Outcome, CliError> {
     match cli.command.writer() {
         Some(name) => crate::git::with_state(cli, name, run_command),
         None if cli.git_repo.is_some() || cli.commit => Err(CliError::Input(
-            "--git-repo and --commit are for commands that write state (analyze, record-update, record-build, reconcile, check, trigger, expedite)".to_string(),
+            "--git-repo and --commit are for commands that write state (analyze, record-update, record-build, record-scan, release, reconcile, check, trigger, expedite)".to_string(),
         )),
         None => run_command(cli),
     }
@@ -61,6 +63,8 @@ fn run_command(cli: &Cli) -> Result<Outcome, CliError> {
         Command::Graph(args) => graph::run(cli, args),
         Command::RecordUpdate { args, .. } => record::run_update(cli, args),
         Command::RecordBuild { args, .. } => record::run_build(cli, args),
+        Command::RecordScan { args, .. } => scan::run(cli, args),
+        Command::Release { args, .. } => release::run(cli, args),
         Command::Reconcile { args, .. } => reconcile::run_reconcile(cli, args),
         Command::Trigger { args, .. } => reconcile::run_trigger(cli, args),
         Command::Expedite { args, .. } => reconcile::run_expedite(cli, args),

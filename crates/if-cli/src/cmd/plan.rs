@@ -108,6 +108,21 @@ pub fn run(cli: &Cli, args: &Args) -> Result<Outcome, CliError> {
             give_up_at: r.give_up_at.map(|t| t.to_string()),
         })
         .collect();
+    // Causes held by the supply-chain policy now (issue 23): a new digest supersedes them
+    // (the plan's steps), a person may release them.
+    let held: Vec<Stuck<'_>> = world
+        .images
+        .values()
+        .flat_map(|s| {
+            let causes = s.rebuild_state.iter().flat_map(|r| r.causes.iter());
+            causes.filter_map(move |c| {
+                Some(Stuck {
+                    image: &s.name,
+                    why: c.held.as_deref()?,
+                })
+            })
+        })
+        .collect();
     // A damaged state file needs a person (exit 1): its image is left out of the plan.
     let outcome = Outcome::failed_if(!damaged.is_empty());
     if cli.format == Format::Json {
@@ -118,6 +133,7 @@ pub fn run(cli: &Cli, args: &Args) -> Result<Outcome, CliError> {
             "pinned": plan.pinned,
             "stuck": stuck,
             "running": running,
+            "held": held,
         }))?;
         return Ok(outcome);
     }
@@ -148,6 +164,12 @@ pub fn run(cli: &Cli, args: &Args) -> Result<Outcome, CliError> {
     }
     for s in &stuck {
         println!("  {}: not rebuilt: {}", s.image, s.why);
+    }
+    if !held.is_empty() {
+        println!("held now (until a newer digest or `image-factory release IMAGE`):");
+    }
+    for h in &held {
+        println!("  {}: {}", h.image, h.why);
     }
     if !running.is_empty() {
         println!("assuming these running builds succeed at once:");

@@ -78,6 +78,8 @@ pub enum RebuildStatus {
     Triggered,
     /// Triggering failed every attempt.
     Failed,
+    /// Every cause is held by the supply-chain policy (issue 23).
+    Held,
     /// The image is no longer enrolled.
     Archived,
 }
@@ -89,6 +91,7 @@ impl RebuildStatus {
             Some("due") => RebuildStatus::Due,
             Some("triggered") => RebuildStatus::Triggered,
             Some("failed") => RebuildStatus::Failed,
+            Some("held") => RebuildStatus::Held,
             _ => RebuildStatus::Monitoring,
         }
     }
@@ -101,6 +104,7 @@ impl RebuildStatus {
             RebuildStatus::Due => "due",
             RebuildStatus::Triggered => "triggered",
             RebuildStatus::Failed => "failed",
+            RebuildStatus::Held => "held",
             RebuildStatus::Archived => "archived",
         }
     }
@@ -142,6 +146,11 @@ pub struct Rebuild {
     pub blocked_by: Vec<String>,
     /// What it waits for beyond its own schedule, for people (at `--now`).
     pub waiting: Option<String>,
+    /// Why its held causes are held (a new vulnerability, no verified signature).
+    pub held: Vec<String>,
+    /// The base digests its pending causes wait on that have no vulnerability report yet
+    /// (images with a `vulnerabilityPolicy`), as `base@sha256:12345678`.
+    pub unscanned: Vec<String>,
 }
 
 /// The discovery of an image's base images.
@@ -164,6 +173,29 @@ pub struct CheckError {
     pub message: String,
     /// Since when checks fail.
     pub since: Option<String>,
+}
+
+/// The base digests `s`'s pending causes wait on without a vulnerability report, when its
+/// entry has a `vulnerabilityPolicy`.
+fn unscanned(
+    enrollment: &if_model::enrollment::Enrollment,
+    bases: &std::collections::BTreeMap<&str, &if_model::state::BaseImageState>,
+    s: &if_model::state::ImageState,
+) -> Vec<String> {
+    let policy = enrollment.get(&s.name).map(|e| e.vulnerability_policy);
+    if policy.is_none_or(|p| p == Default::default()) {
+        return Vec::new();
+    }
+    let causes = s.rebuild_state.iter().flat_map(|r| r.causes.iter());
+    causes
+        .filter_map(|c| {
+            let base = bases.get(c.base_image.as_deref()?)?;
+            let d = c.digest.as_ref()?;
+            let scanned =
+                if_model::supply::facts(&base.digests, d).is_some_and(|f| f.scan.is_some());
+            (!scanned).then(|| format!("{}@{}", base.name, d.short()))
+        })
+        .collect()
 }
 
 fn rebuild(
@@ -202,6 +234,12 @@ fn rebuild(
         due_now: false,
         blocked_by: Vec::new(),
         waiting: None,
+        held: r
+            .iter()
+            .flat_map(|r| r.causes.iter())
+            .filter_map(|c| c.held.clone())
+            .collect(),
+        unscanned: Vec::new(),
     }
 }
 
@@ -253,7 +291,10 @@ pub fn rows(f: &Factory) -> Vec<Row> {
             base_images: s.base_images.clone(),
             dependents: s.dependent_images.clone(),
             digest: s.current_digest.as_ref().map(ToString::to_string),
-            rebuild: Some(rebuild(&f.enrollment, s, archived)),
+            rebuild: Some(Rebuild {
+                unscanned: unscanned(&f.enrollment, &bases_by_name, s),
+                ..rebuild(&f.enrollment, s, archived)
+            }),
             pins_to_bump,
             discovery: s.discovery_status.clone().map(|status| Discovery {
                 status,
@@ -320,7 +361,7 @@ fn explain_waits(factory: Factory, rows: &mut [Row], now: if_model::timestamp::T
     }
     for w in decision.waiting.iter().filter(|w| w.until.is_none()) {
         if let Some(r) = rebuild_of(rows, &at, &w.image)
-            && r.status == RebuildStatus::Pending
+            && matches!(r.status, RebuildStatus::Pending | RebuildStatus::Held)
         {
             r.waiting = Some(w.why.clone());
             r.blocked_by.clone_from(&w.blocked_by);

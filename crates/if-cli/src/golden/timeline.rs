@@ -16,7 +16,12 @@
 //! at 2027-01-09T00:00:00Z trigger app some reason
 //! at 2027-01-09T00:00:00Z expedite node:22 CVE-2026-1
 //! at 2027-01-09T00:00:00Z plan node:22
+//! at 2027-01-09T00:00:00Z scan node:22 2 critical=CVE-1,CVE-2 high=CVE-3  # digest 2's scan
+//! at 2027-01-09T00:00:00Z signature node:22 2 verified   # or: failed WHY
+//! at 2027-01-09T00:00:00Z release app some reason        # `image-factory release`
 //! ```
+//! Image options of the supply-chain policy: `expedite-on=CRITICAL`, `hold-on=HIGH`,
+//! `signature=keys/cosign.pub` (`requireSignature.publicKeyFile`).
 //! `@base` in a `from` list is the image `base` of the same factory.
 
 use std::collections::BTreeMap;
@@ -132,6 +137,8 @@ fn image_entry(words: &[&str]) -> Result<(String, Vec<ImageRef>), String> {
     let mut from = Vec::new();
     let (mut delay, mut cascade, mut auto, mut provider) = ("7d", "0m", "true", "github");
     let mut timeout = "1d";
+    let mut supply = String::new();
+    let mut policy = String::new();
     let mut rest = words[1..].iter();
     if rest.next() != Some(&"from") {
         return Err("expected `image NAME from REF...`".into());
@@ -143,6 +150,11 @@ fn image_entry(words: &[&str]) -> Result<(String, Vec<ImageRef>), String> {
             Some(("auto", v)) => auto = v,
             Some(("provider", v)) => provider = v,
             Some(("timeout", v)) => timeout = v,
+            Some(("expedite-on", v)) => policy.push_str(&format!("    expediteOn: {v}\n")),
+            Some(("hold-on", v)) => policy.push_str(&format!("    holdOn: {v}\n")),
+            Some(("signature", v)) => {
+                supply.push_str(&format!("  requireSignature:\n    publicKeyFile: {v}\n"));
+            }
             Some((k, _)) => return Err(format!("unknown option `{k}`")),
             None => {
                 let r = match w.strip_prefix('@') {
@@ -161,6 +173,11 @@ fn image_entry(words: &[&str]) -> Result<(String, Vec<ImageRef>), String> {
     let entry = format!(
         "- name: {name}\n  registry: ghcr.io\n  repository: acme/{name}\n  source:\n    provider: {provider}\n    repo: acme/{name}\n    dockerfile: Dockerfile\n{how}  rebuildDelay: {delay}\n  cascadeDelay: {cascade}\n  autoRebuild: {auto}\n  buildTimeout: {timeout}\n"
     );
+    let mut entry = entry;
+    if !policy.is_empty() {
+        entry.push_str(&format!("  vulnerabilityPolicy:\n{policy}"));
+    }
+    entry.push_str(&supply);
     Ok((entry, from))
 }
 
@@ -219,6 +236,55 @@ impl Timeline {
                 self.changes();
                 self.replay("expedite", |en, w| {
                     rebuild::expedite(en, w, &base, &reason, at).map(|_| ())
+                })?;
+            }
+            "scan" | "signature" => {
+                let d = digest(word(2));
+                let Some(rebuild::Subject::Base { identity, .. }) =
+                    rebuild::resolve(&self.enrollment, &self.world, word(1))
+                else {
+                    return Err(format!("`{}` is not a base image", word(1)));
+                };
+                let base = self.world.bases.get_mut(&identity).ok_or("no base state")?;
+                if word(0) == "scan" {
+                    let mut scan = if_model::supply::Scan {
+                        scanner: Some("trivy".into()),
+                        ..Default::default()
+                    };
+                    for w in words.iter().skip(3) {
+                        let (k, v) = w.split_once('=').ok_or("expected critical=... high=...")?;
+                        let ids = v.split(',').map(str::to_string).collect();
+                        match k {
+                            "critical" => scan.critical = ids,
+                            "high" => scan.high = ids,
+                            _ => return Err(format!("unknown scan field `{k}`")),
+                        }
+                    }
+                    if_state::scan::record_scan(base, &d, scan, at);
+                } else {
+                    let ok = match word(3) {
+                        "verified" => true,
+                        "failed" => false,
+                        w => {
+                            return Err(format!("`signature` needs verified or failed, not `{w}`"));
+                        }
+                    };
+                    if_model::supply::facts_mut(&mut base.digests, &d).signature =
+                        Some(if_model::supply::SignatureCheck {
+                            verified: Some(ok),
+                            checked_at: Some(at),
+                            reason: (!ok).then(|| rest(4)),
+                            ..Default::default()
+                        });
+                }
+            }
+            "release" => {
+                let (name, reason) = (word(1).to_string(), rest(2));
+                rebuild::release(&self.enrollment, &mut self.world, &name, &reason, at)
+                    .map_err(engine)?;
+                self.changes();
+                self.replay("release", |en, w| {
+                    rebuild::release(en, w, &name, &reason, at).map(|_| ())
                 })?;
             }
             "trigger" => {

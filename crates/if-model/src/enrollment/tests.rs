@@ -69,7 +69,7 @@ fn unknown_keys_name_the_key_and_suggest() {
         messages(src),
         [
             "images.yaml:5:3: error: unknown key `rebuildDelai` in an image entry; did you mean `rebuildDelay`?",
-            "images.yaml:6:3: error: unknown key `updates` in an image entry; known keys: name, registry, repository, source, rebuildDelay, cascadeDelay, autoRebuild, buildTimeout, allowTags, imageSelectionStrategy",
+            "images.yaml:6:3: error: unknown key `updates` in an image entry; known keys: name, registry, repository, source, rebuildDelay, cascadeDelay, autoRebuild, buildTimeout, allowTags, imageSelectionStrategy, vulnerabilityPolicy, requireSignature",
         ]
     );
     assert_eq!(
@@ -391,5 +391,41 @@ fn source_api_and_pipeline_inputs_are_read_and_checked_at_their_position() {
     assert!(
         text[1].starts_with("images.yaml:10:21: error: `pipelineInputs` is for gitlab sources"),
         "{text:?}"
+    );
+}
+
+#[test]
+fn supply_chain_policies_are_read_and_checked() {
+    let src = "images:\n  - name: a\n    registry: ghcr.io\n    repository: acme/a\n    allowTags: ^1$\n    vulnerabilityPolicy:\n      expediteOn: CRITICAL\n      holdOn: HIGH\n    requireSignature:\n      publicKeyFile: keys/cosign.pub\n  - name: b\n    registry: ghcr.io\n    repository: acme/b\n    allowTags: ^1$\n";
+    let (e, diags) = parse(src, "images.yaml");
+    assert!(diags.is_empty(), "{diags:?}");
+    let a = e.get("a").unwrap();
+    assert_eq!(
+        a.vulnerability_policy,
+        crate::supply::VulnerabilityPolicy {
+            expedite_on: Some(crate::supply::Severity::Critical),
+            hold_on: Some(crate::supply::Severity::High),
+        }
+    );
+    assert_eq!(
+        a.require_signature
+            .as_ref()
+            .map(|s| s.public_key_file.as_str()),
+        Some("keys/cosign.pub")
+    );
+    let b = e.get("b").unwrap();
+    assert_eq!(b.vulnerability_policy, Default::default(), "off unless set");
+    assert_eq!(b.require_signature, None);
+
+    let bad = "images:\n  - name: a\n    registry: ghcr.io\n    repository: acme/a\n    allowTags: ^1$\n    vulnerabilityPolicy:\n      holdOn: MEDIUM\n      hold: HIGH\n    requireSignature:\n      publicKeyFile: ../../etc/key.pub\n";
+    let (_, diags) = parse(bad, "images.yaml");
+    let text: Vec<String> = diags.iter().map(ToString::to_string).collect();
+    assert_eq!(
+        text,
+        [
+            "images.yaml:7:15: error: `holdOn` must be CRITICAL or HIGH, found `MEDIUM`",
+            "images.yaml:8:7: error: unknown key `hold` in vulnerabilityPolicy; did you mean `holdOn`?",
+            "images.yaml:10:22: error: `publicKeyFile` `../../etc/key.pub`: must not contain `..`",
+        ]
     );
 }

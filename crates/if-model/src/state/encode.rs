@@ -84,6 +84,8 @@ fn cause(c: &Cause) -> Node {
         .text("scheduledFor", c.scheduled_for)
         .text("triggeredBy", c.triggered_by.as_ref())
         .text("reason", c.reason.as_ref())
+        .text("held", c.held.as_ref())
+        .text("released", c.released.as_ref())
         .extra(&c.extra)
         .build()
 }
@@ -202,6 +204,17 @@ impl BaseImageState {
             )
             .text("checkError", self.check_error.as_ref())
             .text("checkErrorSince", self.check_error_since)
+            .node(
+                "digests",
+                (!self.digests.is_empty()).then(|| {
+                    Node::seq(
+                        self.digests
+                            .iter()
+                            .map(crate::supply::encode_facts)
+                            .collect(),
+                    )
+                }),
+            )
             .extra(&self.extra)
             .build()
     }

@@ -94,6 +94,7 @@ pub fn reconcile(
         timed_out: time_out(enrollment, world, now, policy),
         ..Decision::default()
     };
+    let held = super::supply::apply(enrollment, world, now);
     let entries = entries(enrollment);
     let mut due = Vec::new();
     {
@@ -146,6 +147,14 @@ pub fn reconcile(
                 }
                 _ => {}
             }
+            if let Some(why) = held.get(name) {
+                let why = format!(
+                    "held: {}; waits for a newer digest or `image-factory release {name}`",
+                    why.join("; ")
+                );
+                wait(None, Vec::new(), why);
+                continue;
+            }
             let Some((entry, source)) = entries
                 .get(name)
                 .and_then(|e| Some((e, e.source.as_ref()?)))
@@ -153,7 +162,14 @@ pub fn reconcile(
                 wait(None, Vec::new(), "not built by the factory".into());
                 continue;
             };
-            let ready_at = match (rs.rebuild_scheduled_for, rs.next_attempt_at) {
+            // Held causes (some, not all) neither trigger nor make the rebuild ready.
+            let scheduled = rs
+                .causes
+                .iter()
+                .filter(|c| c.held.is_none())
+                .min_by_key(|c| c.scheduled_for.map(Timestamp::unix))
+                .and_then(|c| c.scheduled_for);
+            let ready_at = match (scheduled, rs.next_attempt_at) {
                 (Some(a), Some(b)) => Some(if a.unix() >= b.unix() { a } else { b }),
                 (a, b) => a.or(b),
             };
@@ -222,11 +238,11 @@ fn bases_by_name(world: &Analysis) -> BTreeMap<&str, &BaseImageState> {
 /// digests whose schedule has passed are served and the newest of them is built on; later
 /// digests of that base stay queued for their own schedule (the build pins the aged
 /// digest). A base none of whose digests has aged joined by coalescing: all of them are
-/// served, the newest built on. Manual causes are always served.
+/// served, the newest built on. Manual causes are always served; held ones never.
 fn served(causes: &[Cause], now: Timestamp) -> (Vec<Cause>, Vec<(String, Digest)>) {
     let mut by_base: BTreeMap<&str, Vec<&Cause>> = BTreeMap::new();
     let mut out = Vec::new();
-    for c in causes {
+    for c in causes.iter().filter(|c| c.held.is_none()) {
         match c.base_image.as_deref() {
             Some(b) => by_base.entry(b).or_default().push(c),
             None => out.push(c.clone()),

@@ -26,6 +26,10 @@
 //! * **Completion** ([`record_build`], or [`record_update`] of an enrolled image): the image's
 //!   new digest closes its open history entry and schedules its dependents (the cascade); a
 //!   `record_build` of an unchanged digest closes it too, with nothing to cascade.
+//! * **Supply chain** ([`reconcile`], issue 23): with a `vulnerabilityPolicy` or
+//!   `requireSignature`, a base-image update cause whose digest brings a vulnerability or has
+//!   no verified signature is `held` (never triggered) until a newer digest or [`release`];
+//!   one whose digest fixes a vulnerability of the digest built on is due now.
 //! * **Idempotence**: the same event, or the same `now`, twice gives no new action.
 
 mod check;
@@ -35,6 +39,7 @@ mod index;
 mod outcome;
 mod plan;
 mod record;
+mod supply;
 #[cfg(test)]
 mod tests;
 
@@ -60,6 +65,7 @@ pub use outcome::{
 };
 pub use plan::{Plan, Step, StepKind, plan, plan_owned};
 pub use record::{Recorded, record, record_build, record_update};
+pub use supply::release;
 
 /// Rebuild status: nothing waits.
 pub const MONITORING: &str = "monitoring";
@@ -71,6 +77,9 @@ pub const DUE: &str = "due";
 pub const TRIGGERED: &str = "triggered";
 /// Rebuild status: every trigger attempt failed; waits for a new cause or a person.
 pub const FAILED: &str = "failed";
+/// Rebuild status: every cause is held by the supply-chain policy (a new vulnerability, no
+/// verified signature); waits for a newer digest or `image-factory release`.
+pub const HELD: &str = "held";
 
 /// Cause kind: a base image got a new digest.
 pub const BY_UPDATE: &str = "base-image-update";

@@ -327,7 +327,7 @@ fn schedule(
             scheduled_for: Some(when),
             triggered_by: Some(by.to_string()),
             reason: Some(reason.to_string()),
-            extra: Vec::new(),
+            ..Cause::default()
         };
         let rs = s.rebuild_state.get_or_insert_with(RebuildState::default);
         if add_cause(rs, cause) {

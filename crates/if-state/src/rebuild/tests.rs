@@ -1,6 +1,7 @@
 //! Unit tests of the rebuild engine: every rule of DESIGN.md §5 with explicit times.
 
 mod props;
+mod supply;
 
 use std::collections::BTreeMap;
 

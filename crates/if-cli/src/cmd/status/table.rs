@@ -120,6 +120,12 @@ fn rebuild_notes(r: &Rebuild, style: &Style, notes: &mut Vec<String>) {
     if let Some(w) = &r.waiting {
         notes.push(w.clone());
     }
+    if !r.unscanned.is_empty() {
+        notes.push(format!(
+            "no vulnerability report yet: {}",
+            r.unscanned.join(", ")
+        ));
+    }
 }
 
 /// What a row says beyond its columns, most urgent first.

@@ -1,0 +1,412 @@
+//! Supply chain (issue 23) end to end: `record-scan` with Trivy and Grype reports written
+//! by the tests, `vulnerabilityPolicy` holding and expediting, `release`, and what `status`
+//! and `plan` say about them. The report shapes are the tools' documented JSON: Trivy
+//! `--format json` (`SchemaVersion: 2`, `Results[].Vulnerabilities[]` with
+//! `VulnerabilityID`, `PkgName`, `InstalledVersion`, `FixedVersion`, `Severity`), Grype
+//! `-o json` (`matches[].vulnerability.{id,severity,fix.versions}`, `artifact.{name,version}`).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use std::path::PathBuf;
+
+use common::rebuild::{Factory, day, digest};
+use serde_json::{Value, json};
+
+/// A Trivy report: `(id, severity, fixed version)` per vulnerability.
+fn trivy(vulns: &[(&str, &str, &str)]) -> String {
+    let vs: Vec<Value> = vulns
+        .iter()
+        .map(|(id, sev, fix)| {
+            json!({"VulnerabilityID": id, "PkgName": "openssl", "InstalledVersion": "3.0.1",
+                   "FixedVersion": fix, "Severity": sev})
+        })
+        .collect();
+    serde_json::to_string_pretty(&json!({
+        "SchemaVersion": 2,
+        "ArtifactName": "python:3.12-slim",
+        "ArtifactType": "container_image",
+        "Results": [{"Target": "python:3.12-slim (debian 12.8)", "Class": "os-pkgs",
+                     "Type": "debian", "Vulnerabilities": vs}]
+    }))
+    .unwrap()
+}
+
+/// A Grype report: `(id, severity, fix versions)` per match.
+fn grype(vulns: &[(&str, &str, &[&str])]) -> String {
+    let ms: Vec<Value> = vulns
+        .iter()
+        .map(|(id, sev, fix)| {
+            json!({"vulnerability": {"id": id, "severity": sev,
+                                     "fix": {"versions": fix, "state": if fix.is_empty() {"not-fixed"} else {"fixed"}}},
+                   "artifact": {"name": "glibc", "version": "2.36"}})
+        })
+        .collect();
+    serde_json::to_string_pretty(&json!({"matches": ms, "source": {"type": "image"}})).unwrap()
+}
+
+/// Writes `text` beside the factory (not in it) and returns its path.
+fn report(f: &Factory, name: &str, text: &str) -> PathBuf {
+    let path = f.dir.path().join(name);
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+/// `record-scan --image IMAGE --digest D --report PATH --now NOW`.
+fn scan_args(image: &str, d: &str, path: &std::path::Path, now: &str) -> Vec<String> {
+    [
+        "record-scan",
+        "--image",
+        image,
+        "--digest",
+        d,
+        "--report",
+        path.to_str().unwrap(),
+        "--now",
+        now,
+    ]
+    .map(String::from)
+    .to_vec()
+}
+
+fn strs(args: &[String]) -> Vec<&str> {
+    args.iter().map(String::as_str).collect()
+}
+
+fn scan(f: &Factory, image: &str, d: &str, path: &std::path::Path, now: &str) -> Value {
+    f.json(&strs(&scan_args(image, d, path, now)))
+}
+
+/// The `digests` entry of `d` in the base image `name`'s state file, as JSON.
+fn facts(f: &Factory, name: &str, d: &str) -> Value {
+    let path = f.root.join(format!("state/base-images/{name}.yaml"));
+    let text = std::fs::read_to_string(&path).unwrap();
+    let (state, diags) = if_model::state::parse_base(&text, "b");
+    assert!(diags.is_empty(), "{diags:?}");
+    let state = state.unwrap();
+    let fact = state
+        .digests
+        .iter()
+        .find(|x| x.digest.as_ref().map(|g| g.as_str()) == Some(d))
+        .unwrap_or_else(|| panic!("no facts of {d} in {text}"));
+    let s = fact.scan.as_ref().unwrap();
+    json!({"scanner": s.scanner, "at": s.scanned_at.map(|t| t.to_string()), "counts": s.counts,
+           "critical": s.critical, "high": s.high, "fixable": s.fixable})
+}
+
+#[test]
+fn record_scan_keeps_counts_and_ids_per_digest_from_trivy_and_grype() {
+    let f = Factory::setup();
+    f.record("python:3.12-slim", &digest('1'), &day(-1));
+    f.record("python:3.12-slim", &digest('2'), &day(0));
+
+    let t = report(
+        &f,
+        "trivy.json",
+        &trivy(&[
+            ("CVE-2026-1000", "CRITICAL", ""),
+            ("CVE-2026-1001", "HIGH", "3.0.2"),
+            ("CVE-2026-1002", "LOW", ""),
+        ]),
+    );
+    let v = scan(&f, "python:3.12-slim", &digest('1'), &t, &day(0));
+    assert_eq!(v["scanner"], "trivy");
+    assert_eq!(v["baseImage"], "python-3.12-slim");
+    assert_eq!(
+        v["written"],
+        json!(["state/base-images/python-3.12-slim.yaml"])
+    );
+    assert_eq!(
+        facts(&f, "python-3.12-slim", &digest('1')),
+        json!({"scanner": "trivy", "at": day(0), "counts": {"CRITICAL": 1, "HIGH": 1, "LOW": 1},
+               "critical": ["CVE-2026-1000"], "high": ["CVE-2026-1001"],
+               "fixable": ["CVE-2026-1001"]})
+    );
+
+    let g = report(
+        &f,
+        "grype.json",
+        &grype(&[
+            ("CVE-2026-2000", "High", &["2.37"]),
+            ("CVE-2026-2001", "Medium", &[]),
+        ]),
+    );
+    let v = scan(&f, "python:3.12-slim", &digest('2'), &g, &day(1));
+    assert_eq!(v["scanner"], "grype");
+    assert_eq!(
+        facts(&f, "python-3.12-slim", &digest('2')),
+        json!({"scanner": "grype", "at": day(1), "counts": {"HIGH": 1, "MEDIUM": 1},
+               "critical": [], "high": ["CVE-2026-2000"], "fixable": ["CVE-2026-2000"]})
+    );
+    // The first digest's scan is still there: facts are per digest.
+    assert_eq!(
+        facts(&f, "python-3.12-slim", &digest('1'))["critical"],
+        json!(["CVE-2026-1000"])
+    );
+    // The same report again writes nothing.
+    let v = scan(&f, "python:3.12-slim", &digest('2'), &g, &day(1));
+    assert_eq!(v["written"], json!([]));
+    let text = f.ok(&strs(&scan_args(
+        "python:3.12-slim",
+        &digest('2'),
+        &g,
+        &day(1),
+    )));
+    assert_eq!(
+        text,
+        "python-3.12-slim: grype scan of sha256:22222222 recorded (HIGH 1, MEDIUM 1)\n"
+    );
+}
+
+#[test]
+fn record_scan_refuses_unknown_digests_and_malformed_reports_writing_nothing() {
+    let f = Factory::setup();
+    f.record("python:3.12-slim", &digest('1'), &day(-1));
+    let good = report(&f, "good.json", &trivy(&[("CVE-1", "HIGH", "")]));
+    let bad = report(
+        &f,
+        "bad.json",
+        "{\n  \"SchemaVersion\": 2,\n  \"Results\": [{\"Vulnerabilities\": [{\"Severity\": 3}]}]\n}\n",
+    );
+    let neither = report(&f, "neither.json", "{\"bomFormat\": \"CycloneDX\"}");
+    let args = |image: &str, d: &str, path: &PathBuf| scan_args(image, d, path, &day(0));
+    let run = |a: Vec<String>| f.refused(&strs(&a));
+
+    let e = run(args("python:3.12-slim", &digest('9'), &good));
+    assert!(
+        e.contains("python-3.12-slim: the factory has not seen digest sha256:9999"),
+        "{e}"
+    );
+    let e = run(args("python:3.12-slim", &digest('1'), &bad));
+    assert!(
+        e.contains(&format!("{}:3:", bad.display())) && e.contains("not a Trivy JSON report"),
+        "{e}"
+    );
+    let e = run(args("python:3.12-slim", &digest('1'), &neither));
+    assert!(
+        e.contains(&format!(
+            "{}:1:1: error: neither a Trivy",
+            neither.display()
+        )),
+        "{e}"
+    );
+    let e = run(args("no-such:1", &digest('1'), &good));
+    assert!(e.contains("no such image"), "{e}");
+    let e = run(args("base-py", &digest('1'), &good));
+    assert!(e.contains("not a base image"), "{e}");
+    let e = run(args(
+        "python:3.12-slim",
+        &digest('1'),
+        &f.dir.path().join("missing.json"),
+    ));
+    assert!(e.contains("no such report file"), "{e}");
+}
+
+/// Gives `base-py` (on python:3.12-slim, delay 7d) `vulnerabilityPolicy: {expediteOn:
+/// CRITICAL, holdOn: CRITICAL}`, built on GitHub or (`gitlab`) on GitLab.
+fn with_policy(f: &Factory, gitlab: bool) {
+    let path = f.root.join("images.yaml");
+    let text = std::fs::read_to_string(&path).unwrap();
+    let github = "    source:\n      provider: github\n      repo: acme/base-py\n      dockerfile: base-py/Dockerfile\n      workflow: build.yml\n";
+    assert!(text.contains(github));
+    let source = if gitlab {
+        "    source:\n      provider: gitlab\n      repo: acme/base-py\n      dockerfile: base-py/Dockerfile\n      pipeline: .gitlab-ci.yml\n      job: build-base-py\n"
+    } else {
+        github
+    };
+    let policy = "    vulnerabilityPolicy:\n      expediteOn: CRITICAL\n      holdOn: CRITICAL\n";
+    std::fs::write(&path, text.replace(github, &format!("{source}{policy}"))).unwrap();
+}
+
+/// The inputs of the dispatches of `base-py` the fake forge received, in order.
+fn base_py_inputs(f: &Factory, gitlab: bool) -> Vec<Value> {
+    f.requests()
+        .iter()
+        .filter(|r| r.path.contains("base-py"))
+        .map(|r| {
+            if gitlab {
+                common::rebuild::gitlab_inputs(r, "acme/base-py", "main", "build-base-py")
+            } else {
+                common::rebuild::github_inputs(r, "acme/base-py", "build.yml", "main")
+            }
+        })
+        .collect()
+}
+
+fn fix_then_bring_then_release(gitlab: bool) {
+    let f = Factory::setup();
+    with_policy(&f, gitlab);
+    let base = "python:3.12-slim";
+    f.record(base, &digest('1'), &day(-1));
+    let r1 = report(
+        &f,
+        "d1.json",
+        &trivy(&[("CVE-2026-0001", "CRITICAL", "3.0.2")]),
+    );
+    scan(&f, base, &digest('1'), &r1, &day(-1));
+
+    // Digest 2 fixes the critical CVE of digest 1: rebuilt at once, not after 7 days.
+    f.record(base, &digest('2'), &day(0));
+    let clean = report(&f, "d2.json", &trivy(&[("CVE-2026-0100", "LOW", "")]));
+    scan(&f, base, &digest('2'), &clean, &day(0));
+    let v = f.reconcile(&day(0), &[]);
+    let images: Vec<&str> = v["triggers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["image"].as_str().unwrap())
+        .collect();
+    assert_eq!(images, ["base-py"], "{v}");
+    let inputs = base_py_inputs(&f, gitlab);
+    assert_eq!(inputs.len(), 1);
+    assert_eq!(
+        inputs[0]["reason"],
+        format!(
+            "expedited (fixes CVE-2026-0001): base image python:3.12-slim updated to {}",
+            &digest('2')[..15]
+        )
+    );
+    assert_eq!(inputs[0]["triggered_by"], "expedite");
+    assert_eq!(inputs[0]["base_digest"], digest('2'));
+    f.ok(&[
+        "record-build",
+        "--image",
+        "base-py",
+        "--digest",
+        &digest('b'),
+        "--now",
+        &day(0),
+    ]);
+
+    // Digest 3 brings a critical CVE digest 2 did not have: held past its delay.
+    f.record(base, &digest('3'), &day(1));
+    let bad = report(
+        &f,
+        "d3.json",
+        &trivy(&[
+            ("CVE-2026-0200", "CRITICAL", ""),
+            ("CVE-2026-0100", "LOW", ""),
+        ]),
+    );
+    scan(&f, base, &digest('3'), &bad, &day(1));
+    let v = f.reconcile(&day(10), &[]);
+    assert!(
+        !v["triggers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|t| t["image"] == "base-py"),
+        "{v}"
+    );
+    let why = format!(
+        "held: {} brings CRITICAL or worse: CVE-2026-0200; waits for a newer digest or `image-factory release base-py`",
+        &digest('3')[..15]
+    );
+    let wait = v["waiting"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|w| w["image"] == "base-py")
+        .unwrap()
+        .clone();
+    assert_eq!(wait["why"], why.as_str());
+    let row = f.status_with(&["--now", &day(10)])["base-py"]["rebuild"].clone();
+    assert_eq!(row["status"], "held");
+    assert_eq!(
+        row["held"],
+        json!([format!(
+            "{} brings CRITICAL or worse: CVE-2026-0200",
+            &digest('3')[..15]
+        )])
+    );
+    assert_eq!(row["unscanned"], json!([]));
+    let line = f.status_line("base-py");
+    assert!(
+        line.contains(" held ") && line.contains("CVE-2026-0200"),
+        "{line}"
+    );
+    let plan = f.json(&["plan", base, "--now", &day(10)]);
+    assert_eq!(
+        plan["held"],
+        json!([{"image": "base-py",
+                "why": format!("{} brings CRITICAL or worse: CVE-2026-0200", &digest('3')[..15])}])
+    );
+    let text = f.ok(&["plan", base, "--now", &day(10)]);
+    assert!(
+        text.contains(
+            "held now (until a newer digest or `image-factory release IMAGE`):\n  base-py: "
+        ),
+        "{text}"
+    );
+    assert_eq!(
+        base_py_inputs(&f, gitlab).len(),
+        1,
+        "nothing sent while held"
+    );
+
+    // A person releases it: triggered once, the release in the build's reason.
+    let text = f.ok(&[
+        "release",
+        "base-py",
+        "--reason",
+        "not reachable, ok by security",
+        "--now",
+        &day(10),
+    ]);
+    assert!(
+        text.starts_with("base-py: released (not reachable, ok by security)"),
+        "{text}"
+    );
+    f.reconcile(&day(10), &[]);
+    let inputs = base_py_inputs(&f, gitlab);
+    assert_eq!(inputs.len(), 2);
+    assert!(
+        inputs[1]["reason"]
+            .as_str()
+            .unwrap()
+            .starts_with("released (not reachable, ok by security; was held: "),
+        "{}",
+        inputs[1]["reason"]
+    );
+    assert_eq!(inputs[1]["base_digest"], digest('3'));
+    f.reconcile(&day(11), &[]);
+    assert_eq!(base_py_inputs(&f, gitlab).len(), 2, "never twice");
+    f.assert_no_secrets();
+}
+
+#[test]
+fn a_fix_is_rebuilt_at_once_a_new_critical_is_held_until_released_on_github() {
+    fix_then_bring_then_release(false);
+}
+
+#[test]
+fn a_fix_is_rebuilt_at_once_a_new_critical_is_held_until_released_on_gitlab() {
+    fix_then_bring_then_release(true);
+}
+
+#[test]
+fn status_names_pending_digests_without_a_report() {
+    let f = Factory::setup();
+    with_policy(&f, false);
+    f.record("python:3.12-slim", &digest('1'), &day(-1));
+    f.record("python:3.12-slim", &digest('2'), &day(0));
+    let row = f.status_with(&["--now", &day(1)])["base-py"]["rebuild"].clone();
+    assert_eq!(row["status"], "pending");
+    assert_eq!(
+        row["unscanned"],
+        json!([format!("python-3.12-slim@{}", &digest('2')[..15])])
+    );
+    let line = f.status_line("base-py");
+    assert!(
+        line.contains("no vulnerability report yet: python-3.12-slim@sha256:22222222"),
+        "{line}"
+    );
+    // Without a report the clock decides: due after the 7-day delay, not before.
+    assert!(
+        f.reconcile(&day(6), &[])["triggers"]
+            .as_array()
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(f.reconcile(&day(7), &[])["triggers"][0]["image"], "base-py");
+}

@@ -1,0 +1,341 @@
+//! Supply-chain facts and policies (issue 23): what is known about one digest of a base image
+//! (its vulnerability scan, its signature check) and what an image asks of them
+//! (`vulnerabilityPolicy`, `requireSignature` in `images.yaml`).
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use crate::decode::{Decoder, Unknown};
+use crate::digest::Digest;
+use crate::state::Extra;
+use crate::timestamp::Timestamp;
+use crate::yaml::Node;
+
+/// At most this many vulnerability IDs are kept per digest (critical and high together);
+/// the rest are counted in [`Scan::truncated`].
+pub const MAX_IDS: usize = 200;
+/// At most this many digests of one base image keep their facts (the newest).
+pub const MAX_DIGESTS: usize = 20;
+
+/// The severities a policy can name (`CRITICAL`, `HIGH`), most severe first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Severity {
+    /// `CRITICAL`.
+    Critical,
+    /// `HIGH`.
+    High,
+}
+
+impl Severity {
+    /// The spelling in `images.yaml` and reports.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Severity::Critical => "CRITICAL",
+            Severity::High => "HIGH",
+        }
+    }
+
+    /// Parses `CRITICAL` or `HIGH`.
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "CRITICAL" => Some(Severity::Critical),
+            "HIGH" => Some(Severity::High),
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Display for Severity {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// `vulnerabilityPolicy` of an image: off unless a key is set.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct VulnerabilityPolicy {
+    /// A new base digest that fixes a vulnerability this severe (or worse) of the digest the
+    /// image was built on makes the rebuild due now.
+    pub expedite_on: Option<Severity>,
+    /// A new base digest that brings a vulnerability this severe (or worse) is held.
+    pub hold_on: Option<Severity>,
+}
+
+/// `requireSignature` of an image: base digests must carry a cosign signature that this key
+/// verifies before they may trigger a rebuild.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SignaturePolicy {
+    /// A PEM public key file, relative to the factory root.
+    pub public_key_file: String,
+}
+
+/// What is known about one digest of a base image (`digests:` in its state file).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Default)]
+pub struct DigestFacts {
+    /// The digest.
+    pub digest: Option<Digest>,
+    /// Its vulnerability scan (`record-scan`).
+    pub scan: Option<Scan>,
+    /// Its signature check (`check`, `reconcile`).
+    pub signature: Option<SignatureCheck>,
+    /// Unknown keys.
+    pub extra: Extra,
+}
+
+/// A vulnerability scan of one digest, bounded in size.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Default)]
+pub struct Scan {
+    /// `trivy` or `grype`.
+    pub scanner: Option<String>,
+    /// When it was recorded.
+    pub scanned_at: Option<Timestamp>,
+    /// Vulnerabilities by severity (`CRITICAL`, `HIGH`, `MEDIUM`, `LOW`, `NEGLIGIBLE`,
+    /// `UNKNOWN`).
+    pub counts: BTreeMap<String, u32>,
+    /// IDs of the critical vulnerabilities, sorted.
+    pub critical: Vec<String>,
+    /// IDs of the high vulnerabilities, sorted.
+    pub high: Vec<String>,
+    /// Which of those IDs have a fixed version.
+    pub fixable: Vec<String>,
+    /// IDs at or above HIGH left out past [`MAX_IDS`].
+    pub truncated: Option<u32>,
+    /// Unknown keys.
+    pub extra: Extra,
+}
+
+impl Scan {
+    /// The IDs at `severity` or worse, sorted.
+    pub fn at_least(&self, severity: Severity) -> Vec<&str> {
+        let mut out: Vec<&str> = self.critical.iter().map(String::as_str).collect();
+        if severity == Severity::High {
+            out.extend(self.high.iter().map(String::as_str));
+        }
+        out.sort_unstable();
+        out.dedup();
+        out
+    }
+}
+
+/// The result of verifying one digest's signature.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Default)]
+pub struct SignatureCheck {
+    /// Whether a signature verified with the key.
+    pub verified: Option<bool>,
+    /// The key file it was checked with.
+    pub key: Option<String>,
+    /// When.
+    pub checked_at: Option<Timestamp>,
+    /// Why it did not verify.
+    pub reason: Option<String>,
+    /// Unknown keys.
+    pub extra: Extra,
+}
+
+const FACT_KEYS: &[&str] = &["digest", "scan", "signature"];
+const SCAN_KEYS: &[&str] = &[
+    "scanner",
+    "scannedAt",
+    "counts",
+    "critical",
+    "high",
+    "fixable",
+    "truncated",
+];
+const SIGNATURE_KEYS: &[&str] = &["verified", "key", "checkedAt", "reason"];
+
+/// Reads one `digests` entry.
+pub(crate) fn decode_facts(d: &mut Decoder, node: &Node) -> Option<DigestFacts> {
+    let f = d.fields(node, "a digests entry", FACT_KEYS, Unknown::Keep)?;
+    Some(DigestFacts {
+        digest: d.digest(f.get("digest"), "digest"),
+        scan: f.get("scan").and_then(|n| decode_scan(d, n)),
+        signature: f.get("signature").and_then(|n| decode_signature(d, n)),
+        extra: f.unknown(FACT_KEYS),
+    })
+}
+
+fn decode_scan(d: &mut Decoder, node: &Node) -> Option<Scan> {
+    let f = d.fields(node, "scan", SCAN_KEYS, Unknown::Keep)?;
+    let mut counts = BTreeMap::new();
+    if let Some(c) = f.get("counts")
+        && let Some(cf) = d.fields(c, "scan.counts", &[], Unknown::Keep)
+    {
+        for (k, v) in cf.unknown(&[]) {
+            if let Some(n) = d.count(Some(&v), &format!("scan.counts.{k}")) {
+                counts.insert(k, n);
+            }
+        }
+    }
+    Some(Scan {
+        scanner: d.string(f.get("scanner"), "scanner"),
+        scanned_at: d.timestamp(f.get("scannedAt"), "scannedAt"),
+        counts,
+        critical: d.strings(f.get("critical"), "critical"),
+        high: d.strings(f.get("high"), "high"),
+        fixable: d.strings(f.get("fixable"), "fixable"),
+        truncated: d.count(f.get("truncated"), "truncated"),
+        extra: f.unknown(SCAN_KEYS),
+    })
+}
+
+fn decode_signature(d: &mut Decoder, node: &Node) -> Option<SignatureCheck> {
+    let f = d.fields(node, "signature", SIGNATURE_KEYS, Unknown::Keep)?;
+    Some(SignatureCheck {
+        verified: d.boolean(f.get("verified"), "verified"),
+        key: d.string(f.get("key"), "key"),
+        checked_at: d.timestamp(f.get("checkedAt"), "checkedAt"),
+        reason: d.string(f.get("reason"), "reason"),
+        extra: f.unknown(SIGNATURE_KEYS),
+    })
+}
+
+fn strs(items: &[String]) -> Node {
+    Node::seq(items.iter().map(Node::str).collect())
+}
+
+fn map(entries: Vec<(&str, Option<Node>)>, extra: &Extra) -> Node {
+    let mut out: Vec<(String, Node)> = entries
+        .into_iter()
+        .filter_map(|(k, v)| Some((k.to_string(), v?)))
+        .collect();
+    out.extend(extra.iter().cloned());
+    Node::map(out)
+}
+
+/// Writes one `digests` entry.
+pub(crate) fn encode_facts(f: &DigestFacts) -> Node {
+    let scan = f.scan.as_ref().map(|s| {
+        let counts = Node::map(
+            s.counts
+                .iter()
+                .map(|(k, v)| (k.clone(), Node::int(i64::from(*v))))
+                .collect(),
+        );
+        map(
+            vec![
+                ("scanner", s.scanner.as_ref().map(Node::str)),
+                ("scannedAt", s.scanned_at.map(|t| Node::str(t.to_string()))),
+                ("counts", Some(counts)),
+                (
+                    "critical",
+                    (!s.critical.is_empty()).then(|| strs(&s.critical)),
+                ),
+                ("high", (!s.high.is_empty()).then(|| strs(&s.high))),
+                ("fixable", (!s.fixable.is_empty()).then(|| strs(&s.fixable))),
+                ("truncated", s.truncated.map(|n| Node::int(i64::from(n)))),
+            ],
+            &s.extra,
+        )
+    });
+    let signature = f.signature.as_ref().map(|s| {
+        map(
+            vec![
+                ("verified", s.verified.map(Node::bool)),
+                ("key", s.key.as_ref().map(Node::str)),
+                ("checkedAt", s.checked_at.map(|t| Node::str(t.to_string()))),
+                ("reason", s.reason.as_ref().map(Node::str)),
+            ],
+            &s.extra,
+        )
+    });
+    map(
+        vec![
+            ("digest", f.digest.as_ref().map(|d| Node::str(d.as_str()))),
+            ("scan", scan),
+            ("signature", signature),
+        ],
+        &f.extra,
+    )
+}
+
+/// The facts of `digest` in `list`, added (newest last, at most [`MAX_DIGESTS`]) when absent.
+pub fn facts_mut<'a>(list: &'a mut Vec<DigestFacts>, digest: &Digest) -> &'a mut DigestFacts {
+    let at = match list.iter().position(|f| f.digest.as_ref() == Some(digest)) {
+        Some(i) => i,
+        None => {
+            list.push(DigestFacts {
+                digest: Some(digest.clone()),
+                ..DigestFacts::default()
+            });
+            if list.len() > MAX_DIGESTS {
+                let drop = list.len() - MAX_DIGESTS;
+                list.drain(..drop);
+            }
+            list.len() - 1
+        }
+    };
+    &mut list[at]
+}
+
+/// The facts of `digest` in `list`.
+pub fn facts<'a>(list: &'a [DigestFacts], digest: &Digest) -> Option<&'a DigestFacts> {
+    list.iter().find(|f| f.digest.as_ref() == Some(digest))
+}
+
+const VULN_POLICY_KEYS: &[&str] = &["expediteOn", "holdOn"];
+const SIGNATURE_POLICY_KEYS: &[&str] = &["publicKeyFile"];
+
+/// Reads `vulnerabilityPolicy` of an `images.yaml` entry.
+pub(crate) fn decode_vulnerability_policy(
+    d: &mut Decoder,
+    node: Option<&Node>,
+) -> VulnerabilityPolicy {
+    let Some(node) = node else {
+        return VulnerabilityPolicy::default();
+    };
+    let Some(f) = d.fields(
+        node,
+        "vulnerabilityPolicy",
+        VULN_POLICY_KEYS,
+        Unknown::Reject,
+    ) else {
+        return VulnerabilityPolicy::default();
+    };
+    let severity = |d: &mut Decoder, key: &str| {
+        let at = f.get(key)?;
+        let text = d.string(Some(at), key)?;
+        let parsed = Severity::parse(&text);
+        if parsed.is_none() {
+            d.error(
+                at.pos,
+                format!("`{key}` must be CRITICAL or HIGH, found `{text}`"),
+            );
+        }
+        parsed
+    };
+    VulnerabilityPolicy {
+        expedite_on: severity(d, "expediteOn"),
+        hold_on: severity(d, "holdOn"),
+    }
+}
+
+/// Reads `requireSignature` of an `images.yaml` entry (the key file must stay inside the
+/// factory: relative, no `..`).
+pub(crate) fn decode_signature_policy(
+    d: &mut Decoder,
+    node: Option<&Node>,
+) -> Option<SignaturePolicy> {
+    let node = node?;
+    let f = d.fields(
+        node,
+        "requireSignature",
+        SIGNATURE_POLICY_KEYS,
+        Unknown::Reject,
+    )?;
+    let path = d.required(
+        f.get("publicKeyFile"),
+        "publicKeyFile",
+        f.pos,
+        "requireSignature",
+    )?;
+    if let Err(e) = crate::enrollment::check_relative_path(&path)
+        && let Some(at) = f.get("publicKeyFile")
+    {
+        d.error(at.pos, format!("`publicKeyFile` `{path}`: {e}"));
+        return None;
+    }
+    Some(SignaturePolicy {
+        public_key_file: path,
+    })
+}

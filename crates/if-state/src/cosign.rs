@@ -1,0 +1,134 @@
+//! Verifying a cosign key-pair signature of a digest (issue 23), pure: the caller fetches the
+//! signature manifest and payload blobs (`if-registry`) and reads the key file.
+//!
+//! As sigstore/cosign's `specs/SIGNATURE_SPEC.md` specifies: signatures of `sha256:<hex>`
+//! are found at the tag `sha256-<hex>.sig` ("Replace the `:` character with a `-`; append
+//! the `.sig` suffix"), an OCI image manifest whose layers of media type
+//! `application/vnd.dev.cosign.simplesigning.v1+json` are the payload blobs, each with its
+//! base64 signature in the annotation `dev.cosignproject.cosign/signature`; the payload is
+//! Simple Signing JSON whose `critical.image.docker-manifest-digest` is the signed digest
+//! and whose `critical.type` is `cosign container image signature`; the scheme is
+//! ECDSA-P256 with SHA-256 (an ASN.1 DER signature). Keyless signatures (a Fulcio
+//! certificate, a Rekor bundle) are not verified: only a public key given by the factory.
+
+use base64::Engine as _;
+use if_model::digest::Digest;
+
+/// The payload layers' media type.
+pub const PAYLOAD_MEDIA_TYPE: &str = "application/vnd.dev.cosign.simplesigning.v1+json";
+/// The layer annotation holding the base64 signature.
+pub const SIGNATURE_ANNOTATION: &str = "dev.cosignproject.cosign/signature";
+/// `critical.type` of a cosign signature payload.
+pub const PAYLOAD_TYPE: &str = "cosign container image signature";
+
+/// DER of a P-256 `SubjectPublicKeyInfo` up to its 65-byte uncompressed point: SEQUENCE,
+/// AlgorithmIdentifier (id-ecPublicKey 1.2.840.10045.2.1, prime256v1 1.2.840.10045.3.1.7),
+/// BIT STRING of 66 bytes (no unused bits).
+const P256_SPKI_PREFIX: [u8; 26] = [
+    0x30, 0x59, 0x30, 0x13, 0x06, 0x07, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x02, 0x01, 0x06, 0x08, 0x2a,
+    0x86, 0x48, 0xce, 0x3d, 0x03, 0x01, 0x07, 0x03, 0x42, 0x00,
+];
+
+/// A P-256 public key (the uncompressed point).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PublicKey(Vec<u8>);
+
+/// The tag where the signatures of `digest` are stored.
+pub fn signature_tag(digest: &Digest) -> String {
+    format!("{}.sig", digest.as_str().replacen(':', "-", 1))
+}
+
+/// Reads a PEM `PUBLIC KEY` (SPKI) holding a P-256 key, as `cosign generate-key-pair`
+/// writes `cosign.pub`.
+pub fn parse_public_key(pem: &str) -> Result<PublicKey, String> {
+    let body = pem
+        .trim()
+        .strip_prefix("-----BEGIN PUBLIC KEY-----")
+        .and_then(|b| b.strip_suffix("-----END PUBLIC KEY-----"))
+        .ok_or("not a PEM public key (-----BEGIN PUBLIC KEY----- ... -----END PUBLIC KEY-----)")?;
+    let b64: String = body.chars().filter(|c| !c.is_whitespace()).collect();
+    let der = base64::engine::general_purpose::STANDARD
+        .decode(b64)
+        .map_err(|e| format!("the PEM body is not base64: {e}"))?;
+    match der.strip_prefix(&P256_SPKI_PREFIX[..]) {
+        Some(point) if point.len() == 65 && point[0] == 0x04 => Ok(PublicKey(point.to_vec())),
+        _ => Err("not an ECDSA P-256 public key (only P-256 keys are supported)".to_string()),
+    }
+}
+
+/// Verifies one signature layer: `signature` (base64 DER) over `payload` with `key`, and
+/// that the payload is a cosign Simple Signing payload of `digest`.
+pub fn verify(
+    key: &PublicKey,
+    payload: &[u8],
+    signature: &str,
+    digest: &Digest,
+) -> Result<(), String> {
+    let sig = base64::engine::general_purpose::STANDARD
+        .decode(signature.trim())
+        .map_err(|e| format!("the signature is not base64: {e}"))?;
+    ring::signature::UnparsedPublicKey::new(&ring::signature::ECDSA_P256_SHA256_ASN1, &key.0)
+        .verify(payload, &sig)
+        .map_err(|_| "the signature does not verify with the key".to_string())?;
+    let v: serde_json::Value = serde_json::from_slice(payload)
+        .map_err(|e| format!("the signed payload is not JSON: {e}"))?;
+    let critical = &v["critical"];
+    if critical["type"].as_str() != Some(PAYLOAD_TYPE) {
+        return Err(format!(
+            "the signed payload's critical.type is not `{PAYLOAD_TYPE}`"
+        ));
+    }
+    // The spec's example spells the key `Docker-manifest-digest`; cosign writes it in
+    // lower case (containers-signature.5.md): either is read.
+    let signed = critical["image"].as_object().and_then(|o| {
+        o.iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case("docker-manifest-digest"))
+            .and_then(|(_, v)| v.as_str())
+    });
+    match signed {
+        Some(d) if d == digest.as_str() => Ok(()),
+        Some(d) => Err(format!("the signature is of another digest ({d})")),
+        None => Err("the signed payload names no critical.image.docker-manifest-digest".into()),
+    }
+}
+
+/// Of several signature layers (`(payload, signature)`), the first that verifies; else why
+/// none did (the first layer's reason, or that there is none).
+pub fn verify_any(
+    key: &PublicKey,
+    layers: &[(Vec<u8>, String)],
+    digest: &Digest,
+) -> Result<(), String> {
+    let mut first = None;
+    for (payload, sig) in layers {
+        match verify(key, payload, sig, digest) {
+            Ok(()) => return Ok(()),
+            Err(e) => {
+                first.get_or_insert(e);
+            }
+        }
+    }
+    Err(first.unwrap_or_else(|| "the signature manifest has no signature layer".to_string()))
+}
+
+/// Records the outcome of checking `digest`'s signature with the key file `key_file` at
+/// `at` on the base image's `digests` entry (what the engine's `requireSignature` reads).
+pub fn record_signature(
+    base: &mut if_model::state::BaseImageState,
+    digest: &Digest,
+    key_file: &str,
+    outcome: Result<(), String>,
+    at: if_model::timestamp::Timestamp,
+) {
+    let check = if_model::supply::SignatureCheck {
+        verified: Some(outcome.is_ok()),
+        key: Some(key_file.to_string()),
+        checked_at: Some(at),
+        reason: outcome.err(),
+        extra: Vec::new(),
+    };
+    if_model::supply::facts_mut(&mut base.digests, digest).signature = Some(check);
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,304 @@
+//! The supply-chain policy in the engine (issue 23): hold on a new vulnerability, expedite
+//! on a fix, hold without a verified signature, release; held causes never trigger.
+
+use std::collections::BTreeMap;
+
+use if_model::enrollment::{self, Enrollment};
+use if_model::factory::Factory;
+use if_model::supply::{Scan, SignatureCheck, facts_mut};
+
+use super::{day, digest, reference};
+use crate::analyze::{Analysis, Discovery, Request, analyze};
+use crate::rebuild::{self, HELD, PENDING, Policy, TRIGGERED};
+
+const BASE: &str = "python:3.12-slim";
+const BASE_NAME: &str = "python-3.12-slim";
+
+/// One managed image `app` on python:3.12-slim (delay 7d) with `policy` (YAML lines).
+fn setup(policy: &str) -> (Enrollment, Analysis) {
+    let yaml = format!(
+        "- name: app\n  registry: ghcr.io\n  repository: acme/app\n  source:\n    provider: github\n    repo: acme/app\n    dockerfile: Dockerfile\n    workflow: build.yml\n  rebuildDelay: 7d\n{policy}"
+    );
+    let (en, diags) = enrollment::parse(&yaml, "images.yaml");
+    assert!(diags.is_empty(), "{diags:?}\n{yaml}");
+    let factory = Factory {
+        enrollment: en.clone(),
+        images: Vec::new(),
+        bases: Vec::new(),
+    };
+    let req = Request {
+        now: day(-30),
+        discoveries: [("app".to_string(), Discovery::Found(vec![reference(BASE)]))]
+            .into_iter()
+            .collect(),
+        published: BTreeMap::new(),
+        only: None,
+    };
+    let mut world = analyze(factory, &req);
+    world.changes.clear();
+    (en, world)
+}
+
+fn scan_of(w: &mut Analysis, d: u32, critical: &[&str], high: &[&str]) {
+    let base = w.bases.values_mut().find(|b| b.name == BASE_NAME).unwrap();
+    facts_mut(&mut base.digests, &digest(d)).scan = Some(Scan {
+        scanner: Some("trivy".into()),
+        critical: critical.iter().map(|s| s.to_string()).collect(),
+        high: high.iter().map(|s| s.to_string()).collect(),
+        ..Scan::default()
+    });
+}
+
+fn signed(w: &mut Analysis, d: u32, ok: bool) {
+    let base = w.bases.values_mut().find(|b| b.name == BASE_NAME).unwrap();
+    facts_mut(&mut base.digests, &digest(d)).signature = Some(SignatureCheck {
+        verified: Some(ok),
+        reason: (!ok).then(|| "no signature (sha256-....sig not found)".to_string()),
+        ..SignatureCheck::default()
+    });
+}
+
+fn update(en: &Enrollment, w: &mut Analysis, d: u32, n: i64) {
+    rebuild::record_update(en, w, &reference(BASE), &digest(d), day(n)).unwrap();
+}
+
+fn status(w: &Analysis) -> &str {
+    w.images["app"]
+        .rebuild_state
+        .as_ref()
+        .and_then(|r| r.status.as_deref())
+        .unwrap_or("-")
+}
+
+fn reconcile(en: &Enrollment, w: &mut Analysis, n: i64) -> rebuild::Decision {
+    rebuild::reconcile(en, w, day(n), &Policy::default())
+}
+
+#[test]
+fn a_digest_that_fixes_a_critical_is_due_at_once_with_the_ids_in_the_reason() {
+    let (en, mut w) = setup("  vulnerabilityPolicy:\n    expediteOn: CRITICAL\n");
+    update(&en, &mut w, 1, 0);
+    update(&en, &mut w, 2, 1);
+    scan_of(&mut w, 1, &["CVE-1", "CVE-2"], &["CVE-9"]);
+    scan_of(&mut w, 2, &["CVE-2"], &[]);
+    let d = reconcile(&en, &mut w, 1);
+    assert_eq!(d.triggers.len(), 1, "{d:?}");
+    let t = &d.triggers[0];
+    assert_eq!(t.triggered_by, "expedite");
+    assert!(
+        t.reason.starts_with("expedited (fixes CVE-1): "),
+        "{}",
+        t.reason
+    );
+    let reason = &t.inputs.iter().find(|(k, _)| k == "reason").unwrap().1;
+    assert!(reason.starts_with("expedited (fixes CVE-1): "), "{reason}");
+    assert_eq!(t.inputs.len(), rebuild::INPUTS.len());
+    // HIGH fixed is not enough for expediteOn: CRITICAL.
+    let (en, mut w) = setup("  vulnerabilityPolicy:\n    expediteOn: CRITICAL\n");
+    update(&en, &mut w, 1, 0);
+    update(&en, &mut w, 2, 1);
+    scan_of(&mut w, 1, &[], &["CVE-9"]);
+    scan_of(&mut w, 2, &[], &[]);
+    assert!(reconcile(&en, &mut w, 1).triggers.is_empty());
+    assert_eq!(status(&w), PENDING);
+}
+
+#[test]
+fn a_digest_that_brings_a_critical_is_held_until_a_newer_digest_or_a_release() {
+    let (en, mut w) = setup("  vulnerabilityPolicy:\n    holdOn: CRITICAL\n");
+    update(&en, &mut w, 1, 0);
+    update(&en, &mut w, 2, 1);
+    scan_of(&mut w, 1, &["CVE-OLD"], &[]);
+    scan_of(&mut w, 2, &["CVE-OLD", "CVE-NEW"], &[]);
+    let d = reconcile(&en, &mut w, 20);
+    assert!(d.triggers.is_empty(), "{d:?}");
+    assert_eq!(status(&w), HELD);
+    assert_eq!(d.waiting.len(), 1);
+    assert!(
+        d.waiting[0].why.starts_with(&format!(
+            "held: {} brings CRITICAL or worse: CVE-NEW; waits for a newer digest",
+            digest(2).short()
+        )),
+        "{}",
+        d.waiting[0].why
+    );
+    // The same `now` again changes nothing.
+    let before = w.images["app"].clone();
+    reconcile(&en, &mut w, 20);
+    assert_eq!(w.images["app"], before);
+
+    // A newer digest without a new critical supersedes the held one.
+    update(&en, &mut w, 3, 21);
+    scan_of(&mut w, 3, &["CVE-OLD", "CVE-NEW"], &[]);
+    assert!(reconcile(&en, &mut w, 22).triggers.is_empty(), "its delay");
+    assert_eq!(status(&w), PENDING);
+    let d = reconcile(&en, &mut w, 28);
+    assert_eq!(d.triggers.len(), 1);
+    assert_eq!(
+        d.triggers[0].builds_on,
+        [(BASE_NAME.to_string(), digest(3))]
+    );
+    assert_eq!(
+        d.triggers[0].causes.len(),
+        2,
+        "the superseded cause is served too"
+    );
+
+    // Or a person releases it.
+    let (en, mut w) = setup("  vulnerabilityPolicy:\n    holdOn: HIGH\n");
+    update(&en, &mut w, 1, 0);
+    update(&en, &mut w, 2, 1);
+    scan_of(&mut w, 2, &[], &["CVE-H"]);
+    assert!(reconcile(&en, &mut w, 20).triggers.is_empty());
+    assert_eq!(status(&w), HELD);
+    let n = rebuild::release(&en, &mut w, "app", "accepted by security", day(20)).unwrap();
+    assert_eq!(n, 1);
+    let d = reconcile(&en, &mut w, 20);
+    assert_eq!(d.triggers.len(), 1, "released: once, on its schedule");
+    assert!(
+        d.triggers[0]
+            .reason
+            .starts_with("released (accepted by security; was held: ")
+    );
+    rebuild::trigger_result(
+        &mut w,
+        &d.triggers[0],
+        Ok(rebuild::Started::default()),
+        day(20),
+        &Policy::default(),
+    );
+    assert_eq!(status(&w), TRIGGERED);
+    assert!(
+        reconcile(&en, &mut w, 21).triggers.is_empty(),
+        "never twice"
+    );
+    assert_eq!(
+        rebuild::release(&en, &mut w, "app", "again", day(21)).unwrap(),
+        0
+    );
+}
+
+#[test]
+fn without_a_verified_signature_a_cause_is_held() {
+    let (en, mut w) = setup("  requireSignature:\n    publicKeyFile: keys/cosign.pub\n");
+    update(&en, &mut w, 1, 0);
+    update(&en, &mut w, 2, 1);
+    let d = reconcile(&en, &mut w, 20);
+    assert!(d.triggers.is_empty());
+    assert!(
+        d.waiting[0].why.contains("not checked yet"),
+        "{:?}",
+        d.waiting
+    );
+    signed(&mut w, 2, false);
+    let d = reconcile(&en, &mut w, 20);
+    assert!(d.triggers.is_empty());
+    assert!(
+        d.waiting[0]
+            .why
+            .contains("not verified with keys/cosign.pub: no signature"),
+        "{:?}",
+        d.waiting
+    );
+    signed(&mut w, 2, true);
+    assert_eq!(reconcile(&en, &mut w, 20).triggers.len(), 1);
+}
+
+#[test]
+fn no_report_means_the_clock_decides() {
+    let (en, mut w) = setup("  vulnerabilityPolicy:\n    holdOn: HIGH\n    expediteOn: CRITICAL\n");
+    update(&en, &mut w, 1, 0);
+    update(&en, &mut w, 2, 1);
+    assert!(reconcile(&en, &mut w, 7).triggers.is_empty());
+    assert_eq!(status(&w), PENDING);
+    assert_eq!(reconcile(&en, &mut w, 8).triggers.len(), 1);
+}
+
+mod props {
+    //! Over random timelines of digests (each with a random set of critical CVEs), reconciles,
+    //! releases and builds: no build is ever made on a digest that brings a critical CVE
+    //! its predecessor lacked unless a person released it; the same `now` twice triggers
+    //! nothing more.
+
+    use std::collections::BTreeSet;
+
+    use proptest::prelude::*;
+
+    use super::*;
+
+    const CVES: [&str; 3] = ["CVE-A", "CVE-B", "CVE-C"];
+
+    fn crit(bits: u8) -> Vec<&'static str> {
+        (0..3)
+            .filter(|i| bits & (1 << i) != 0)
+            .map(|i| CVES[i])
+            .collect()
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(64))]
+        #[test]
+        fn held_digests_are_never_built_on_unless_released(
+            events in proptest::collection::vec((0i64..4, 0u8..4, 0u8..8), 1..24),
+        ) {
+            let (en, mut w) = setup("  vulnerabilityPolicy:\n    holdOn: CRITICAL\n");
+            let mut t = 0i64;
+            let mut n = 1u32;
+            update(&en, &mut w, n, t);
+            let mut last_bits = 0u8;
+            scan_of(&mut w, n, &[], &[]);
+            let mut bad = BTreeSet::new();
+            let mut released = BTreeSet::new();
+            let mut built = 100u32;
+            for (dt, kind, bits) in events {
+                t += dt;
+                match kind {
+                    0 => {
+                        n += 1;
+                        update(&en, &mut w, n, t);
+                        let now: Vec<&str> = crit(bits);
+                        if now.iter().any(|c| !crit(last_bits).contains(c)) {
+                            bad.insert(digest(n));
+                        }
+                        scan_of(&mut w, n, &now, &[]);
+                        last_bits = bits;
+                    }
+                    1 => {
+                        let d = reconcile(&en, &mut w, t);
+                        for tr in &d.triggers {
+                            for (_, dg) in &tr.builds_on {
+                                prop_assert!(
+                                    !bad.contains(dg) || released.contains(dg),
+                                    "built on held digest {dg}"
+                                );
+                            }
+                            rebuild::trigger_result(
+                                &mut w, tr, Ok(rebuild::Started::default()), day(t), &Policy::default(),
+                            );
+                        }
+                        prop_assert!(reconcile(&en, &mut w, t).triggers.is_empty());
+                    }
+                    2 => {
+                        let held: Vec<_> = w.images["app"]
+                            .rebuild_state
+                            .iter()
+                            .flat_map(|r| r.causes.iter())
+                            .filter(|c| c.held.is_some())
+                            .filter_map(|c| c.digest.clone())
+                            .collect();
+                        let k = rebuild::release(&en, &mut w, "app", "ok", day(t)).unwrap();
+                        prop_assert_eq!(k, held.len());
+                        released.extend(held);
+                    }
+                    _ => {
+                        if status(&w) == TRIGGERED {
+                            built += 1;
+                            rebuild::record_build(&en, &mut w, "app", &digest(built), None, day(t))
+                                .unwrap();
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
