@@ -57,6 +57,16 @@ pub fn run(cli: &Cli, args: &Args) -> Result<Outcome, CliError> {
     let loaded = load::load_checked(&cli.root)?;
     // The plan works on the states themselves: no copy of every state.
     let (enrollment, world) = rebuild::take(loaded.factory);
+    // Causes held by the supply-chain policy now (issue 23): a new digest supersedes them
+    // (the plan's steps), a person may release them. Taken before the plan consumes the states.
+    let held_owned: Vec<(String, String)> = world
+        .images
+        .values()
+        .flat_map(|s| {
+            let causes = s.rebuild_state.iter().flat_map(|r| r.causes.iter());
+            causes.filter_map(move |c| Some((s.name.clone(), c.held.clone()?)))
+        })
+        .collect();
     let plan = rebuild::plan_owned(
         &enrollment,
         world,
@@ -108,20 +118,9 @@ pub fn run(cli: &Cli, args: &Args) -> Result<Outcome, CliError> {
             give_up_at: r.give_up_at.map(|t| t.to_string()),
         })
         .collect();
-    // Causes held by the supply-chain policy now (issue 23): a new digest supersedes them
-    // (the plan's steps), a person may release them.
-    let held: Vec<Stuck<'_>> = world
-        .images
-        .values()
-        .flat_map(|s| {
-            let causes = s.rebuild_state.iter().flat_map(|r| r.causes.iter());
-            causes.filter_map(move |c| {
-                Some(Stuck {
-                    image: &s.name,
-                    why: c.held.as_deref()?,
-                })
-            })
-        })
+    let held: Vec<Stuck<'_>> = held_owned
+        .iter()
+        .map(|(image, why)| Stuck { image, why })
         .collect();
     // A damaged state file needs a person (exit 1): its image is left out of the plan.
     let outcome = Outcome::failed_if(!damaged.is_empty());
