@@ -8,12 +8,12 @@ use if_model::enrollment::{Enrollment, Source};
 use if_model::state::{BaseImageState, Cause, ImageState, RebuildState};
 use if_model::timestamp::Timestamp;
 
-use super::graph::Graph;
+use super::graph::Links;
 use super::outcome::{give_up_at, time_out, timeout_of};
 use super::record::add_cause;
 use super::{
     BY_EXPEDITE, BY_MANUAL, DUE, EngineError, FAILED, PENDING, Policy, Subject, TRIGGERED, Trigger,
-    entries, refresh,
+    refresh,
 };
 use crate::analyze::Analysis;
 
@@ -90,23 +90,36 @@ pub fn reconcile(
     now: Timestamp,
     policy: &Policy,
 ) -> Decision {
+    let links = Links::of(world);
+    reconcile_with(enrollment, world, now, policy, &links)
+}
+
+/// [`reconcile`] with the links of the graph given: worked out once by a caller that
+/// decides many times on the same images (their `FROM` links do not change between
+/// decisions). Visits only the images with a pending rebuild.
+pub(crate) fn reconcile_with(
+    enrollment: &Enrollment,
+    world: &mut Analysis,
+    now: Timestamp,
+    policy: &Policy,
+    links: &Links,
+) -> Decision {
     let mut out = Decision {
         timed_out: time_out(enrollment, world, now, policy),
+        cycles: links.cycles.clone(),
         ..Decision::default()
     };
     let held = super::supply::apply(enrollment, world, now);
-    let entries = entries(enrollment);
+    let graph = &links.graph;
     let mut due = Vec::new();
     {
-        let graph = Graph::of(world);
-        out.cycles = graph.cycles();
         let cyclic: BTreeMap<&str, &Vec<String>> = out
             .cycles
             .iter()
             .flat_map(|c| c.iter().map(move |n| (n.as_str(), c)))
             .collect();
         let bases = bases_by_name(world);
-        for name in graph.topological() {
+        for name in links.pending(world) {
             let Some(s) = world.images.get(name) else {
                 continue;
             };
@@ -155,7 +168,7 @@ pub fn reconcile(
                 wait(None, Vec::new(), why);
                 continue;
             }
-            let Some((entry, source)) = entries
+            let Some((entry, source)) = enrollment
                 .get(name)
                 .and_then(|e| Some((e, e.source.as_ref()?)))
             else {

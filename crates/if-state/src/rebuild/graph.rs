@@ -1,18 +1,20 @@
 //! The internal dependency graph: which images are built `FROM` which other images of the
 //! factory, its cycles, the ancestors of an image and a topological order.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use crate::analyze::Analysis;
 
-/// Internal links: image → the images of the factory it is built on.
-pub(crate) struct Graph<'a> {
-    parents: BTreeMap<&'a str, Vec<&'a str>>,
+/// Internal links: image → the images of the factory it is built on. The names are its
+/// own, so the graph outlives changes to the states (the links come from `FROM` lines,
+/// which no engine step changes): [`super::plan`] builds it once for all its decisions.
+pub(crate) struct Graph {
+    parents: BTreeMap<String, Vec<String>>,
 }
 
-impl<'a> Graph<'a> {
+impl Graph {
     /// The graph of every image with a state file.
-    pub(crate) fn of(world: &'a Analysis) -> Self {
+    pub(crate) fn of(world: &Analysis) -> Self {
         let parents = world
             .images
             .iter()
@@ -20,22 +22,34 @@ impl<'a> Graph<'a> {
                 let ps = s
                     .base_images
                     .iter()
-                    .map(String::as_str)
                     .filter(|b| world.images.contains_key(*b))
+                    .cloned()
                     .collect();
-                (name.as_str(), ps)
+                (name.clone(), ps)
             })
             .collect();
         Graph { parents }
     }
 
     /// Every image `name` is built on, directly or not (without `name` unless in a cycle).
-    pub(crate) fn ancestors(&self, name: &str) -> BTreeSet<&'a str> {
+    pub(crate) fn ancestors(&self, name: &str) -> BTreeSet<&str> {
         let mut seen = BTreeSet::new();
-        let mut todo: Vec<&'a str> = self.parents.get(name).cloned().unwrap_or_default();
+        let mut todo: Vec<&str> = self
+            .parents
+            .get(name)
+            .into_iter()
+            .flatten()
+            .map(String::as_str)
+            .collect();
         while let Some(p) = todo.pop() {
             if seen.insert(p) {
-                todo.extend(self.parents.get(p).into_iter().flatten().copied());
+                todo.extend(
+                    self.parents
+                        .get(p)
+                        .into_iter()
+                        .flatten()
+                        .map(String::as_str),
+                );
             }
         }
         seen
@@ -44,15 +58,15 @@ impl<'a> Graph<'a> {
     /// The strongly connected components with more than one image, and self-loops: each
     /// sorted, the list sorted. Iterative Tarjan, so deep chains cannot overflow the stack.
     pub(crate) fn cycles(&self) -> Vec<Vec<String>> {
-        let nodes: Vec<&str> = self.parents.keys().copied().collect();
+        let nodes: Vec<&str> = self.parents.keys().map(String::as_str).collect();
         let index_of: BTreeMap<&str, usize> =
             nodes.iter().enumerate().map(|(i, n)| (*n, i)).collect();
         let edges: Vec<Vec<usize>> = nodes
             .iter()
             .map(|n| {
-                self.parents[n]
+                self.parents[*n]
                     .iter()
-                    .filter_map(|p| index_of.get(p).copied())
+                    .filter_map(|p| index_of.get(p.as_str()).copied())
                     .collect()
             })
             .collect();
@@ -78,17 +92,17 @@ impl<'a> Graph<'a> {
 
     /// Images in an order where every image comes after its internal parents; images in
     /// cycles come last, by name.
-    pub(crate) fn topological(&self) -> Vec<&'a str> {
+    pub(crate) fn topological(&self) -> Vec<&str> {
         let mut remaining: BTreeMap<&str, usize> = BTreeMap::new();
-        let mut children: BTreeMap<&str, Vec<&'a str>> = BTreeMap::new();
+        let mut children: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
         for (n, ps) in &self.parents {
-            let ps: BTreeSet<&str> = ps.iter().copied().collect();
+            let ps: BTreeSet<&str> = ps.iter().map(String::as_str).collect();
             remaining.insert(n, ps.len());
             for p in ps {
                 children.entry(p).or_default().push(n);
             }
         }
-        let mut ready: BTreeSet<&'a str> = remaining
+        let mut ready: BTreeSet<&str> = remaining
             .iter()
             .filter(|(_, c)| **c == 0)
             .map(|(n, _)| *n)
@@ -106,8 +120,59 @@ impl<'a> Graph<'a> {
             }
         }
         let placed: BTreeSet<&str> = order.iter().copied().collect();
-        order.extend(self.parents.keys().copied().filter(|n| !placed.contains(n)));
+        order.extend(
+            self.parents
+                .keys()
+                .map(String::as_str)
+                .filter(|n| !placed.contains(n)),
+        );
         order
+    }
+}
+
+/// What a decision needs of the graph, worked out once: the graph, every image's place in
+/// the topological order, and the cycles. A loop of decisions on the same images
+/// ([`super::plan`]) keeps one instead of ordering the whole factory for each decision.
+pub(crate) struct Links {
+    pub(crate) graph: Graph,
+    pub(crate) cycles: Vec<Vec<String>>,
+    rank: HashMap<String, usize>,
+}
+
+impl Links {
+    /// The links of every image with a state file.
+    pub(crate) fn of(world: &Analysis) -> Self {
+        let graph = Graph::of(world);
+        let cycles = graph.cycles();
+        let rank = graph
+            .topological()
+            .into_iter()
+            .enumerate()
+            .map(|(i, n)| (n.to_string(), i))
+            .collect();
+        Links {
+            graph,
+            cycles,
+            rank,
+        }
+    }
+
+    /// The images of `world` with a pending rebuild (a cause), in the topological order;
+    /// images the links do not know (none, when they were made from the same images) come
+    /// last, by name. One pass over the states and a sort of the pending ones.
+    pub(crate) fn pending<'w>(&self, world: &'w Analysis) -> Vec<&'w str> {
+        let mut out: Vec<(usize, &'w str)> = world
+            .images
+            .iter()
+            .filter(|(_, s)| {
+                s.rebuild_state
+                    .as_ref()
+                    .is_some_and(|r| !r.causes.is_empty())
+            })
+            .map(|(n, _)| (self.rank.get(n).copied().unwrap_or(usize::MAX), n.as_str()))
+            .collect();
+        out.sort_unstable();
+        out.into_iter().map(|(_, n)| n).collect()
     }
 }
 
@@ -179,4 +244,41 @@ impl Tarjan {
 /// The dependency cycles among the factory's images, each sorted by name.
 pub fn cycles(world: &Analysis) -> Vec<Vec<String>> {
     Graph::of(world).cycles()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::tests::{day, digest, img, reference, setup};
+    use super::super::{Policy, decide, record_update};
+    use super::*;
+
+    /// Links worked out before the causes arrive (as `plan` does, once for all its
+    /// decisions) order the pending images by their `FROM` links, not by name, and decide
+    /// exactly as a fresh [`decide::reconcile`] does: the parent first, its dependents wait.
+    #[test]
+    fn links_made_once_order_later_causes_like_a_fresh_decision() {
+        let (en, mut w) = setup(&[
+            img("a-leaf", &["@m-mid", "node:22"]),
+            img("m-mid", &["@z-base", "node:22"]),
+            img("z-base", &["node:22"]),
+            img("b-alone", &["redis:7"]),
+        ]);
+        let links = Links::of(&w);
+        assert!(links.pending(&w).is_empty());
+        for (d, at) in [(1, day(0)), (2, day(1))] {
+            record_update(&en, &mut w, &reference("node:22"), &digest(d), at).unwrap();
+        }
+        assert_eq!(links.pending(&w), ["z-base", "m-mid", "a-leaf"]);
+        let policy = Policy::default();
+        let mut fresh = w.clone();
+        let expected = decide::reconcile(&en, &mut fresh, day(9), &policy);
+        let got = decide::reconcile_with(&en, &mut w, day(9), &policy, &links);
+        assert_eq!(got, expected);
+        assert_eq!(w.images, fresh.images);
+        assert_eq!(w.changes, fresh.changes);
+        let triggered: Vec<&str> = got.triggers.iter().map(|t| t.image.as_str()).collect();
+        assert_eq!(triggered, ["z-base"]);
+        let waiting: Vec<&str> = got.waiting.iter().map(|x| x.image.as_str()).collect();
+        assert_eq!(waiting, ["m-mid", "a-leaf"]);
+    }
 }

@@ -43,11 +43,9 @@ mod supply;
 #[cfg(test)]
 mod tests;
 
-use std::collections::BTreeMap;
-
 use if_model::digest::Digest;
 use if_model::duration::Duration;
-use if_model::enrollment::{Enrollment, ImageEntry, Source};
+use if_model::enrollment::{Enrollment, Source};
 use if_model::factory::Factory;
 use if_model::reference::ImageRef;
 use if_model::state::{BaseImageState, Cause, ImageState, RebuildState};
@@ -301,15 +299,6 @@ pub fn resolve_ref(
     reference: &ImageRef,
 ) -> Option<Subject> {
     Index::new(enrollment, world).resolve_ref(reference)
-}
-
-/// Enrolled entries by name.
-pub(crate) fn entries(enrollment: &Enrollment) -> BTreeMap<&str, &ImageEntry> {
-    enrollment
-        .images()
-        .iter()
-        .map(|e| (e.name.as_str(), e))
-        .collect()
 }
 
 /// Brings the summary fields of a rebuild state in line with its causes and status.

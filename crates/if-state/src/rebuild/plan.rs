@@ -8,7 +8,8 @@ use if_model::digest::Digest;
 use if_model::enrollment::Enrollment;
 use if_model::timestamp::Timestamp;
 
-use super::decide::{Wait, reconcile};
+use super::decide::{Wait, reconcile_with};
+use super::graph::Links;
 use super::outcome::{BuildOutcome, Observed, Running, build_result, running, trigger_result};
 use super::record::{Recorded, record};
 use super::{EngineError, Policy, Subject};
@@ -109,8 +110,11 @@ pub fn plan_owned(
     let mut steps = Vec::new();
     let mut t = now;
     let limit = 4 * (w.images.len() + 2);
+    // No step changes an image's `FROM` links: the graph is ordered once, not per decision
+    // (ordering all N images for each of the plan's decisions made it superlinear).
+    let links = Links::of(&w);
     for _ in 0..limit {
-        let decision = reconcile(enrollment, &mut w, t, policy);
+        let decision = reconcile_with(enrollment, &mut w, t, policy, &links);
         let mut progressed = false;
         let due: Vec<_> = decision
             .became_due
@@ -159,7 +163,7 @@ pub fn plan_owned(
             None => break,
         }
     }
-    let stuck = reconcile(enrollment, &mut w, t, policy)
+    let stuck = reconcile_with(enrollment, &mut w, t, policy, &links)
         .waiting
         .into_iter()
         .filter(|w| affected.contains(&w.image))
