@@ -9,6 +9,8 @@
 //! * `manifest`: [`resolve_digest`] (`HEAD` with all four manifest types in `Accept`,
 //!   `Docker-Content-Digest`, else `GET` and sha256 of the exact bytes);
 //! * `tags`: [`list_tags`] (`Link` pagination, bounded, de-duplicated and sorted);
+//! * `signature`: [`fetch_signatures`] (the cosign `sha256-<hex>.sig` manifest and its
+//!   payload blobs, bounded; verifying is `if-state::cosign`'s);
 //! * `batch`: [`resolve_all`] (scoped threads, a work queue, results in input order);
 //! * `session`: one authenticated request, and mirror-then-source fallback;
 //! * `auth`: challenges, the token flow with a shared per-registry-and-scope cache, Basic;
@@ -35,6 +37,7 @@ mod http;
 mod manifest;
 mod ratelimit;
 mod session;
+mod signature;
 mod tags;
 
 pub use batch::{DEFAULT_CONCURRENCY, resolve_all, resolve_all_with_progress};
@@ -50,6 +53,10 @@ pub use manifest::{
     resolve_digest,
 };
 pub use ratelimit::RateLimit;
+pub use signature::{
+    COSIGN_SIGNATURE_ANNOTATION, MAX_PAYLOAD_BYTES, MAX_SIGNATURE_LAYERS, SIMPLESIGNING_MEDIA_TYPE,
+    SignatureLayer, Signatures, fetch_signatures, signature_tag,
+};
 pub use tags::{TagList, TagQuery, list_tags};
 
 /// Everything a [`Client`] is told.
