@@ -11,6 +11,8 @@
 //! * `tags`: [`list_tags`] (`Link` pagination, bounded, de-duplicated and sorted);
 //! * `signature`: [`fetch_signatures`] (the cosign `sha256-<hex>.sig` manifest and its
 //!   payload blobs, bounded; verifying is `if-state::cosign`'s);
+//! * `attestation`: [`fetch_attestations`] (BuildKit's attestation manifests in an index
+//!   and their in-toto predicate types: provenance, SBOM);
 //! * `batch`: [`resolve_all`] (scoped threads, a work queue, results in input order);
 //! * `session`: one authenticated request, and mirror-then-source fallback;
 //! * `auth`: challenges, the token flow with a shared per-registry-and-scope cache, Basic;
@@ -26,6 +28,7 @@ use std::fmt;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
+mod attestation;
 mod auth;
 mod batch;
 mod credentials;
@@ -40,6 +43,11 @@ mod session;
 mod signature;
 mod tags;
 
+pub use attestation::{
+    ATTESTATION_MANIFEST, Attestations, MAX_ATTESTATION_MANIFESTS, PREDICATE_TYPE_ANNOTATION,
+    REFERENCE_DIGEST_ANNOTATION, REFERENCE_TYPE_ANNOTATION, fetch_attestations, is_provenance,
+    is_sbom,
+};
 pub use batch::{DEFAULT_CONCURRENCY, resolve_all, resolve_all_with_progress};
 pub use credentials::Credentials;
 pub use docker_config::{
