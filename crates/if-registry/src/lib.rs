@@ -11,6 +11,10 @@
 //! * `manifest`: [`resolve_digest`] (`HEAD` with all four manifest types in `Accept`,
 //!   `Docker-Content-Digest`, else `GET` and sha256 of the exact bytes);
 //! * `tags`: [`list_tags`] (`Link` pagination, bounded, de-duplicated and sorted);
+//! * `signature`: [`fetch_signatures`] (the cosign `sha256-<hex>.sig` manifest and its
+//!   payload blobs, bounded; verifying is `if-state::cosign`'s);
+//! * `attestation`: [`fetch_attestations`] (BuildKit's attestation manifests in an index
+//!   and their in-toto predicate types: provenance, SBOM);
 //! * `batch`: [`resolve_all`] (scoped threads, a work queue, results in input order);
 //! * `session`: one authenticated request, and mirror-then-source fallback;
 //! * `auth`: challenges, the token flow with a shared per-registry-and-scope cache, Basic;
@@ -30,6 +34,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
+mod attestation;
 mod auth;
 mod batch;
 mod credentials;
@@ -42,8 +47,14 @@ mod http;
 mod manifest;
 mod ratelimit;
 mod session;
+mod signature;
 mod tags;
 
+pub use attestation::{
+    ATTESTATION_MANIFEST, Attestations, MAX_ATTESTATION_MANIFESTS, PREDICATE_TYPE_ANNOTATION,
+    REFERENCE_DIGEST_ANNOTATION, REFERENCE_TYPE_ANNOTATION, fetch_attestations, is_provenance,
+    is_sbom,
+};
 pub use batch::{DEFAULT_CONCURRENCY, map_bounded, resolve_all, resolve_all_with_progress};
 pub use credentials::Credentials;
 pub use docker_config::{
@@ -59,6 +70,10 @@ pub use manifest::{
     resolve_digest,
 };
 pub use ratelimit::RateLimit;
+pub use signature::{
+    COSIGN_SIGNATURE_ANNOTATION, MAX_PAYLOAD_BYTES, MAX_SIGNATURE_LAYERS, SIMPLESIGNING_MEDIA_TYPE,
+    SignatureLayer, Signatures, fetch_signatures, signature_tag,
+};
 pub use tags::{TagList, TagQuery, list_tags};
 
 use if_model::reference::ImageRef;

@@ -143,7 +143,8 @@ fn found(endpoint: &Endpoint<'_>, reply: &Reply, digest: Digest) -> Found {
     )
 }
 
-fn invalid(
+/// An answer that breaks the protocol (`InvalidResponse`), with what was wrong.
+pub(crate) fn invalid(
     endpoint: &Endpoint<'_>,
     request: &Request,
     reply: &Reply,

@@ -1,5 +1,6 @@
 //! Verifying a cosign key-pair signature of a digest (issue 23), pure: the caller fetches the
-//! signature manifest and payload blobs (`if-registry`) and reads the key file.
+//! signature manifest and payload blobs (`if-registry`) and reads the key file; [`owed`]
+//! says which digests need a check, [`record_owed`] keeps the outcome.
 //!
 //! As sigstore/cosign's `specs/SIGNATURE_SPEC.md` specifies: signatures of `sha256:<hex>`
 //! are found at the tag `sha256-<hex>.sig` ("Replace the `:` character with a `-`; append
@@ -128,6 +129,96 @@ pub fn record_signature(
         extra: Vec::new(),
     };
     if_model::supply::facts_mut(&mut base.digests, digest).signature = Some(check);
+}
+
+/// A signature check `check` owes: a pending cause of an image under `requireSignature`
+/// names a digest of a base whose signature was never checked with that image's key.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Owed {
+    /// The base image's key in [`crate::Analysis::bases`].
+    pub base: String,
+    /// The base image's reference (`fullImage`), whose repository holds the signature.
+    pub image: String,
+    /// The digest to check.
+    pub digest: Digest,
+    /// `requireSignature.publicKeyFile`, relative to the factory root.
+    pub key_file: String,
+}
+
+/// The signature checks owed at this state, sorted and without repeats. A digest already
+/// checked with the same key file is not owed again (its result stands; a new key file
+/// makes it owed).
+pub fn owed(enrollment: &if_model::enrollment::Enrollment, world: &crate::Analysis) -> Vec<Owed> {
+    let by_name: std::collections::BTreeMap<&str, (&String, &if_model::state::BaseImageState)> =
+        world
+            .bases
+            .iter()
+            .map(|(key, b)| (b.name.as_str(), (key, b)))
+            .collect();
+    let mut out = std::collections::BTreeSet::new();
+    for (name, image) in &world.images {
+        let Some(policy) = enrollment
+            .get(name)
+            .and_then(|e| e.require_signature.as_ref())
+        else {
+            continue;
+        };
+        let Some(rs) = image.rebuild_state.as_ref() else {
+            continue;
+        };
+        for cause in &rs.causes {
+            let (Some(base_name), Some(digest)) = (&cause.base_image, &cause.digest) else {
+                continue;
+            };
+            let Some((key, base)) = by_name.get(base_name.as_str()) else {
+                continue;
+            };
+            let Some(image) = base.full_image.clone() else {
+                continue;
+            };
+            let checked = if_model::supply::facts(&base.digests, digest)
+                .and_then(|f| f.signature.as_ref())
+                .is_some_and(|c| c.key.as_deref() == Some(policy.public_key_file.as_str()));
+            if !checked {
+                out.insert(Owed {
+                    base: (*key).clone(),
+                    image,
+                    digest: digest.clone(),
+                    key_file: policy.public_key_file.clone(),
+                });
+            }
+        }
+    }
+    out.into_iter().collect()
+}
+
+/// Records the outcome of an owed check at `at` on its base image, with a line in
+/// `world.changes`.
+pub fn record_owed(
+    world: &mut crate::Analysis,
+    owed: &Owed,
+    outcome: Result<(), String>,
+    at: if_model::timestamp::Timestamp,
+) {
+    let Some(base) = world.bases.get_mut(&owed.base) else {
+        return;
+    };
+    let line = match &outcome {
+        Ok(()) => format!(
+            "{}: signature of {} verified with {}",
+            base.name,
+            owed.digest.short(),
+            owed.key_file
+        ),
+        Err(why) => format!(
+            "{}: signature of {} not verified with {}: {why}",
+            base.name,
+            owed.digest.short(),
+            owed.key_file
+        ),
+    };
+    record_signature(base, &owed.digest, &owed.key_file, outcome, at);
+    world.changes.push(line);
 }
 
 #[cfg(test)]

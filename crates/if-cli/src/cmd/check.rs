@@ -210,6 +210,10 @@ pub fn run(cli: &Cli, args: &Args) -> Result<Outcome, CliError> {
             }
         };
     }
+    // requireSignature: the signatures of new digests, checked once per key file.
+    for w in super::signatures::check_owed(&cli.root, &client, &enrollment, &mut world, now) {
+        eprintln!("warning: {w}");
+    }
     let written = if args.dry_run {
         Vec::new()
     } else {

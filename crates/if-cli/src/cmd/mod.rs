@@ -12,6 +12,7 @@ pub mod record;
 pub mod reference;
 pub mod release;
 pub mod scan;
+mod signatures;
 pub mod status;
 pub mod validate;
 

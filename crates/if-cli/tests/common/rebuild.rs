@@ -66,12 +66,32 @@ pub struct Factory {
 impl Factory {
     /// Copies the fixture and runs `analyze --all` at day -2.
     pub fn setup() -> Factory {
-        let dir = tempfile::tempdir().unwrap();
         let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/rebuild");
+        Factory::analysed(&day(-2), |dir, root| {
+            std::fs::copy(fixture.join("images.yaml"), root.join("images.yaml")).unwrap();
+            copy_tree(&fixture.join("src"), &dir.join("src"), &|_| false);
+        })
+    }
+
+    /// A factory of `images_yaml` with the Dockerfiles `src` (`(path under src/, text)`),
+    /// analysed at `now`.
+    pub fn setup_with(images_yaml: &str, src: &[(&str, &str)], now: &str) -> Factory {
+        Factory::analysed(now, |dir, root| {
+            std::fs::write(root.join("images.yaml"), images_yaml).unwrap();
+            for (path, text) in src {
+                let path = dir.join("src").join(path);
+                std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+                std::fs::write(path, text).unwrap();
+            }
+        })
+    }
+
+    /// A temporary directory whose `factory/` root `fill(dir, root)` fills, analysed at `now`.
+    fn analysed(now: &str, fill: impl FnOnce(&Path, &Path)) -> Factory {
+        let dir = tempfile::tempdir().unwrap();
         let root = dir.path().join("factory");
         std::fs::create_dir_all(&root).unwrap();
-        std::fs::copy(fixture.join("images.yaml"), root.join("images.yaml")).unwrap();
-        copy_tree(&fixture.join("src"), &dir.path().join("src"), &|_| false);
+        fill(dir.path(), &root);
         let f = Factory {
             root,
             forge: FakeForge::start(GH_TOKEN, GL_TOKEN),
@@ -79,8 +99,7 @@ impl Factory {
             dir,
         };
         let src = f.dir.path().join("src").display().to_string();
-        let now = day(-2);
-        f.ok(&["analyze", "--all", "--source-dir", &src, "--now", &now]);
+        f.ok(&["analyze", "--all", "--source-dir", &src, "--now", now]);
         f
     }
 

@@ -1,11 +1,12 @@
 //! A real registry for tests: the CNCF distribution registry (Debian's `docker-registry`,
 //! 2.8) started on a free 127.0.0.1 port with a temporary storage directory and stopped on
 //! drop; pushing images over its HTTP API ([`push`]); a token server for its `auth.token`
-//! ([`token`]); a counting proxy and a scripted fake registry ([`net`]).
+//! ([`token`]); cosign signatures ([`cosign`]); a counting proxy and a scripted fake registry ([`net`]).
 //!
 //! A test that needs the registry starts it with [`registry_or_skip!`](crate::registry_or_skip),
 //! which skips the test (returns from it) when the binary is not installed.
 
+pub mod cosign;
 pub mod net;
 pub mod push;
 pub mod token;

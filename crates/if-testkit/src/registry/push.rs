@@ -216,7 +216,7 @@ impl Pusher {
     }
 
     /// The stored size of a manifest (`GET` by digest, with every type accepted).
-    fn manifest_size(&self, repo: &str, digest: &Digest) -> usize {
+    pub fn manifest_size(&self, repo: &str, digest: &Digest) -> usize {
         let accept = [
             OCI_INDEX,
             DOCKER_MANIFEST_LIST,

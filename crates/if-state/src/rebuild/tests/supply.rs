@@ -302,3 +302,50 @@ mod props {
         }
     }
 }
+
+#[test]
+fn a_pending_digest_owes_one_signature_check_per_key_file() {
+    use crate::cosign::{owed, record_owed};
+    let (en, mut w) = setup("  requireSignature:\n    publicKeyFile: keys/cosign.pub\n");
+    assert!(owed(&en, &w).is_empty(), "nothing pending, nothing owed");
+    update(&en, &mut w, 1, 0);
+    update(&en, &mut w, 2, 1);
+    let owed_now = owed(&en, &w);
+    assert_eq!(owed_now.len(), 1, "{owed_now:?}");
+    let o = &owed_now[0];
+    assert_eq!(
+        (o.digest.clone(), o.key_file.as_str()),
+        (digest(2), "keys/cosign.pub")
+    );
+    assert_eq!(o.image, w.bases[&o.base].full_image.clone().unwrap());
+    // A check without the key file named (another key) does not count.
+    signed(&mut w, 2, true);
+    assert_eq!(owed(&en, &w).len(), 1);
+
+    record_owed(&mut w, o, Err("no signature".into()), day(2));
+    assert!(
+        owed(&en, &w).is_empty(),
+        "checked with this key: not owed again"
+    );
+    assert!(
+        w.changes
+            .iter()
+            .any(|c| c.contains("not verified with keys/cosign.pub: no signature")),
+        "{:?}",
+        w.changes
+    );
+    let d = reconcile(&en, &mut w, 20);
+    assert!(
+        d.triggers.is_empty() && status(&w) == HELD,
+        "{:?}",
+        d.waiting
+    );
+    record_owed(&mut w, o, Ok(()), day(3));
+    assert_eq!(reconcile(&en, &mut w, 20).triggers.len(), 1);
+
+    // Without requireSignature nothing is owed.
+    let (en, mut w) = setup("");
+    update(&en, &mut w, 1, 0);
+    update(&en, &mut w, 2, 1);
+    assert!(owed(&en, &w).is_empty());
+}

@@ -1,0 +1,157 @@
+//! `requireSignature` end to end (issue 23): `check` fetches the cosign signature of each
+//! new base digest from a real registry (Debian's `docker-registry` on 127.0.0.1), verifies
+//! it with the image's `publicKeyFile` and records the outcome; an unsigned digest or one
+//! signed with another key is held (the reason in `status` and `plan`), a signed one
+//! triggers, on GitHub and on GitLab (the fake forge). Signatures are made by the test with
+//! its own P-256 key and pushed as cosign does (sigstore/cosign `specs/SIGNATURE_SPEC.md`:
+//! tag `sha256-<hex>.sig`, simple-signing layers annotated
+//! `dev.cosignproject.cosign/signature`).
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use common::rebuild::{Factory, day};
+use if_testkit::registry::cosign::{CosignKey, payload, push_signature};
+use if_testkit::registry::push::Pusher;
+use if_testkit::registry::{Registry, RegistryAuth};
+use serde_json::{Value, json};
+
+/// `app` on `REG/lib/base:1`, delay 1d, `requireSignature` with `keys/cosign.pub`, built on
+/// GitHub or (`gitlab`) GitLab.
+fn factory(reg: &str, gitlab: bool) -> Factory {
+    let source = if gitlab {
+        "    source:\n      provider: gitlab\n      repo: acme/app\n      dockerfile: app/Dockerfile\n      pipeline: .gitlab-ci.yml\n      job: build-app\n"
+    } else {
+        "    source:\n      provider: github\n      repo: acme/app\n      dockerfile: app/Dockerfile\n      workflow: build.yml\n"
+    };
+    let yaml = format!(
+        "images:\n  - name: app\n    registry: ghcr.io\n    repository: acme/app\n{source}    rebuildDelay: 1d\n    requireSignature:\n      publicKeyFile: keys/cosign.pub\n"
+    );
+    let dockerfile = format!("FROM {reg}/lib/base:1\nRUN true\n");
+    Factory::setup_with(&yaml, &[("app/Dockerfile", &dockerfile)], &day(-2))
+}
+
+/// `check --now NOW` (JSON), asserting exit code 0 and no warning.
+fn check(f: &Factory, now: &str) -> Value {
+    let out = f.run(&["--format", "json", "check", "--now", now]);
+    let stderr = common::stderr(&out);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert!(!stderr.contains("warning"), "{stderr}");
+    serde_json::from_slice(&out.stdout).unwrap()
+}
+
+/// The recorded signature check of `digest` on the base image's state, as JSON.
+fn signature_of(f: &Factory, digest: &str) -> Value {
+    let dir = f.root.join("state/base-images");
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let text = std::fs::read_to_string(entry.unwrap().path()).unwrap();
+        let (state, diags) = if_model::state::parse_base(&text, "b");
+        assert!(diags.is_empty(), "{diags:?}");
+        let Some(state) = state else { continue };
+        let fact = state
+            .digests
+            .iter()
+            .find(|x| x.digest.as_ref().map(|g| g.as_str()) == Some(digest));
+        if let Some(c) = fact.and_then(|x| x.signature.as_ref()) {
+            return json!({"verified": c.verified, "key": c.key, "reason": c.reason,
+                          "at": c.checked_at.map(|t| t.to_string())});
+        }
+    }
+    Value::Null
+}
+
+fn triggers(v: &Value) -> Vec<String> {
+    v["triggers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["image"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+fn unsigned_and_foreign_are_held_signed_triggers(gitlab: bool) {
+    let Some(registry) = Registry::start(RegistryAuth::None) else {
+        eprintln!("skipping: docker-registry is not installed (apt-get install docker-registry)");
+        return;
+    };
+    let reg = registry.addr.clone();
+    let push = Pusher::new(&reg, None);
+    let key = CosignKey::generate();
+    let other = CosignKey::generate();
+    let reference = format!("{reg}/lib/base");
+    push.oci_manifest("lib/base", "1", "d0");
+    let f = factory(&reg, gitlab);
+    std::fs::create_dir_all(f.root.join("keys")).unwrap();
+    std::fs::write(f.root.join("keys/cosign.pub"), key.public_pem()).unwrap();
+    check(&f, &day(-1));
+
+    // A new digest with no signature: recorded as not verified, held past its delay.
+    let unsigned = push.oci_manifest("lib/base", "1", "d1").digest;
+    check(&f, &day(0));
+    let sig = signature_of(&f, unsigned.as_str());
+    assert_eq!(sig["verified"], false, "{sig}");
+    assert_eq!(sig["key"], "keys/cosign.pub");
+    let missing = format!(
+        "no signature (no tag sha256-{}.sig in the repository)",
+        unsigned.hex()
+    );
+    assert_eq!(sig["reason"], missing.as_str());
+    let v = f.reconcile(&day(5), &[]);
+    assert!(triggers(&v).is_empty(), "{v}");
+    let why = format!(
+        "signature of {} not verified with keys/cosign.pub: {missing}",
+        unsigned.short()
+    );
+    let row = f.status_with(&["--now", &day(5)])["app"]["rebuild"].clone();
+    assert_eq!(row["status"], "held", "{row}");
+    assert_eq!(row["held"], json!([why]));
+    let plan = f.json(&["plan", &format!("{reference}:1"), "--now", &day(5)]);
+    assert_eq!(
+        plan["held"],
+        json!([{"image": "app", "why": why}]),
+        "{plan}"
+    );
+    assert!(f.requests().is_empty(), "nothing sent while held");
+
+    // Signed with another key: still held, with that reason.
+    let foreign = push.oci_manifest("lib/base", "1", "d2").digest;
+    let p = payload(&reference, &foreign);
+    push_signature(&push, "lib/base", &foreign, &[(p.clone(), other.sign(&p))]);
+    check(&f, &day(6));
+    assert_eq!(
+        signature_of(&f, foreign.as_str())["reason"],
+        "the signature does not verify with the key"
+    );
+    assert!(triggers(&f.reconcile(&day(10), &[])).is_empty());
+    assert!(f.requests().is_empty());
+
+    // Signed with the factory's key: the rebuild starts once its delay is over, on it.
+    let signed = push.oci_manifest("lib/base", "1", "d3").digest;
+    let p = payload(&reference, &signed);
+    push_signature(&push, "lib/base", &signed, &[(p.clone(), key.sign(&p))]);
+    check(&f, &day(11));
+    assert_eq!(signature_of(&f, signed.as_str())["verified"], true);
+    // Checked once per key file: a second check asks for no signature again.
+    check(&f, &day(11));
+    assert_eq!(triggers(&f.reconcile(&day(13), &[])), ["app"]);
+    let reqs = f.requests();
+    assert_eq!(reqs.len(), 1, "{reqs:?}");
+    let inputs = if gitlab {
+        common::rebuild::gitlab_inputs(&reqs[0], "acme/app", "main", "build-app")
+    } else {
+        common::rebuild::github_inputs(&reqs[0], "acme/app", "build.yml", "main")
+    };
+    assert_eq!(inputs["base_digest"], signed.as_str(), "{inputs}");
+    f.assert_no_secrets();
+}
+
+#[test]
+fn unsigned_and_foreign_digests_are_held_a_signed_one_triggers_on_github() {
+    unsigned_and_foreign_are_held_signed_triggers(false);
+}
+
+#[test]
+fn unsigned_and_foreign_digests_are_held_a_signed_one_triggers_on_gitlab() {
+    unsigned_and_foreign_are_held_signed_triggers(true);
+}
