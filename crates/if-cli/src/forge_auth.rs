@@ -161,6 +161,64 @@ pub fn forges_from_env<'a>(
     })
 }
 
+/// The token for git over HTTP(S) to `url` when `IMAGE_FACTORY_GIT_TOKEN` is not set (the
+/// caller checks that first), user `x-access-token`:
+///
+/// 1. the host-rules file's rule for the remote's host (`host[:port]`, exactly): its token,
+///    or its GitHub App's installation token (asked of the host's API: the default GitHub
+///    API when it is on that host, else `https://HOST/api/v3`, GitHub Enterprise Server's);
+/// 2. the default GitHub's App (`GITHUB_APP_*`, or a `githubApp` rule for the default API's
+///    host) when the remote is on the default GitHub's host (`github.com` for
+///    `api.github.com`, else the API base's host): its installation token.
+///
+/// Otherwise none (`GITHUB_TOKEN` is not sent to git). SSH and local remotes take none.
+pub fn git_token_from_env(url: &str) -> Result<Option<Secret>, CliError> {
+    let Some(host) = api_host(url).map(|h| {
+        let h = h.rsplit('@').next().unwrap_or(h);
+        h.to_ascii_lowercase()
+    }) else {
+        return Ok(None);
+    };
+    let rules = rules_from_env()?;
+    let rule_list: &[HostRule] = rules.as_ref().map_or(&[], |(_, r)| r.as_slice());
+    let default_api = settings::env(if_forge::GITHUB_API_ENV)
+        .unwrap_or_else(|| if_forge::DEFAULT_GITHUB_API.to_string());
+    let default_host = api_host(&default_api).map(|h| {
+        let h = h.to_ascii_lowercase();
+        h.strip_prefix("api.").map_or(h.clone(), str::to_owned)
+    });
+    let on_default = default_host.as_deref() == Some(host.as_str());
+    let credential = match rule_list.iter().find(|r| r.host == host) {
+        Some(rule) => Some(credential(rule)?),
+        None if on_default => match rule_for(rule_list, &default_api, Provider::Github) {
+            Some(rule) => Some(credential(rule)?),
+            None => env_github()?.filter(|c| matches!(c, Credential::App(_))),
+        },
+        None => None,
+    };
+    let app = match credential {
+        None => return Ok(None),
+        Some(Credential::Token(t)) => return Ok(Some(t)),
+        Some(Credential::App(app)) => app,
+    };
+    let api = if on_default {
+        default_api
+    } else {
+        format!("https://{host}/api/v3")
+    };
+    let endpoints = Endpoints {
+        github_api: api.clone(),
+        gitlab_api: if_forge::DEFAULT_GITLAB_API.to_string(),
+    };
+    let client = Client::new(endpoints, None, None, settings::retry(3, 60)).with_github_app(app);
+    let host_shown = api_host(&api).unwrap_or(&api);
+    client.github_app_token().map_err(|e| {
+        CliError::Git(format!(
+            "the GitHub App's installation token for git at {host} (asked of {host_shown}): {e}"
+        ))
+    })
+}
+
 /// The rule for `api`'s host (`api.github.com` also takes a rule for `github.com`) that
 /// `provider` can use (a `githubApp` rule serves GitHub only).
 fn rule_for<'r>(rules: &'r [HostRule], api: &str, provider: Provider) -> Option<&'r HostRule> {
