@@ -60,9 +60,29 @@ impl Forges {
         &self,
         images: impl IntoIterator<Item = (&'a str, &'a Source)>,
     ) -> Vec<String> {
+        self.without_credentials(
+            images
+                .into_iter()
+                .filter(|(_, s)| s.api.is_some() || self.rules_file.is_some()),
+        )
+        .into_iter()
+        .map(|(_, m)| m)
+        .collect()
+    }
+
+    /// The host-rules file, when one is set.
+    pub fn rules_file(&self) -> Option<&str> {
+        self.rules_file.as_deref()
+    }
+
+    /// One message (`image NAME: no credentials for host HOST (how to add one)`) per image
+    /// of `images` whose host has no credential here.
+    pub fn without_credentials<'a>(
+        &self,
+        images: impl IntoIterator<Item = (&'a str, &'a Source)>,
+    ) -> Vec<(&'a str, String)> {
         images
             .into_iter()
-            .filter(|(_, s)| s.api.is_some() || self.rules_file.is_some())
             .filter(|(_, s)| !self.client(s).has_credential(s.provider))
             .map(|(name, s)| {
                 let client = self.client(s);
@@ -71,7 +91,7 @@ impl Forges {
                     Provider::Gitlab => &client.endpoints().gitlab_api,
                 };
                 let host = api_host(api).unwrap_or(api);
-                format!(
+                let message = format!(
                     "image {name}: no credentials for host {host} (add a rule for it to the \
                      host-rules file named by {HOST_RULES_ENV}{})",
                     if s.api.is_some() {
@@ -79,10 +99,28 @@ impl Forges {
                     } else {
                         ", or set the token variables"
                     }
-                )
+                );
+                (name, message)
             })
             .collect()
     }
+}
+
+/// The variables that hold a forge credential for the default hosts.
+const CREDENTIAL_ENVS: &[&str] = &[
+    if_forge::GITHUB_TOKEN_ENV,
+    if_forge::GITLAB_TOKEN_ENV,
+    APP_ID_ENV,
+    APP_INSTALLATION_ENV,
+    APP_KEY_FILE_ENV,
+];
+
+/// Whether this environment holds forge credentials at all: a host-rules file, or one of the
+/// token or App variables (where `reconcile` runs; a check of the enrollment alone, without
+/// them, is not asked about credentials).
+pub fn credentials_configured() -> bool {
+    settings::env(HOST_RULES_ENV).is_some()
+        || CREDENTIAL_ENVS.iter().any(|v| settings::env(v).is_some())
 }
 
 /// The host rules from `IMAGE_FACTORY_HOST_RULES` (none when it is not set); a file that

@@ -94,12 +94,7 @@ impl Setup {
         let empty = tempfile::tempdir().unwrap();
         let mut cmd = bin();
         cmd.current_dir(empty.path())
-            .env_remove("GITHUB_TOKEN")
-            .env_remove("IMAGE_FACTORY_HOST_RULES")
             .env_remove("IMAGE_FACTORY_GIT_TOKEN")
-            .env_remove("GITHUB_APP_ID")
-            .env_remove("GITHUB_APP_INSTALLATION_ID")
-            .env_remove("GITHUB_APP_PRIVATE_KEY_FILE")
             .env("IMAGE_FACTORY_GITHUB_API", self.server.base())
             .env("GIT_TERMINAL_PROMPT", "0");
         if app {
