@@ -27,7 +27,8 @@ pub struct Cli {
     /// temporary directory, run the command against --root inside it, commit what changed as
     /// the bot, and push; when someone pushed first, the step runs again on the new head.
     /// Only for commands that write state (analyze, record-update, record-build, reconcile,
-    /// check, trigger, expedite). HTTPS token: IMAGE_FACTORY_GIT_TOKEN; SSH: your agent.
+    /// check, trigger, expedite). HTTPS token: IMAGE_FACTORY_GIT_TOKEN, else the remote host's
+    /// rule or the GitHub App (docs/credentials.md); SSH: your agent.
     #[arg(long, value_name = "URL", help_heading = GIT)]
     pub git_repo: Option<String>,
 
@@ -86,7 +87,8 @@ const GIT: &str = "Git (commands that write state; before or after the command's
 #[command(next_help_heading = "Git")]
 pub struct GitArgs {
     /// The state lives in this git repository: clone its --git-branch, run there, commit
-    /// what changed as the bot, push (HTTPS token: IMAGE_FACTORY_GIT_TOKEN).
+    /// what changed as the bot, push (HTTPS token: IMAGE_FACTORY_GIT_TOKEN, else the remote
+    /// host's rule or the GitHub App).
     #[arg(id = "command_git_repo", long = "git-repo", value_name = "URL")]
     pub repo: Option<String>,
     /// The branch of --git-repo [default: main].

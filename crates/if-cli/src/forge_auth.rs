@@ -60,9 +60,29 @@ impl Forges {
         &self,
         images: impl IntoIterator<Item = (&'a str, &'a Source)>,
     ) -> Vec<String> {
+        self.without_credentials(
+            images
+                .into_iter()
+                .filter(|(_, s)| s.api.is_some() || self.rules_file.is_some()),
+        )
+        .into_iter()
+        .map(|(_, m)| m)
+        .collect()
+    }
+
+    /// The host-rules file, when one is set.
+    pub fn rules_file(&self) -> Option<&str> {
+        self.rules_file.as_deref()
+    }
+
+    /// One message (`image NAME: no credentials for host HOST (how to add one)`) per image
+    /// of `images` whose host has no credential here.
+    pub fn without_credentials<'a>(
+        &self,
+        images: impl IntoIterator<Item = (&'a str, &'a Source)>,
+    ) -> Vec<(&'a str, String)> {
         images
             .into_iter()
-            .filter(|(_, s)| s.api.is_some() || self.rules_file.is_some())
             .filter(|(_, s)| !self.client(s).has_credential(s.provider))
             .map(|(name, s)| {
                 let client = self.client(s);
@@ -71,7 +91,7 @@ impl Forges {
                     Provider::Gitlab => &client.endpoints().gitlab_api,
                 };
                 let host = api_host(api).unwrap_or(api);
-                format!(
+                let message = format!(
                     "image {name}: no credentials for host {host} (add a rule for it to the \
                      host-rules file named by {HOST_RULES_ENV}{})",
                     if s.api.is_some() {
@@ -79,10 +99,28 @@ impl Forges {
                     } else {
                         ", or set the token variables"
                     }
-                )
+                );
+                (name, message)
             })
             .collect()
     }
+}
+
+/// The variables that hold a forge credential for the default hosts.
+const CREDENTIAL_ENVS: &[&str] = &[
+    if_forge::GITHUB_TOKEN_ENV,
+    if_forge::GITLAB_TOKEN_ENV,
+    APP_ID_ENV,
+    APP_INSTALLATION_ENV,
+    APP_KEY_FILE_ENV,
+];
+
+/// Whether this environment holds forge credentials at all: a host-rules file, or one of the
+/// token or App variables (where `reconcile` runs; a check of the enrollment alone, without
+/// them, is not asked about credentials).
+pub fn credentials_configured() -> bool {
+    settings::env(HOST_RULES_ENV).is_some()
+        || CREDENTIAL_ENVS.iter().any(|v| settings::env(v).is_some())
 }
 
 /// The host rules from `IMAGE_FACTORY_HOST_RULES` (none when it is not set); a file that
@@ -158,6 +196,64 @@ pub fn forges_from_env<'a>(
         default,
         by_api,
         rules_file: rules.map(|(path, _)| path),
+    })
+}
+
+/// The token for git over HTTP(S) to `url` when `IMAGE_FACTORY_GIT_TOKEN` is not set (the
+/// caller checks that first), user `x-access-token`:
+///
+/// 1. the host-rules file's rule for the remote's host (`host[:port]`, exactly): its token,
+///    or its GitHub App's installation token (asked of the host's API: the default GitHub
+///    API when it is on that host, else `https://HOST/api/v3`, GitHub Enterprise Server's);
+/// 2. the default GitHub's App (`GITHUB_APP_*`, or a `githubApp` rule for the default API's
+///    host) when the remote is on the default GitHub's host (`github.com` for
+///    `api.github.com`, else the API base's host): its installation token.
+///
+/// Otherwise none (`GITHUB_TOKEN` is not sent to git). SSH and local remotes take none.
+pub fn git_token_from_env(url: &str) -> Result<Option<Secret>, CliError> {
+    let Some(host) = api_host(url).map(|h| {
+        let h = h.rsplit('@').next().unwrap_or(h);
+        h.to_ascii_lowercase()
+    }) else {
+        return Ok(None);
+    };
+    let rules = rules_from_env()?;
+    let rule_list: &[HostRule] = rules.as_ref().map_or(&[], |(_, r)| r.as_slice());
+    let default_api = settings::env(if_forge::GITHUB_API_ENV)
+        .unwrap_or_else(|| if_forge::DEFAULT_GITHUB_API.to_string());
+    let default_host = api_host(&default_api).map(|h| {
+        let h = h.to_ascii_lowercase();
+        h.strip_prefix("api.").map_or(h.clone(), str::to_owned)
+    });
+    let on_default = default_host.as_deref() == Some(host.as_str());
+    let credential = match rule_list.iter().find(|r| r.host == host) {
+        Some(rule) => Some(credential(rule)?),
+        None if on_default => match rule_for(rule_list, &default_api, Provider::Github) {
+            Some(rule) => Some(credential(rule)?),
+            None => env_github()?.filter(|c| matches!(c, Credential::App(_))),
+        },
+        None => None,
+    };
+    let app = match credential {
+        None => return Ok(None),
+        Some(Credential::Token(t)) => return Ok(Some(t)),
+        Some(Credential::App(app)) => app,
+    };
+    let api = if on_default {
+        default_api
+    } else {
+        format!("https://{host}/api/v3")
+    };
+    let endpoints = Endpoints {
+        github_api: api.clone(),
+        gitlab_api: if_forge::DEFAULT_GITLAB_API.to_string(),
+    };
+    let client = Client::new(endpoints, None, None, settings::retry(3, 60)).with_github_app(app);
+    let host_shown = api_host(&api).unwrap_or(&api);
+    client.github_app_token().map_err(|e| {
+        CliError::Git(format!(
+            "the GitHub App's installation token for git at {host} (asked of {host_shown}): {e}"
+        ))
     })
 }
 

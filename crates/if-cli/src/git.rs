@@ -153,7 +153,11 @@ fn remote(
             "--root `{root}`: with --git-repo it is a path inside the repository (relative, no `..`)"
         )));
     }
-    let token = crate::settings::env(TOKEN_ENV).map(Secret::new);
+    // An explicit token first, else the remote host's rule or the default GitHub's App.
+    let token = match crate::settings::env(TOKEN_ENV) {
+        Some(t) => Some(Secret::new(t)),
+        None => crate::forge_auth::git_token_from_env(url)?,
+    };
     let remote = Remote {
         url: url.to_string(),
         branch: cli.git_branch.clone(),

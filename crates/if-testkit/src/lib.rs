@@ -28,6 +28,10 @@
 //!   HTTP API ([`registry::push`]); a token server signing ES256 tokens
 //!   ([`registry::token`]); a counting proxy and a scripted fake registry
 //!   ([`registry::net`]). It knows no registry client: crates build theirs on top;
+//! * [`git_http`]: a smart-HTTP git server (`git http-backend` as CGI) that checks the
+//!   `Authorization` header, optionally relaying the other requests to a [`FakeForge`] so
+//!   one host serves API and git ([`FakeForge::installation_token_auth`] accepts the App
+//!   installation tokens it issued);
 //! * [`loopback`]: the accept loop those small servers run on (a free 127.0.0.1 port, one
 //!   connection at a time, stopped and joined on drop), for a crate's own test servers too.
 
@@ -45,6 +49,7 @@ use serde_json::{Value, json};
 pub mod app_key;
 mod forge;
 pub mod git;
+pub mod git_http;
 pub mod loopback;
 pub mod registry;
 mod wire;
@@ -344,6 +349,27 @@ impl FakeForge {
     /// Seconds an installation token lives (GitHub: an hour, the default).
     pub fn set_installation_token_lifetime(&self, seconds: i64) {
         lock(&self.shared).apps.lifetime = seconds;
+    }
+
+    /// A check of an `Authorization` header for git over HTTP: `Basic
+    /// base64(x-access-token:TOKEN)` with an installation token this fake issued that has not
+    /// expired by its clock (for [`git_http::Backend::start_with`]).
+    pub fn installation_token_auth(&self) -> git_http::AuthCheck {
+        use base64::Engine as _;
+        let shared = Arc::clone(&self.shared);
+        Box::new(move |header| {
+            let Some(pair) = header
+                .strip_prefix("Basic ")
+                .and_then(|b| base64::engine::general_purpose::STANDARD.decode(b).ok())
+                .and_then(|b| String::from_utf8(b).ok())
+            else {
+                return false;
+            };
+            let shared = lock(&shared);
+            let now = shared.runs.now_unix();
+            pair.strip_prefix("x-access-token:")
+                .is_some_and(|t| shared.apps.valid(now).iter().any(|v| v == t))
+        })
     }
 
     /// Every installation token issued so far (one per exchange), in order, with its

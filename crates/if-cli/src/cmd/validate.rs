@@ -35,6 +35,14 @@ struct Problem<'a> {
 /// `kargo.yaml`): how many state files were read, every problem, and whether `kargo.yaml`
 /// was there.
 pub fn check(root: &Path) -> Result<(usize, Vec<Diagnostic>, bool), CliError> {
+    let (_, state_files, diags, kargo) = check_factory(root)?;
+    Ok((state_files, diags, kargo))
+}
+
+/// [`check`], with the factory as read.
+fn check_factory(
+    root: &Path,
+) -> Result<(if_model::factory::Factory, usize, Vec<Diagnostic>, bool), CliError> {
     let (factory, mut diags, state_files) = load::load_unchecked(root)?;
     diags.extend(failed_discoveries(&factory));
     let kargo = super::generate::config_path(root);
@@ -43,7 +51,65 @@ pub fn check(root: &Path) -> Result<(usize, Vec<Diagnostic>, bool), CliError> {
         let src = load::read_source(&kargo)?;
         diags.extend(if_kargo::config::Config::parse(&src.text, &src.path).1);
     }
-    Ok((state_files, diags, kargo_checked))
+    Ok((factory, state_files, diags, kargo_checked))
+}
+
+/// One diagnostic per managed image whose forge host has no credential in this environment,
+/// at its `name:` line in `images.yaml`: an error when a host-rules file is set (the user
+/// declared the inventory of credentials), else a warning. Nothing when the environment
+/// holds no forge credential at all (a check of the enrollment away from the factory's
+/// secrets). Reads the key files the credentials name; sends nothing.
+fn missing_credentials(
+    root: &Path,
+    factory: &if_model::factory::Factory,
+) -> Result<Vec<Diagnostic>, CliError> {
+    if !crate::forge_auth::credentials_configured() {
+        return Ok(Vec::new());
+    }
+    let managed: Vec<(&str, &if_model::enrollment::Source)> = factory
+        .enrollment
+        .images()
+        .iter()
+        .filter_map(|i| i.source.as_ref().map(|s| (i.name.as_str(), s)))
+        .collect();
+    let forges = crate::forge_auth::forges_from_env(
+        &crate::settings::retry(0, 1),
+        managed.iter().map(|(_, s)| *s),
+    )?;
+    let lacking = forges.without_credentials(managed);
+    if lacking.is_empty() {
+        return Ok(Vec::new());
+    }
+    let path = load::images_path(root);
+    let text = load::read_source(&path).map(|s| s.text).unwrap_or_default();
+    let file = path.to_string_lossy();
+    Ok(lacking
+        .into_iter()
+        .map(|(name, message)| {
+            let pos = name_line(&text, name);
+            if forges.rules_file().is_some() {
+                Diagnostic::error(&file, pos, message)
+            } else {
+                Diagnostic::warning(&file, pos, message)
+            }
+        })
+        .collect())
+}
+
+/// The position of `name: NAME` (an image's entry) in `images.yaml`, else line 1.
+fn name_line(text: &str, name: &str) -> if_model::yaml::Pos {
+    let found = text.lines().enumerate().find_map(|(i, l)| {
+        let at = l.find("name:")?;
+        let value = l[at + 5..].trim().trim_matches(['"', '\'']);
+        (value == name).then_some((i, at))
+    });
+    match found {
+        Some((i, at)) => if_model::yaml::Pos {
+            line: u32::try_from(i + 1).unwrap_or(u32::MAX),
+            col: u32::try_from(at + 1).unwrap_or(u32::MAX),
+        },
+        None => if_model::yaml::Pos { line: 1, col: 1 },
+    }
 }
 
 /// One error per image whose state records a failed discovery (`discoveryStatus: failed`):
@@ -84,7 +150,13 @@ fn failed_discoveries(factory: &if_model::factory::Factory) -> Vec<Diagnostic> {
 /// Runs `validate`.
 pub fn run(cli: &Cli, _args: &Args) -> Result<Outcome, CliError> {
     super::text_or_json(cli)?;
-    let (state_files, diags, kargo_checked) = check(&cli.root)?;
+    let (factory, state_files, mut diags, kargo_checked) = check_factory(&cli.root)?;
+    let credentials = missing_credentials(&cli.root, &factory)?;
+    let refused = credentials
+        .iter()
+        .filter(|d| d.severity == Severity::Error)
+        .count();
+    diags.extend(credentials);
     let valid = !has_errors(&diags);
     match cli.format {
         Format::Json => output::print_json(&Report {
@@ -106,6 +178,12 @@ pub fn run(cli: &Cli, _args: &Args) -> Result<Outcome, CliError> {
                 eprintln!("{checked} files checked: {errors} error(s)");
             }
         }
+    }
+    if refused > 0 {
+        let rules = crate::settings::env(crate::forge_auth::HOST_RULES_ENV).unwrap_or_default();
+        return Err(CliError::Input(format!(
+            "{refused} image(s) have no credentials for their host in the host-rules file {rules}"
+        )));
     }
     Ok(if valid {
         Outcome::Ok

@@ -10,6 +10,14 @@ use assert_cmd::Command;
 pub fn bin() -> Command {
     let mut cmd = Command::cargo_bin("image-factory").unwrap();
     cmd.env_remove("IMAGE_FACTORY_ROOT")
+        // No forge credential from the developer's environment (`validate` names the images
+        // without one when any is set): a test sets the ones it means.
+        .env_remove("GITHUB_TOKEN")
+        .env_remove("GITLAB_TOKEN")
+        .env_remove("GITHUB_APP_ID")
+        .env_remove("GITHUB_APP_INSTALLATION_ID")
+        .env_remove("GITHUB_APP_PRIVATE_KEY_FILE")
+        .env_remove("IMAGE_FACTORY_HOST_RULES")
         .env("IMAGE_FACTORY_GITHUB_API", "http://127.0.0.1:9")
         .env("IMAGE_FACTORY_GITLAB_API", "http://127.0.0.1:9/api/v4");
     cmd

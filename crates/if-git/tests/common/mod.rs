@@ -4,7 +4,8 @@
 #![allow(dead_code)]
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-pub mod backend;
+#[allow(unused_imports)] // only the HTTP tests need it
+pub use if_testkit::git_http as backend;
 pub mod http;
 
 use std::path::{Path, PathBuf};

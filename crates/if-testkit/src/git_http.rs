@@ -1,7 +1,10 @@
 //! A smart-HTTP git server on 127.0.0.1: each request is handed to `git http-backend` as a
-//! CGI program (as a web server would), after checking that it carries the expected
-//! `Authorization` header (else 401). Bounded: one request at a time, at most 200, with I/O
-//! timeouts; on an [`if_testkit::loopback::Loopback`], stopped and joined on drop.
+//! CGI program (as a web server would), after checking that it carries an accepted
+//! `Authorization` header (else 401 with a Basic challenge, as git expects). Optionally, the
+//! requests that are not git's (every path without `.git/` in it) are relayed to another
+//! loopback server, so that one host serves an API and git, as a GitHub Enterprise Server
+//! does. Bounded: one request at a time, at most 200, with I/O timeouts; on a
+//! [`crate::loopback::Loopback`], stopped and joined on drop.
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
@@ -10,7 +13,10 @@ use std::process::{Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use if_testkit::loopback::Loopback;
+use crate::loopback::Loopback;
+
+/// Decides whether an `Authorization` header value is accepted.
+pub type AuthCheck = Box<dyn Fn(&str) -> bool + Send>;
 
 /// The server over the bare repositories under `root`.
 pub struct Backend {
@@ -21,13 +27,26 @@ pub struct Backend {
 impl Backend {
     /// Serves `root`, accepting only requests whose `Authorization` header is `auth`.
     pub fn start(root: &Path, auth: &str) -> Backend {
+        let auth = auth.to_owned();
+        Backend::start_with(root, Box::new(move |h| h == auth), None)
+    }
+
+    /// Serves `root`, accepting the git requests whose `Authorization` header `accept`
+    /// takes; with `relay` (`127.0.0.1:PORT`), every other request is passed to that server
+    /// as it came and its answer returned.
+    pub fn start_with(root: &Path, accept: AuthCheck, relay: Option<String>) -> Backend {
         let requests = Arc::new(Mutex::new(Vec::new()));
         let seen = Arc::clone(&requests);
-        let (root, auth) = (root.to_owned(), auth.to_owned());
+        let root = root.to_owned();
         let server = Loopback::start_bounded("git http-backend server", 200, move |stream| {
-            serve(stream, &root, &auth, &seen);
+            serve(stream, &root, &accept, relay.as_deref(), &seen);
         });
         Backend { server, requests }
+    }
+
+    /// `http://127.0.0.1:<port>`.
+    pub fn base(&self) -> String {
+        self.server.url()
     }
 
     /// `http://127.0.0.1:<port>/<name>`.
@@ -37,12 +56,14 @@ impl Backend {
 
     /// `<status> <method> <path>` of every request so far.
     pub fn requests(&self) -> Vec<String> {
-        self.requests.lock().expect("lock").clone()
+        crate::lock(&self.requests).clone()
     }
 }
 
 struct Request {
     method: String,
+    /// The request line's target as it came (path and query).
+    target: String,
     path: String,
     query: String,
     headers: Vec<(String, String)>,
@@ -60,7 +81,13 @@ impl Request {
 
 /// Answers one request; records `<status> <method> <path>` in `seen` before the answer is
 /// written, so a test that saw git finish sees the request.
-fn serve(stream: TcpStream, root: &Path, auth: &str, seen: &Mutex<Vec<String>>) -> Option<()> {
+fn serve(
+    stream: TcpStream,
+    root: &Path,
+    accept: &AuthCheck,
+    relay: Option<&str>,
+    seen: &Mutex<Vec<String>>,
+) -> Option<()> {
     stream
         .set_read_timeout(Some(Duration::from_secs(10)))
         .ok()?;
@@ -72,9 +99,14 @@ fn serve(stream: TcpStream, root: &Path, auth: &str, seen: &Mutex<Vec<String>>) 
     let request = read_request(&mut reader, &mut writer)?;
     let record = |status: &str| {
         let line = format!("{status} {} {}", request.method, request.path);
-        seen.lock().expect("lock").push(line);
+        crate::lock(seen).push(line);
     };
-    if request.header("Authorization") != Some(auth) {
+    if let Some(to) = relay.filter(|_| !request.path.contains(".git/")) {
+        let answer = forward(to, &request)?;
+        record("relayed");
+        return writer.write_all(&answer).ok();
+    }
+    if !request.header("Authorization").is_some_and(accept) {
         let body = b"authentication required\n";
         let head = format!(
             "HTTP/1.1 401 Unauthorized\r\nWWW-Authenticate: Basic realm=\"test\"\r\n\
@@ -124,6 +156,7 @@ fn read_request(reader: &mut BufReader<TcpStream>, writer: &mut TcpStream) -> Op
     }
     let mut request = Request {
         method,
+        target: line.split_whitespace().nth(1)?.to_owned(),
         path,
         query,
         headers,
@@ -166,6 +199,35 @@ fn read_chunked(reader: &mut BufReader<TcpStream>) -> Option<Vec<u8>> {
         let mut crlf = [0; 2];
         reader.read_exact(&mut crlf).ok()?;
     }
+}
+
+/// Sends `request` to `to` (one request, `Connection: close`) and returns the whole answer.
+fn forward(to: &str, request: &Request) -> Option<Vec<u8>> {
+    let mut upstream = TcpStream::connect(to).ok()?;
+    upstream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .ok()?;
+    let mut head = format!("{} {} HTTP/1.1\r\n", request.method, request.target);
+    for (name, value) in &request.headers {
+        let hop = [
+            "connection",
+            "content-length",
+            "transfer-encoding",
+            "expect",
+        ];
+        if !hop.iter().any(|h| name.eq_ignore_ascii_case(h)) {
+            head.push_str(&format!("{name}: {value}\r\n"));
+        }
+    }
+    head.push_str(&format!(
+        "Content-Length: {}\r\nConnection: close\r\n\r\n",
+        request.body.len()
+    ));
+    upstream.write_all(head.as_bytes()).ok()?;
+    upstream.write_all(&request.body).ok()?;
+    let mut answer = Vec::new();
+    upstream.take(64 << 20).read_to_end(&mut answer).ok()?;
+    Some(answer)
 }
 
 /// A CGI answer: the status line, headers and body.
