@@ -185,6 +185,16 @@ pub(crate) fn with_fallback<T>(
             Err(err) => mirror_failure = Some(Box::new(err)),
         }
     }
+    let value = call(&source_endpoint(client, subject)?)?;
+    Ok((value, mirror_failure))
+}
+
+/// The registry itself (never its mirror) for `subject`, with the credentials of its
+/// repository.
+pub(crate) fn source_endpoint<'a>(
+    client: &Client,
+    subject: &'a Subject,
+) -> Result<Endpoint<'a>, RegistryError> {
     let origin = client.source_origin(&subject.registry);
     let credentials = client
         .credentials_for(&subject.registry, &origin.authority, &subject.repository)
@@ -193,12 +203,11 @@ pub(crate) fn with_fallback<T>(
             host: subject.registry.clone(),
             message,
         })?;
-    let value = call(&Endpoint {
+    Ok(Endpoint {
         subject,
         origin,
         credentials,
         repository: &subject.repository,
         mirror: false,
-    })?;
-    Ok((value, mirror_failure))
+    })
 }

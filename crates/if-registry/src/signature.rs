@@ -78,21 +78,7 @@ pub fn fetch_signatures(
         repository: image.repository().to_owned(),
         reference: Some(tag.clone()),
     };
-    let origin = client.source_origin(&subject.registry);
-    let credentials = client
-        .credentials_for(&subject.registry, &origin.authority, &subject.repository)
-        .map_err(|message| RegistryError::Credentials {
-            subject: Box::new(subject.clone()),
-            host: subject.registry.clone(),
-            message,
-        })?;
-    let endpoint = Endpoint {
-        subject: &subject,
-        origin,
-        credentials,
-        repository: &subject.repository,
-        mirror: false,
-    };
+    let endpoint = session::source_endpoint(client, &subject)?;
     let tally = Tally::default();
     let url = endpoint.url(&format!("manifests/{tag}"));
     let (request, reply) = session::send_authed(
