@@ -236,8 +236,10 @@ fn reconcile_runs_on_a_schedule_in_a_forbid_cronjob() {
             case.label
         );
         let pod = &job.template.spec;
+        // The command: the first argument after the global options.
+        let globals = if_kargo::pod::global_args(&case.config).len();
         let commands: Vec<&str> = containers(&c.spec.job_template)
-            .map(|c| c.args.last().unwrap().as_str())
+            .map(|c| c.args[globals].as_str())
             .collect();
         let expected: &[&str] = if case.config.reconcile.check {
             &["check", "reconcile"]
@@ -745,5 +747,97 @@ fn kargo_finds_the_example_credentials_for_every_repository_that_needs_them() {
     assert_eq!(
         kargo_secret(&secrets, "git", &state),
         Some(example.secrets.git.as_str())
+    );
+}
+
+#[test]
+fn credential_files_are_read_only_secret_mounts_at_the_paths_the_cli_reads() {
+    // The variables the generated containers set are the ones the CLI reads.
+    use if_kargo::pod;
+    assert_eq!(pod::APP_ID_ENV, if_cli::forge_auth::APP_ID_ENV);
+    assert_eq!(
+        pod::APP_INSTALLATION_ENV,
+        if_cli::forge_auth::APP_INSTALLATION_ENV
+    );
+    assert_eq!(pod::APP_KEY_FILE_ENV, if_cli::forge_auth::APP_KEY_FILE_ENV);
+    assert_eq!(pod::HOST_RULES_ENV, if_cli::forge_auth::HOST_RULES_ENV);
+    assert_eq!(pod::REGISTRY_AUTH_ENV, if_cli::registry::AUTH_FILE_ENV);
+    let file_vars = [
+        pod::APP_KEY_FILE_ENV,
+        pod::HOST_RULES_ENV,
+        pod::REGISTRY_AUTH_ENV,
+    ];
+    let mut seen = BTreeSet::new();
+    for case in cases() {
+        for (what, job) in jobs(&case.rendered) {
+            let pod_spec = &job.spec.template.spec;
+            for c in containers(job) {
+                let at = format!("{}: {what}/{}", case.label, c.name);
+                for e in &c.env {
+                    if !file_vars.contains(&e.name.as_str()) {
+                        continue;
+                    }
+                    seen.insert((c.name.clone(), e.name.clone()));
+                    // A literal path inside a read-only mount of an optional Secret volume.
+                    let path = e
+                        .value
+                        .as_deref()
+                        .unwrap_or_else(|| panic!("{at}: {}", e.name));
+                    let mount = c
+                        .volume_mounts
+                        .iter()
+                        .find(|m| path.starts_with(&format!("{}/", m.mount_path)))
+                        .unwrap_or_else(|| panic!("{at}: {path} is in no mount"));
+                    assert!(mount.read_only, "{at}: {}", mount.name);
+                    assert!(mount.mount_path.starts_with(pod::CREDENTIALS_DIR), "{at}");
+                    let volume = pod_spec
+                        .volumes
+                        .iter()
+                        .find(|v| v.name == mount.name)
+                        .unwrap_or_else(|| panic!("{at}: volume {} not declared", mount.name));
+                    let secret = volume.secret.as_ref().expect("a secret volume");
+                    assert!(secret.optional, "{at}");
+                    assert_eq!(secret.default_mode, 0o440, "{at}");
+                    // The file is a key of the Secret: listed in `items`, or (no items) the
+                    // key of that name.
+                    let file = &path[mount.mount_path.len() + 1..];
+                    assert!(
+                        secret.items.is_empty() || secret.items.iter().any(|i| i.path == file),
+                        "{at}: {file} is not projected"
+                    );
+                }
+                // The App's ids come from the same Secret as its key.
+                for e in &c.env {
+                    if [pod::APP_ID_ENV, pod::APP_INSTALLATION_ENV].contains(&e.name.as_str()) {
+                        let from = e.value_from.as_ref().expect("secretKeyRef");
+                        let app = case.config.credentials.github_app.as_deref();
+                        assert_eq!(Some(from.secret_key_ref.name.as_str()), app, "{at}");
+                    }
+                }
+            }
+        }
+    }
+    // The example factory turns every credential on: the registry file reaches `check`
+    // alone, the App and the host rules every container (each talks to git or a forge).
+    let example: BTreeSet<(String, String)> = [
+        ("check", pod::APP_KEY_FILE_ENV),
+        ("check", pod::HOST_RULES_ENV),
+        ("check", pod::REGISTRY_AUTH_ENV),
+        ("reconcile", pod::APP_KEY_FILE_ENV),
+        ("reconcile", pod::HOST_RULES_ENV),
+        ("record-update", pod::APP_KEY_FILE_ENV),
+        ("record-update", pod::HOST_RULES_ENV),
+        ("analyze", pod::APP_KEY_FILE_ENV),
+        ("analyze", pod::HOST_RULES_ENV),
+    ]
+    .iter()
+    .map(|(c, v)| ((*c).to_string(), (*v).to_string()))
+    .collect();
+    assert!(seen.is_superset(&example), "{seen:?}");
+    assert!(
+        !seen
+            .iter()
+            .any(|(c, v)| v == pod::REGISTRY_AUTH_ENV && c != "check"),
+        "{seen:?}"
     );
 }

@@ -2,7 +2,11 @@
 //! binary and the generated resources: every file is YAML, every `image-factory ...` command
 //! line in a `run:`/`script:` parses with the real command-line definition, the build recipe
 //! declares exactly the build inputs, and `deploy/` provides exactly the ServiceAccount and
-//! Secrets that `dist/image-factory.k8s.yaml` refers to, with no RBAC.
+//! Secrets that `dist/image-factory.k8s.yaml` refers to (variables and `secret` volumes), with
+//! no RBAC; the analyzer reads those example Secrets where `dist/` mounts them; the credential
+//! helper example adds the helper its `config.json` names.
+
+#![allow(clippy::unwrap_used)]
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -482,6 +486,67 @@ fn the_example_secrets_are_exactly_the_ones_dist_refers_to_with_placeholders() {
             }
         });
     }
+    // Secret volumes: with `items`, the keys listed; without, every key becomes a file named
+    // by it (Kubernetes' SecretVolumeSource), and the keys dist/ reads are the files its
+    // variables name under the mount. The host rules name further key files (below).
+    let mut mounts: BTreeMap<String, String> = BTreeMap::new();
+    let mut env_values: Vec<String> = Vec::new();
+    let mut whole: BTreeMap<String, String> = BTreeMap::new();
+    for doc in dist() {
+        walk_entries(&doc, &mut |key, value| {
+            let Value::Seq(items) = &value.value else {
+                return;
+            };
+            for item in items {
+                match key {
+                    "volumeMounts" => {
+                        if let (Some(n), Some(p)) =
+                            (scalar(item.get("name")), scalar(item.get("mountPath")))
+                        {
+                            mounts.insert(n.to_string(), p.to_string());
+                        }
+                    }
+                    "env" => env_values.extend(scalar(item.get("value")).map(str::to_string)),
+                    "volumes" => {
+                        let Some(secret) = item.get("secret") else {
+                            continue;
+                        };
+                        let n = scalar(secret.get("secretName"))
+                            .expect("secret.secretName")
+                            .to_string();
+                        let keys = referenced.entry(n.clone()).or_default();
+                        match secret.get("items").map(|i| &i.value) {
+                            Some(Value::Seq(listed)) => {
+                                keys.extend(listed.iter().map(|i| {
+                                    scalar(i.get("key")).expect("items[].key").to_string()
+                                }))
+                            }
+                            _ => {
+                                let volume = scalar(item.get("name")).expect("volume name");
+                                whole.insert(n, volume.to_string());
+                            }
+                        }
+                    }
+                    _ => {}
+                }
+            }
+        });
+    }
+    // Secret name -> its mount path, for the Secrets mounted whole.
+    let mut whole_at: BTreeMap<String, String> = BTreeMap::new();
+    for (secret, volume) in &whole {
+        let at = mounts
+            .get(volume)
+            .unwrap_or_else(|| panic!("volume {volume} is mounted nowhere"));
+        let keys = referenced.entry(secret.clone()).or_default();
+        for v in &env_values {
+            if let Some(file) = v.strip_prefix(&format!("{at}/")) {
+                keys.insert(file.to_string());
+            }
+        }
+        assert!(!keys.is_empty(), "{secret}: no file of it is named");
+        whole_at.insert(secret.clone(), at.clone());
+    }
     assert!(!referenced.is_empty(), "dist/ refers to no Secret");
 
     // Every credential is a placeholder; the keys Kargo reads to match a repository
@@ -503,6 +568,63 @@ fn the_example_secrets_are_exactly_the_ones_dist_refers_to_with_placeholders() {
             &["metadata", "labels", "kargo.akuity.io/cred-type"],
         ));
         for (k, v) in data {
+            match k.name.as_str() {
+                // A pull Secret's file: JSON (the API server refuses one that is not), every
+                // credential in it a placeholder; and the Secret has the type that says so.
+                ".dockerconfigjson" => {
+                    assert_eq!(
+                        scalar(doc.get("type")),
+                        Some("kubernetes.io/dockerconfigjson"),
+                        "{}",
+                        name(&doc)
+                    );
+                    let json: serde_json::Value = serde_json::from_str(
+                        scalar(Some(v)).expect(".dockerconfigjson is a string"),
+                    )
+                    .unwrap_or_else(|e| panic!("{}: .dockerconfigjson: {e}", name(&doc)));
+                    let auths = json["auths"].as_object().expect("auths");
+                    assert!(!auths.is_empty());
+                    for entry in auths.values() {
+                        for (field, value) in entry.as_object().expect("an auths entry") {
+                            assert_eq!(value, "REPLACE_ME", "{}: auths .. {field}", name(&doc));
+                        }
+                    }
+                    continue;
+                }
+                // The host rules: a file the CLI parses, every token a placeholder, every key
+                // file one of this Secret's keys, under its mount.
+                "hostRules" => {
+                    let text = scalar(Some(v)).expect("hostRules is a string");
+                    let (rules, diags) = if_model::host_rules::parse(text, "hostRules");
+                    assert!(diags.is_empty(), "{}: {diags:?}", name(&doc));
+                    let at = whole_at
+                        .get(&name(&doc))
+                        .unwrap_or_else(|| panic!("{}: not mounted whole", name(&doc)));
+                    for rule in rules {
+                        match rule.credential {
+                            if_model::host_rules::HostCredential::Token(t) => {
+                                assert_eq!(t, "REPLACE_ME", "{}: {}", name(&doc), rule.host);
+                            }
+                            if_model::host_rules::HostCredential::GithubApp {
+                                private_key_file,
+                                ..
+                            } => {
+                                let key = private_key_file
+                                    .strip_prefix(&format!("{at}/"))
+                                    .unwrap_or_else(|| {
+                                        panic!("{private_key_file} is not under {at}")
+                                    });
+                                referenced
+                                    .entry(name(&doc))
+                                    .or_default()
+                                    .insert(key.to_string());
+                            }
+                        }
+                    }
+                    continue;
+                }
+                _ => {}
+            }
             if cred_type.is_some() && MATCH_KEYS.contains(&k.name.as_str()) {
                 assert_ne!(
                     scalar(Some(v)),
@@ -609,4 +731,195 @@ fn the_command_extraction_handles_continuations_and_expressions() {
     // A misspelled command does not parse.
     let bad = image_factory_commands("image-factory reconcil --dry-run\n");
     assert!(Cli::try_parse_from(&bad[0]).is_err());
+}
+
+#[test]
+fn the_credential_helper_example_adds_the_helper_its_config_names() {
+    // examples/analyzer-with-ecr-login/: the analyzer image of image-factory/kargo.yaml plus a
+    // credential helper; its config.json (the factory's own reader: if-registry's
+    // docker_config) sends the ECR registry to that helper, as the example pull Secret does.
+    let dir = workspace().join("examples/analyzer-with-ecr-login");
+    let dockerfile = read(&dir.join("Dockerfile"));
+    let kargo = documents(&workspace().join("image-factory/kargo.yaml"));
+    let analyzer = scalar(path(&kargo[0], &["analyzer", "image"])).expect("analyzer.image");
+    assert!(
+        dockerfile.contains(&format!("ARG ANALYZER={analyzer}\n"))
+            && dockerfile.contains("FROM ${ANALYZER}\n"),
+        "the example is built FROM the analyzer image {analyzer}"
+    );
+    // Back to the analyzer's user after installing as root.
+    let users: Vec<&str> = dockerfile
+        .lines()
+        .filter_map(|l| l.strip_prefix("USER "))
+        .collect();
+    assert_eq!(users.last(), Some(&"65532:65532"));
+    let config =
+        if_registry::parse_docker_config(&read(&dir.join("config.json"))).expect("config.json");
+    assert!(!config.helpers.is_empty());
+    for helper in config.helpers.values() {
+        // Debian's amazon-ecr-credential-helper installs docker-credential-ecr-login.
+        assert_eq!(helper, "ecr-login");
+        assert!(dockerfile.contains("amazon-ecr-credential-helper"));
+    }
+    let secrets = documents(&workspace().join("deploy/secrets.example.yaml"));
+    let pull = secrets
+        .iter()
+        .find_map(|d| scalar(path(d, &["stringData", ".dockerconfigjson"])))
+        .expect("a pull Secret in secrets.example.yaml");
+    let example = if_registry::parse_docker_config(pull).expect("its JSON");
+    assert_eq!(example.helpers, config.helpers);
+}
+
+/// The files and variables of one container of dist/ as the kubelet makes them from the
+/// example Secrets: `secret` volumes projected (`items`, or every key under its name) below
+/// `root`, `secretKeyRef` variables filled from `stringData`, every `/etc/image-factory` path
+/// (in variables and in the files) moved below `root`. Placeholders become values the CLI
+/// accepts: the App ids numbers, every PEM a real key.
+fn kubelet(container: &Node, pod: &Node, root: &Path) -> Vec<(String, String)> {
+    let dir = if_kargo::pod::CREDENTIALS_DIR;
+    let rebase = |s: &str| s.replace(dir, &format!("{}{dir}", root.display()));
+    std::fs::create_dir_all(root).unwrap();
+    let key = if_testkit::app_key::generate(root, "app");
+    let pem = read(&key.pkcs1);
+    let secrets = documents(&workspace().join("deploy/secrets.example.yaml"));
+    let value = |secret: &str, key: &str| -> String {
+        let doc = secrets
+            .iter()
+            .find(|d| name(d) == secret)
+            .unwrap_or_else(|| panic!("no example Secret {secret}"));
+        let v = scalar(path(doc, &["stringData", key]))
+            .unwrap_or_else(|| panic!("{secret} has no key {key}"));
+        match (v, key) {
+            ("REPLACE_ME", "appId") => "27182".to_string(),
+            ("REPLACE_ME", "installationId") => "1618".to_string(),
+            ("REPLACE_ME", k) if k == "privateKey" || k.ends_with(".pem") => pem.clone(),
+            _ => rebase(v),
+        }
+    };
+    let list = |n: &Node, k: &str| match n.get(k).map(|v| &v.value) {
+        Some(Value::Seq(items)) => items.clone(),
+        _ => Vec::new(),
+    };
+    for m in list(container, "volumeMounts") {
+        let vname = scalar(m.get("name")).unwrap();
+        let Some(volume) = list(pod, "volumes")
+            .into_iter()
+            .find(|v| scalar(v.get("name")) == Some(vname))
+        else {
+            panic!("volume {vname} not declared");
+        };
+        let Some(secret) = volume.get("secret") else {
+            continue;
+        };
+        let secret_name = scalar(secret.get("secretName")).unwrap();
+        let at = PathBuf::from(rebase(scalar(m.get("mountPath")).unwrap()));
+        std::fs::create_dir_all(&at).unwrap();
+        let mut files: Vec<(String, String)> = list(secret, "items")
+            .iter()
+            .map(|i| {
+                let k = scalar(i.get("key")).unwrap().to_string();
+                (k, scalar(i.get("path")).unwrap().to_string())
+            })
+            .collect();
+        if files.is_empty() {
+            let doc = secrets.iter().find(|d| name(d) == secret_name).unwrap();
+            if let Some(Value::Map(data)) = doc.get("stringData").map(|n| &n.value) {
+                files = data
+                    .iter()
+                    .map(|(k, _)| (k.name.clone(), k.name.clone()))
+                    .collect();
+            }
+        }
+        for (k, file) in files {
+            std::fs::write(at.join(file), value(secret_name, &k)).unwrap();
+        }
+    }
+    list(container, "env")
+        .iter()
+        .map(|e| {
+            let n = scalar(e.get("name")).unwrap().to_string();
+            let v = match scalar(e.get("value")) {
+                Some(v) => rebase(v),
+                None => {
+                    let r = path(e, &["valueFrom", "secretKeyRef"]).unwrap();
+                    value(
+                        scalar(r.get("name")).unwrap(),
+                        scalar(r.get("key")).unwrap(),
+                    )
+                }
+            };
+            (n, v)
+        })
+        .collect()
+}
+
+#[test]
+fn the_analyzer_reads_the_example_secrets_where_dist_mounts_them() {
+    // The reconcile CronJob: `check` reads the registry file, `reconcile` the App and the host
+    // rules (with the forge tokens).
+    let docs = dist();
+    let cronjob = docs.iter().find(|d| kind(d) == "CronJob").expect("CronJob");
+    let pod = path(
+        cronjob,
+        &["spec", "jobTemplate", "spec", "template", "spec"],
+    )
+    .unwrap();
+    let Some(Value::Seq(init)) = pod.get("initContainers").map(|n| &n.value) else {
+        panic!("the example runs check first");
+    };
+    let check = &init[0];
+    assert_eq!(scalar(check.get("name")), Some("check"));
+    let var = |env: &[(String, String)], n: &str| {
+        env.iter()
+            .find(|(k, _)| k == n)
+            .map(|(_, v)| v.clone())
+            .unwrap_or_else(|| panic!("{n} not set"))
+    };
+    let tmp = tempfile::tempdir().unwrap();
+    let check_env = kubelet(check, pod, &tmp.path().join("check"));
+    // The registry file is the pull Secret's JSON, which the factory's reader takes.
+    let auth = read(Path::new(&var(&check_env, "REGISTRY_AUTH_FILE")));
+    let config = if_registry::parse_docker_config(&auth).unwrap();
+    assert!(
+        config.credentials.contains_key("ghcr.io/acme"),
+        "{config:?}"
+    );
+    // `validate` loads the host rules, the key files they name and the App's key (an error,
+    // exit 2, if any cannot be read or used) and finds a credential for every image.
+    let run = |env: &[(String, String)]| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_image-factory"))
+            .current_dir(workspace())
+            .env_clear()
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .envs(env.iter().map(|(k, v)| (k, v)))
+            .args(["--root", "image-factory", "validate"])
+            .output()
+            .unwrap()
+    };
+    let Some(Value::Seq(main)) = pod.get("containers").map(|n| &n.value) else {
+        panic!("no containers");
+    };
+    let reconcile = &main[0];
+    assert_eq!(scalar(reconcile.get("name")), Some("reconcile"));
+    let env = kubelet(reconcile, pod, &tmp.path().join("reconcile"));
+    let out = run(&env);
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(out.status.code(), Some(0), "{text}");
+    assert!(!text.contains("no credentials"), "{text}");
+    // The same run without the App's key, then without the host rules: each time the file
+    // its variable names is the one read (exit 2, naming it).
+    for variable in ["GITHUB_APP_PRIVATE_KEY_FILE", "IMAGE_FACTORY_HOST_RULES"] {
+        let file = PathBuf::from(var(&env, variable));
+        let kept = read(&file);
+        std::fs::remove_file(&file).unwrap();
+        let out = run(&env);
+        let err = String::from_utf8_lossy(&out.stderr).into_owned();
+        assert_eq!(out.status.code(), Some(2), "{variable}: {err}");
+        assert!(err.contains(&file.display().to_string()), "{err}");
+        std::fs::write(&file, kept).unwrap();
+    }
 }

@@ -22,6 +22,10 @@
 //!   gitlab: image-factory-gitlab    # key `token`: GITLAB_TOKEN
 //!   git: image-factory-git          # key `password`: IMAGE_FACTORY_GIT_TOKEN (clone, push)
 //!   webhook: image-factory-webhook  # key `secret`: the generic webhook receiver
+//! credentials:                      # optional Secrets mounted read-only into the analyzer
+//!   githubApp: image-factory-github-app        # keys appId, installationId, privateKey
+//!   hostRules: image-factory-host-rules        # key hostRules, plus the key files it names
+//!   registryAuth: image-factory-registry-auth  # kubernetes.io/dockerconfigjson, for `check`
 //! webhookReceiver: false            # generic receiver that refreshes base-image Warehouses
 //! dockerfileWatch:
 //!   enabled: false                  # git Warehouse + Stage re-running analyze per managed image
@@ -66,6 +70,8 @@ pub struct Config {
     pub state: StateRepo,
     /// Secret names.
     pub secrets: Secrets,
+    /// The optional credential Secrets mounted as files.
+    pub credentials: Credentials,
     /// Emit the generic webhook receiver.
     pub webhook_receiver: bool,
     /// Emit the Dockerfile watch.
@@ -108,6 +114,22 @@ pub struct Secrets {
     pub webhook: String,
 }
 
+/// The credential Secrets of `credentials:`, each absent unless named; the analyzer
+/// containers that need one mount it under [`crate::pod::CREDENTIALS_DIR`] and get the
+/// variable the CLI reads it from.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Credentials {
+    /// A GitHub App: keys `appId`, `installationId` (`GITHUB_APP_ID`,
+    /// `GITHUB_APP_INSTALLATION_ID`) and `privateKey` (the PEM, `GITHUB_APP_PRIVATE_KEY_FILE`).
+    pub github_app: Option<String>,
+    /// A host-rules file: key `hostRules` (`IMAGE_FACTORY_HOST_RULES`) and the key files its
+    /// `githubApp` rules name, every key mounted as a file of the same name.
+    pub host_rules: Option<String>,
+    /// A registry pull Secret (`kubernetes.io/dockerconfigjson`): key `.dockerconfigjson`
+    /// as `config.json` (`REGISTRY_AUTH_FILE`), for `check`.
+    pub registry_auth: Option<String>,
+}
+
 /// The optional Dockerfile watch.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DockerfileWatch {
@@ -142,6 +164,7 @@ impl Default for Config {
                 git: "image-factory-git".to_string(),
                 webhook: "image-factory-webhook".to_string(),
             },
+            credentials: Credentials::default(),
             webhook_receiver: false,
             dockerfile_watch: DockerfileWatch {
                 enabled: false,
@@ -160,6 +183,7 @@ const TOP: &[&str] = &[
     "reconcile",
     "state",
     "secrets",
+    "credentials",
     "webhookReceiver",
     "dockerfileWatch",
 ];
@@ -168,6 +192,7 @@ const WAREHOUSES: &[&str] = &["interval", "platform"];
 const RECONCILE: &[&str] = &["schedule", "check"];
 const STATE: &[&str] = &["repoURL", "branch", "path", "gitImage"];
 const SECRETS: &[&str] = &["github", "gitlab", "git", "webhook"];
+const CREDENTIALS: &[&str] = &["githubApp", "hostRules", "registryAuth"];
 const DOCKERFILE_WATCH: &[&str] = &["enabled", "githubURL", "gitlabURL"];
 
 impl Config {
@@ -257,6 +282,16 @@ impl Config {
                 if let Some(v) = checked(&mut d, s.get(key), &what, check_subdomain) {
                     *slot = v;
                 }
+            }
+        }
+        if let Some(s) = section(&mut d, &f, "credentials", CREDENTIALS) {
+            for (key, slot) in [
+                ("githubApp", &mut c.credentials.github_app),
+                ("hostRules", &mut c.credentials.host_rules),
+                ("registryAuth", &mut c.credentials.registry_auth),
+            ] {
+                let what = format!("credentials.{key}");
+                *slot = checked(&mut d, s.get(key), &what, check_subdomain);
             }
         }
         if let Some(b) = d.boolean(f.get("webhookReceiver"), "webhookReceiver") {
@@ -519,6 +554,10 @@ secrets:
   gitlab: gl
   git: creds
   webhook: hook
+credentials:
+  githubApp: app
+  hostRules: rules
+  registryAuth: pull
 webhookReceiver: true
 dockerfileWatch:
   enabled: true
@@ -542,6 +581,14 @@ dockerfileWatch:
         assert_eq!(c.state.path, "factory");
         assert_eq!(c.secrets.git, "creds");
         assert_eq!(c.secrets.webhook, "hook");
+        assert_eq!(
+            c.credentials,
+            Credentials {
+                github_app: Some("app".to_string()),
+                host_rules: Some("rules".to_string()),
+                registry_auth: Some("pull".to_string()),
+            }
+        );
         assert!(c.webhook_receiver);
         assert!(c.dockerfile_watch.enabled);
         assert_eq!(c.dockerfile_watch.github_url, "https://github.example.com");
@@ -589,6 +636,26 @@ webhookReceiver: maybe
                 "kargo.yaml:16:18: error: `webhookReceiver` must be true or false, found a string",
             ]
         );
+    }
+
+    #[test]
+    fn credentials_are_secret_names_and_nothing_else() {
+        assert_eq!(
+            messages("credentials:\n  githubApp: App_Key\n  hostrules: r\n  registryAuth: [a]\n"),
+            [
+                "kargo.yaml:2:14: error: `credentials.githubApp`: `App_Key` is not a Kubernetes object name (lowercase letters, digits, `-` and `.`)",
+                "kargo.yaml:3:3: error: unknown key `hostrules` in `credentials`; did you mean `hostRules`?",
+                "kargo.yaml:4:17: error: `credentials.registryAuth` must be a string, found a list",
+            ]
+        );
+        assert_eq!(
+            messages("credentials: image-factory-github-app\n"),
+            ["kargo.yaml:1:14: error: `credentials` must be a mapping, found a string"]
+        );
+        let (c, diags) = Config::parse("credentials: {hostRules: rules}\n", "kargo.yaml");
+        assert!(diags.is_empty(), "{diags:?}");
+        assert_eq!(c.credentials.host_rules.as_deref(), Some("rules"));
+        assert_eq!(c.credentials.github_app, None);
     }
 
     #[test]

@@ -293,18 +293,51 @@ pub struct VolumeMount {
     pub name: String,
     /// Where.
     pub mount_path: String,
+    /// Mounted read-only (the credential volumes); left out when false.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub read_only: bool,
 }
 
-/// `volumes[]`: an `emptyDir`.
+/// `volumes[]`: an `emptyDir` or a `secret`, exactly one of them.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Volume {
     /// Name.
     pub name: String,
     /// Scratch space for the pod's lifetime.
-    pub empty_dir: EmptyDir,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub empty_dir: Option<EmptyDir>,
+    /// The keys of a Secret as files.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub secret: Option<SecretVolumeSource>,
 }
 
 /// `emptyDir: {}`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Default)]
 pub struct EmptyDir {}
+
+/// `volumes[].secret` (Kubernetes' `SecretVolumeSource`): without `items`, every key of the
+/// Secret becomes a file named by the key; with them, only the listed keys, at their paths.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SecretVolumeSource {
+    /// The Secret, in the pod's namespace.
+    pub secret_name: String,
+    /// Keys projected to chosen paths; empty: every key, under its own name.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub items: Vec<KeyToPath>,
+    /// Mode bits of the files (written in decimal, which both YAML and JSON read).
+    pub default_mode: u32,
+    /// The pod starts without the Secret (the volume is then empty).
+    pub optional: bool,
+}
+
+/// `secret.items[]`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct KeyToPath {
+    /// The Secret's key.
+    pub key: String,
+    /// The file, relative to the mount.
+    pub path: String,
+}

@@ -27,7 +27,7 @@ pub fn reconcile_cronjob(config: &Config, labels: &BTreeMap<String, String>) -> 
             config,
             "check",
             &["check", "--exit-zero"],
-            Tokens::Git,
+            Tokens::Registries,
         )]
     } else {
         Vec::new()
