@@ -12,6 +12,7 @@
 use std::collections::BTreeMap;
 
 use if_forge::{AppKey, Client, Endpoints, GithubApp, Retry, Secret};
+use if_git::TokenSource;
 use if_model::enrollment::{Provider, Source, api_host};
 use if_model::host_rules::{self, HostCredential, HostRule};
 
@@ -210,7 +211,12 @@ pub fn forges_from_env<'a>(
 ///    `api.github.com`, else the API base's host): its installation token.
 ///
 /// Otherwise none (`GITHUB_TOKEN` is not sent to git). SSH and local remotes take none.
-pub fn git_token_from_env(url: &str) -> Result<Option<Secret>, CliError> {
+///
+/// An App's token is not asked for here: the answer is a [`TokenSource`] that if-git asks at
+/// each clone, fetch and push, and that gives the kept installation token while it is fresh
+/// and a new one from [`if_forge::RENEW_BEFORE_SECS`] before it expires (the renewal of
+/// dispatches and polls), so a run longer than the token's hour still pushes.
+pub fn git_token_from_env(url: &str) -> Result<Option<GitToken>, CliError> {
     let Some(host) = api_host(url).map(|h| {
         let h = h.rsplit('@').next().unwrap_or(h);
         h.to_ascii_lowercase()
@@ -236,7 +242,7 @@ pub fn git_token_from_env(url: &str) -> Result<Option<Secret>, CliError> {
     };
     let app = match credential {
         None => return Ok(None),
-        Some(Credential::Token(t)) => return Ok(Some(t)),
+        Some(Credential::Token(t)) => return Ok(Some(GitToken::Static(t))),
         Some(Credential::App(app)) => app,
     };
     let api = if on_default {
@@ -249,12 +255,29 @@ pub fn git_token_from_env(url: &str) -> Result<Option<Secret>, CliError> {
         gitlab_api: if_forge::DEFAULT_GITLAB_API.to_string(),
     };
     let client = Client::new(endpoints, None, None, settings::retry(3, 60)).with_github_app(app);
-    let host_shown = api_host(&api).unwrap_or(&api);
-    client.github_app_token().map_err(|e| {
-        CliError::Git(format!(
-            "the GitHub App's installation token for git at {host} (asked of {host_shown}): {e}"
-        ))
-    })
+    let host_shown = api_host(&api).unwrap_or(&api).to_owned();
+    let source = TokenSource::new(move || {
+        let asked = |why: String| {
+            format!(
+                "the GitHub App's installation token for git at {host} (asked of {host_shown}): {why}"
+            )
+        };
+        match client.github_app_token() {
+            Ok(Some(token)) => Ok(token),
+            Ok(None) => Err(asked("no App".to_owned())),
+            Err(e) => Err(asked(e.to_string())),
+        }
+    });
+    Ok(Some(GitToken::Renewing(source)))
+}
+
+/// The credential of git over HTTPS (user `x-access-token`).
+#[derive(Debug, Clone)]
+pub enum GitToken {
+    /// A token that does not change during the run (a host rule's).
+    Static(Secret),
+    /// A GitHub App's installation token, asked again at each network operation.
+    Renewing(TokenSource),
 }
 
 /// The rule for `api`'s host (`api.github.com` also takes a rule for `github.com`) that

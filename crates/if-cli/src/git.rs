@@ -11,6 +11,7 @@ use if_http::Secret;
 
 use crate::cli::Cli;
 use crate::exit::{CliError, Outcome};
+use crate::forge_auth::GitToken;
 use crate::{load, output};
 
 /// The default name of the commits the factory makes.
@@ -153,16 +154,17 @@ fn remote(
             "--root `{root}`: with --git-repo it is a path inside the repository (relative, no `..`)"
         )));
     }
-    // An explicit token first, else the remote host's rule or the default GitHub's App.
-    let token = match crate::settings::env(TOKEN_ENV) {
-        Some(t) => Some(Secret::new(t)),
-        None => crate::forge_auth::git_token_from_env(url)?,
-    };
-    let remote = Remote {
-        url: url.to_string(),
-        branch: cli.git_branch.clone(),
-        token,
-    };
+    // An explicit token first, else the remote host's rule or the default GitHub's App
+    // (asked at each clone, fetch and push, so that it is renewed in a long run).
+    let mut remote = Remote::new(url, cli.git_branch.clone());
+    match crate::settings::env(TOKEN_ENV) {
+        Some(t) => remote = remote.with_token(Secret::new(t)),
+        None => match crate::forge_auth::git_token_from_env(url)? {
+            Some(GitToken::Static(t)) => remote = remote.with_token(t),
+            Some(GitToken::Renewing(source)) => remote = remote.with_token_source(source),
+            None => {}
+        },
+    }
     let work = clone_dir()?;
     let outcome = RefCell::new(Outcome::Ok);
     let attempt = RefCell::new(0u32);

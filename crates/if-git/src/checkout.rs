@@ -170,7 +170,8 @@ fn clone_with_gix(remote: &Remote, into: &Path) -> Result<(), GitError> {
 }
 
 fn clone_with_git(remote: &Remote, into: &Path) -> Result<(), GitError> {
-    let git = Git::new(Operation::Clone, &remote.url, remote.token.as_ref());
+    let token = remote.token_for(Operation::Clone)?;
+    let git = Git::new(Operation::Clone, &remote.url, token.as_ref());
     let args: [&OsStr; 9] = [
         "--depth".as_ref(),
         "1".as_ref(),

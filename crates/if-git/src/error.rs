@@ -106,6 +106,16 @@ pub enum GitError {
         /// trimmed, truncated).
         stderr: String,
     },
+    /// The remote's token source gave no token; nothing was sent.
+    #[error("{op} {url}: no token: {message}")]
+    Token {
+        /// The operation.
+        op: Operation,
+        /// The URL (password hidden).
+        url: String,
+        /// The source's message (it holds no secret).
+        message: String,
+    },
     /// The `git` command could not be started (is git installed and on `PATH`?).
     #[error("{op}: cannot run git: {message}")]
     Spawn {

@@ -13,7 +13,9 @@
 //! | [`push`] | `git push` (gix has no push) |
 //! | reset of [`reset_to_remote`] (HEAD, index, work tree) | gix |
 //!
-//! The crate reads no environment variable: the caller passes the token in [`Remote`]. gix
+//! The crate reads no environment variable: the caller passes the token in [`Remote`], or a
+//! [`TokenSource`] asked again at each network operation (clone, fetch, push) over HTTP(S), so
+//! a short-lived token (a GitHub App's) is renewed in a run that outlives it. gix
 //! opens repositories isolated (the repository's own config only, no environment, no global
 //! config); the `git` command inherits the process environment (see `command`).
 
@@ -75,7 +77,37 @@ pub struct Remote {
     /// base64(x-access-token:TOKEN)` (GitHub and GitLab both accept it); ignored for other
     /// schemes. Never on a command line, never in a message.
     pub token: Option<Secret>,
+    /// Asked for the token at each network operation over HTTP(S) instead of `token`.
+    pub token_source: Option<TokenSource>,
 }
+
+/// Gives the token for one network operation (clone, fetch, push): the caller's renewing
+/// source (a GitHub App's installation token, renewed before it expires). Its error message
+/// must hold no secret; it is shown as is. `Debug` shows nothing of it; two sources are
+/// equal when they are the same one.
+#[derive(Clone)]
+pub struct TokenSource(std::sync::Arc<dyn Fn() -> Result<Secret, String> + Send + Sync>);
+
+impl TokenSource {
+    /// A source calling `ask` at each network operation.
+    pub fn new(ask: impl Fn() -> Result<Secret, String> + Send + Sync + 'static) -> Self {
+        TokenSource(std::sync::Arc::new(ask))
+    }
+}
+
+impl std::fmt::Debug for TokenSource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("TokenSource(***)")
+    }
+}
+
+impl PartialEq for TokenSource {
+    fn eq(&self, other: &Self) -> bool {
+        std::sync::Arc::ptr_eq(&self.0, &other.0)
+    }
+}
+
+impl Eq for TokenSource {}
 
 impl Remote {
     /// A remote without a token.
@@ -84,6 +116,7 @@ impl Remote {
             url: url.into(),
             branch: branch.into(),
             token: None,
+            token_source: None,
         }
     }
 
@@ -92,6 +125,27 @@ impl Remote {
     pub fn with_token(mut self, token: Secret) -> Self {
         self.token = Some(token);
         self
+    }
+
+    /// The same remote asking `source` for its token at each network operation.
+    #[must_use]
+    pub fn with_token_source(mut self, source: TokenSource) -> Self {
+        self.token_source = Some(source);
+        self
+    }
+
+    /// The token for one `op` over HTTP(S): the source's answer now, else `token`.
+    pub(crate) fn token_for(&self, op: Operation) -> Result<Option<Secret>, GitError> {
+        match &self.token_source {
+            Some(source) if command::is_http(&self.url) => {
+                (source.0)().map(Some).map_err(|message| GitError::Token {
+                    op,
+                    url: if_http::mask_url(&self.url),
+                    message,
+                })
+            }
+            _ => Ok(self.token.clone()),
+        }
     }
 }
 
@@ -130,5 +184,36 @@ mod tests {
         let shown = format!("{remote:?}");
         assert!(!shown.contains("tok-SECRET-123"), "{shown}");
         assert!(shown.contains("***"), "{shown}");
+    }
+
+    #[test]
+    fn a_token_source_is_asked_at_each_operation_over_http_only() {
+        use std::sync::atomic::{AtomicU32, Ordering};
+        let asked = std::sync::Arc::new(AtomicU32::new(0));
+        let counter = std::sync::Arc::clone(&asked);
+        let source = TokenSource::new(move || {
+            let n = counter.fetch_add(1, Ordering::SeqCst) + 1;
+            Ok(Secret::new(format!("renewed-{n}")))
+        });
+        let remote = Remote::new("https://h/x.git", "main")
+            .with_token(Secret::new("static".to_owned()))
+            .with_token_source(source.clone());
+        for n in 1..=3 {
+            let token = remote.token_for(Operation::Push).unwrap().unwrap();
+            assert_eq!(token.expose(), format!("renewed-{n}"));
+        }
+        assert!(!format!("{remote:?}").contains("renewed"));
+        // Not over HTTP(S): the source is not asked (no token goes there anyway).
+        let local = Remote::new("/srv/x.git", "main").with_token_source(source);
+        assert!(local.token_for(Operation::Clone).unwrap().is_none());
+        assert_eq!(asked.load(Ordering::SeqCst), 3);
+        // A source that fails: nothing is sent, and the message is the source's.
+        let failing = Remote::new("https://user:pw@h/x.git", "main")
+            .with_token_source(TokenSource::new(|| Err("the App said no".to_owned())));
+        let err = failing.token_for(Operation::Fetch).unwrap_err().to_string();
+        assert_eq!(
+            err,
+            "fetch https://user:***@h/x.git: no token: the App said no"
+        );
     }
 }

@@ -32,7 +32,8 @@ pub enum Pushed {
 /// unreachable, authentication, a hook declining, no `HEAD`).
 pub fn push(checkout: &Checkout, remote: &Remote) -> Result<Pushed, GitError> {
     url::check(Operation::Push, remote)?;
-    let git = Git::new(Operation::Push, &remote.url, remote.token.as_ref());
+    let token = remote.token_for(Operation::Push)?;
+    let git = Git::new(Operation::Push, &remote.url, token.as_ref());
     let destination = format!("refs/heads/{}", remote.branch);
     let refspec = format!("HEAD:{destination}");
     let args: [&OsStr; 4] = [

@@ -67,7 +67,8 @@ fn fetch_with_gix(checkout: &Checkout, remote: &Remote, refspec: &str) -> Result
 }
 
 fn fetch_with_git(checkout: &Checkout, remote: &Remote, refspec: &str) -> Result<(), GitError> {
-    let git = Git::new(Operation::Fetch, &remote.url, remote.token.as_ref());
+    let token = remote.token_for(Operation::Fetch)?;
+    let git = Git::new(Operation::Fetch, &remote.url, token.as_ref());
     let args: [&OsStr; 6] = [
         "--depth".as_ref(),
         "1".as_ref(),

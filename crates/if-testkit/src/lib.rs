@@ -351,6 +351,14 @@ impl FakeForge {
         lock(&self.shared).apps.lifetime = seconds;
     }
 
+    /// Refuses an installation token as soon as a newer one was issued (401 "Bad
+    /// credentials" on the API, and [`FakeForge::installation_token_auth`] no longer accepts
+    /// it). Not GitHub's behaviour (its tokens live until `expires_at`): with a lifetime
+    /// shorter than the client's renewal margin it proves that every use renewed.
+    pub fn set_installation_tokens_latest_only(&self, on: bool) {
+        lock(&self.shared).apps.latest_only = on;
+    }
+
     /// A check of an `Authorization` header for git over HTTP: `Basic
     /// base64(x-access-token:TOKEN)` with an installation token this fake issued that has not
     /// expired by its clock (for [`git_http::Backend::start_with`]).
@@ -504,7 +512,7 @@ fn respond(request: &Request, shared: &Mutex<Shared>) -> (Vec<String>, Option<Re
         && shared.apps.expired(&token, now)
     {
         let violations =
-            vec!["authorization: installation token used after its expires_at".to_owned()];
+            vec!["authorization: installation token used after its expires_at (or after a newer one, latest-only)".to_owned()];
         let body = json!({"message": "Bad credentials", "documentation_url": "https://docs.github.com/rest", "status": "401"});
         return (violations, Some(json_answer(401, body.to_string())));
     }

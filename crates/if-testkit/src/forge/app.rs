@@ -38,6 +38,9 @@ pub(crate) struct Apps {
     pub issued: Vec<Issued>,
     /// Seconds from issue to `expires_at` (GitHub: one hour).
     pub lifetime: i64,
+    /// A test device, not GitHub's behaviour: a token is refused as soon as a newer one was
+    /// issued, so that a client that kept a token instead of renewing it is caught.
+    pub latest_only: bool,
 }
 
 impl Default for Apps {
@@ -46,6 +49,7 @@ impl Default for Apps {
             apps: Vec::new(),
             issued: Vec::new(),
             lifetime: 3600,
+            latest_only: false,
         }
     }
 }
@@ -59,20 +63,28 @@ impl Apps {
         });
     }
 
-    /// The issued tokens still valid at `now`.
+    /// The issued tokens still valid at `now` (with `latest_only`, the last one at most).
     pub(crate) fn valid(&self, now: i64) -> Vec<String> {
+        let skip = if self.latest_only {
+            self.issued.len().saturating_sub(1)
+        } else {
+            0
+        };
         self.issued
             .iter()
+            .skip(skip)
             .filter(|i| now < i.expires_at)
             .map(|i| i.token.clone())
             .collect()
     }
 
-    /// Whether `token` is one this fake issued that has expired at `now`.
+    /// Whether `token` is one this fake issued that has expired at `now` (or, with
+    /// `latest_only`, that a newer one replaced).
     pub(crate) fn expired(&self, token: &str, now: i64) -> bool {
-        self.issued
-            .iter()
-            .any(|i| i.token == token && now >= i.expires_at)
+        let last = self.issued.len().saturating_sub(1);
+        self.issued.iter().enumerate().any(|(n, i)| {
+            i.token == token && (now >= i.expires_at || (self.latest_only && n < last))
+        })
     }
 
     /// Checks an exchange for `installation_id` at `now`: the answer's status and body,
