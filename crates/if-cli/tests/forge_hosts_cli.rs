@@ -1,5 +1,6 @@
 //! Forge credentials end to end: two GitHub hosts in one factory (the default one through a
-//! GitHub App, a second through `source.api` with a token), chosen by a host-rules file;
+//! GitHub App, a second through `source.api` with a token, or with its own App), chosen by a
+//! host-rules file;
 //! refusals up front (a host without credentials, a bad rules file, a bad key file); and no
 //! key, JWT or token in any output or file.
 //!
@@ -117,15 +118,19 @@ impl Hosts {
     fn secrets(&self) -> Vec<String> {
         let pem = std::fs::read_to_string(&self.key.pkcs1).unwrap();
         let mut secrets = vec![pem.lines().nth(3).unwrap().to_owned(), B_TOKEN.to_owned()];
-        secrets.extend(self.a.installation_tokens().into_iter().map(|(t, _)| t));
-        for r in self.a.requests() {
-            if let Some(jwt) = r
-                .header("authorization")
-                .and_then(|v| v.strip_prefix("Bearer "))
-            {
-                secrets.push(jwt.to_owned());
+        for forge in [&self.a, &self.b] {
+            secrets.extend(forge.installation_tokens().into_iter().map(|(t, _)| t));
+            for r in forge.requests() {
+                if let Some(jwt) = r
+                    .header("authorization")
+                    .and_then(|v| v.strip_prefix("Bearer "))
+                {
+                    secrets.push(jwt.to_owned());
+                }
             }
         }
+        secrets.sort();
+        secrets.dedup();
         secrets
     }
 
@@ -161,6 +166,53 @@ fn record_update(h: &Hosts) {
     }
 }
 
+/// `forge`'s requests, when its image's credential is an App (installation `installation`)
+/// and the commands were analyze, two record-updates and two reconciles: one exchange per
+/// process that talked to it, each request after it carrying the token it issued (never a
+/// static token), every request exactly as documented.
+fn assert_dispatched_with_app(forge: &FakeForge, installation: u64, repo: &str) {
+    let issued = forge.installation_tokens();
+    // One exchange per process that talked to the host: analyze, and each reconcile.
+    assert_eq!(issued.len(), 3, "{issued:?}");
+    let requests = forge.requests();
+    let kinds: Vec<(String, String)> = requests
+        .iter()
+        .map(|r| {
+            (
+                r.method.clone(),
+                r.path.split('?').next().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    let exchange = format!("/app/installations/{installation}/access_tokens");
+    let want: Vec<(String, String)> = [
+        ("POST", exchange.clone()),
+        ("GET", format!("/repos/{repo}/contents/Dockerfile")),
+        ("POST", exchange.clone()),
+        (
+            "POST",
+            format!("/repos/{repo}/actions/workflows/build.yml/dispatches"),
+        ),
+        ("POST", exchange.clone()),
+        ("GET", format!("/repos/{repo}/actions/runs/5000")),
+    ]
+    .into_iter()
+    .map(|(m, p)| (m.to_owned(), p))
+    .collect();
+    assert_eq!(kinds, want, "{requests:#?}");
+    // Each request after an exchange carries the token it issued, none a static token.
+    let mut token = 0;
+    for r in &requests {
+        assert!(r.violations.is_empty(), "{r:#?}");
+        if r.path == exchange {
+            token += 1;
+            continue;
+        }
+        let want = format!("Bearer {}", issued[token - 1].0);
+        assert_eq!(r.header("authorization"), Some(want.as_str()), "{r:#?}");
+    }
+}
+
 #[test]
 fn reconcile_dispatches_on_two_github_hosts_with_an_app_and_a_token() {
     let h = Hosts::setup("");
@@ -171,52 +223,46 @@ fn reconcile_dispatches_on_two_github_hosts_with_an_app_and_a_token() {
     // The next run polls both builds.
     h.ok(&["reconcile", "--now", &day(2)]);
 
-    let issued = h.a.installation_tokens();
-    // One exchange per process that talked to host A: analyze, and each reconcile.
-    assert_eq!(issued.len(), 3, "{issued:?}");
-    let a = h.a.requests();
-    let kinds: Vec<(String, String)> = a
-        .iter()
-        .map(|r| {
-            (
-                r.method.clone(),
-                r.path.split('?').next().unwrap().to_owned(),
-            )
-        })
-        .collect();
-    let exchange = format!("/app/installations/{INSTALLATION}/access_tokens");
-    let want: Vec<(String, String)> = [
-        ("POST", exchange.as_str()),
-        ("GET", "/repos/acme/app-a/contents/Dockerfile"),
-        ("POST", exchange.as_str()),
-        (
-            "POST",
-            "/repos/acme/app-a/actions/workflows/build.yml/dispatches",
-        ),
-        ("POST", exchange.as_str()),
-        ("GET", "/repos/acme/app-a/actions/runs/5000"),
-    ]
-    .iter()
-    .map(|(m, p)| ((*m).to_owned(), (*p).to_owned()))
-    .collect();
-    assert_eq!(kinds, want, "{a:#?}");
-    // Each request after an exchange carries the token it issued, none a static token.
-    let mut token = 0;
-    for r in &a {
-        assert!(r.violations.is_empty(), "{r:#?}");
-        if r.path == exchange {
-            token += 1;
-            continue;
-        }
-        let want = format!("Bearer {}", issued[token - 1].0);
-        assert_eq!(r.header("authorization"), Some(want.as_str()), "{r:#?}");
-    }
+    assert_dispatched_with_app(&h.a, INSTALLATION, "acme/app-a");
     let b = h.b.requests();
     assert_eq!(b.len(), 3, "fetch, dispatch, poll: {b:#?}");
     for r in &b {
         assert!(r.violations.is_empty(), "{r:#?}");
         let want = format!("Bearer {B_TOKEN}");
         assert_eq!(r.header("authorization"), Some(want.as_str()));
+    }
+    h.assert_no_secrets();
+}
+
+#[test]
+fn reconcile_dispatches_with_an_app_on_each_of_two_github_hosts() {
+    // Issue 21's "done when": an App's installation token on two GitHub hosts, two Apps
+    // (each host its own App, key and installation), chosen by the host-rules file.
+    let h = Hosts::setup("");
+    let key_b = app_key::generate(h.dir.path(), "app-b");
+    h.b.add_github_app("31338", 4343, key_b.public_der.clone());
+    let rules = std::fs::read_to_string(&h.rules).unwrap();
+    let token_rule = format!("- host: {}\n  token: {B_TOKEN}\n", host(&h.b));
+    assert!(rules.contains(&token_rule));
+    let app_rule = format!(
+        "- host: {}\n  githubApp:\n    appId: \"31338\"\n    installationId: 4343\n    privateKeyFile: {}\n",
+        host(&h.b),
+        key_b.pkcs1.display()
+    );
+    std::fs::write(&h.rules, rules.replace(&token_rule, &app_rule)).unwrap();
+    h.ok(&["analyze", "--all", "--now", &day(-2)]);
+    record_update(&h);
+    h.ok(&["reconcile", "--now", &day(1)]);
+    h.ok(&["reconcile", "--now", &day(2)]);
+    assert_dispatched_with_app(&h.a, INSTALLATION, "acme/app-a");
+    assert_dispatched_with_app(&h.b, 4343, "acme/app-b");
+    let pem_b = std::fs::read_to_string(&key_b.pkcs1).unwrap();
+    let line_b = pem_b.lines().nth(3).unwrap();
+    for text in h.outputs.borrow().iter() {
+        assert!(
+            !text.contains(line_b),
+            "a line of B's key was printed: {text}"
+        );
     }
     h.assert_no_secrets();
 }
