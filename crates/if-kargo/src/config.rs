@@ -37,10 +37,15 @@ use if_model::decode::{Decoder, Fields, Unknown};
 use if_model::diag::Diagnostic;
 use if_model::duration::Duration;
 use if_model::enrollment::check_relative_path;
-use if_model::reference::ImageRef;
 use if_model::yaml::{self, Node, Value};
 
-use crate::names;
+mod values;
+
+pub use values::check_cron;
+use values::{
+    check_branch, check_git_url, check_http_url, check_image, check_label, check_platform,
+    check_subdomain,
+};
 
 /// The file name of the configuration, beside `images.yaml`.
 pub const FILE_NAME: &str = "kargo.yaml";
@@ -355,164 +360,6 @@ fn interval(d: &mut Decoder, node: Option<&Node>, what: &str) -> Option<Duration
         return None;
     }
     Some(v)
-}
-
-fn check_label(s: &str) -> Result<(), String> {
-    if names::is_valid(s) {
-        Ok(())
-    } else {
-        Err(format!(
-            "`{s}` is not a Kubernetes name: lowercase letters, digits and `-`, starting and ending with a letter or digit, at most {} characters",
-            names::MAX_LEN
-        ))
-    }
-}
-
-fn check_subdomain(s: &str) -> Result<(), String> {
-    let ok = !s.is_empty() && s.len() <= 253 && s.split('.').all(names::is_valid);
-    if ok {
-        Ok(())
-    } else {
-        Err(format!(
-            "`{s}` is not a Kubernetes object name (lowercase letters, digits, `-` and `.`)"
-        ))
-    }
-}
-
-fn check_image(s: &str) -> Result<(), String> {
-    ImageRef::parse(s)
-        .map(|_| ())
-        .map_err(|e| format!("`{s}` is not an image reference: {e}"))
-}
-
-fn check_platform(s: &str) -> Result<(), String> {
-    let word = |w: &str| !w.is_empty() && w.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
-    match s.split_once('/') {
-        Some((os, arch)) if word(os) && word(arch) => Ok(()),
-        _ => Err(format!("`{s}` is not os/arch (e.g. linux/amd64)")),
-    }
-}
-
-fn check_branch(s: &str) -> Result<(), String> {
-    let inner = |c: char| c.is_ascii_alphanumeric() || "._/-".contains(c);
-    let first_ok = s.chars().next().is_some_and(|c| c.is_ascii_alphanumeric());
-    let last_ok = s
-        .chars()
-        .last()
-        .is_some_and(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
-    if first_ok && last_ok && s.chars().all(inner) && s.len() <= 255 {
-        Ok(())
-    } else {
-        Err(format!("`{s}` is not a branch name Kargo accepts"))
-    }
-}
-
-/// A schedule `kube-controller-manager` accepts (robfig/cron's standard parser): five
-/// fields (minute, hour, day of month, month, day of week), each `*`, a number, a range
-/// `a-b`, a list `a,b`, optionally stepped `/n`, months and days also by name; or one of
-/// the macros (`@every` is not accepted here). `TZ=`/`CRON_TZ=` is refused (batch/v1
-/// rejects it).
-pub fn check_cron(s: &str) -> Result<(), String> {
-    const MACROS: [&str; 7] = [
-        "@yearly",
-        "@annually",
-        "@monthly",
-        "@weekly",
-        "@daily",
-        "@midnight",
-        "@hourly",
-    ];
-    if MACROS.contains(&s) {
-        return Ok(());
-    }
-    const MONTHS: [&str; 12] = [
-        "jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec",
-    ];
-    const DAYS: [&str; 7] = ["sun", "mon", "tue", "wed", "thu", "fri", "sat"];
-    let fields: Vec<&str> = s.split_whitespace().collect();
-    if fields.first().is_some_and(|f| f.contains("TZ=")) {
-        return Err(format!(
-            "`{s}`: a time zone in the schedule is refused by Kubernetes (batch/v1 CronJob)"
-        ));
-    }
-    if fields.len() != 5 {
-        return Err(format!(
-            "`{s}` is not a cron schedule: five fields (minute hour day-of-month month day-of-week) or @hourly, @daily, @weekly, @monthly, @yearly"
-        ));
-    }
-    let bounds: [(&str, u32, u32, &[&str], u32); 5] = [
-        ("minute", 0, 59, &[], 0),
-        ("hour", 0, 23, &[], 0),
-        ("day of month", 1, 31, &[], 0),
-        ("month", 1, 12, &MONTHS, 1),
-        ("day of week", 0, 7, &DAYS, 0),
-    ];
-    for (field, (what, lo, hi, names, first)) in fields.iter().zip(bounds) {
-        let number = |t: &str| -> Option<u32> {
-            let lower = t.to_ascii_lowercase();
-            if let Some(i) = names.iter().position(|n| *n == lower) {
-                return u32::try_from(i).ok().map(|i| i + first);
-            }
-            if t.is_empty() || t.len() > 2 || !t.bytes().all(|b| b.is_ascii_digit()) {
-                return None;
-            }
-            t.parse().ok().filter(|n| (lo..=hi).contains(n))
-        };
-        let ok = field.split(',').all(|part| {
-            let (range, step) = match part.split_once('/') {
-                Some((r, st)) => (r, Some(st)),
-                None => (part, None),
-            };
-            let step_ok = step.is_none_or(|st| {
-                !st.is_empty()
-                    && st.len() <= 2
-                    && st.bytes().all(|b| b.is_ascii_digit())
-                    && st.parse::<u32>().is_ok_and(|n| n > 0)
-            });
-            let range_ok = range == "*"
-                || range == "?"
-                || match range.split_once('-') {
-                    Some((a, b)) => number(a).zip(number(b)).is_some_and(|(a, b)| a <= b),
-                    None => number(range).is_some(),
-                };
-            step_ok && range_ok
-        });
-        if !ok {
-            return Err(format!(
-                "`{s}`: `{field}` is not a {what} ({lo}-{hi}, `*`, ranges, lists, steps)"
-            ));
-        }
-    }
-    Ok(())
-}
-
-fn check_http_url(s: &str) -> Result<(), String> {
-    let rest = s
-        .strip_prefix("https://")
-        .or_else(|| s.strip_prefix("http://"));
-    match rest {
-        Some(host) if !host.is_empty() && !host.contains(char::is_whitespace) => Ok(()),
-        _ => Err(format!("`{s}` is not an http(s) URL")),
-    }
-}
-
-fn check_git_url(s: &str) -> Result<(), String> {
-    if s.contains(char::is_whitespace) {
-        return Err(format!("`{s}` contains whitespace"));
-    }
-    let scheme = ["https://", "http://", "ssh://"]
-        .iter()
-        .any(|p| s.strip_prefix(p).is_some_and(|r| r.contains('/')));
-    let scp = s
-        .split_once('@')
-        .is_some_and(|(user, rest)| !user.is_empty() && rest.contains(':'));
-    if scheme || scp {
-        Ok(())
-    } else {
-        Err(format!(
-            "`{s}` is not a git URL (https://host/org/repo.git or git@host:org/repo.git)"
-        ))
-    }
 }
 
 #[cfg(test)]
