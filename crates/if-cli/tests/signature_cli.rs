@@ -12,6 +12,7 @@
 mod common;
 
 use common::rebuild::{Factory, day};
+use if_testkit::registry::attest::index_seeded;
 use if_testkit::registry::cosign::{CosignKey, payload, push_signature};
 use if_testkit::registry::push::Pusher;
 use if_testkit::registry::{Registry, RegistryAuth};
@@ -20,13 +21,23 @@ use serde_json::{Value, json};
 /// `app` on `REG/lib/base:1`, delay 1d, `requireSignature` with `keys/cosign.pub`, built on
 /// GitHub or (`gitlab`) GitLab.
 fn factory(reg: &str, gitlab: bool) -> Factory {
+    factory_with(
+        reg,
+        gitlab,
+        "    requireSignature:\n      publicKeyFile: keys/cosign.pub\n",
+    )
+}
+
+/// `app` on `REG/lib/base:1`, delay 1d, with `policy` (lines of its entry), built on GitHub
+/// or (`gitlab`) GitLab.
+fn factory_with(reg: &str, gitlab: bool, policy: &str) -> Factory {
     let source = if gitlab {
         "    source:\n      provider: gitlab\n      repo: acme/app\n      dockerfile: app/Dockerfile\n      pipeline: .gitlab-ci.yml\n      job: build-app\n"
     } else {
         "    source:\n      provider: github\n      repo: acme/app\n      dockerfile: app/Dockerfile\n      workflow: build.yml\n"
     };
     let yaml = format!(
-        "images:\n  - name: app\n    registry: ghcr.io\n    repository: acme/app\n{source}    rebuildDelay: 1d\n    requireSignature:\n      publicKeyFile: keys/cosign.pub\n"
+        "images:\n  - name: app\n    registry: ghcr.io\n    repository: acme/app\n{source}    rebuildDelay: 1d\n{policy}"
     );
     let dockerfile = format!("FROM {reg}/lib/base:1\nRUN true\n");
     Factory::setup_with(&yaml, &[("app/Dockerfile", &dockerfile)], &day(-2))
@@ -154,4 +165,110 @@ fn unsigned_and_foreign_digests_are_held_a_signed_one_triggers_on_github() {
 #[test]
 fn unsigned_and_foreign_digests_are_held_a_signed_one_triggers_on_gitlab() {
     unsigned_and_foreign_are_held_signed_triggers(true);
+}
+
+/// The recorded attestation facts of `digest` on the base image's state.
+fn attestations_of(f: &Factory, digest: &str) -> Option<if_model::supply::Attestations> {
+    let dir = f.root.join("state/base-images");
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let text = std::fs::read_to_string(entry.unwrap().path()).unwrap();
+        let (state, _) = if_model::state::parse_base(&text, "b");
+        let Some(state) = state else { continue };
+        if let Some(fact) = if_model::supply::facts(&state.digests, &digest.parse().unwrap()) {
+            return fact.attestations.clone();
+        }
+    }
+    None
+}
+
+/// Docker's "Image attestation storage": `check` reads the attestation manifests of each
+/// new base digest's index once (BuildKit's `vnd.docker.reference.type:
+/// attestation-manifest` entries and their layers' `in-toto.io/predicate-type`), records
+/// provenance and SBOM yes or no per digest, and `status` shows them for the current digest.
+#[test]
+fn check_records_the_attestations_of_each_new_digest_once_and_status_shows_them() {
+    let Some(registry) = Registry::start(RegistryAuth::None) else {
+        eprintln!("skipping: docker-registry is not installed (apt-get install docker-registry)");
+        return;
+    };
+    let reg = registry.addr.clone();
+    let push = Pusher::new(&reg, None);
+    index_seeded(&push, "lib/base", "1", "d0", &[]);
+    let f = factory_with(&reg, false, "");
+    // The baseline is not read: a first check is one manifest HEAD per image.
+    let v = check(&f, &day(-1));
+    assert_eq!(v["summary"]["requests"], 1, "{v:#}");
+
+    // A new digest whose index carries SLSA v1 provenance and an SPDX SBOM.
+    let slsa = "https://slsa.dev/provenance/v1";
+    let spdx = "https://spdx.dev/Document";
+    let attested = index_seeded(&push, "lib/base", "1", "d1", &[&[spdx, slsa]]);
+    let v = check(&f, &day(0));
+    // HEAD, the index, its one attestation manifest.
+    assert_eq!(v["summary"]["requests"], 3, "{v:#}");
+    let a = attestations_of(&f, attested.as_str()).expect("recorded");
+    assert_eq!(
+        (a.index, a.provenance, a.provenance_type.as_deref(), a.sbom),
+        (Some(true), Some(true), Some(slsa), Some(true))
+    );
+    assert_eq!(a.sbom_format, Some(if_model::supply::SbomFormat::Spdx));
+    assert_eq!(a.checked_at.map(|t| t.to_string()), Some(day(0)));
+    let rows = f.status_with(&["--now", &day(0)]);
+    let base = rows
+        .values()
+        .find(|r| r["kind"] == "base")
+        .expect("a base row")
+        .clone();
+    assert_eq!(
+        base["attestations"],
+        json!({"index": true, "provenance": true, "provenanceType": slsa, "sbom": true,
+               "sbomFormat": "SPDX", "checkedAt": day(0),
+               "summary": format!("provenance ({slsa}), SBOM (SPDX)")}),
+        "{base:#}"
+    );
+    assert!(rows["app"]["attestations"].is_null());
+    let name = base["name"].as_str().unwrap();
+    let line = f.status_line(name);
+    assert!(
+        line.contains(&format!("attestations: provenance ({slsa}), SBOM (SPDX)")),
+        "{line}"
+    );
+
+    // Facts recorded: the next check of the same digest reads nothing more.
+    let v = check(&f, &day(1));
+    assert_eq!(v["summary"]["requests"], 1, "{v:#}");
+
+    // A new digest whose index has no attestation manifest: recorded as none of either.
+    let bare = index_seeded(&push, "lib/base", "1", "d2", &[]);
+    let v = check(&f, &day(2));
+    assert_eq!(v["summary"]["requests"], 2, "{v:#}");
+    let a = attestations_of(&f, bare.as_str()).expect("recorded");
+    assert_eq!(
+        (a.index, a.provenance, a.sbom, a.sbom_format),
+        (Some(true), Some(false), Some(false), None)
+    );
+    assert!(
+        f.status_line(name)
+            .contains("attestations: no provenance, no SBOM"),
+        "{}",
+        f.status_line(name)
+    );
+    // The earlier digest keeps its facts.
+    assert_eq!(
+        attestations_of(&f, attested.as_str()).unwrap().provenance,
+        Some(true)
+    );
+
+    // A single manifest is not an index: nothing can be attested.
+    let single = push.oci_manifest("lib/base", "1", "d3").digest;
+    check(&f, &day(3));
+    assert_eq!(
+        attestations_of(&f, single.as_str()).unwrap().index,
+        Some(false)
+    );
+    assert!(
+        f.status_line(name)
+            .contains("no attestations (not an index)")
+    );
+    assert!(f.requests().is_empty(), "nothing dispatched");
 }

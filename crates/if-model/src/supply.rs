@@ -1,5 +1,6 @@
 //! Supply-chain facts and policies (issue 23): what is known about one digest of a base image
-//! (its vulnerability scan, its signature check) and what an image asks of them
+//! (its vulnerability scan, its signature check, the attestations its index carries) and
+//! what an image asks of them
 //! (`vulnerabilityPolicy`, `requireSignature` in `images.yaml`).
 
 use std::collections::BTreeMap;
@@ -78,8 +79,132 @@ pub struct DigestFacts {
     pub scan: Option<Scan>,
     /// Its signature check (`check`, `reconcile`).
     pub signature: Option<SignatureCheck>,
+    /// The attestations its index carries (`check`).
+    pub attestations: Option<Attestations>,
     /// Unknown keys.
     pub extra: Extra,
+}
+
+/// The SBOM formats an attestation can carry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum SbomFormat {
+    /// SPDX (`https://spdx.dev/Document`, BuildKit's).
+    Spdx,
+    /// CycloneDX (`https://cyclonedx.org/bom...`).
+    CycloneDx,
+}
+
+impl SbomFormat {
+    /// The spelling in state and reports.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SbomFormat::Spdx => "SPDX",
+            SbomFormat::CycloneDx => "CycloneDX",
+        }
+    }
+
+    /// Parses `SPDX` or `CycloneDX`.
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "SPDX" => Some(SbomFormat::Spdx),
+            "CycloneDX" => Some(SbomFormat::CycloneDx),
+            _ => None,
+        }
+    }
+
+    /// The format an in-toto predicate type names, if it is an SBOM.
+    pub fn of_predicate(predicate_type: &str) -> Option<Self> {
+        if predicate_type == "https://spdx.dev/Document" {
+            Some(SbomFormat::Spdx)
+        } else if predicate_type.starts_with("https://cyclonedx.org/bom") {
+            Some(SbomFormat::CycloneDx)
+        } else {
+            None
+        }
+    }
+}
+
+/// Whether an in-toto predicate type is SLSA provenance (v0.2 or v1).
+pub fn is_provenance(predicate_type: &str) -> bool {
+    matches!(
+        predicate_type,
+        "https://slsa.dev/provenance/v0.2" | "https://slsa.dev/provenance/v1"
+    )
+}
+
+/// What a digest's index carries: BuildKit's attestation manifests (Docker's "Image
+/// attestation storage"), recorded once per digest by `check`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Default)]
+pub struct Attestations {
+    /// Whether the digest is an index (a single manifest carries no attestation manifest).
+    pub index: Option<bool>,
+    /// Whether a SLSA provenance attestation is there.
+    pub provenance: Option<bool>,
+    /// Its predicate type (the first, sorted, when several).
+    pub provenance_type: Option<String>,
+    /// Whether an SBOM attestation is there.
+    pub sbom: Option<bool>,
+    /// Its format (SPDX before CycloneDX when both).
+    pub sbom_format: Option<SbomFormat>,
+    /// When `check` read them.
+    pub checked_at: Option<Timestamp>,
+    /// Unknown keys.
+    pub extra: Extra,
+}
+
+impl Attestations {
+    /// The facts of an index whose attestation layers name `predicate_types` (`index`:
+    /// whether the digest is an index at all), read at `at`.
+    pub fn from_predicates<'a>(
+        index: bool,
+        predicate_types: impl IntoIterator<Item = &'a str>,
+        at: Timestamp,
+    ) -> Attestations {
+        let mut types: Vec<&str> = predicate_types.into_iter().collect();
+        types.sort_unstable();
+        let provenance_type = types
+            .iter()
+            .find(|t| is_provenance(t))
+            .map(|t| t.to_string());
+        let mut formats: Vec<SbomFormat> = types
+            .iter()
+            .filter_map(|t| SbomFormat::of_predicate(t))
+            .collect();
+        formats.sort_by_key(|f| *f != SbomFormat::Spdx);
+        Attestations {
+            index: Some(index),
+            provenance: Some(provenance_type.is_some()),
+            provenance_type,
+            sbom: Some(!formats.is_empty()),
+            sbom_format: formats.first().copied(),
+            checked_at: Some(at),
+            extra: Vec::new(),
+        }
+    }
+
+    /// One line for people: `provenance (TYPE), SBOM (FORMAT)`, or what is missing.
+    pub fn summary(&self) -> String {
+        if self.index == Some(false) {
+            return "no attestations (not an index)".to_string();
+        }
+        let provenance = match (self.provenance, &self.provenance_type) {
+            (Some(true), Some(t)) => format!("provenance ({t})"),
+            (Some(true), None) => "provenance".to_string(),
+            _ => "no provenance".to_string(),
+        };
+        let sbom = match (self.sbom, self.sbom_format) {
+            (Some(true), Some(f)) => format!("SBOM ({f})"),
+            (Some(true), None) => "SBOM".to_string(),
+            _ => "no SBOM".to_string(),
+        };
+        format!("{provenance}, {sbom}")
+    }
+}
+
+impl fmt::Display for SbomFormat {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
 }
 
 /// A vulnerability scan of one digest, bounded in size.
@@ -132,7 +257,15 @@ pub struct SignatureCheck {
     pub extra: Extra,
 }
 
-const FACT_KEYS: &[&str] = &["digest", "scan", "signature"];
+const FACT_KEYS: &[&str] = &["digest", "scan", "signature", "attestations"];
+const ATTESTATION_KEYS: &[&str] = &[
+    "index",
+    "provenance",
+    "provenanceType",
+    "sbom",
+    "sbomFormat",
+    "checkedAt",
+];
 const SCAN_KEYS: &[&str] = &[
     "scanner",
     "scannedAt",
@@ -151,7 +284,34 @@ pub(crate) fn decode_facts(d: &mut Decoder, node: &Node) -> Option<DigestFacts> 
         digest: d.digest(f.get("digest"), "digest"),
         scan: f.get("scan").and_then(|n| decode_scan(d, n)),
         signature: f.get("signature").and_then(|n| decode_signature(d, n)),
+        attestations: f
+            .get("attestations")
+            .and_then(|n| decode_attestations(d, n)),
         extra: f.unknown(FACT_KEYS),
+    })
+}
+
+fn decode_attestations(d: &mut Decoder, node: &Node) -> Option<Attestations> {
+    let f = d.fields(node, "attestations", ATTESTATION_KEYS, Unknown::Keep)?;
+    let sbom_format = f.get("sbomFormat").and_then(|at| {
+        let text = d.string(Some(at), "sbomFormat")?;
+        let parsed = SbomFormat::parse(&text);
+        if parsed.is_none() {
+            d.error(
+                at.pos,
+                format!("`sbomFormat` must be SPDX or CycloneDX, found `{text}`"),
+            );
+        }
+        parsed
+    });
+    Some(Attestations {
+        index: d.boolean(f.get("index"), "index"),
+        provenance: d.boolean(f.get("provenance"), "provenance"),
+        provenance_type: d.string(f.get("provenanceType"), "provenanceType"),
+        sbom: d.boolean(f.get("sbom"), "sbom"),
+        sbom_format,
+        checked_at: d.timestamp(f.get("checkedAt"), "checkedAt"),
+        extra: f.unknown(ATTESTATION_KEYS),
     })
 }
 
@@ -239,11 +399,25 @@ pub(crate) fn encode_facts(f: &DigestFacts) -> Node {
             &s.extra,
         )
     });
+    let attestations = f.attestations.as_ref().map(|a| {
+        map(
+            vec![
+                ("index", a.index.map(Node::bool)),
+                ("provenance", a.provenance.map(Node::bool)),
+                ("provenanceType", a.provenance_type.as_ref().map(Node::str)),
+                ("sbom", a.sbom.map(Node::bool)),
+                ("sbomFormat", a.sbom_format.map(|s| Node::str(s.as_str()))),
+                ("checkedAt", a.checked_at.map(|t| Node::str(t.to_string()))),
+            ],
+            &a.extra,
+        )
+    });
     map(
         vec![
             ("digest", f.digest.as_ref().map(|d| Node::str(d.as_str()))),
             ("scan", scan),
             ("signature", signature),
+            ("attestations", attestations),
         ],
         &f.extra,
     )
@@ -339,3 +513,6 @@ pub(crate) fn decode_signature_policy(
         public_key_file: path,
     })
 }
+
+#[cfg(test)]
+mod tests;

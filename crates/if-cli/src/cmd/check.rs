@@ -189,6 +189,7 @@ pub fn run(cli: &Cli, args: &Args) -> Result<Outcome, CliError> {
     }
 
     let mut checked = lookup(&client, &monitors, usize::from(args.registry.concurrency));
+    let mut found_bases = Vec::new();
     for c in &mut checked {
         let owner = &c.monitor.owner;
         let Some(subject) = index.resolve(owner) else {
@@ -209,9 +210,21 @@ pub fn run(cli: &Cli, args: &Args) -> Result<Outcome, CliError> {
                 None
             }
         };
+        // A new digest of a base image: its attestations are read (a baseline is not, so a
+        // first check stays at one manifest HEAD per image).
+        if let (rebuild::Subject::Base { identity, .. }, Ok(digest), "updated") =
+            (&subject, &c.found, c.outcome())
+        {
+            found_bases.push((identity.clone(), digest.clone()));
+        }
     }
     // requireSignature: the signatures of new digests, checked once per key file.
     for w in super::signatures::check_owed(&cli.root, &client, &enrollment, &mut world, now) {
+        eprintln!("warning: {w}");
+    }
+    // Attestations: provenance and SBOM of each base digest not read before.
+    let limit = usize::from(args.registry.concurrency);
+    for w in super::attestations::check_owed(&client, &mut world, &found_bases, limit, now) {
         eprintln!("warning: {w}");
     }
     let written = if args.dry_run {

@@ -1,6 +1,7 @@
 //! One module per command; `run` dispatches on the parsed command line.
 
 pub mod analyze;
+mod attestations;
 pub mod catalog;
 pub mod check;
 pub mod dockerfile;

@@ -62,6 +62,45 @@ pub struct Row {
     pub check_error: Option<CheckError>,
     /// Why a damaged state file cannot be read.
     pub problem: Option<String>,
+    /// Base images: the attestations the current digest's index carries, once `check` read
+    /// them.
+    pub attestations: Option<AttestationsRow>,
+}
+
+/// What a base image's current digest carries (`check` reads it once per digest).
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AttestationsRow {
+    /// Whether the digest is an index (a single manifest carries no attestations).
+    pub index: bool,
+    /// A SLSA provenance attestation is there.
+    pub provenance: bool,
+    /// Its predicate type.
+    pub provenance_type: Option<String>,
+    /// An SBOM attestation is there.
+    pub sbom: bool,
+    /// `SPDX` or `CycloneDX`.
+    pub sbom_format: Option<&'static str>,
+    /// When `check` read them.
+    pub checked_at: Option<String>,
+    /// For people: `provenance (TYPE), SBOM (FORMAT)`, or what is missing.
+    pub summary: String,
+}
+
+fn attestations(b: &if_model::state::BaseImageState) -> Option<AttestationsRow> {
+    let d = b.current_digest.as_ref()?;
+    let a = if_model::supply::facts(&b.digests, d)?
+        .attestations
+        .as_ref()?;
+    Some(AttestationsRow {
+        index: a.index.unwrap_or(false),
+        provenance: a.provenance.unwrap_or(false),
+        provenance_type: a.provenance_type.clone(),
+        sbom: a.sbom.unwrap_or(false),
+        sbom_format: a.sbom_format.map(if_model::supply::SbomFormat::as_str),
+        checked_at: a.checked_at.map(|t| t.to_string()),
+        summary: a.summary(),
+    })
 }
 
 /// The closed set of rebuild states.
@@ -304,6 +343,7 @@ pub fn rows(f: &Factory) -> Vec<Row> {
             last_checked: None,
             check_error: check_error(s.check_error.as_deref(), s.check_error_since),
             problem: None,
+            attestations: None,
         });
     }
     let mut bases: Vec<_> = f.bases.iter().map(|(_, b)| b).collect();
@@ -322,6 +362,7 @@ pub fn rows(f: &Factory) -> Vec<Row> {
             last_checked: b.last_checked.map(|t| t.to_string()),
             check_error: check_error(b.check_error.as_deref(), b.check_error_since),
             problem: None,
+            attestations: attestations(b),
         });
     }
     rows
@@ -394,6 +435,7 @@ fn damaged_row(d: &load::Damaged) -> Row {
         last_checked: None,
         check_error: None,
         problem: Some(format!("state file cannot be read: {why}")),
+        attestations: None,
     }
 }
 
