@@ -11,26 +11,8 @@ mod common;
 use std::path::PathBuf;
 
 use common::rebuild::{Factory, day, digest};
+use common::supply::{report, scan, scan_args, strs, trivy};
 use serde_json::{Value, json};
-
-/// A Trivy report: `(id, severity, fixed version)` per vulnerability.
-fn trivy(vulns: &[(&str, &str, &str)]) -> String {
-    let vs: Vec<Value> = vulns
-        .iter()
-        .map(|(id, sev, fix)| {
-            json!({"VulnerabilityID": id, "PkgName": "openssl", "InstalledVersion": "3.0.1",
-                   "FixedVersion": fix, "Severity": sev})
-        })
-        .collect();
-    serde_json::to_string_pretty(&json!({
-        "SchemaVersion": 2,
-        "ArtifactName": "python:3.12-slim",
-        "ArtifactType": "container_image",
-        "Results": [{"Target": "python:3.12-slim (debian 12.8)", "Class": "os-pkgs",
-                     "Type": "debian", "Vulnerabilities": vs}]
-    }))
-    .unwrap()
-}
 
 /// A Grype report: `(id, severity, fix versions)` per match.
 fn grype(vulns: &[(&str, &str, &[&str])]) -> String {
@@ -43,38 +25,6 @@ fn grype(vulns: &[(&str, &str, &[&str])]) -> String {
         })
         .collect();
     serde_json::to_string_pretty(&json!({"matches": ms, "source": {"type": "image"}})).unwrap()
-}
-
-/// Writes `text` beside the factory (not in it) and returns its path.
-fn report(f: &Factory, name: &str, text: &str) -> PathBuf {
-    let path = f.dir.path().join(name);
-    std::fs::write(&path, text).unwrap();
-    path
-}
-
-/// `record-scan --image IMAGE --digest D --report PATH --now NOW`.
-fn scan_args(image: &str, d: &str, path: &std::path::Path, now: &str) -> Vec<String> {
-    [
-        "record-scan",
-        "--image",
-        image,
-        "--digest",
-        d,
-        "--report",
-        path.to_str().unwrap(),
-        "--now",
-        now,
-    ]
-    .map(String::from)
-    .to_vec()
-}
-
-fn strs(args: &[String]) -> Vec<&str> {
-    args.iter().map(String::as_str).collect()
-}
-
-fn scan(f: &Factory, image: &str, d: &str, path: &std::path::Path, now: &str) -> Value {
-    f.json(&strs(&scan_args(image, d, path, now)))
 }
 
 /// The `digests` entry of `d` in the base image `name`'s state file, as JSON.
@@ -220,17 +170,7 @@ fn with_policy(f: &Factory, gitlab: bool) {
 
 /// The inputs of the dispatches of `base-py` the fake forge received, in order.
 fn base_py_inputs(f: &Factory, gitlab: bool) -> Vec<Value> {
-    f.requests()
-        .iter()
-        .filter(|r| r.path.contains("base-py"))
-        .map(|r| {
-            if gitlab {
-                common::rebuild::gitlab_inputs(r, "acme/base-py", "main", "build-base-py")
-            } else {
-                common::rebuild::github_inputs(r, "acme/base-py", "build.yml", "main")
-            }
-        })
-        .collect()
+    common::supply::dispatched(f, gitlab, "base-py")
 }
 
 fn fix_then_bring_then_release(gitlab: bool) {
@@ -409,4 +349,219 @@ fn status_names_pending_digests_without_a_report() {
             .is_empty()
     );
     assert_eq!(f.reconcile(&day(7), &[])["triggers"][0]["image"], "base-py");
+}
+
+/// The issue's "Done when", as one timeline on a real registry (Debian's `docker-registry`
+/// on 127.0.0.1) and the fake forge, for `app` on `REG/lib/base:1` under
+/// `vulnerabilityPolicy: {expediteOn: CRITICAL, holdOn: CRITICAL}` and `requireSignature`:
+/// built on digest 1; digest 2 fixes digest 1's critical CVE (rebuilt at once); digest 3
+/// brings a new one (held); digest 4 is unsigned (held with the reason), then signed
+/// (built, `reconcile` verifying it itself). Exactly one dispatch per build.
+fn capstone(gitlab: bool) {
+    use common::supply::{check, dispatched, registry_factory, signature_of, triggers};
+    use if_testkit::registry::cosign::{CosignKey, payload, push_signature};
+
+    let Some((registry, push)) = common::supply::registry() else {
+        return;
+    };
+    let reg = registry.addr.clone();
+    let app_inputs = |f: &Factory, gitlab: bool| dispatched(f, gitlab, "app");
+    let key = CosignKey::generate();
+    let repo = format!("{reg}/lib/base");
+    let base = format!("{repo}:1");
+    let sign = |d: &if_model::digest::Digest| {
+        let p = payload(&repo, d);
+        push_signature(&push, "lib/base", d, &[(p.clone(), key.sign(&p))]);
+    };
+    let policy = "    vulnerabilityPolicy:\n      expediteOn: CRITICAL\n      holdOn: CRITICAL\n    requireSignature:\n      publicKeyFile: keys/cosign.pub\n";
+    let f = registry_factory(&reg, gitlab, policy);
+    std::fs::create_dir_all(f.root.join("keys")).unwrap();
+    std::fs::write(f.root.join("keys/cosign.pub"), key.public_pem()).unwrap();
+    let status = |now: &str| f.status_with(&["--now", now])["app"]["rebuild"].clone();
+    let held_plan = |now: &str| f.json(&["plan", &base, "--now", now])["held"].clone();
+
+    // Digest 1, signed, with a critical CVE: the baseline, and the image is built on it.
+    let d1 = push.oci_manifest("lib/base", "1", "d1").digest;
+    sign(&d1);
+    check(&f, &day(-1));
+    let r1 = report(
+        &f,
+        "d1.json",
+        &trivy(&[("CVE-2026-0001", "CRITICAL", "3.0.2")]),
+    );
+    scan(&f, &base, d1.as_str(), &r1, &day(-1));
+    f.ok(&[
+        "trigger",
+        "app",
+        "--reason",
+        "first build",
+        "--now",
+        &day(-1),
+    ]);
+    let inputs = app_inputs(&f, gitlab);
+    assert_eq!(inputs.len(), 1);
+    assert_eq!(inputs[0]["triggered_by"], "manual");
+    f.ok(&[
+        "record-build",
+        "--image",
+        "app",
+        "--digest",
+        &digest('a'),
+        "--now",
+        &day(-1),
+    ]);
+    let built = f
+        .image_state("app")
+        .rebuild_history
+        .last()
+        .cloned()
+        .unwrap();
+    assert_eq!(built.success, Some(true));
+    // FIXME(issue 23): a manual build records no base snapshot (only causes carry a
+    // digest), so "built on" falls back to the digest before the new one: digest 1 here.
+    assert!(built.base_image_snapshots.is_empty(), "{built:?}");
+
+    // Digest 2 fixes it: rebuilt at once (not after the 1-day delay), the ID everywhere.
+    let d2 = push.oci_manifest("lib/base", "1", "d2").digest;
+    sign(&d2);
+    check(&f, &day(0));
+    assert_eq!(signature_of(&f, d2.as_str())["verified"], true);
+    let r2 = report(&f, "d2.json", &trivy(&[("CVE-2026-0100", "LOW", "")]));
+    scan(&f, &base, d2.as_str(), &r2, &day(0));
+    let expedited = format!(
+        "expedited (fixes CVE-2026-0001): base image {base} updated to {}",
+        d2.short()
+    );
+    // Before any `reconcile`: status and plan judge it at `now` as reconcile will.
+    let row = status(&day(0));
+    assert_eq!(
+        (
+            &row["status"],
+            &row["reason"],
+            &row["triggeredBy"],
+            &row["dueNow"]
+        ),
+        (
+            &json!("pending"),
+            &json!(expedited),
+            &json!("expedite"),
+            &json!(true)
+        ),
+        "{row:#}"
+    );
+    assert_eq!(row["scheduledFor"], day(0).as_str());
+    let plan = f.json(&["plan", &base, "--now", &day(0)]);
+    assert_eq!(
+        plan["expedited"],
+        json!([{"image": "app", "why": expedited}]),
+        "{plan:#}"
+    );
+    let text = f.ok(&["plan", &base, "--now", &day(0)]);
+    assert!(
+        text.contains(&format!(
+            "expedited now (due at once, the next `reconcile` triggers them):\n  app: {expedited}\n"
+        )),
+        "{text}"
+    );
+    assert_eq!(
+        app_inputs(&f, gitlab).len(),
+        1,
+        "status and plan send nothing"
+    );
+    let v = f.reconcile(&day(0), &[]);
+    assert_eq!(triggers(&v), ["app"], "{v}");
+    let inputs = app_inputs(&f, gitlab);
+    assert_eq!(inputs.len(), 2);
+    assert_eq!(inputs[1]["reason"], expedited.as_str());
+    assert_eq!(inputs[1]["triggered_by"], "expedite");
+    assert_eq!(inputs[1]["base_digest"], d2.as_str());
+    let causes = inputs[1]["causes"].as_array().unwrap();
+    assert_eq!(causes.len(), 1);
+    assert_eq!(causes[0]["digest"], d2.as_str());
+    f.ok(&[
+        "record-build",
+        "--image",
+        "app",
+        "--digest",
+        &digest('b'),
+        "--now",
+        &day(0),
+    ]);
+
+    // Digest 3 brings a new critical CVE: held past its delay, nothing sent.
+    let d3 = push.oci_manifest("lib/base", "1", "d3").digest;
+    sign(&d3);
+    check(&f, &day(1));
+    let r3 = report(
+        &f,
+        "d3.json",
+        &trivy(&[
+            ("CVE-2026-0200", "CRITICAL", ""),
+            ("CVE-2026-0100", "LOW", ""),
+        ]),
+    );
+    scan(&f, &base, d3.as_str(), &r3, &day(1));
+    // Verified with this key: the next check asks for no signature again (one HEAD).
+    assert_eq!(check(&f, &day(2))["summary"]["requests"], 1);
+    assert!(triggers(&f.reconcile(&day(5), &[])).is_empty());
+    let brings = format!("{} brings CRITICAL or worse: CVE-2026-0200", d3.short());
+    let row = status(&day(5));
+    assert_eq!(row["status"], "held", "{row:#}");
+    assert_eq!(row["held"], json!([brings]));
+    assert_eq!(held_plan(&day(5)), json!([{"image": "app", "why": brings}]));
+    assert_eq!(app_inputs(&f, gitlab).len(), 2, "nothing sent while held");
+
+    // Digest 4, clean but unsigned: held for its signature (digest 3 waits with it).
+    let d4 = push.oci_manifest("lib/base", "1", "d4").digest;
+    check(&f, &day(6));
+    let r4 = report(&f, "d4.json", &trivy(&[("CVE-2026-0100", "LOW", "")]));
+    scan(&f, &base, d4.as_str(), &r4, &day(6));
+    assert!(triggers(&f.reconcile(&day(8), &[])).is_empty());
+    let unsigned = format!(
+        "signature of {} not verified with keys/cosign.pub: no signature (no tag sha256-{}.sig in the repository)",
+        d4.short(),
+        d4.hex()
+    );
+    let row = status(&day(8));
+    // Digest 3's cause is held with digest 4's (superseded, it would be served with it).
+    assert_eq!(row["status"], "held", "{row:#}");
+    assert_eq!(row["held"], json!([brings, unsigned]), "{row:#}");
+    assert_eq!(
+        held_plan(&day(8)),
+        json!([{"image": "app", "why": brings}, {"image": "app", "why": unsigned}])
+    );
+    let line = f.status_line("app");
+    assert!(
+        line.contains(" held ") && line.contains("no signature"),
+        "{line}"
+    );
+    assert_eq!(app_inputs(&f, gitlab).len(), 2, "nothing sent while held");
+
+    // Digest 4 signed later: `reconcile` verifies it itself (no `check` between) and builds
+    // on it, once.
+    sign(&d4);
+    let v = f.reconcile(&day(9), &[]);
+    assert_eq!(triggers(&v), ["app"], "{v}");
+    assert_eq!(signature_of(&f, d4.as_str())["verified"], true);
+    let inputs = app_inputs(&f, gitlab);
+    assert_eq!(inputs.len(), 3);
+    assert_eq!(inputs[2]["base_digest"], d4.as_str());
+    assert_eq!(inputs[2]["triggered_by"], "base-image-update");
+    // One build serves both causes, on digest 4: digest 3 is never built on alone.
+    let causes = inputs[2]["causes"].as_array().unwrap();
+    assert_eq!(causes.len(), 1, "{}", inputs[2]);
+    assert_eq!(causes[0]["digest"], d4.as_str());
+    assert!(triggers(&f.reconcile(&day(10), &[])).is_empty());
+    assert_eq!(app_inputs(&f, gitlab).len(), 3, "never twice");
+    f.assert_no_secrets();
+}
+
+#[test]
+fn the_supply_chain_timeline_on_github() {
+    capstone(false);
+}
+
+#[test]
+fn the_supply_chain_timeline_on_gitlab() {
+    capstone(true);
 }

@@ -249,6 +249,9 @@ pub struct SignatureCheck {
     pub verified: Option<bool>,
     /// The key file it was checked with.
     pub key: Option<String>,
+    /// The fingerprint of the key it was checked with (`sha256:` of its DER
+    /// `SubjectPublicKeyInfo`), so a changed key is checked again.
+    pub key_fingerprint: Option<String>,
     /// When.
     pub checked_at: Option<Timestamp>,
     /// Why it did not verify.
@@ -275,7 +278,7 @@ const SCAN_KEYS: &[&str] = &[
     "fixable",
     "truncated",
 ];
-const SIGNATURE_KEYS: &[&str] = &["verified", "key", "checkedAt", "reason"];
+const SIGNATURE_KEYS: &[&str] = &["verified", "key", "keyFingerprint", "checkedAt", "reason"];
 
 /// Reads one `digests` entry.
 pub(crate) fn decode_facts(d: &mut Decoder, node: &Node) -> Option<DigestFacts> {
@@ -344,6 +347,7 @@ fn decode_signature(d: &mut Decoder, node: &Node) -> Option<SignatureCheck> {
     Some(SignatureCheck {
         verified: d.boolean(f.get("verified"), "verified"),
         key: d.string(f.get("key"), "key"),
+        key_fingerprint: d.string(f.get("keyFingerprint"), "keyFingerprint"),
         checked_at: d.timestamp(f.get("checkedAt"), "checkedAt"),
         reason: d.string(f.get("reason"), "reason"),
         extra: f.unknown(SIGNATURE_KEYS),
@@ -393,6 +397,7 @@ pub(crate) fn encode_facts(f: &DigestFacts) -> Node {
             vec![
                 ("verified", s.verified.map(Node::bool)),
                 ("key", s.key.as_ref().map(Node::str)),
+                ("keyFingerprint", s.key_fingerprint.as_ref().map(Node::str)),
                 ("checkedAt", s.checked_at.map(|t| Node::str(t.to_string()))),
                 ("reason", s.reason.as_ref().map(Node::str)),
             ],

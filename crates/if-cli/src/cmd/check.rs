@@ -219,7 +219,8 @@ pub fn run(cli: &Cli, args: &Args) -> Result<Outcome, CliError> {
         }
     }
     // requireSignature: the signatures of new digests, checked once per key file.
-    for w in super::signatures::check_owed(&cli.root, &client, &enrollment, &mut world, now) {
+    let owing = super::signatures::owing(&cli.root, &enrollment, &world);
+    for w in owing.check(&client, &mut world, now) {
         eprintln!("warning: {w}");
     }
     // Attestations: provenance and SBOM of each base digest not read before.

@@ -400,6 +400,22 @@ fn explain_waits(factory: Factory, rows: &mut [Row], now: if_model::timestamp::T
             .and_then(|i| rows.get_mut(*i))
             .and_then(|r| r.rebuild.as_mut())
     }
+    // The supply-chain policy judged at `now` (issue 23): a cause a fix expedites is due
+    // now with the IDs in its reason, a cause a new vulnerability holds is held, even
+    // before a `reconcile` wrote it so.
+    for (name, s) in &world.images {
+        let Some(rs) = &s.rebuild_state else { continue };
+        if let Some(r) = rebuild_of(rows, &at, name)
+            && matches!(r.status, RebuildStatus::Pending | RebuildStatus::Held)
+            && matches!(rs.status.as_deref(), Some("pending" | "held"))
+        {
+            r.status = RebuildStatus::of(rs.status.as_deref());
+            r.reason.clone_from(&rs.rebuild_reason);
+            r.triggered_by.clone_from(&rs.triggered_by);
+            r.scheduled_for = rs.rebuild_scheduled_for.map(|t| t.to_string());
+            r.held = rs.causes.iter().filter_map(|c| c.held.clone()).collect();
+        }
+    }
     for w in decision.waiting.iter().filter(|w| w.until.is_none()) {
         if let Some(r) = rebuild_of(rows, &at, &w.image)
             && matches!(r.status, RebuildStatus::Pending | RebuildStatus::Held)

@@ -235,6 +235,11 @@ pub(crate) fn apply(
                     }
                     c.held = Some(why);
                 }
+                // Expedited by an earlier run whose trigger did not go out (an ancestor
+                // blocked it, or the run only looked): already due, reason kept as it is.
+                Verdict::Expedite(_) if c.triggered_by.as_deref() == Some(BY_EXPEDITE) => {
+                    c.held = None;
+                }
                 Verdict::Expedite(fixed) => {
                     c.held = None;
                     if c.scheduled_for.is_none_or(|t| t.unix() > now.unix()) {
@@ -272,6 +277,14 @@ pub(crate) fn apply(
     }
     world.changes.extend(changes);
     all_held
+}
+
+/// The supply-chain policy's judgement of every pending rebuild at `now`, as `reconcile`
+/// makes it before it decides (held causes marked, expedited ones due now with the IDs in
+/// their reason), for a command that shows the state without deciding (`plan`). Applying
+/// it again changes nothing.
+pub fn judge(enrollment: &Enrollment, world: &mut Analysis, now: Timestamp) {
+    apply(enrollment, world, now);
 }
 
 /// A person releases `name`'s held causes (`image-factory release NAME --reason R`): they
