@@ -565,3 +565,179 @@ fn the_supply_chain_timeline_on_github() {
 fn the_supply_chain_timeline_on_gitlab() {
     capstone(true);
 }
+
+/// `check --scan-with trivy` with a fake `trivy` on PATH (a script the test writes): each
+/// new base digest is scanned with `trivy image --format json --quiet REF@DIGEST` and the
+/// report recorded as `record-scan` would; a scanner that fails, hangs past
+/// `--scan-timeout` or writes garbage is recorded as no report with the reason, never
+/// stops the check, and its stderr is never shown.
+#[test]
+fn check_scan_with_trivy_records_reports_and_why_there_is_none() {
+    use common::supply::{dispatched, facts_of, registry_factory, triggers};
+    use std::os::unix::fs::PermissionsExt as _;
+
+    let Some((registry, push)) = common::supply::registry() else {
+        return;
+    };
+    let reg = registry.addr.clone();
+    let f = registry_factory(
+        &reg,
+        false,
+        "    vulnerabilityPolicy:\n      holdOn: CRITICAL\n",
+    );
+    let bin = f.dir.path().join("bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    let log = f.dir.path().join("trivy-args.log");
+    let script = |body: &str| {
+        let path = bin.join("trivy");
+        let text = format!(
+            "#!/bin/sh\necho \"$@\" >> '{}'\necho 'trivy: registry said: token hunter2-do-not-show' >&2\n{body}\n",
+            log.display()
+        );
+        std::fs::write(&path, text).unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+    };
+    let path = format!("{}:{}", bin.display(), std::env::var("PATH").unwrap());
+    let check = |now: &str, extra: &[&str], path: &str| {
+        let mut args = vec![
+            "--format",
+            "json",
+            "check",
+            "--now",
+            now,
+            "--scan-with",
+            "trivy",
+        ];
+        args.extend_from_slice(extra);
+        let mut cmd = f.cmd(&args);
+        cmd.env("PATH", path);
+        let out = f.exec(cmd);
+        let stderr = common::stderr(&out);
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "a failed scan never fails check: {stderr}"
+        );
+        assert!(
+            !stderr.contains("hunter2"),
+            "the scanner's stderr is shown: {stderr}"
+        );
+        let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+        (v, stderr)
+    };
+    let failure = |d: &if_model::digest::Digest| {
+        let facts = facts_of(&f, d.as_str()).unwrap();
+        assert!(facts.scan.is_none(), "{facts:?}");
+        facts.scan_failure.unwrap().reason.unwrap()
+    };
+    let report = common::supply::report(
+        &f,
+        "trivy.json",
+        &trivy(&[
+            ("CVE-2026-0300", "CRITICAL", ""),
+            ("CVE-2026-0301", "LOW", ""),
+        ]),
+    );
+
+    // The baseline is not scanned.
+    push.oci_manifest("lib/base", "1", "d0");
+    script(&format!("cat '{}'", report.display()));
+    check(&day(-1), &[], &path);
+    assert!(!log.exists(), "a baseline is not scanned");
+
+    // A report: recorded on the digest, and the policy holds it.
+    let d1 = push.oci_manifest("lib/base", "1", "d1").digest;
+    let (v, _) = check(&day(0), &[], &path);
+    assert_eq!(
+        std::fs::read_to_string(&log).unwrap(),
+        format!("image --format json --quiet {reg}/lib/base@{d1}\n")
+    );
+    assert_eq!(v["scans"][0]["result"], "recorded", "{v:#}");
+    assert_eq!(v["scans"][0]["counts"], json!({"CRITICAL": 1, "LOW": 1}));
+    let scan = facts_of(&f, d1.as_str()).unwrap().scan.unwrap();
+    assert_eq!(
+        (
+            scan.scanner.as_deref(),
+            scan.critical.clone(),
+            scan.scanned_at
+        ),
+        (
+            Some("trivy"),
+            vec!["CVE-2026-0300".to_string()],
+            Some(day(0).parse().unwrap())
+        )
+    );
+    assert!(triggers(&f.reconcile(&day(2), &[])).is_empty());
+    assert_eq!(f.rebuild("app")["status"], "held");
+
+    // It fails: no report, the reason recorded and shown; the clock decides.
+    let d2 = push.oci_manifest("lib/base", "1", "d2").digest;
+    script("echo '{\"SchemaVersion\": 2,'; exit 3");
+    let (v, stderr) = check(&day(3), &[], &path);
+    assert_eq!(failure(&d2), "trivy failed (exit 3)");
+    assert_eq!(v["scans"][0]["reason"], "trivy failed (exit 3)");
+    assert!(
+        stderr.contains("gave no report: trivy failed (exit 3)"),
+        "{stderr}"
+    );
+    let row = f.status_with(&["--now", &day(3)])["app"]["rebuild"].clone();
+    assert_eq!(
+        row["unscanned"],
+        json!([format!(
+            "{}@{} (scan failed: trivy failed (exit 3))",
+            v["scans"][0]["image"].as_str().unwrap(),
+            d2.short()
+        )])
+    );
+    assert_eq!(
+        triggers(&f.reconcile(&day(4), &[])),
+        ["app"],
+        "the clock decides"
+    );
+    assert_eq!(dispatched(&f, false, "app")[0]["base_digest"], d2.as_str());
+
+    // It hangs: stopped at the time budget, its children with it.
+    let d3 = push.oci_manifest("lib/base", "1", "d3").digest;
+    let pid_file = f.dir.path().join("sleep.pid");
+    script(&format!(
+        "sleep 120 &\necho $! > '{}'\nwait",
+        pid_file.display()
+    ));
+    let started = std::time::Instant::now();
+    check(&day(5), &["--scan-timeout", "1"], &path);
+    assert!(
+        started.elapsed().as_secs() < 60,
+        "the scanner was not stopped"
+    );
+    assert_eq!(
+        failure(&d3),
+        "trivy did not finish within 1s and was stopped"
+    );
+    let pid = std::fs::read_to_string(&pid_file).unwrap();
+    let proc = format!("/proc/{}", pid.trim());
+    let gone = (0..100).any(|_| {
+        std::thread::sleep(std::time::Duration::from_millis(20));
+        // A killed child not yet reaped by init is a zombie: gone for our purpose.
+        std::fs::read_to_string(format!("{proc}/stat"))
+            .map_or(true, |s| s.split_whitespace().nth(2) == Some("Z"))
+    });
+    assert!(gone, "the scanner's child {proc} still runs");
+
+    // It writes garbage: no report, the parse error as the reason.
+    let d4 = push.oci_manifest("lib/base", "1", "d4").digest;
+    script("echo 'not a report {'");
+    check(&day(6), &[], &path);
+    let why = failure(&d4);
+    assert!(
+        why.starts_with(&format!(
+            "trivy report of {reg}/lib/base@{d4}:1:2: error: not JSON"
+        )),
+        "{why}"
+    );
+
+    // Not on PATH.
+    let d5 = push.oci_manifest("lib/base", "1", "d5").digest;
+    check(&day(7), &[], "/nonexistent");
+    assert_eq!(failure(&d5), "trivy is not on PATH");
+    f.assert_no_secrets();
+}

@@ -81,6 +81,21 @@ pub struct DigestFacts {
     pub signature: Option<SignatureCheck>,
     /// The attestations its index carries (`check`).
     pub attestations: Option<Attestations>,
+    /// Why the last scan by `check --scan-with` gave no report (the clock decides).
+    pub scan_failure: Option<ScanFailure>,
+    /// Unknown keys.
+    pub extra: Extra,
+}
+
+/// A scan that gave no report: the scanner failed, hung, or wrote something else.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Default)]
+pub struct ScanFailure {
+    /// The scanner run (`trivy`).
+    pub scanner: Option<String>,
+    /// Why there is no report.
+    pub reason: Option<String>,
+    /// When it was run.
+    pub at: Option<Timestamp>,
     /// Unknown keys.
     pub extra: Extra,
 }
@@ -260,7 +275,8 @@ pub struct SignatureCheck {
     pub extra: Extra,
 }
 
-const FACT_KEYS: &[&str] = &["digest", "scan", "signature", "attestations"];
+const FACT_KEYS: &[&str] = &["digest", "scan", "scanFailure", "signature", "attestations"];
+const SCAN_FAILURE_KEYS: &[&str] = &["scanner", "reason", "at"];
 const ATTESTATION_KEYS: &[&str] = &[
     "index",
     "provenance",
@@ -286,6 +302,15 @@ pub(crate) fn decode_facts(d: &mut Decoder, node: &Node) -> Option<DigestFacts> 
     Some(DigestFacts {
         digest: d.digest(f.get("digest"), "digest"),
         scan: f.get("scan").and_then(|n| decode_scan(d, n)),
+        scan_failure: f.get("scanFailure").and_then(|n| {
+            let g = d.fields(n, "scanFailure", SCAN_FAILURE_KEYS, Unknown::Keep)?;
+            Some(ScanFailure {
+                scanner: d.string(g.get("scanner"), "scanner"),
+                reason: d.string(g.get("reason"), "reason"),
+                at: d.timestamp(g.get("at"), "at"),
+                extra: g.unknown(SCAN_FAILURE_KEYS),
+            })
+        }),
         signature: f.get("signature").and_then(|n| decode_signature(d, n)),
         attestations: f
             .get("attestations")
@@ -404,6 +429,16 @@ pub(crate) fn encode_facts(f: &DigestFacts) -> Node {
             &s.extra,
         )
     });
+    let scan_failure = f.scan_failure.as_ref().map(|x| {
+        map(
+            vec![
+                ("scanner", x.scanner.as_ref().map(Node::str)),
+                ("reason", x.reason.as_ref().map(Node::str)),
+                ("at", x.at.map(|t| Node::str(t.to_string()))),
+            ],
+            &x.extra,
+        )
+    });
     let attestations = f.attestations.as_ref().map(|a| {
         map(
             vec![
@@ -421,6 +456,7 @@ pub(crate) fn encode_facts(f: &DigestFacts) -> Node {
         vec![
             ("digest", f.digest.as_ref().map(|d| Node::str(d.as_str()))),
             ("scan", scan),
+            ("scanFailure", scan_failure),
             ("signature", signature),
             ("attestations", attestations),
         ],

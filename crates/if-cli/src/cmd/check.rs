@@ -41,6 +41,14 @@ pub struct Args {
     /// CronJob's `check` before `reconcile`, or a scheduled CI job's.
     #[arg(long)]
     pub exit_zero: bool,
+    /// Scan each new base digest with this scanner, found on PATH (`trivy image --format
+    /// json --quiet REF@DIGEST`), and record its report as `record-scan` does; a scan that
+    /// fails or runs past `--scan-timeout` is recorded as no report, with the reason.
+    #[arg(long, value_name = "SCANNER")]
+    pub scan_with: Option<crate::scanner::ScanWith>,
+    /// The most seconds one scan may take; the scanner is stopped past that.
+    #[arg(long, value_name = "SECONDS", default_value_t = 300, value_parser = clap::value_parser!(u64).range(1..=86_400))]
+    pub scan_timeout: u64,
     /// Registry options.
     #[command(flatten)]
     pub registry: RegistryArgs,
@@ -168,6 +176,8 @@ struct Report<'a> {
     images: Vec<Row<'a>>,
     registries: &'a [Host],
     summary: &'a Summary,
+    /// `--scan-with`: what each scan gave.
+    scans: &'a [super::scans::Scanned],
     changes: &'a [String],
     written: &'a [String],
 }
@@ -223,6 +233,22 @@ pub fn run(cli: &Cli, args: &Args) -> Result<Outcome, CliError> {
     for w in owing.check(&client, &mut world, now) {
         eprintln!("warning: {w}");
     }
+    // `--scan-with`: each new base digest scanned, its report recorded (or why there is none).
+    let scans = match args.scan_with {
+        Some(with) => {
+            let timeout = Duration::from_secs(args.scan_timeout);
+            super::scans::scan_new(with, timeout, &mut world, &found_bases, now)
+        }
+        None => Vec::new(),
+    };
+    for s in scans.iter().filter(|s| s.result == "failed") {
+        eprintln!(
+            "warning: scan of {}@{} gave no report: {}",
+            s.image,
+            &s.digest[..s.digest.len().min(15)],
+            s.reason.as_deref().unwrap_or("-")
+        );
+    }
     // Attestations: provenance and SBOM of each base digest not read before.
     let limit = usize::from(args.registry.concurrency);
     for w in super::attestations::check_owed(&client, &mut world, &found_bases, limit, now) {
@@ -272,11 +298,27 @@ pub fn run(cli: &Cli, args: &Args) -> Result<Outcome, CliError> {
             images: checked.iter().map(row).collect(),
             registries: &hosts,
             summary: &summary,
+            scans: &scans,
             changes: &world.changes,
             written: &written,
         })?;
     } else {
         print_text(args.dry_run, &checked, &hosts, &summary, &written);
+        for s in &scans {
+            let what = match &s.reason {
+                Some(why) => format!("no report: {why}"),
+                None => {
+                    let counts: Vec<String> =
+                        s.counts.iter().map(|(k, v)| format!("{k} {v}")).collect();
+                    format!("recorded ({})", counts.join(", "))
+                }
+            };
+            output::line(format_args!(
+                "scan {}@{}: {what}",
+                s.image,
+                &s.digest[..s.digest.len().min(15)]
+            ));
+        }
     }
     // A failed lookup is recorded (`checkError`) and the others went on, but a person should
     // look: exit code 1.

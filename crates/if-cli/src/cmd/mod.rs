@@ -13,6 +13,7 @@ pub mod record;
 pub mod reference;
 pub mod release;
 pub mod scan;
+mod scans;
 mod signatures;
 pub mod status;
 pub mod validate;

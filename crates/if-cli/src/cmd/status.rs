@@ -230,9 +230,16 @@ fn unscanned(
         .filter_map(|c| {
             let base = bases.get(c.base_image.as_deref()?)?;
             let d = c.digest.as_ref()?;
-            let scanned =
-                if_model::supply::facts(&base.digests, d).is_some_and(|f| f.scan.is_some());
-            (!scanned).then(|| format!("{}@{}", base.name, d.short()))
+            let facts = if_model::supply::facts(&base.digests, d);
+            if facts.is_some_and(|f| f.scan.is_some()) {
+                return None;
+            }
+            let failed = facts
+                .and_then(|f| f.scan_failure.as_ref())
+                .and_then(|x| x.reason.as_deref())
+                .map(|why| format!(" (scan failed: {why})"))
+                .unwrap_or_default();
+            Some(format!("{}@{}{failed}", base.name, d.short()))
         })
         .collect()
 }

@@ -82,3 +82,25 @@ fn an_unknown_sbom_format_is_an_error_at_its_position() {
         "{shown:?}"
     );
 }
+
+#[test]
+fn a_scan_failure_round_trips_beside_the_other_facts() {
+    let (state, _) = parse_base(OLD, "b.yaml");
+    let mut state = state.unwrap();
+    state.digests[0].scan_failure = Some(ScanFailure {
+        scanner: Some("trivy".into()),
+        reason: Some("trivy failed (exit 3)".into()),
+        at: Some(Timestamp::parse("2026-03-10T10:00:00Z").unwrap()),
+        extra: Vec::new(),
+    });
+    let text = state.to_yaml().unwrap();
+    assert!(
+        text.contains(
+            "    scanFailure:\n      scanner: trivy\n      reason: trivy failed (exit 3)\n      at: \"2026-03-10T10:00:00Z\"\n    signature:\n"
+        ),
+        "{text}"
+    );
+    let (again, diags) = parse_base(&text, "b.yaml");
+    assert!(diags.is_empty(), "{diags:?}");
+    assert_eq!(again.unwrap(), state);
+}
