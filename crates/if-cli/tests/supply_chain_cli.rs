@@ -93,6 +93,11 @@ fn record_scan_keeps_counts_and_ids_per_digest_from_trivy_and_grype() {
         facts(&f, "python-3.12-slim", &digest('1'))["critical"],
         json!(["CVE-2026-1000"])
     );
+    // Two digests later the baseline is still one the factory has seen (the history's
+    // first entry): a late report of it is recorded.
+    f.record("python:3.12-slim", &digest('3'), &day(2));
+    let v = scan(&f, "python:3.12-slim", &digest('1'), &t, &day(2));
+    assert_eq!(v["scanner"], "trivy");
     // The same report again writes nothing.
     let v = scan(&f, "python:3.12-slim", &digest('2'), &g, &day(1));
     assert_eq!(v["written"], json!([]));

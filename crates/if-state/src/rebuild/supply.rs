@@ -54,8 +54,9 @@ fn list_ids(ids: &[String]) -> String {
 }
 
 /// The digest of `base` observed before `d`: the entry before it in its history, else (the
-/// first entry, or the current digest) `previousDigest` when `d` is current. A baseline
-/// digest is not in the history, so the one before the oldest entry is not known.
+/// first entry, or the current digest) `previousDigest` when `d` is current. The baseline
+/// is the history's first entry (state files written before it was recorded there lack it:
+/// the one before their oldest entry is not known).
 fn digest_before<'a>(base: &'a BaseImageState, d: &Digest) -> Option<&'a Digest> {
     let at = base
         .update_history
