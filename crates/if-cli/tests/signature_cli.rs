@@ -165,7 +165,7 @@ fn check_records_the_attestations_of_each_new_digest_once_and_status_shows_them(
     assert_eq!(
         base["attestations"],
         json!({"index": true, "provenance": true, "provenanceType": slsa, "sbom": true,
-               "sbomFormat": "SPDX", "checkedAt": day(0),
+               "sbomFormat": "SPDX", "checkedAt": day(0), "error": null,
                "summary": format!("provenance ({slsa}), SBOM (SPDX)")}),
         "{base:#}"
     );
@@ -212,6 +212,49 @@ fn check_records_the_attestations_of_each_new_digest_once_and_status_shows_them(
     assert!(
         f.status_line(name)
             .contains("no attestations (not an index)")
+    );
+
+    // The registry cannot give the attestation manifest (its revision link taken out of the
+    // storage, so distribution answers 404 MANIFEST_UNKNOWN): recorded as not read, with a
+    // warning, and read again by the next check although the digest is unchanged.
+    let flaky = index_seeded(&push, "lib/base", "1", "d4", &[&[slsa]]);
+    let v2 = registry.dir().join("storage/docker/registry/v2");
+    let index_blob = v2.join(format!(
+        "blobs/sha256/{}/{}/data",
+        &flaky.hex()[..2],
+        flaky.hex()
+    ));
+    let index: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(index_blob).unwrap()).unwrap();
+    let manifest = index["manifests"][1]["digest"].as_str().unwrap();
+    let hex = manifest.strip_prefix("sha256:").unwrap();
+    let link = v2.join(format!(
+        "repositories/lib/base/_manifests/revisions/sha256/{hex}/link"
+    ));
+    std::fs::rename(&link, link.with_extension("off")).unwrap();
+    let out = f.run(&["--format", "json", "check", "--now", &day(4)]);
+    let stderr = common::stderr(&out);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert!(stderr.contains("warning: attestations of"), "{stderr}");
+    let a = attestations_of(&f, flaky.as_str()).expect("recorded as failed");
+    assert!(
+        a.error
+            .as_deref()
+            .is_some_and(|e| e.contains("MANIFEST_UNKNOWN")),
+        "{a:?}"
+    );
+    assert_eq!(a.provenance, None);
+    assert!(f.status_line(name).contains("attestations: not read: "));
+    std::fs::rename(link.with_extension("off"), &link).unwrap();
+    let v = check(&f, &day(5));
+    // HEAD, the index, its attestation manifest: the failed read made again.
+    assert_eq!(v["summary"]["requests"], 3, "{v:#}");
+    let a = attestations_of(&f, flaky.as_str()).unwrap();
+    assert_eq!((a.error, a.provenance), (None, Some(true)));
+    assert_eq!(
+        check(&f, &day(6))["summary"]["requests"],
+        1,
+        "and not again"
     );
     assert!(f.requests().is_empty(), "nothing dispatched");
 }

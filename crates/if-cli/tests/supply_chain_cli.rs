@@ -682,7 +682,7 @@ fn check_scan_with_trivy_records_reports_and_why_there_is_none() {
     assert_eq!(failure(&d2), "trivy failed (exit 3)");
     assert_eq!(v["scans"][0]["reason"], "trivy failed (exit 3)");
     assert!(
-        stderr.contains("gave no report: trivy failed (exit 3)"),
+        stderr.contains(": no report: trivy failed (exit 3)"),
         "{stderr}"
     );
     let row = f.status_with(&["--now", &day(3)])["app"]["rebuild"].clone();

@@ -163,6 +163,8 @@ pub struct Attestations {
     pub sbom_format: Option<SbomFormat>,
     /// When `check` read them.
     pub checked_at: Option<Timestamp>,
+    /// Why they could not be read (the next `check` that finds the digest reads again).
+    pub error: Option<String>,
     /// Unknown keys.
     pub extra: Extra,
 }
@@ -193,12 +195,25 @@ impl Attestations {
             sbom: Some(!formats.is_empty()),
             sbom_format: formats.first().copied(),
             checked_at: Some(at),
+            error: None,
             extra: Vec::new(),
+        }
+    }
+
+    /// A read at `at` that failed, and why.
+    pub fn failed(why: String, at: Timestamp) -> Attestations {
+        Attestations {
+            checked_at: Some(at),
+            error: Some(why),
+            ..Attestations::default()
         }
     }
 
     /// One line for people: `provenance (TYPE), SBOM (FORMAT)`, or what is missing.
     pub fn summary(&self) -> String {
+        if let Some(why) = &self.error {
+            return format!("not read: {why}");
+        }
         if self.index == Some(false) {
             return "no attestations (not an index)".to_string();
         }
@@ -284,6 +299,7 @@ const ATTESTATION_KEYS: &[&str] = &[
     "sbom",
     "sbomFormat",
     "checkedAt",
+    "error",
 ];
 const SCAN_KEYS: &[&str] = &[
     "scanner",
@@ -339,6 +355,7 @@ fn decode_attestations(d: &mut Decoder, node: &Node) -> Option<Attestations> {
         sbom: d.boolean(f.get("sbom"), "sbom"),
         sbom_format,
         checked_at: d.timestamp(f.get("checkedAt"), "checkedAt"),
+        error: d.string(f.get("error"), "error"),
         extra: f.unknown(ATTESTATION_KEYS),
     })
 }
@@ -448,6 +465,7 @@ pub(crate) fn encode_facts(f: &DigestFacts) -> Node {
                 ("sbom", a.sbom.map(Node::bool)),
                 ("sbomFormat", a.sbom_format.map(|s| Node::str(s.as_str()))),
                 ("checkedAt", a.checked_at.map(|t| Node::str(t.to_string()))),
+                ("error", a.error.as_ref().map(Node::str)),
             ],
             &a.extra,
         )

@@ -1,6 +1,7 @@
 //! Attestation facts (issue 23), pure: which digests `check` found still need their index
-//! read ([`owed`]: each digest once, never again once its facts are recorded), and keeping
-//! what it carried ([`record`]) on the base image's `digests` entry. The registry read is
+//! read ([`owed`]: each new digest once, never again once its facts are recorded; a failed
+//! read again at the next check that finds the digest), and keeping what it carried
+//! ([`record`]) on the base image's `digests` entry. The registry read is
 //! `if-registry`'s `fetch_attestations`.
 
 use if_model::digest::Digest;
@@ -19,23 +20,30 @@ pub struct Owed {
     pub digest: Digest,
 }
 
-/// Of the digests `found` (`(base key, digest)`, as a check found them), those whose
-/// attestation facts are not recorded, sorted and without repeats. Keys that are not base
+/// The reads owed, sorted and without repeats: of the digests `new` (`(base key, digest)`,
+/// as a check found them new), those whose attestation facts are not recorded; and of the
+/// digests `seen` (found unchanged), those whose last read failed. Keys that are not base
 /// images (enrolled images built here) are skipped: digest facts live on base images.
 pub fn owed<'a>(
     world: &Analysis,
-    found: impl IntoIterator<Item = (&'a str, &'a Digest)>,
+    new: impl IntoIterator<Item = (&'a str, &'a Digest)>,
+    seen: impl IntoIterator<Item = (&'a str, &'a Digest)>,
 ) -> Vec<Owed> {
     let mut out = std::collections::BTreeSet::new();
-    for (key, digest) in found {
+    let new = new.into_iter().map(|f| (f, true));
+    for ((key, digest), is_new) in new.chain(seen.into_iter().map(|f| (f, false))) {
         let Some(base) = world.bases.get(key) else {
             continue;
         };
         let Some(image) = base.full_image.clone() else {
             continue;
         };
-        let known = facts(&base.digests, digest).is_some_and(|f| f.attestations.is_some());
-        if !known {
+        let recorded = facts(&base.digests, digest).and_then(|f| f.attestations.as_ref());
+        let due = match recorded {
+            None => is_new,
+            Some(a) => a.error.is_some(),
+        };
+        if due {
             out.insert(Owed {
                 base: key.to_string(),
                 image,
@@ -46,7 +54,7 @@ pub fn owed<'a>(
     out.into_iter().collect()
 }
 
-/// Records what `owed`'s index carries on its base image.
+/// Records what `owed`'s index carries (or why it could not be read) on its base image.
 pub fn record(world: &mut Analysis, owed: &Owed, attestations: Attestations) {
     if let Some(base) = world.bases.get_mut(&owed.base) {
         facts_mut(&mut base.digests, &owed.digest).attestations = Some(attestations);
@@ -75,28 +83,36 @@ mod tests {
     }
 
     #[test]
-    fn a_digest_is_owed_until_its_facts_are_recorded() {
+    fn a_new_digest_is_owed_until_its_facts_are_recorded_a_failed_read_until_it_succeeds() {
         let mut world = world();
         let d = Digest::of_sha256_bytes(b"1");
-        let found = [
-            ("r.example/lib/b:1", &d),
-            ("r.example/lib/b:1", &d),
-            ("app", &d),
-        ];
-        let owed = owed(&world, found);
+        let key = "r.example/lib/b:1";
+        let found = [(key, &d), (key, &d), ("app", &d)];
+        let owed = owed(&world, found, []);
         assert_eq!(owed.len(), 1, "{owed:?}");
         assert_eq!(owed[0].image, "r.example/lib/b:1");
+        assert!(
+            super::owed(&world, [], [(key, &d)]).is_empty(),
+            "unchanged: not read"
+        );
         let at = Timestamp::parse("2026-03-10T10:00:00Z").unwrap();
+        record(
+            &mut world,
+            &owed[0],
+            Attestations::failed("HTTP 500".into(), at),
+        );
+        assert_eq!(
+            super::owed(&world, [], [(key, &d)]).len(),
+            1,
+            "failed: read again"
+        );
         record(
             &mut world,
             &owed[0],
             Attestations::from_predicates(false, [], at),
         );
-        assert!(super::owed(&world, found).is_empty());
+        assert!(super::owed(&world, found, [(key, &d)]).is_empty());
         let other = Digest::of_sha256_bytes(b"2");
-        assert_eq!(
-            super::owed(&world, [("r.example/lib/b:1", &other)]).len(),
-            1
-        );
+        assert_eq!(super::owed(&world, [(key, &other)], []).len(), 1);
     }
 }

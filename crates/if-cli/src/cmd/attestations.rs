@@ -2,8 +2,8 @@
 //! attestation facts are not recorded yet (`if-state::attest::owed`), read its index's
 //! attestation manifests (`if-registry`'s `fetch_attestations`) and record provenance and
 //! SBOM, yes or no, on the base image. Each digest is read once: a digest whose facts are
-//! recorded costs no request. A registry that did not answer records nothing (a warning),
-//! so the next run asks again.
+//! recorded costs no request. A read that failed is recorded as failed with the reason (a
+//! warning), and read again by the next check that finds the digest.
 
 use if_model::digest::Digest;
 use if_model::reference::ImageRef;
@@ -12,26 +12,35 @@ use if_model::timestamp::Timestamp;
 use if_registry::{Client, fetch_attestations};
 use if_state::attest;
 
-/// Reads and records the attestations owed for `found` (`(base key, digest)`), `limit` at
-/// a time; returns warnings for the reads that failed (and so were not recorded).
+/// Reads and records the attestations owed for `new` and `seen` (`(base key, digest)`
+/// found new and unchanged: see `if_state::attest::owed`), `limit` at a time; returns
+/// warnings for the reads that failed (recorded as failed, read again by the next check).
 pub(crate) fn check_owed(
     client: &Client,
     world: &mut if_state::Analysis,
-    found: &[(String, Digest)],
+    new: &[(String, Digest)],
+    seen: &[(String, Digest)],
     limit: usize,
     now: Timestamp,
 ) -> Vec<String> {
-    let owed = attest::owed(world, found.iter().map(|(k, d)| (k.as_str(), d)));
+    let owed = attest::owed(
+        world,
+        new.iter().map(|(k, d)| (k.as_str(), d)),
+        seen.iter().map(|(k, d)| (k.as_str(), d)),
+    );
     let read = if_registry::map_bounded(&owed, limit, |o| read(client, o, now), &|_, _| {});
     let mut warnings = Vec::new();
     for (o, got) in owed.iter().zip(read) {
         match got {
             Ok(a) => attest::record(world, o, a),
-            Err(e) => warnings.push(format!(
-                "attestations of {} ({}) not read: {e}",
-                o.digest.short(),
-                o.image
-            )),
+            Err(e) => {
+                warnings.push(format!(
+                    "attestations of {} ({}) not read: {e}",
+                    o.digest.short(),
+                    o.image
+                ));
+                attest::record(world, o, Attestations::failed(e, now));
+            }
         }
     }
     warnings

@@ -220,40 +220,24 @@ pub fn run(cli: &Cli, args: &Args) -> Result<Outcome, CliError> {
                 None
             }
         };
-        // A new digest of a base image: its attestations are read (a baseline is not, so a
-        // first check stays at one manifest HEAD per image).
-        if let (rebuild::Subject::Base { identity, .. }, Ok(digest), "updated") =
-            (&subject, &c.found, c.outcome())
-        {
-            found_bases.push((identity.clone(), digest.clone()));
+        // A base digest found new (scanned, its attestations read) or unchanged (a failed
+        // read is made again); a baseline is not read, so a first check stays at one
+        // manifest HEAD per image.
+        if let (rebuild::Subject::Base { identity, .. }, Ok(digest)) = (&subject, &c.found) {
+            let new = c.outcome() == "updated";
+            found_bases.push((identity.clone(), digest.clone(), new));
         }
     }
-    // requireSignature: the signatures of new digests, checked once per key file.
-    let owing = super::signatures::owing(&cli.root, &enrollment, &world);
-    for w in owing.check(&client, &mut world, now) {
-        eprintln!("warning: {w}");
-    }
-    // `--scan-with`: each new base digest scanned, its report recorded (or why there is none).
-    let scans = match args.scan_with {
-        Some(with) => {
-            let timeout = Duration::from_secs(args.scan_timeout);
-            super::scans::scan_new(with, timeout, &mut world, &found_bases, now)
-        }
-        None => Vec::new(),
-    };
-    for s in scans.iter().filter(|s| s.result == "failed") {
-        eprintln!(
-            "warning: scan of {}@{} gave no report: {}",
-            s.image,
-            &s.digest[..s.digest.len().min(15)],
-            s.reason.as_deref().unwrap_or("-")
-        );
-    }
-    // Attestations: provenance and SBOM of each base digest not read before.
-    let limit = usize::from(args.registry.concurrency);
-    for w in super::attestations::check_owed(&client, &mut world, &found_bases, limit, now) {
-        eprintln!("warning: {w}");
-    }
+    // The supply chain (issue 23): signatures owed, `--scan-with`, attestations.
+    let scans = super::scans::after_lookup(
+        &cli.root,
+        args,
+        &client,
+        &enrollment,
+        &mut world,
+        &found_bases,
+        now,
+    );
     let written = if args.dry_run {
         Vec::new()
     } else {
@@ -305,19 +289,7 @@ pub fn run(cli: &Cli, args: &Args) -> Result<Outcome, CliError> {
     } else {
         print_text(args.dry_run, &checked, &hosts, &summary, &written);
         for s in &scans {
-            let what = match &s.reason {
-                Some(why) => format!("no report: {why}"),
-                None => {
-                    let counts: Vec<String> =
-                        s.counts.iter().map(|(k, v)| format!("{k} {v}")).collect();
-                    format!("recorded ({})", counts.join(", "))
-                }
-            };
-            output::line(format_args!(
-                "scan {}@{}: {what}",
-                s.image,
-                &s.digest[..s.digest.len().min(15)]
-            ));
+            output::line(format_args!("scan {}", s.line()));
         }
     }
     // A failed lookup is recorded (`checkError`) and the others went on, but a person should

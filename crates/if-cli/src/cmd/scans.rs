@@ -1,9 +1,9 @@
-//! `check --scan-with trivy` (issue 23): each base digest the check found new is scanned by
-//! the scanner in the image (`crate::scanner`), and its report goes the way of
-//! `record-scan`'s (`if_state::scan::parse_report`, `record_scan`). A scan that fails, hangs
-//! or writes something else than a report is recorded as no report with the reason
-//! (`scanFailure`), so the clock decides, as for a digest never scanned; it never stops the
-//! check.
+//! `check`'s supply-chain steps (issue 23), and `check --scan-with trivy`: each base digest
+//! the check found new is scanned by the scanner in the image (`crate::scanner`), and its
+//! report goes the way of `record-scan`'s (`if_state::scan::parse_report`, `record_scan`).
+//! A scan that fails, hangs or writes something else than a report is recorded as no report
+//! with the reason (`scanFailure`), so the clock decides, as for a digest never scanned; it
+//! never stops the check.
 
 use std::time::Duration;
 
@@ -30,9 +30,70 @@ pub(crate) struct Scanned {
     pub reason: Option<String>,
 }
 
+impl Scanned {
+    /// For people: `base@sha256:12345678: recorded (CRITICAL 1, LOW 2)`, or
+    /// `...: no report: why`.
+    pub(crate) fn line(&self) -> String {
+        let short = &self.digest[..self.digest.len().min(15)];
+        match &self.reason {
+            Some(why) => format!("{}@{short}: no report: {why}", self.image),
+            None => {
+                let counts: Vec<String> = self
+                    .counts
+                    .iter()
+                    .map(|(k, v)| format!("{k} {v}"))
+                    .collect();
+                format!("{}@{short}: recorded ({})", self.image, counts.join(", "))
+            }
+        }
+    }
+}
+
+/// `check`'s supply-chain steps once the digests are recorded, warnings on stderr: the
+/// signatures owed (`requireSignature`, until verified with the key), `--scan-with` of
+/// each new base digest of `found` (`(base key, digest, found new)`), and the attestations
+/// owed for them. Returns what each scan gave.
+pub(crate) fn after_lookup(
+    root: &std::path::Path,
+    args: &super::check::Args,
+    client: &if_registry::Client,
+    enrollment: &if_model::enrollment::Enrollment,
+    world: &mut if_state::Analysis,
+    found: &[(String, Digest, bool)],
+    now: Timestamp,
+) -> Vec<Scanned> {
+    let split = |want: bool| -> Vec<(String, Digest)> {
+        found
+            .iter()
+            .filter(|(_, _, new)| *new == want)
+            .map(|(k, d, _)| (k.clone(), d.clone()))
+            .collect()
+    };
+    let (new, seen) = (split(true), split(false));
+    let owing = super::signatures::owing(root, enrollment, world);
+    for w in owing.check(client, world, now) {
+        eprintln!("warning: {w}");
+    }
+    let scans = match args.scan_with {
+        Some(with) => {
+            let timeout = Duration::from_secs(args.scan_timeout);
+            scan_new(with, timeout, world, &new, now)
+        }
+        None => Vec::new(),
+    };
+    for s in scans.iter().filter(|s| s.result == "failed") {
+        eprintln!("warning: scan of {}", s.line());
+    }
+    let limit = usize::from(args.registry.concurrency);
+    for w in super::attestations::check_owed(client, world, &new, &seen, limit, now) {
+        eprintln!("warning: {w}");
+    }
+    scans
+}
+
 /// Scans every base digest of `found` (`(base key, digest)`) that has no report yet, one at
 /// a time, each within `timeout`, and records the outcome at `now`.
-pub(crate) fn scan_new(
+fn scan_new(
     with: ScanWith,
     timeout: Duration,
     world: &mut if_state::Analysis,

@@ -81,8 +81,10 @@ pub struct AttestationsRow {
     pub sbom: bool,
     /// `SPDX` or `CycloneDX`.
     pub sbom_format: Option<&'static str>,
-    /// When `check` read them.
+    /// When `check` read them (or tried to).
     pub checked_at: Option<String>,
+    /// Why they could not be read (the next `check` reads again).
+    pub error: Option<String>,
     /// For people: `provenance (TYPE), SBOM (FORMAT)`, or what is missing.
     pub summary: String,
 }
@@ -99,6 +101,7 @@ fn attestations(b: &if_model::state::BaseImageState) -> Option<AttestationsRow> 
         sbom: a.sbom.unwrap_or(false),
         sbom_format: a.sbom_format.map(if_model::supply::SbomFormat::as_str),
         checked_at: a.checked_at.map(|t| t.to_string()),
+        error: a.error.clone(),
         summary: a.summary(),
     })
 }
