@@ -17,4 +17,5 @@ pub mod output;
 pub mod realdir;
 pub mod registry;
 pub mod safefs;
+pub mod scanner;
 pub mod settings;

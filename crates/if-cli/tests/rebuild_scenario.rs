@@ -60,7 +60,7 @@ fn a_base_image_update_rebuilds_the_chain_then_the_diamond_once_each() {
     assert_eq!(
         plan,
         json!({
-            "schemaVersion": 1, "base": "python-3.12-slim", "at": day(0), "pinned": [], "stuck": [], "running": [], "held": [],
+            "schemaVersion": 1, "base": "python-3.12-slim", "at": day(0), "pinned": [], "stuck": [], "running": [], "held": [], "expedited": [],
             "steps": [
                 step(&day(7), "base-py", json!(["python-3.12-slim"])),
                 step(&day(7), "svc-a", json!(["base-py"])),

@@ -12,71 +12,26 @@
 mod common;
 
 use common::rebuild::{Factory, day};
+use common::supply::{check, facts_of, registry_factory, signature_of, triggers};
+use if_testkit::registry::attest::index_seeded;
 use if_testkit::registry::cosign::{CosignKey, payload, push_signature};
-use if_testkit::registry::push::Pusher;
-use if_testkit::registry::{Registry, RegistryAuth};
-use serde_json::{Value, json};
+use serde_json::json;
 
 /// `app` on `REG/lib/base:1`, delay 1d, `requireSignature` with `keys/cosign.pub`, built on
 /// GitHub or (`gitlab`) GitLab.
 fn factory(reg: &str, gitlab: bool) -> Factory {
-    let source = if gitlab {
-        "    source:\n      provider: gitlab\n      repo: acme/app\n      dockerfile: app/Dockerfile\n      pipeline: .gitlab-ci.yml\n      job: build-app\n"
-    } else {
-        "    source:\n      provider: github\n      repo: acme/app\n      dockerfile: app/Dockerfile\n      workflow: build.yml\n"
-    };
-    let yaml = format!(
-        "images:\n  - name: app\n    registry: ghcr.io\n    repository: acme/app\n{source}    rebuildDelay: 1d\n    requireSignature:\n      publicKeyFile: keys/cosign.pub\n"
-    );
-    let dockerfile = format!("FROM {reg}/lib/base:1\nRUN true\n");
-    Factory::setup_with(&yaml, &[("app/Dockerfile", &dockerfile)], &day(-2))
-}
-
-/// `check --now NOW` (JSON), asserting exit code 0 and no warning.
-fn check(f: &Factory, now: &str) -> Value {
-    let out = f.run(&["--format", "json", "check", "--now", now]);
-    let stderr = common::stderr(&out);
-    assert_eq!(out.status.code(), Some(0), "{stderr}");
-    assert!(!stderr.contains("warning"), "{stderr}");
-    serde_json::from_slice(&out.stdout).unwrap()
-}
-
-/// The recorded signature check of `digest` on the base image's state, as JSON.
-fn signature_of(f: &Factory, digest: &str) -> Value {
-    let dir = f.root.join("state/base-images");
-    for entry in std::fs::read_dir(&dir).unwrap() {
-        let text = std::fs::read_to_string(entry.unwrap().path()).unwrap();
-        let (state, diags) = if_model::state::parse_base(&text, "b");
-        assert!(diags.is_empty(), "{diags:?}");
-        let Some(state) = state else { continue };
-        let fact = state
-            .digests
-            .iter()
-            .find(|x| x.digest.as_ref().map(|g| g.as_str()) == Some(digest));
-        if let Some(c) = fact.and_then(|x| x.signature.as_ref()) {
-            return json!({"verified": c.verified, "key": c.key, "reason": c.reason,
-                          "at": c.checked_at.map(|t| t.to_string())});
-        }
-    }
-    Value::Null
-}
-
-fn triggers(v: &Value) -> Vec<String> {
-    v["triggers"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|t| t["image"].as_str().unwrap().to_owned())
-        .collect()
+    registry_factory(
+        reg,
+        gitlab,
+        "    requireSignature:\n      publicKeyFile: keys/cosign.pub\n",
+    )
 }
 
 fn unsigned_and_foreign_are_held_signed_triggers(gitlab: bool) {
-    let Some(registry) = Registry::start(RegistryAuth::None) else {
-        eprintln!("skipping: docker-registry is not installed (apt-get install docker-registry)");
+    let Some((registry, push)) = common::supply::registry() else {
         return;
     };
     let reg = registry.addr.clone();
-    let push = Pusher::new(&reg, None);
     let key = CosignKey::generate();
     let other = CosignKey::generate();
     let reference = format!("{reg}/lib/base");
@@ -131,18 +86,28 @@ fn unsigned_and_foreign_are_held_signed_triggers(gitlab: bool) {
     let p = payload(&reference, &signed);
     push_signature(&push, "lib/base", &signed, &[(p.clone(), key.sign(&p))]);
     check(&f, &day(11));
+    let sig = signature_of(&f, signed.as_str());
+    assert_eq!(sig["verified"], true);
+    // Verified with this key: a second check asks for no signature again (one HEAD), while
+    // the two digests that did not verify are asked again (a manifest each, the foreign
+    // one's payload blob): a signature may be pushed after the image.
+    let v = check(&f, &day(11));
+    assert_eq!(v["summary"]["requests"], 1 + 1 + 2, "{v:#}");
+    assert_eq!(signature_of(&f, signed.as_str()), sig, "not checked again");
+    // The same key file with another key in it: checked again, and it no longer verifies.
+    std::fs::write(f.root.join("keys/cosign.pub"), other.public_pem()).unwrap();
+    let v = check(&f, &day(12));
+    assert_eq!(v["summary"]["requests"], 1 + 1 + 2 + 2, "{v:#}");
+    let changed = signature_of(&f, signed.as_str());
+    assert_eq!(changed["verified"], false, "{changed}");
+    assert_ne!(changed["fingerprint"], sig["fingerprint"]);
+    std::fs::write(f.root.join("keys/cosign.pub"), key.public_pem()).unwrap();
+    check(&f, &day(12));
     assert_eq!(signature_of(&f, signed.as_str())["verified"], true);
-    // Checked once per key file: a second check asks for no signature again.
-    check(&f, &day(11));
     assert_eq!(triggers(&f.reconcile(&day(13), &[])), ["app"]);
-    let reqs = f.requests();
-    assert_eq!(reqs.len(), 1, "{reqs:?}");
-    let inputs = if gitlab {
-        common::rebuild::gitlab_inputs(&reqs[0], "acme/app", "main", "build-app")
-    } else {
-        common::rebuild::github_inputs(&reqs[0], "acme/app", "build.yml", "main")
-    };
-    assert_eq!(inputs["base_digest"], signed.as_str(), "{inputs}");
+    let inputs = common::supply::dispatched(&f, gitlab, "app");
+    assert_eq!(inputs.len(), 1, "{inputs:?}");
+    assert_eq!(inputs[0]["base_digest"], signed.as_str(), "{}", inputs[0]);
     f.assert_no_secrets();
 }
 
@@ -154,4 +119,142 @@ fn unsigned_and_foreign_digests_are_held_a_signed_one_triggers_on_github() {
 #[test]
 fn unsigned_and_foreign_digests_are_held_a_signed_one_triggers_on_gitlab() {
     unsigned_and_foreign_are_held_signed_triggers(true);
+}
+
+/// The recorded attestation facts of `digest` on the base image's state.
+fn attestations_of(f: &Factory, digest: &str) -> Option<if_model::supply::Attestations> {
+    facts_of(f, digest).and_then(|x| x.attestations)
+}
+
+/// Docker's "Image attestation storage": `check` reads the attestation manifests of each
+/// new base digest's index once (BuildKit's `vnd.docker.reference.type:
+/// attestation-manifest` entries and their layers' `in-toto.io/predicate-type`), records
+/// provenance and SBOM yes or no per digest, and `status` shows them for the current digest.
+#[test]
+fn check_records_the_attestations_of_each_new_digest_once_and_status_shows_them() {
+    let Some((registry, push)) = common::supply::registry() else {
+        return;
+    };
+    let reg = registry.addr.clone();
+    index_seeded(&push, "lib/base", "1", "d0", &[]);
+    let f = registry_factory(&reg, false, "");
+    // The baseline is not read: a first check is one manifest HEAD per image.
+    let v = check(&f, &day(-1));
+    assert_eq!(v["summary"]["requests"], 1, "{v:#}");
+
+    // A new digest whose index carries SLSA v1 provenance and an SPDX SBOM.
+    let slsa = "https://slsa.dev/provenance/v1";
+    let spdx = "https://spdx.dev/Document";
+    let attested = index_seeded(&push, "lib/base", "1", "d1", &[&[spdx, slsa]]);
+    let v = check(&f, &day(0));
+    // HEAD, the index, its one attestation manifest.
+    assert_eq!(v["summary"]["requests"], 3, "{v:#}");
+    let a = attestations_of(&f, attested.as_str()).expect("recorded");
+    assert_eq!(
+        (a.index, a.provenance, a.provenance_type.as_deref(), a.sbom),
+        (Some(true), Some(true), Some(slsa), Some(true))
+    );
+    assert_eq!(a.sbom_format, Some(if_model::supply::SbomFormat::Spdx));
+    assert_eq!(a.checked_at.map(|t| t.to_string()), Some(day(0)));
+    let rows = f.status_with(&["--now", &day(0)]);
+    let base = rows
+        .values()
+        .find(|r| r["kind"] == "base")
+        .expect("a base row")
+        .clone();
+    assert_eq!(
+        base["attestations"],
+        json!({"index": true, "provenance": true, "provenanceType": slsa, "sbom": true,
+               "sbomFormat": "SPDX", "checkedAt": day(0), "error": null,
+               "summary": format!("provenance ({slsa}), SBOM (SPDX)")}),
+        "{base:#}"
+    );
+    assert!(rows["app"]["attestations"].is_null());
+    let name = base["name"].as_str().unwrap();
+    let line = f.status_line(name);
+    assert!(
+        line.contains(&format!("attestations: provenance ({slsa}), SBOM (SPDX)")),
+        "{line}"
+    );
+
+    // Facts recorded: the next check of the same digest reads nothing more.
+    let v = check(&f, &day(1));
+    assert_eq!(v["summary"]["requests"], 1, "{v:#}");
+
+    // A new digest whose index has no attestation manifest: recorded as none of either.
+    let bare = index_seeded(&push, "lib/base", "1", "d2", &[]);
+    let v = check(&f, &day(2));
+    assert_eq!(v["summary"]["requests"], 2, "{v:#}");
+    let a = attestations_of(&f, bare.as_str()).expect("recorded");
+    assert_eq!(
+        (a.index, a.provenance, a.sbom, a.sbom_format),
+        (Some(true), Some(false), Some(false), None)
+    );
+    assert!(
+        f.status_line(name)
+            .contains("attestations: no provenance, no SBOM"),
+        "{}",
+        f.status_line(name)
+    );
+    // The earlier digest keeps its facts.
+    assert_eq!(
+        attestations_of(&f, attested.as_str()).unwrap().provenance,
+        Some(true)
+    );
+
+    // A single manifest is not an index: nothing can be attested.
+    let single = push.oci_manifest("lib/base", "1", "d3").digest;
+    check(&f, &day(3));
+    assert_eq!(
+        attestations_of(&f, single.as_str()).unwrap().index,
+        Some(false)
+    );
+    assert!(
+        f.status_line(name)
+            .contains("no attestations (not an index)")
+    );
+
+    // The registry cannot give the attestation manifest (its revision link taken out of the
+    // storage, so distribution answers 404 MANIFEST_UNKNOWN): recorded as not read, with a
+    // warning, and read again by the next check although the digest is unchanged.
+    let flaky = index_seeded(&push, "lib/base", "1", "d4", &[&[slsa]]);
+    let v2 = registry.dir().join("storage/docker/registry/v2");
+    let index_blob = v2.join(format!(
+        "blobs/sha256/{}/{}/data",
+        &flaky.hex()[..2],
+        flaky.hex()
+    ));
+    let index: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(index_blob).unwrap()).unwrap();
+    let manifest = index["manifests"][1]["digest"].as_str().unwrap();
+    let hex = manifest.strip_prefix("sha256:").unwrap();
+    let link = v2.join(format!(
+        "repositories/lib/base/_manifests/revisions/sha256/{hex}/link"
+    ));
+    std::fs::rename(&link, link.with_extension("off")).unwrap();
+    let out = f.run(&["--format", "json", "check", "--now", &day(4)]);
+    let stderr = common::stderr(&out);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert!(stderr.contains("warning: attestations of"), "{stderr}");
+    let a = attestations_of(&f, flaky.as_str()).expect("recorded as failed");
+    assert!(
+        a.error
+            .as_deref()
+            .is_some_and(|e| e.contains("MANIFEST_UNKNOWN")),
+        "{a:?}"
+    );
+    assert_eq!(a.provenance, None);
+    assert!(f.status_line(name).contains("attestations: not read: "));
+    std::fs::rename(link.with_extension("off"), &link).unwrap();
+    let v = check(&f, &day(5));
+    // HEAD, the index, its attestation manifest: the failed read made again.
+    assert_eq!(v["summary"]["requests"], 3, "{v:#}");
+    let a = attestations_of(&f, flaky.as_str()).unwrap();
+    assert_eq!((a.error, a.provenance), (None, Some(true)));
+    assert_eq!(
+        check(&f, &day(6))["summary"]["requests"],
+        1,
+        "and not again"
+    );
+    assert!(f.requests().is_empty(), "nothing dispatched");
 }

@@ -1,5 +1,6 @@
 //! Supply-chain facts and policies (issue 23): what is known about one digest of a base image
-//! (its vulnerability scan, its signature check) and what an image asks of them
+//! (its vulnerability scan, its signature check, the attestations its index carries) and
+//! what an image asks of them
 //! (`vulnerabilityPolicy`, `requireSignature` in `images.yaml`).
 
 use std::collections::BTreeMap;
@@ -78,8 +79,162 @@ pub struct DigestFacts {
     pub scan: Option<Scan>,
     /// Its signature check (`check`, `reconcile`).
     pub signature: Option<SignatureCheck>,
+    /// The attestations its index carries (`check`).
+    pub attestations: Option<Attestations>,
+    /// Why the last scan by `check --scan-with` gave no report (the clock decides).
+    pub scan_failure: Option<ScanFailure>,
     /// Unknown keys.
     pub extra: Extra,
+}
+
+/// A scan that gave no report: the scanner failed, hung, or wrote something else.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Default)]
+pub struct ScanFailure {
+    /// The scanner run (`trivy`).
+    pub scanner: Option<String>,
+    /// Why there is no report.
+    pub reason: Option<String>,
+    /// When it was run.
+    pub at: Option<Timestamp>,
+    /// Unknown keys.
+    pub extra: Extra,
+}
+
+/// The SBOM formats an attestation can carry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum SbomFormat {
+    /// SPDX (`https://spdx.dev/Document`, BuildKit's).
+    Spdx,
+    /// CycloneDX (`https://cyclonedx.org/bom...`).
+    CycloneDx,
+}
+
+impl SbomFormat {
+    /// The spelling in state and reports.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SbomFormat::Spdx => "SPDX",
+            SbomFormat::CycloneDx => "CycloneDX",
+        }
+    }
+
+    /// Parses `SPDX` or `CycloneDX`.
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "SPDX" => Some(SbomFormat::Spdx),
+            "CycloneDX" => Some(SbomFormat::CycloneDx),
+            _ => None,
+        }
+    }
+
+    /// The format an in-toto predicate type names, if it is an SBOM.
+    pub fn of_predicate(predicate_type: &str) -> Option<Self> {
+        if predicate_type == "https://spdx.dev/Document" {
+            Some(SbomFormat::Spdx)
+        } else if predicate_type.starts_with("https://cyclonedx.org/bom") {
+            Some(SbomFormat::CycloneDx)
+        } else {
+            None
+        }
+    }
+}
+
+/// Whether an in-toto predicate type is SLSA provenance (v0.2 or v1).
+pub fn is_provenance(predicate_type: &str) -> bool {
+    matches!(
+        predicate_type,
+        "https://slsa.dev/provenance/v0.2" | "https://slsa.dev/provenance/v1"
+    )
+}
+
+/// What a digest's index carries: BuildKit's attestation manifests (Docker's "Image
+/// attestation storage"), recorded once per digest by `check`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Default)]
+pub struct Attestations {
+    /// Whether the digest is an index (a single manifest carries no attestation manifest).
+    pub index: Option<bool>,
+    /// Whether a SLSA provenance attestation is there.
+    pub provenance: Option<bool>,
+    /// Its predicate type (the first, sorted, when several).
+    pub provenance_type: Option<String>,
+    /// Whether an SBOM attestation is there.
+    pub sbom: Option<bool>,
+    /// Its format (SPDX before CycloneDX when both).
+    pub sbom_format: Option<SbomFormat>,
+    /// When `check` read them.
+    pub checked_at: Option<Timestamp>,
+    /// Why they could not be read (the next `check` that finds the digest reads again).
+    pub error: Option<String>,
+    /// Unknown keys.
+    pub extra: Extra,
+}
+
+impl Attestations {
+    /// The facts of an index whose attestation layers name `predicate_types` (`index`:
+    /// whether the digest is an index at all), read at `at`.
+    pub fn from_predicates<'a>(
+        index: bool,
+        predicate_types: impl IntoIterator<Item = &'a str>,
+        at: Timestamp,
+    ) -> Attestations {
+        let mut types: Vec<&str> = predicate_types.into_iter().collect();
+        types.sort_unstable();
+        let provenance_type = types
+            .iter()
+            .find(|t| is_provenance(t))
+            .map(|t| t.to_string());
+        let mut formats: Vec<SbomFormat> = types
+            .iter()
+            .filter_map(|t| SbomFormat::of_predicate(t))
+            .collect();
+        formats.sort_by_key(|f| *f != SbomFormat::Spdx);
+        Attestations {
+            index: Some(index),
+            provenance: Some(provenance_type.is_some()),
+            provenance_type,
+            sbom: Some(!formats.is_empty()),
+            sbom_format: formats.first().copied(),
+            checked_at: Some(at),
+            error: None,
+            extra: Vec::new(),
+        }
+    }
+
+    /// A read at `at` that failed, and why.
+    pub fn failed(why: String, at: Timestamp) -> Attestations {
+        Attestations {
+            checked_at: Some(at),
+            error: Some(why),
+            ..Attestations::default()
+        }
+    }
+
+    /// One line for people: `provenance (TYPE), SBOM (FORMAT)`, or what is missing.
+    pub fn summary(&self) -> String {
+        if let Some(why) = &self.error {
+            return format!("not read: {why}");
+        }
+        if self.index == Some(false) {
+            return "no attestations (not an index)".to_string();
+        }
+        let provenance = match (self.provenance, &self.provenance_type) {
+            (Some(true), Some(t)) => format!("provenance ({t})"),
+            (Some(true), None) => "provenance".to_string(),
+            _ => "no provenance".to_string(),
+        };
+        let sbom = match (self.sbom, self.sbom_format) {
+            (Some(true), Some(f)) => format!("SBOM ({f})"),
+            (Some(true), None) => "SBOM".to_string(),
+            _ => "no SBOM".to_string(),
+        };
+        format!("{provenance}, {sbom}")
+    }
+}
+
+impl fmt::Display for SbomFormat {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
 }
 
 /// A vulnerability scan of one digest, bounded in size.
@@ -124,6 +279,9 @@ pub struct SignatureCheck {
     pub verified: Option<bool>,
     /// The key file it was checked with.
     pub key: Option<String>,
+    /// The fingerprint of the key it was checked with (`sha256:` of its DER
+    /// `SubjectPublicKeyInfo`), so a changed key is checked again.
+    pub key_fingerprint: Option<String>,
     /// When.
     pub checked_at: Option<Timestamp>,
     /// Why it did not verify.
@@ -132,7 +290,17 @@ pub struct SignatureCheck {
     pub extra: Extra,
 }
 
-const FACT_KEYS: &[&str] = &["digest", "scan", "signature"];
+const FACT_KEYS: &[&str] = &["digest", "scan", "scanFailure", "signature", "attestations"];
+const SCAN_FAILURE_KEYS: &[&str] = &["scanner", "reason", "at"];
+const ATTESTATION_KEYS: &[&str] = &[
+    "index",
+    "provenance",
+    "provenanceType",
+    "sbom",
+    "sbomFormat",
+    "checkedAt",
+    "error",
+];
 const SCAN_KEYS: &[&str] = &[
     "scanner",
     "scannedAt",
@@ -142,7 +310,7 @@ const SCAN_KEYS: &[&str] = &[
     "fixable",
     "truncated",
 ];
-const SIGNATURE_KEYS: &[&str] = &["verified", "key", "checkedAt", "reason"];
+const SIGNATURE_KEYS: &[&str] = &["verified", "key", "keyFingerprint", "checkedAt", "reason"];
 
 /// Reads one `digests` entry.
 pub(crate) fn decode_facts(d: &mut Decoder, node: &Node) -> Option<DigestFacts> {
@@ -150,8 +318,45 @@ pub(crate) fn decode_facts(d: &mut Decoder, node: &Node) -> Option<DigestFacts> 
     Some(DigestFacts {
         digest: d.digest(f.get("digest"), "digest"),
         scan: f.get("scan").and_then(|n| decode_scan(d, n)),
+        scan_failure: f.get("scanFailure").and_then(|n| {
+            let g = d.fields(n, "scanFailure", SCAN_FAILURE_KEYS, Unknown::Keep)?;
+            Some(ScanFailure {
+                scanner: d.string(g.get("scanner"), "scanner"),
+                reason: d.string(g.get("reason"), "reason"),
+                at: d.timestamp(g.get("at"), "at"),
+                extra: g.unknown(SCAN_FAILURE_KEYS),
+            })
+        }),
         signature: f.get("signature").and_then(|n| decode_signature(d, n)),
+        attestations: f
+            .get("attestations")
+            .and_then(|n| decode_attestations(d, n)),
         extra: f.unknown(FACT_KEYS),
+    })
+}
+
+fn decode_attestations(d: &mut Decoder, node: &Node) -> Option<Attestations> {
+    let f = d.fields(node, "attestations", ATTESTATION_KEYS, Unknown::Keep)?;
+    let sbom_format = f.get("sbomFormat").and_then(|at| {
+        let text = d.string(Some(at), "sbomFormat")?;
+        let parsed = SbomFormat::parse(&text);
+        if parsed.is_none() {
+            d.error(
+                at.pos,
+                format!("`sbomFormat` must be SPDX or CycloneDX, found `{text}`"),
+            );
+        }
+        parsed
+    });
+    Some(Attestations {
+        index: d.boolean(f.get("index"), "index"),
+        provenance: d.boolean(f.get("provenance"), "provenance"),
+        provenance_type: d.string(f.get("provenanceType"), "provenanceType"),
+        sbom: d.boolean(f.get("sbom"), "sbom"),
+        sbom_format,
+        checked_at: d.timestamp(f.get("checkedAt"), "checkedAt"),
+        error: d.string(f.get("error"), "error"),
+        extra: f.unknown(ATTESTATION_KEYS),
     })
 }
 
@@ -184,6 +389,7 @@ fn decode_signature(d: &mut Decoder, node: &Node) -> Option<SignatureCheck> {
     Some(SignatureCheck {
         verified: d.boolean(f.get("verified"), "verified"),
         key: d.string(f.get("key"), "key"),
+        key_fingerprint: d.string(f.get("keyFingerprint"), "keyFingerprint"),
         checked_at: d.timestamp(f.get("checkedAt"), "checkedAt"),
         reason: d.string(f.get("reason"), "reason"),
         extra: f.unknown(SIGNATURE_KEYS),
@@ -233,17 +439,44 @@ pub(crate) fn encode_facts(f: &DigestFacts) -> Node {
             vec![
                 ("verified", s.verified.map(Node::bool)),
                 ("key", s.key.as_ref().map(Node::str)),
+                ("keyFingerprint", s.key_fingerprint.as_ref().map(Node::str)),
                 ("checkedAt", s.checked_at.map(|t| Node::str(t.to_string()))),
                 ("reason", s.reason.as_ref().map(Node::str)),
             ],
             &s.extra,
         )
     });
+    let scan_failure = f.scan_failure.as_ref().map(|x| {
+        map(
+            vec![
+                ("scanner", x.scanner.as_ref().map(Node::str)),
+                ("reason", x.reason.as_ref().map(Node::str)),
+                ("at", x.at.map(|t| Node::str(t.to_string()))),
+            ],
+            &x.extra,
+        )
+    });
+    let attestations = f.attestations.as_ref().map(|a| {
+        map(
+            vec![
+                ("index", a.index.map(Node::bool)),
+                ("provenance", a.provenance.map(Node::bool)),
+                ("provenanceType", a.provenance_type.as_ref().map(Node::str)),
+                ("sbom", a.sbom.map(Node::bool)),
+                ("sbomFormat", a.sbom_format.map(|s| Node::str(s.as_str()))),
+                ("checkedAt", a.checked_at.map(|t| Node::str(t.to_string()))),
+                ("error", a.error.as_ref().map(Node::str)),
+            ],
+            &a.extra,
+        )
+    });
     map(
         vec![
             ("digest", f.digest.as_ref().map(|d| Node::str(d.as_str()))),
             ("scan", scan),
+            ("scanFailure", scan_failure),
             ("signature", signature),
+            ("attestations", attestations),
         ],
         &f.extra,
     )
@@ -339,3 +572,6 @@ pub(crate) fn decode_signature_policy(
         public_key_file: path,
     })
 }
+
+#[cfg(test)]
+mod tests;

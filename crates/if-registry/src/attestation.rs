@@ -49,18 +49,12 @@ pub struct Attestations {
     pub skipped: usize,
 }
 
-/// Whether `predicate_type` is SLSA provenance.
-pub fn is_provenance(predicate_type: &str) -> bool {
-    matches!(
-        predicate_type,
-        "https://slsa.dev/provenance/v0.2" | "https://slsa.dev/provenance/v1"
-    )
-}
+/// Whether `predicate_type` is SLSA provenance (the model's one classification).
+pub use if_model::supply::is_provenance;
 
 /// Whether `predicate_type` is an SBOM (SPDX or CycloneDX).
 pub fn is_sbom(predicate_type: &str) -> bool {
-    predicate_type == "https://spdx.dev/Document"
-        || predicate_type.starts_with("https://cyclonedx.org/bom")
+    if_model::supply::SbomFormat::of_predicate(predicate_type).is_some()
 }
 
 /// Reads the attestation manifests of the index `digest` in `image`'s repository.

@@ -34,6 +34,16 @@ const P256_SPKI_PREFIX: [u8; 26] = [
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PublicKey(Vec<u8>);
 
+impl PublicKey {
+    /// `sha256:<hex>` of the key's DER `SubjectPublicKeyInfo`: what a signature check is
+    /// recorded with, so a changed key (the same file, other content) is checked again.
+    pub fn fingerprint(&self) -> String {
+        let mut der = P256_SPKI_PREFIX.to_vec();
+        der.extend_from_slice(&self.0);
+        Digest::of_sha256_bytes(&der).to_string()
+    }
+}
+
 /// The tag where the signatures of `digest` are stored.
 pub fn signature_tag(digest: &Digest) -> String {
     format!("{}.sig", digest.as_str().replacen(':', "-", 1))
@@ -112,23 +122,41 @@ pub fn verify_any(
     Err(first.unwrap_or_else(|| "the signature manifest has no signature layer".to_string()))
 }
 
-/// Records the outcome of checking `digest`'s signature with the key file `key_file` at
-/// `at` on the base image's `digests` entry (what the engine's `requireSignature` reads).
+/// Records the outcome of checking `digest`'s signature with the key file `key_file` (its
+/// key's `fingerprint`, when it could be read) at `at` on the base image's `digests` entry
+/// (what the engine's `requireSignature` reads). Returns whether the record changed: the
+/// same outcome again keeps the earlier record, its time included, so a digest checked on
+/// every run while it stays unsigned makes no diff.
 pub fn record_signature(
     base: &mut if_model::state::BaseImageState,
     digest: &Digest,
     key_file: &str,
+    fingerprint: Option<&str>,
     outcome: Result<(), String>,
     at: if_model::timestamp::Timestamp,
-) {
+) -> bool {
     let check = if_model::supply::SignatureCheck {
         verified: Some(outcome.is_ok()),
         key: Some(key_file.to_string()),
+        key_fingerprint: fingerprint.map(str::to_string),
         checked_at: Some(at),
         reason: outcome.err(),
         extra: Vec::new(),
     };
-    if_model::supply::facts_mut(&mut base.digests, digest).signature = Some(check);
+    let slot = &mut if_model::supply::facts_mut(&mut base.digests, digest).signature;
+    let same = slot.as_ref().is_some_and(|old| {
+        (&old.verified, &old.key, &old.key_fingerprint, &old.reason)
+            == (
+                &check.verified,
+                &check.key,
+                &check.key_fingerprint,
+                &check.reason,
+            )
+    });
+    if !same {
+        *slot = Some(check);
+    }
+    !same
 }
 
 /// A signature check `check` owes: a pending cause of an image under `requireSignature`
@@ -143,12 +171,32 @@ pub struct Owed {
     pub digest: Digest,
     /// `requireSignature.publicKeyFile`, relative to the factory root.
     pub key_file: String,
+    /// The fingerprint of the key in it now, when it could be read.
+    pub key_fingerprint: Option<String>,
 }
 
-/// The signature checks owed at this state, sorted and without repeats. A digest already
-/// checked with the same key file is not owed again (its result stands; a new key file
-/// makes it owed).
-pub fn owed(enrollment: &if_model::enrollment::Enrollment, world: &crate::Analysis) -> Vec<Owed> {
+/// The key files of every image under `requireSignature`, sorted, without repeats: what the
+/// caller reads to give [`owed`] their fingerprints.
+pub fn key_files(enrollment: &if_model::enrollment::Enrollment) -> Vec<String> {
+    let files: std::collections::BTreeSet<String> = enrollment
+        .images()
+        .iter()
+        .filter_map(|e| e.require_signature.as_ref())
+        .map(|p| p.public_key_file.clone())
+        .collect();
+    files.into_iter().collect()
+}
+
+/// The signature checks owed at this state, sorted and without repeats. `fingerprints`
+/// gives the fingerprint of each key file's key now (absent: it could not be read). A
+/// digest verified with the same key file and the same key is not owed again; one that did
+/// not verify is owed on every run (its signature may be pushed later), and so is one
+/// verified with a key whose fingerprint was not recorded or has changed.
+pub fn owed(
+    enrollment: &if_model::enrollment::Enrollment,
+    world: &crate::Analysis,
+    fingerprints: &std::collections::BTreeMap<String, String>,
+) -> Vec<Owed> {
     let by_name: std::collections::BTreeMap<&str, (&String, &if_model::state::BaseImageState)> =
         world
             .bases
@@ -176,15 +224,23 @@ pub fn owed(enrollment: &if_model::enrollment::Enrollment, world: &crate::Analys
             let Some(image) = base.full_image.clone() else {
                 continue;
             };
-            let checked = if_model::supply::facts(&base.digests, digest)
+            let file = policy.public_key_file.as_str();
+            let fingerprint = fingerprints.get(file);
+            let settled = if_model::supply::facts(&base.digests, digest)
                 .and_then(|f| f.signature.as_ref())
-                .is_some_and(|c| c.key.as_deref() == Some(policy.public_key_file.as_str()));
-            if !checked {
+                .is_some_and(|c| {
+                    c.verified == Some(true)
+                        && c.key.as_deref() == Some(file)
+                        && fingerprint.is_some()
+                        && c.key_fingerprint.as_ref() == fingerprint
+                });
+            if !settled {
                 out.insert(Owed {
                     base: (*key).clone(),
                     image,
                     digest: digest.clone(),
-                    key_file: policy.public_key_file.clone(),
+                    key_file: file.to_string(),
+                    key_fingerprint: fingerprint.cloned(),
                 });
             }
         }
@@ -193,7 +249,7 @@ pub fn owed(enrollment: &if_model::enrollment::Enrollment, world: &crate::Analys
 }
 
 /// Records the outcome of an owed check at `at` on its base image, with a line in
-/// `world.changes`.
+/// `world.changes` when it differs from the one recorded.
 pub fn record_owed(
     world: &mut crate::Analysis,
     owed: &Owed,
@@ -203,22 +259,23 @@ pub fn record_owed(
     let Some(base) = world.bases.get_mut(&owed.base) else {
         return;
     };
+    let name = base.name.clone();
     let line = match &outcome {
         Ok(()) => format!(
-            "{}: signature of {} verified with {}",
-            base.name,
+            "{name}: signature of {} verified with {}",
             owed.digest.short(),
             owed.key_file
         ),
         Err(why) => format!(
-            "{}: signature of {} not verified with {}: {why}",
-            base.name,
+            "{name}: signature of {} not verified with {}: {why}",
             owed.digest.short(),
             owed.key_file
         ),
     };
-    record_signature(base, &owed.digest, &owed.key_file, outcome, at);
-    world.changes.push(line);
+    let fingerprint = owed.key_fingerprint.as_deref();
+    if record_signature(base, &owed.digest, &owed.key_file, fingerprint, outcome, at) {
+        world.changes.push(line);
+    }
 }
 
 #[cfg(test)]

@@ -5,6 +5,7 @@
 //! the factory's file contents, what discovery found, and the time `now`.
 
 pub mod analyze;
+pub mod attest;
 pub mod catalog;
 pub mod cosign;
 mod enrollment_copy;

@@ -236,7 +236,28 @@ pub fn record_scan(
     at: Timestamp,
 ) {
     scan.scanned_at = Some(at);
-    if_model::supply::facts_mut(&mut base.digests, digest).scan = Some(scan);
+    let facts = if_model::supply::facts_mut(&mut base.digests, digest);
+    facts.scan = Some(scan);
+    facts.scan_failure = None;
+}
+
+/// Records that `scanner`, run at `at` for `digest` of `base`, gave no report, and why. A
+/// recorded report stays (the failure is only noted beside it); without one the clock
+/// decides, as for a digest never scanned.
+pub fn record_scan_failure(
+    base: &mut if_model::state::BaseImageState,
+    digest: &if_model::digest::Digest,
+    scanner: Scanner,
+    reason: String,
+    at: Timestamp,
+) {
+    if_model::supply::facts_mut(&mut base.digests, digest).scan_failure =
+        Some(if_model::supply::ScanFailure {
+            scanner: Some(scanner.as_str().to_string()),
+            reason: Some(reason),
+            at: Some(at),
+            extra: Vec::new(),
+        });
 }
 
 #[cfg(test)]

@@ -41,6 +41,14 @@ pub struct Args {
     /// CronJob's `check` before `reconcile`, or a scheduled CI job's.
     #[arg(long)]
     pub exit_zero: bool,
+    /// Scan each new base digest with this scanner, found on PATH (`trivy image --format
+    /// json --quiet REF@DIGEST`), and record its report as `record-scan` does; a scan that
+    /// fails or runs past `--scan-timeout` is recorded as no report, with the reason.
+    #[arg(long, value_name = "SCANNER")]
+    pub scan_with: Option<crate::scanner::ScanWith>,
+    /// The most seconds one scan may take; the scanner is stopped past that.
+    #[arg(long, value_name = "SECONDS", default_value_t = 300, value_parser = clap::value_parser!(u64).range(1..=86_400))]
+    pub scan_timeout: u64,
     /// Registry options.
     #[command(flatten)]
     pub registry: RegistryArgs,
@@ -168,6 +176,8 @@ struct Report<'a> {
     images: Vec<Row<'a>>,
     registries: &'a [Host],
     summary: &'a Summary,
+    /// `--scan-with`: what each scan gave.
+    scans: &'a [super::scans::Scanned],
     changes: &'a [String],
     written: &'a [String],
 }
@@ -189,6 +199,7 @@ pub fn run(cli: &Cli, args: &Args) -> Result<Outcome, CliError> {
     }
 
     let mut checked = lookup(&client, &monitors, usize::from(args.registry.concurrency));
+    let mut found_bases = Vec::new();
     for c in &mut checked {
         let owner = &c.monitor.owner;
         let Some(subject) = index.resolve(owner) else {
@@ -209,11 +220,24 @@ pub fn run(cli: &Cli, args: &Args) -> Result<Outcome, CliError> {
                 None
             }
         };
+        // A base digest found new (scanned, its attestations read) or unchanged (a failed
+        // read is made again); a baseline is not read, so a first check stays at one
+        // manifest HEAD per image.
+        if let (rebuild::Subject::Base { identity, .. }, Ok(digest)) = (&subject, &c.found) {
+            let new = c.outcome() == "updated";
+            found_bases.push((identity.clone(), digest.clone(), new));
+        }
     }
-    // requireSignature: the signatures of new digests, checked once per key file.
-    for w in super::signatures::check_owed(&cli.root, &client, &enrollment, &mut world, now) {
-        eprintln!("warning: {w}");
-    }
+    // The supply chain (issue 23): signatures owed, `--scan-with`, attestations.
+    let scans = super::scans::after_lookup(
+        &cli.root,
+        args,
+        &client,
+        &enrollment,
+        &mut world,
+        &found_bases,
+        now,
+    );
     let written = if args.dry_run {
         Vec::new()
     } else {
@@ -258,11 +282,15 @@ pub fn run(cli: &Cli, args: &Args) -> Result<Outcome, CliError> {
             images: checked.iter().map(row).collect(),
             registries: &hosts,
             summary: &summary,
+            scans: &scans,
             changes: &world.changes,
             written: &written,
         })?;
     } else {
         print_text(args.dry_run, &checked, &hosts, &summary, &written);
+        for s in &scans {
+            output::line(format_args!("scan {}", s.line()));
+        }
     }
     // A failed lookup is recorded (`checkError`) and the others went on, but a person should
     // look: exit code 1.

@@ -1,6 +1,7 @@
 //! One module per command; `run` dispatches on the parsed command line.
 
 pub mod analyze;
+mod attestations;
 pub mod catalog;
 pub mod check;
 pub mod dockerfile;
@@ -12,6 +13,7 @@ pub mod record;
 pub mod reference;
 pub mod release;
 pub mod scan;
+mod scans;
 mod signatures;
 pub mod status;
 pub mod validate;

@@ -56,9 +56,21 @@ pub fn run(cli: &Cli, args: &Args) -> Result<Outcome, CliError> {
     let now = now_or_clock(args.now);
     let loaded = load::load_checked(&cli.root)?;
     // The plan works on the states themselves: no copy of every state.
-    let (enrollment, world) = rebuild::take(loaded.factory);
+    let (enrollment, mut world) = rebuild::take(loaded.factory);
     // Causes held by the supply-chain policy now (issue 23): a new digest supersedes them
-    // (the plan's steps), a person may release them. Taken before the plan consumes the states.
+    // (the plan's steps), a person may release them; and causes a fix makes due now. Judged
+    // at `now` as `reconcile` would, taken before the plan consumes the states.
+    rebuild::judge(&enrollment, &mut world, now);
+    let expedited_owned: Vec<(String, String)> = world
+        .images
+        .values()
+        .flat_map(|s| {
+            let causes = s.rebuild_state.iter().flat_map(|r| r.causes.iter());
+            causes
+                .filter(|c| c.triggered_by.as_deref() == Some(rebuild::BY_EXPEDITE))
+                .filter_map(move |c| Some((s.name.clone(), c.reason.clone()?)))
+        })
+        .collect();
     let held_owned: Vec<(String, String)> = world
         .images
         .values()
@@ -122,6 +134,10 @@ pub fn run(cli: &Cli, args: &Args) -> Result<Outcome, CliError> {
         .iter()
         .map(|(image, why)| Stuck { image, why })
         .collect();
+    let expedited: Vec<Stuck<'_>> = expedited_owned
+        .iter()
+        .map(|(image, why)| Stuck { image, why })
+        .collect();
     // A damaged state file needs a person (exit 1): its image is left out of the plan.
     let outcome = Outcome::failed_if(!damaged.is_empty());
     if cli.format == Format::Json {
@@ -133,6 +149,7 @@ pub fn run(cli: &Cli, args: &Args) -> Result<Outcome, CliError> {
             "stuck": stuck,
             "running": running,
             "held": held,
+            "expedited": expedited,
         }))?;
         return Ok(outcome);
     }
@@ -169,6 +186,12 @@ pub fn run(cli: &Cli, args: &Args) -> Result<Outcome, CliError> {
     }
     for h in &held {
         println!("  {}: {}", h.image, h.why);
+    }
+    if !expedited.is_empty() {
+        println!("expedited now (due at once, the next `reconcile` triggers them):");
+    }
+    for e in &expedited {
+        println!("  {}: {}", e.image, e.why);
     }
     if !running.is_empty() {
         println!("assuming these running builds succeed at once:");

@@ -31,6 +31,40 @@ pub struct ReconcileArgs {
     /// When, how, and whether to trigger.
     #[command(flatten)]
     pub run: RunArgs,
+    /// A registry (`host[:port]`) asked for signatures over plain HTTP (`requireSignature`
+    /// digests not verified yet); repeatable. Loopback registries always are.
+    #[arg(long = "insecure-registry", value_name = "HOST")]
+    pub insecure: Vec<String>,
+}
+
+/// `requireSignature`: verifies the signatures the state owes (digests not verified with
+/// their image's key) before the engine decides, with `check`'s own code; the registry
+/// client is made only when something is owed.
+fn verify_owed(
+    cli: &Cli,
+    args: &ReconcileArgs,
+    enrollment: &if_model::enrollment::Enrollment,
+    world: &mut if_state::Analysis,
+    now: Timestamp,
+) -> Result<(), CliError> {
+    let owing = super::signatures::owing(&cli.root, enrollment, world);
+    if owing.is_empty() {
+        return Ok(());
+    }
+    let registry = crate::registry::RegistryArgs {
+        concurrency: 1,
+        insecure: args.insecure.clone(),
+        mirrors: Vec::new(),
+        http_retries: args.run.dispatch.http_retries,
+        http_timeout: args.run.dispatch.http_timeout.max(1),
+        rate_limit_floor: 10,
+        helper_timeout: 10,
+    };
+    let (client, warnings) = crate::registry::client_from_env(&registry)?;
+    for w in warnings.iter().chain(&owing.check(&client, world, now)) {
+        eprintln!("warning: {w}");
+    }
+    Ok(())
 }
 
 /// Arguments of `trigger`.
@@ -316,6 +350,7 @@ pub fn run_reconcile(cli: &Cli, args: &ReconcileArgs) -> Result<Outcome, CliErro
     super::text_or_json(cli)?;
     let now = now_or_clock(args.run.now);
     let (decision, failed) = decide_and_dispatch(cli, &args.run, now, |en, w, policy| {
+        verify_owed(cli, args, en, w, now)?;
         Ok(rebuild::reconcile(en, w, now, policy))
     })?;
     let Some(decision) = decision else {

@@ -15,7 +15,7 @@ use crate::exit::{CliError, Outcome};
 use crate::{load, output, safefs};
 
 /// The largest report read (Trivy reports of big images run to tens of megabytes).
-const MAX_REPORT_BYTES: u64 = 256 * 1024 * 1024;
+pub(crate) const MAX_REPORT_BYTES: u64 = 256 * 1024 * 1024;
 
 /// Arguments of `record-scan`.
 #[derive(Debug, Clone, clap::Args)]

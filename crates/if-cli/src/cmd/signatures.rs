@@ -1,5 +1,6 @@
 //! `check`'s signature step (issue 23): for every digest a pending rebuild under
-//! `requireSignature` waits on and whose signature was never checked with the image's key,
+//! `requireSignature` waits on and whose signature was not verified with the image's key
+//! (that key file, that key's fingerprint: a failed or missing one is asked again),
 //! fetch its cosign signatures from the base's registry (`if-registry`), verify them with
 //! the key file (`if-state::cosign`) and record the outcome on the base image, where the
 //! engine reads it. The key file is read inside the factory only (no link, no `..`: the
@@ -21,48 +22,78 @@ use crate::safefs;
 /// Largest public key file read (a PEM P-256 key is under 200 bytes).
 const MAX_KEY_BYTES: u64 = 16 * 1024;
 
-/// Checks and records every owed signature; returns warnings for checks that could not be
-/// made (and so were not recorded).
-pub(crate) fn check_owed(
-    root: &Path,
-    client: &Client,
-    enrollment: &Enrollment,
-    world: &mut if_state::Analysis,
-    now: Timestamp,
-) -> Vec<String> {
-    let mut keys: BTreeMap<String, Result<PublicKey, String>> = BTreeMap::new();
-    let mut warnings = Vec::new();
-    for owed in cosign::owed(enrollment, world) {
-        let key = keys
-            .entry(owed.key_file.clone())
-            .or_insert_with(|| read_key(root, &owed.key_file));
-        let outcome = match key {
-            Err(why) => Err(why.clone()),
-            Ok(key) => match fetch(client, &owed) {
-                Ok(Signatures::Missing) => Err(format!(
-                    "no signature (no tag {} in the repository)",
-                    if_registry::signature_tag(&owed.digest)
-                )),
-                Ok(Signatures::Found { layers, .. }) => {
-                    let layers: Vec<(Vec<u8>, String)> = layers
-                        .into_iter()
-                        .map(|l| (l.payload, l.signature))
-                        .collect();
-                    cosign::verify_any(key, &layers, &owed.digest)
-                }
-                Err(e) => {
-                    warnings.push(format!(
-                        "signature of {} ({}) not checked: {e}",
-                        owed.digest.short(),
-                        owed.image
-                    ));
-                    continue;
-                }
-            },
-        };
-        cosign::record_owed(world, &owed, outcome, now);
+/// The signature checks a run owes: each key file read once, and what it owes.
+pub(crate) struct Owing {
+    keys: BTreeMap<String, Result<PublicKey, String>>,
+    owed: Vec<cosign::Owed>,
+}
+
+/// What the state owes: the key files of every image under `requireSignature` read (inside
+/// the factory) and fingerprinted, and the digests not verified with them
+/// (`if_state::cosign::owed`).
+pub(crate) fn owing(root: &Path, enrollment: &Enrollment, world: &if_state::Analysis) -> Owing {
+    let keys: BTreeMap<String, Result<PublicKey, String>> = cosign::key_files(enrollment)
+        .into_iter()
+        .map(|file| {
+            let key = read_key(root, &file);
+            (file, key)
+        })
+        .collect();
+    let fingerprints: BTreeMap<String, String> = keys
+        .iter()
+        .filter_map(|(file, key)| Some((file.clone(), key.as_ref().ok()?.fingerprint())))
+        .collect();
+    let owed = cosign::owed(enrollment, world, &fingerprints);
+    Owing { keys, owed }
+}
+
+impl Owing {
+    /// Nothing is owed (no registry needs asking).
+    pub(crate) fn is_empty(&self) -> bool {
+        self.owed.is_empty()
     }
-    warnings
+
+    /// Checks and records every owed signature; returns warnings for checks that could not
+    /// be made (and so were not recorded).
+    pub(crate) fn check(
+        self,
+        client: &Client,
+        world: &mut if_state::Analysis,
+        now: Timestamp,
+    ) -> Vec<String> {
+        let mut warnings = Vec::new();
+        for owed in &self.owed {
+            let Some(key) = self.keys.get(&owed.key_file) else {
+                continue;
+            };
+            let outcome = match key {
+                Err(why) => Err(why.clone()),
+                Ok(key) => match fetch(client, owed) {
+                    Ok(Signatures::Missing) => Err(format!(
+                        "no signature (no tag {} in the repository)",
+                        if_registry::signature_tag(&owed.digest)
+                    )),
+                    Ok(Signatures::Found { layers, .. }) => {
+                        let layers: Vec<(Vec<u8>, String)> = layers
+                            .into_iter()
+                            .map(|l| (l.payload, l.signature))
+                            .collect();
+                        cosign::verify_any(key, &layers, &owed.digest)
+                    }
+                    Err(e) => {
+                        warnings.push(format!(
+                            "signature of {} ({}) not checked: {e}",
+                            owed.digest.short(),
+                            owed.image
+                        ));
+                        continue;
+                    }
+                },
+            };
+            cosign::record_owed(world, owed, outcome, now);
+        }
+        warnings
+    }
 }
 
 fn fetch(client: &Client, owed: &cosign::Owed) -> Result<Signatures, String> {

@@ -62,6 +62,48 @@ pub struct Row {
     pub check_error: Option<CheckError>,
     /// Why a damaged state file cannot be read.
     pub problem: Option<String>,
+    /// Base images: the attestations the current digest's index carries, once `check` read
+    /// them.
+    pub attestations: Option<AttestationsRow>,
+}
+
+/// What a base image's current digest carries (`check` reads it once per digest).
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AttestationsRow {
+    /// Whether the digest is an index (a single manifest carries no attestations).
+    pub index: bool,
+    /// A SLSA provenance attestation is there.
+    pub provenance: bool,
+    /// Its predicate type.
+    pub provenance_type: Option<String>,
+    /// An SBOM attestation is there.
+    pub sbom: bool,
+    /// `SPDX` or `CycloneDX`.
+    pub sbom_format: Option<&'static str>,
+    /// When `check` read them (or tried to).
+    pub checked_at: Option<String>,
+    /// Why they could not be read (the next `check` reads again).
+    pub error: Option<String>,
+    /// For people: `provenance (TYPE), SBOM (FORMAT)`, or what is missing.
+    pub summary: String,
+}
+
+fn attestations(b: &if_model::state::BaseImageState) -> Option<AttestationsRow> {
+    let d = b.current_digest.as_ref()?;
+    let a = if_model::supply::facts(&b.digests, d)?
+        .attestations
+        .as_ref()?;
+    Some(AttestationsRow {
+        index: a.index.unwrap_or(false),
+        provenance: a.provenance.unwrap_or(false),
+        provenance_type: a.provenance_type.clone(),
+        sbom: a.sbom.unwrap_or(false),
+        sbom_format: a.sbom_format.map(if_model::supply::SbomFormat::as_str),
+        checked_at: a.checked_at.map(|t| t.to_string()),
+        error: a.error.clone(),
+        summary: a.summary(),
+    })
 }
 
 /// The closed set of rebuild states.
@@ -191,9 +233,16 @@ fn unscanned(
         .filter_map(|c| {
             let base = bases.get(c.base_image.as_deref()?)?;
             let d = c.digest.as_ref()?;
-            let scanned =
-                if_model::supply::facts(&base.digests, d).is_some_and(|f| f.scan.is_some());
-            (!scanned).then(|| format!("{}@{}", base.name, d.short()))
+            let facts = if_model::supply::facts(&base.digests, d);
+            if facts.is_some_and(|f| f.scan.is_some()) {
+                return None;
+            }
+            let failed = facts
+                .and_then(|f| f.scan_failure.as_ref())
+                .and_then(|x| x.reason.as_deref())
+                .map(|why| format!(" (scan failed: {why})"))
+                .unwrap_or_default();
+            Some(format!("{}@{}{failed}", base.name, d.short()))
         })
         .collect()
 }
@@ -304,6 +353,7 @@ pub fn rows(f: &Factory) -> Vec<Row> {
             last_checked: None,
             check_error: check_error(s.check_error.as_deref(), s.check_error_since),
             problem: None,
+            attestations: None,
         });
     }
     let mut bases: Vec<_> = f.bases.iter().map(|(_, b)| b).collect();
@@ -322,6 +372,7 @@ pub fn rows(f: &Factory) -> Vec<Row> {
             last_checked: b.last_checked.map(|t| t.to_string()),
             check_error: check_error(b.check_error.as_deref(), b.check_error_since),
             problem: None,
+            attestations: attestations(b),
         });
     }
     rows
@@ -359,6 +410,22 @@ fn explain_waits(factory: Factory, rows: &mut [Row], now: if_model::timestamp::T
             .and_then(|i| rows.get_mut(*i))
             .and_then(|r| r.rebuild.as_mut())
     }
+    // The supply-chain policy judged at `now` (issue 23): a cause a fix expedites is due
+    // now with the IDs in its reason, a cause a new vulnerability holds is held, even
+    // before a `reconcile` wrote it so.
+    for (name, s) in &world.images {
+        let Some(rs) = &s.rebuild_state else { continue };
+        if let Some(r) = rebuild_of(rows, &at, name)
+            && matches!(r.status, RebuildStatus::Pending | RebuildStatus::Held)
+            && matches!(rs.status.as_deref(), Some("pending" | "held"))
+        {
+            r.status = RebuildStatus::of(rs.status.as_deref());
+            r.reason.clone_from(&rs.rebuild_reason);
+            r.triggered_by.clone_from(&rs.triggered_by);
+            r.scheduled_for = rs.rebuild_scheduled_for.map(|t| t.to_string());
+            r.held = rs.causes.iter().filter_map(|c| c.held.clone()).collect();
+        }
+    }
     for w in decision.waiting.iter().filter(|w| w.until.is_none()) {
         if let Some(r) = rebuild_of(rows, &at, &w.image)
             && matches!(r.status, RebuildStatus::Pending | RebuildStatus::Held)
@@ -394,6 +461,7 @@ fn damaged_row(d: &load::Damaged) -> Row {
         last_checked: None,
         check_error: None,
         problem: Some(format!("state file cannot be read: {why}")),
+        attestations: None,
     }
 }
 

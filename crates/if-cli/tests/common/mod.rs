@@ -108,6 +108,7 @@ pub fn run_from(dir: impl AsRef<Path>, args: &[&str]) -> std::process::Output {
 
 pub mod crash;
 pub mod rebuild;
+pub mod supply;
 
 /// Runs `git ARGS` in `dir` with a fixed test identity; asserts success, returns stdout.
 pub fn git(dir: &Path, args: &[&str]) -> String {

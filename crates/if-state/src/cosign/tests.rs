@@ -137,3 +137,21 @@ fn keys_other_than_pem_p256_are_refused() {
         .contains("P-256")
     );
 }
+
+#[test]
+fn the_fingerprint_is_the_sha256_of_the_pem_body_and_tells_keys_apart() {
+    let signer = Signer::new();
+    let pem = signer.pem();
+    let body: String = pem
+        .lines()
+        .filter(|l| !l.starts_with("-----"))
+        .collect::<Vec<_>>()
+        .concat();
+    let der = base64::engine::general_purpose::STANDARD
+        .decode(body)
+        .unwrap();
+    let key = parse_public_key(&pem).unwrap();
+    assert_eq!(key.fingerprint(), Digest::of_sha256_bytes(&der).to_string());
+    let other = parse_public_key(&Signer::new().pem()).unwrap();
+    assert_ne!(key.fingerprint(), other.fingerprint());
+}

@@ -63,7 +63,7 @@ pub use outcome::{
 };
 pub use plan::{Plan, Step, StepKind, plan, plan_owned};
 pub use record::{Recorded, record, record_build, record_update};
-pub use supply::release;
+pub use supply::{judge, release};
 
 /// Rebuild status: nothing waits.
 pub const MONITORING: &str = "monitoring";

@@ -110,6 +110,12 @@ fn base_digest(
             b.current_digest = Some(digest.clone());
             b.last_updated = Some(at);
             b.last_checked = Some(at);
+            b.update_history.push(UpdateRecord {
+                detected_at: Some(at),
+                digest: Some(digest.clone()),
+                triggered_rebuilds: Vec::new(),
+                extra: Vec::new(),
+            });
             world
                 .changes
                 .push(format!("{label}: baseline {}", digest.short()));

@@ -54,8 +54,9 @@ fn list_ids(ids: &[String]) -> String {
 }
 
 /// The digest of `base` observed before `d`: the entry before it in its history, else (the
-/// first entry, or the current digest) `previousDigest` when `d` is current. A baseline
-/// digest is not in the history, so the one before the oldest entry is not known.
+/// first entry, or the current digest) `previousDigest` when `d` is current. The baseline
+/// is the history's first entry (state files written before it was recorded there lack it:
+/// the one before their oldest entry is not known).
 fn digest_before<'a>(base: &'a BaseImageState, d: &Digest) -> Option<&'a Digest> {
     let at = base
         .update_history
@@ -235,6 +236,11 @@ pub(crate) fn apply(
                     }
                     c.held = Some(why);
                 }
+                // Expedited by an earlier run whose trigger did not go out (an ancestor
+                // blocked it, or the run only looked): already due, reason kept as it is.
+                Verdict::Expedite(_) if c.triggered_by.as_deref() == Some(BY_EXPEDITE) => {
+                    c.held = None;
+                }
                 Verdict::Expedite(fixed) => {
                     c.held = None;
                     if c.scheduled_for.is_none_or(|t| t.unix() > now.unix()) {
@@ -272,6 +278,14 @@ pub(crate) fn apply(
     }
     world.changes.extend(changes);
     all_held
+}
+
+/// The supply-chain policy's judgement of every pending rebuild at `now`, as `reconcile`
+/// makes it before it decides (held causes marked, expedited ones due now with the IDs in
+/// their reason), for a command that shows the state without deciding (`plan`). Applying
+/// it again changes nothing.
+pub fn judge(enrollment: &Enrollment, world: &mut Analysis, now: Timestamp) {
+    apply(enrollment, world, now);
 }
 
 /// A person releases `name`'s held causes (`image-factory release NAME --reason R`): they

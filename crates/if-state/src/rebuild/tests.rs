@@ -131,7 +131,12 @@ fn first_digest_is_a_baseline_the_same_digest_a_no_op_a_new_one_schedules() {
     assert_eq!((r.outcome, r.scheduled.len()), ("baseline", 0));
     let base = &w.bases["docker.io/library/node:22"];
     assert_eq!(base.current_digest, Some(digest(1)));
-    assert!(base.update_history.is_empty());
+    // The baseline is the history's first entry, scheduling nothing: the digest the first
+    // builds are made on stays known after newer ones arrive.
+    assert_eq!(base.update_history.len(), 1);
+    assert_eq!(base.update_history[0].digest, Some(digest(1)));
+    assert_eq!(base.update_history[0].detected_at, Some(day(0)));
+    assert!(base.update_history[0].triggered_rebuilds.is_empty());
     assert!(run(&en, &mut w, day(30)).is_empty());
 
     let before = w.clone();
@@ -146,8 +151,8 @@ fn first_digest_is_a_baseline_the_same_digest_a_no_op_a_new_one_schedules() {
     let base = &w.bases["docker.io/library/node:22"];
     assert_eq!(base.previous_digest, Some(digest(1)));
     assert_eq!(base.last_updated, Some(day(2)));
-    assert_eq!(base.update_history.len(), 1);
-    assert_eq!(base.update_history[0].triggered_rebuilds, vec!["app"]);
+    assert_eq!(base.update_history.len(), 2);
+    assert_eq!(base.update_history[1].triggered_rebuilds, vec!["app"]);
     let state = rs(&w, "app");
     assert_eq!(state.status.as_deref(), Some(PENDING));
     assert_eq!(state.pending_rebuild, Some(true));

@@ -6,6 +6,7 @@
 //! A test that needs the registry starts it with [`registry_or_skip!`](crate::registry_or_skip),
 //! which skips the test (returns from it) when the binary is not installed.
 
+pub mod attest;
 pub mod cosign;
 pub mod net;
 pub mod push;

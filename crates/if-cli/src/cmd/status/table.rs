@@ -158,6 +158,9 @@ fn notes(row: &Row, style: &Style) -> Vec<String> {
             None => notes.push(format!("check failed: {}", e.message)),
         }
     }
+    if let Some(a) = &row.attestations {
+        notes.push(format!("attestations: {}", a.summary));
+    }
     if !row.base_images.is_empty() {
         notes.push(format!("FROM {}", row.base_images.join(", ")));
     }

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use if_model::enrollment::{self, Enrollment};
 use if_model::factory::Factory;
-use if_model::supply::{Scan, SignatureCheck, facts_mut};
+use if_model::supply::{Scan, SignatureCheck, facts, facts_mut};
 
 use super::{day, digest, reference};
 use crate::analyze::{Analysis, Discovery, Request, analyze};
@@ -93,6 +93,14 @@ fn a_digest_that_fixes_a_critical_is_due_at_once_with_the_ids_in_the_reason() {
     let reason = &t.inputs.iter().find(|(k, _)| k == "reason").unwrap().1;
     assert!(reason.starts_with("expedited (fixes CVE-1): "), "{reason}");
     assert_eq!(t.inputs.len(), rebuild::INPUTS.len());
+    // Judged again without the trigger going out (a dry run, `status`, `plan`, a blocked
+    // trigger): the reason is not wrapped twice and no change is reported again.
+    let cause = |w: &Analysis| w.images["app"].rebuild_state.clone().unwrap().causes;
+    let once = cause(&w);
+    let changes = w.changes.len();
+    rebuild::judge(&en, &mut w, day(2));
+    assert_eq!(cause(&w), once);
+    assert_eq!(w.changes.len(), changes, "{:?}", w.changes);
     // HIGH fixed is not enough for expediteOn: CRITICAL.
     let (en, mut w) = setup("  vulnerabilityPolicy:\n    expediteOn: CRITICAL\n");
     update(&en, &mut w, 1, 0);
@@ -304,36 +312,57 @@ mod props {
 }
 
 #[test]
-fn a_pending_digest_owes_one_signature_check_per_key_file() {
-    use crate::cosign::{owed, record_owed};
+fn a_pending_digest_owes_a_signature_check_until_it_verifies_with_that_key() {
+    use crate::cosign::{key_files, owed, record_owed};
     let (en, mut w) = setup("  requireSignature:\n    publicKeyFile: keys/cosign.pub\n");
-    assert!(owed(&en, &w).is_empty(), "nothing pending, nothing owed");
+    assert_eq!(key_files(&en), ["keys/cosign.pub"]);
+    let key = |f: &str| BTreeMap::from([("keys/cosign.pub".to_string(), f.to_string())]);
+    let fps = key("sha256:1111");
+    assert!(
+        owed(&en, &w, &fps).is_empty(),
+        "nothing pending, nothing owed"
+    );
     update(&en, &mut w, 1, 0);
     update(&en, &mut w, 2, 1);
-    let owed_now = owed(&en, &w);
+    let owed_now = owed(&en, &w, &fps);
     assert_eq!(owed_now.len(), 1, "{owed_now:?}");
     let o = &owed_now[0];
     assert_eq!(
-        (o.digest.clone(), o.key_file.as_str()),
-        (digest(2), "keys/cosign.pub")
+        (
+            o.digest.clone(),
+            o.key_file.as_str(),
+            o.key_fingerprint.as_deref()
+        ),
+        (digest(2), "keys/cosign.pub", Some("sha256:1111"))
     );
     assert_eq!(o.image, w.bases[&o.base].full_image.clone().unwrap());
     // A check without the key file named (another key) does not count.
     signed(&mut w, 2, true);
-    assert_eq!(owed(&en, &w).len(), 1);
+    assert_eq!(owed(&en, &w, &fps).len(), 1);
 
     record_owed(&mut w, o, Err("no signature".into()), day(2));
-    assert!(
-        owed(&en, &w).is_empty(),
-        "checked with this key: not owed again"
-    );
-    assert!(
+    let lines = |w: &Analysis| {
         w.changes
             .iter()
-            .any(|c| c.contains("not verified with keys/cosign.pub: no signature")),
-        "{:?}",
-        w.changes
+            .filter(|c| c.contains("not verified with keys/cosign.pub: no signature"))
+            .count()
+    };
+    assert_eq!(lines(&w), 1, "{:?}", w.changes);
+    assert_eq!(
+        owed(&en, &w, &fps).len(),
+        1,
+        "not verified: asked again, the signature may come later"
     );
+    // The same outcome again changes nothing, its time included.
+    record_owed(&mut w, o, Err("no signature".into()), day(3));
+    assert_eq!(lines(&w), 1);
+    let base = w.bases.values().find(|b| b.name == BASE_NAME).unwrap();
+    let check = facts(&base.digests, &digest(2))
+        .unwrap()
+        .signature
+        .clone()
+        .unwrap();
+    assert_eq!(check.checked_at, Some(day(2)));
     let d = reconcile(&en, &mut w, 20);
     assert!(
         d.triggers.is_empty() && status(&w) == HELD,
@@ -341,11 +370,19 @@ fn a_pending_digest_owes_one_signature_check_per_key_file() {
         d.waiting
     );
     record_owed(&mut w, o, Ok(()), day(3));
+    assert!(
+        owed(&en, &w, &fps).is_empty(),
+        "verified with this key: settled"
+    );
+    // The same file with another key in it: checked again.
+    assert_eq!(owed(&en, &w, &key("sha256:2222")).len(), 1);
+    // A key file that cannot be read: nothing is settled by it.
+    assert_eq!(owed(&en, &w, &BTreeMap::new()).len(), 1);
     assert_eq!(reconcile(&en, &mut w, 20).triggers.len(), 1);
 
     // Without requireSignature nothing is owed.
     let (en, mut w) = setup("");
     update(&en, &mut w, 1, 0);
     update(&en, &mut w, 2, 1);
-    assert!(owed(&en, &w).is_empty());
+    assert!(owed(&en, &w, &fps).is_empty());
 }

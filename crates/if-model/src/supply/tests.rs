@@ -1,0 +1,106 @@
+//! Digest facts in a base image's state file: attestations round-trip, old files read.
+
+#![allow(clippy::unwrap_used)]
+
+use super::*;
+use crate::state::parse_base;
+
+/// A base image's state as the tool wrote it before attestations were recorded.
+const OLD: &str = "name: b\nfullImage: r.example/lib/b:1\ndependentImages: []\ndigests:\n  - digest: sha256:1111111111111111111111111111111111111111111111111111111111111111\n    signature:\n      verified: true\n      key: keys/cosign.pub\n";
+
+#[test]
+fn a_file_from_before_attestations_reads_and_writes_back_unchanged() {
+    let (state, diags) = parse_base(OLD, "b.yaml");
+    assert!(diags.is_empty(), "{diags:?}");
+    let state = state.unwrap();
+    assert_eq!(state.digests[0].attestations, None);
+    assert_eq!(state.to_yaml().unwrap(), OLD);
+}
+
+#[test]
+fn attestations_round_trip_in_a_fixed_key_order() {
+    let (state, _) = parse_base(OLD, "b.yaml");
+    let mut state = state.unwrap();
+    let at = Timestamp::parse("2026-03-10T10:00:00Z").unwrap();
+    state.digests[0].attestations = Some(Attestations::from_predicates(
+        true,
+        [
+            "https://cyclonedx.org/bom/v1.5",
+            "https://slsa.dev/provenance/v1",
+            "https://spdx.dev/Document",
+        ],
+        at,
+    ));
+    let text = state.to_yaml().unwrap();
+    assert!(
+        text.ends_with(
+            "    attestations:\n      index: true\n      provenance: true\n      provenanceType: https://slsa.dev/provenance/v1\n      sbom: true\n      sbomFormat: SPDX\n      checkedAt: \"2026-03-10T10:00:00Z\"\n"
+        ),
+        "{text}"
+    );
+    let (again, diags) = parse_base(&text, "b.yaml");
+    assert!(diags.is_empty(), "{diags:?}");
+    assert_eq!(again.unwrap(), state);
+}
+
+#[test]
+fn attestation_facts_say_what_is_there_and_what_is_not() {
+    let at = Timestamp::parse("2026-03-10T10:00:00Z").unwrap();
+    let both = Attestations::from_predicates(
+        true,
+        [
+            "https://spdx.dev/Document",
+            "https://slsa.dev/provenance/v0.2",
+        ],
+        at,
+    );
+    assert_eq!(
+        both.summary(),
+        "provenance (https://slsa.dev/provenance/v0.2), SBOM (SPDX)"
+    );
+    let cdx = Attestations::from_predicates(true, ["https://cyclonedx.org/bom"], at);
+    assert_eq!(cdx.sbom_format, Some(SbomFormat::CycloneDx));
+    assert_eq!(cdx.summary(), "no provenance, SBOM (CycloneDX)");
+    let none = Attestations::from_predicates(true, ["https://example.com/x"], at);
+    assert_eq!(
+        (none.provenance, none.sbom, none.summary().as_str()),
+        (Some(false), Some(false), "no provenance, no SBOM")
+    );
+    let single = Attestations::from_predicates(false, [], at);
+    assert_eq!(single.summary(), "no attestations (not an index)");
+    assert!(!is_provenance("https://slsa.dev/provenance/v2"));
+}
+
+#[test]
+fn an_unknown_sbom_format_is_an_error_at_its_position() {
+    let text = format!("{OLD}    attestations:\n      sbomFormat: SWID\n");
+    let (_, diags) = parse_base(&text, "b.yaml");
+    let shown: Vec<String> = diags.iter().map(ToString::to_string).collect();
+    assert_eq!(shown.len(), 1, "{shown:?}");
+    assert!(
+        shown[0].starts_with("b.yaml:10:19: error: `sbomFormat` must be SPDX or CycloneDX"),
+        "{shown:?}"
+    );
+}
+
+#[test]
+fn a_scan_failure_round_trips_beside_the_other_facts() {
+    let (state, _) = parse_base(OLD, "b.yaml");
+    let mut state = state.unwrap();
+    state.digests[0].scan_failure = Some(ScanFailure {
+        scanner: Some("trivy".into()),
+        reason: Some("trivy failed (exit 3)".into()),
+        at: Some(Timestamp::parse("2026-03-10T10:00:00Z").unwrap()),
+        extra: Vec::new(),
+    });
+    let text = state.to_yaml().unwrap();
+    assert!(
+        text.contains(
+            "    scanFailure:\n      scanner: trivy\n      reason: trivy failed (exit 3)\n      at: \"2026-03-10T10:00:00Z\"\n    signature:\n"
+        ),
+        "{text}"
+    );
+    let (again, diags) = parse_base(&text, "b.yaml");
+    assert!(diags.is_empty(), "{diags:?}");
+    assert_eq!(again.unwrap(), state);
+}
