@@ -817,14 +817,16 @@ fn credential_files_are_read_only_secret_mounts_at_the_paths_the_cli_reads() {
             }
         }
     }
-    // The example factory turns every credential on: the registry file reaches `check`
-    // alone, the App and the host rules every container (each talks to git or a forge).
+    // The example factory turns every credential on: the registry file reaches the two
+    // commands that ask registries (`check`, and `reconcile` for `requireSignature`), the App
+    // and the host rules every container (each talks to git or a forge).
     let example: BTreeSet<(String, String)> = [
         ("check", pod::APP_KEY_FILE_ENV),
         ("check", pod::HOST_RULES_ENV),
         ("check", pod::REGISTRY_AUTH_ENV),
         ("reconcile", pod::APP_KEY_FILE_ENV),
         ("reconcile", pod::HOST_RULES_ENV),
+        ("reconcile", pod::REGISTRY_AUTH_ENV),
         ("record-update", pod::APP_KEY_FILE_ENV),
         ("record-update", pod::HOST_RULES_ENV),
         ("analyze", pod::APP_KEY_FILE_ENV),
@@ -837,7 +839,7 @@ fn credential_files_are_read_only_secret_mounts_at_the_paths_the_cli_reads() {
     assert!(
         !seen
             .iter()
-            .any(|(c, v)| v == pod::REGISTRY_AUTH_ENV && c != "check"),
+            .any(|(c, v)| v == pod::REGISTRY_AUTH_ENV && c != "check" && c != "reconcile"),
         "{seen:?}"
     );
 }

@@ -69,7 +69,12 @@ pub fn record_update(config: &Config, labels: &BTreeMap<String, String>) -> Anal
         ],
         Tokens::Git,
     );
-    let reconcile = pod::analyzer(config, "reconcile", &["reconcile"], Tokens::Forges);
+    let reconcile = pod::analyzer(
+        config,
+        "reconcile",
+        &["reconcile"],
+        Tokens::ForgesAndRegistries,
+    );
     // Two retries of the pod: recording the same digest twice records nothing new, reconcile
     // triggers only what the pushed state says is due, and a digest whose record failed (a
     // git hiccup) would otherwise wait for the next digest.

@@ -8,8 +8,9 @@
 //! The Secrets of `credentials:` (a GitHub App, a host-rules file, a registry pull Secret)
 //! are mounted read-only as files under [`CREDENTIALS_DIR`], one directory each, only into
 //! the containers that read them, each with the variable the CLI reads: the App and the host
-//! rules wherever a forge or the state repository is talked to, the registry file only into
-//! `check`. Without `credentials:` nothing of this is emitted.
+//! rules wherever a forge or the state repository is talked to, the registry file into
+//! `check` and `reconcile` (which verifies signatures), never into `analyze` or
+//! `record-update`. Without `credentials:` nothing of this is emitted.
 
 use std::collections::BTreeMap;
 
@@ -83,6 +84,21 @@ pub enum Tokens {
     Forges,
     /// Git and the registries (`check`).
     Registries,
+    /// Git, the forges and the registries (`reconcile`: it triggers builds, and verifies the
+    /// signatures `requireSignature` asks for in the base images' registries).
+    ForgesAndRegistries,
+}
+
+impl Tokens {
+    /// Whether the command talks to the forges.
+    fn forges(self) -> bool {
+        matches!(self, Tokens::Forges | Tokens::ForgesAndRegistries)
+    }
+
+    /// Whether the command talks to the registries.
+    fn registries(self) -> bool {
+        matches!(self, Tokens::Registries | Tokens::ForgesAndRegistries)
+    }
 }
 
 /// `CREDENTIALS_DIR/volume/file`.
@@ -95,7 +111,7 @@ fn credential_path(volume: &str, file: &str) -> String {
 fn credentials(config: &Config, tokens: Tokens) -> Vec<(&'static str, Vec<EnvVar>)> {
     let creds = &config.credentials;
     // The App and the host rules serve the forges and git over HTTPS (the state repository).
-    let forge_or_git = tokens == Tokens::Forges || config.state.repo_url.is_some();
+    let forge_or_git = tokens.forges() || config.state.repo_url.is_some();
     let mut out = Vec::new();
     if let (Some(secret), true) = (&creds.github_app, forge_or_git) {
         out.push((
@@ -119,7 +135,7 @@ fn credentials(config: &Config, tokens: Tokens) -> Vec<(&'static str, Vec<EnvVar
             )],
         ));
     }
-    if creds.registry_auth.is_some() && tokens == Tokens::Registries {
+    if creds.registry_auth.is_some() && tokens.registries() {
         out.push((
             REGISTRY_AUTH_VOLUME,
             vec![EnvVar::literal(
@@ -194,7 +210,7 @@ pub fn analyzer(config: &Config, name: &str, command: &[&str], tokens: Tokens) -
             GIT_TOKEN_KEY,
         ));
     }
-    if tokens == Tokens::Forges {
+    if tokens.forges() {
         env.push(EnvVar::secret(
             "GITHUB_TOKEN",
             &config.secrets.github,
@@ -354,10 +370,10 @@ mod tests {
         // Without a state repository, record-update talks to nobody: nothing mounted.
         let record = analyzer(&config, "record-update", &["record-update"], Tokens::Git);
         assert_eq!(names(&record), (vec!["TMPDIR"], vec!["tmp"]));
-        // reconcile talks to the forges: the App and the host rules, not the registries.
-        let reconcile = analyzer(&config, "reconcile", &["reconcile"], Tokens::Forges);
+        // analyze talks to the forges: the App and the host rules, not the registries.
+        let analyze = analyzer(&config, "analyze", &["analyze"], Tokens::Forges);
         assert_eq!(
-            names(&reconcile),
+            names(&analyze),
             (
                 vec![
                     "TMPDIR",
@@ -369,6 +385,34 @@ mod tests {
                     HOST_RULES_ENV
                 ],
                 vec!["tmp", GITHUB_APP_VOLUME, HOST_RULES_VOLUME]
+            )
+        );
+        // reconcile talks to the forges and, for `requireSignature`, to the registries.
+        let reconcile = analyzer(
+            &config,
+            "reconcile",
+            &["reconcile"],
+            Tokens::ForgesAndRegistries,
+        );
+        assert_eq!(
+            names(&reconcile),
+            (
+                vec![
+                    "TMPDIR",
+                    "GITHUB_TOKEN",
+                    "GITLAB_TOKEN",
+                    APP_ID_ENV,
+                    APP_INSTALLATION_ENV,
+                    APP_KEY_FILE_ENV,
+                    HOST_RULES_ENV,
+                    REGISTRY_AUTH_ENV
+                ],
+                vec![
+                    "tmp",
+                    GITHUB_APP_VOLUME,
+                    HOST_RULES_VOLUME,
+                    REGISTRY_AUTH_VOLUME
+                ]
             )
         );
         // check asks the registries only.

@@ -36,7 +36,7 @@ pub fn reconcile_cronjob(config: &Config, labels: &BTreeMap<String, String>) -> 
         config,
         "reconcile",
         &["reconcile"],
-        Tokens::Forges,
+        Tokens::ForgesAndRegistries,
     )];
     CronJob {
         api_version: BATCH_API_VERSION.to_string(),
