@@ -744,5 +744,25 @@ fn check_scan_with_trivy_records_reports_and_why_there_is_none() {
     let d5 = push.oci_manifest("lib/base", "1", "d5").digest;
     check(&day(7), &[], "/nonexistent");
     assert_eq!(failure(&d5), "trivy is not on PATH");
+
+    // The next check tries the failed digest again (it is still the base's digest): the
+    // report replaces the failure; once recorded, it is not scanned again.
+    script(&format!("cat '{}'", report.display()));
+    std::fs::remove_file(&log).unwrap();
+    let (v, _) = check(&day(8), &[], &path);
+    assert_eq!(
+        std::fs::read_to_string(&log).unwrap(),
+        format!("image --format json --quiet {reg}/lib/base@{d5}\n")
+    );
+    assert_eq!(v["scans"][0]["result"], "recorded", "{v:#}");
+    let facts = facts_of(&f, d5.as_str()).unwrap();
+    assert!(
+        facts.scan_failure.is_none() && facts.scan.is_some(),
+        "{facts:?}"
+    );
+    // Older failed digests (d2..d4) are history, not retried; d5 is not scanned twice.
+    let (v, _) = check(&day(9), &[], &path);
+    assert_eq!(v["scans"], json!([]), "{v:#}");
+    assert_eq!(std::fs::read_to_string(&log).unwrap().lines().count(), 1);
     f.assert_no_secrets();
 }

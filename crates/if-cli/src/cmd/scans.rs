@@ -3,7 +3,8 @@
 //! report goes the way of `record-scan`'s (`if_state::scan::parse_report`, `record_scan`).
 //! A scan that fails, hangs or writes something else than a report is recorded as no report
 //! with the reason (`scanFailure`), so the clock decides, as for a digest never scanned; it
-//! never stops the check.
+//! never stops the check, and the next check with `--scan-with` tries that digest again
+//! while the base still points at it.
 
 use std::time::Duration;
 
@@ -77,7 +78,16 @@ pub(crate) fn after_lookup(
     let scans = match args.scan_with {
         Some(with) => {
             let timeout = Duration::from_secs(args.scan_timeout);
-            scan_new(with, timeout, world, &new, now)
+            // The new digests, then the unchanged ones whose last scan failed: a scanner
+            // that was down (or a database that could not be fetched) is tried again while
+            // the digest is still the one the base points at.
+            let mut owed = new.clone();
+            owed.extend(
+                seen.iter()
+                    .filter(|(k, d)| scan_failed(world, k, d))
+                    .cloned(),
+            );
+            scan_new(with, timeout, world, &owed, now)
         }
         None => Vec::new(),
     };
@@ -89,6 +99,15 @@ pub(crate) fn after_lookup(
         eprintln!("warning: {w}");
     }
     scans
+}
+
+/// Whether the digest `digest` of base `key` has a failed scan and no report.
+fn scan_failed(world: &if_state::Analysis, key: &str, digest: &Digest) -> bool {
+    world
+        .bases
+        .get(key)
+        .and_then(|b| if_model::supply::facts(&b.digests, digest))
+        .is_some_and(|f| f.scan.is_none() && f.scan_failure.is_some())
 }
 
 /// Scans every base digest of `found` (`(base key, digest)`) that has no report yet, one at
