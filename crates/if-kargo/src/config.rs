@@ -13,6 +13,7 @@
 //! reconcile:                        # the CronJob that serves waiting rebuilds on time
 //!   schedule: "0 * * * *"           # five-field cron (or @hourly, @daily, ...); hourly
 //!   check: false                    # run `check` first (asks the registries itself)
+//!   scanWith: trivy                 # optional, needs check: `check --scan-with trivy`
 //! state:                            # the git repository holding images.yaml and state/
 //!   repoURL: https://github.com/acme/platform.git   # optional: no clone/push without it
 //!   branch: main
@@ -101,6 +102,25 @@ pub struct Reconcile {
     pub schedule: String,
     /// Run `check` before `reconcile`.
     pub check: bool,
+    /// Have that `check` scan each new base digest (`check --scan-with`): the analyzer
+    /// image must carry the scanner.
+    pub scan_with: Option<ScanWith>,
+}
+
+/// A vulnerability scanner `check --scan-with` runs in the analyzer image.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ScanWith {
+    /// Aqua Security's Trivy.
+    Trivy,
+}
+
+impl ScanWith {
+    /// Its name: in `kargo.yaml` and as the value of `--scan-with`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ScanWith::Trivy => "trivy",
+        }
+    }
 }
 
 /// The schedule of the CronJob when `reconcile.schedule` is not set: every hour, on the hour.
@@ -157,6 +177,7 @@ impl Default for Config {
             reconcile: Reconcile {
                 schedule: DEFAULT_SCHEDULE.to_string(),
                 check: false,
+                scan_with: None,
             },
             state: StateRepo {
                 repo_url: None,
@@ -194,7 +215,7 @@ const TOP: &[&str] = &[
 ];
 const ANALYZER: &[&str] = &["image", "serviceAccount"];
 const WAREHOUSES: &[&str] = &["interval", "platform"];
-const RECONCILE: &[&str] = &["schedule", "check"];
+const RECONCILE: &[&str] = &["schedule", "check", "scanWith"];
 const STATE: &[&str] = &["repoURL", "branch", "path", "gitImage"];
 const SECRETS: &[&str] = &["github", "gitlab", "git", "webhook"];
 const CREDENTIALS: &[&str] = &["githubApp", "hostRules", "registryAuth"];
@@ -258,6 +279,9 @@ impl Config {
             }
             if let Some(b) = d.boolean(s.get("check"), "reconcile.check") {
                 c.reconcile.check = b;
+            }
+            if let Some(node) = s.get("scanWith") {
+                c.reconcile.scan_with = scan_with(&mut d, node, c.reconcile.check);
             }
         }
         if let Some(s) = section(&mut d, &f, "state", STATE) {
@@ -349,6 +373,28 @@ fn checked(
             None
         }
     }
+}
+
+/// `reconcile.scanWith`: a scanner the analyzer runs, and only with `reconcile.check` (the
+/// scan is a step of `check`).
+fn scan_with(d: &mut Decoder, node: &Node, check: bool) -> Option<ScanWith> {
+    const WHAT: &str = "reconcile.scanWith";
+    let name = checked(d, Some(node), WHAT, |_| Ok(()))?;
+    let Some(scanner) = [ScanWith::Trivy].into_iter().find(|s| s.as_str() == name) else {
+        d.error(
+            node.pos,
+            format!("`{WHAT}`: `{name}` is not a scanner the analyzer runs (trivy)"),
+        );
+        return None;
+    };
+    if !check {
+        d.error(
+            node.pos,
+            format!("`{WHAT}` needs `reconcile.check: true`: the scan is a step of `check`"),
+        );
+        return None;
+    }
+    Some(scanner)
 }
 
 /// A positive duration.
@@ -503,6 +549,32 @@ webhookReceiver: maybe
         assert!(diags.is_empty(), "{diags:?}");
         assert_eq!(c.credentials.host_rules.as_deref(), Some("rules"));
         assert_eq!(c.credentials.github_app, None);
+    }
+
+    #[test]
+    fn a_scanner_is_named_and_needs_check() {
+        let (c, diags) = Config::parse(
+            "reconcile:\n  check: true\n  scanWith: trivy\n",
+            "kargo.yaml",
+        );
+        assert!(diags.is_empty(), "{diags:?}");
+        assert_eq!(c.reconcile.scan_with, Some(ScanWith::Trivy));
+        assert_eq!(
+            messages("reconcile:\n  scanWith: trivy\n"),
+            [
+                "kargo.yaml:2:13: error: `reconcile.scanWith` needs `reconcile.check: true`: the scan is a step of `check`"
+            ]
+        );
+        assert_eq!(
+            messages("reconcile:\n  check: true\n  scanWith: grype\n"),
+            [
+                "kargo.yaml:3:13: error: `reconcile.scanWith`: `grype` is not a scanner the analyzer runs (trivy)"
+            ]
+        );
+        assert_eq!(
+            messages("reconcile:\n  check: true\n  scanWith: [trivy]\n"),
+            ["kargo.yaml:3:13: error: `reconcile.scanWith` must be a string, found a list"]
+        );
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! The scheduled `reconcile`: a `batch/v1` CronJob in the Project's namespace running the
 //! analyzer (`image-factory --git-repo ... reconcile`, after `check` when
-//! `reconcile.check` is set) on `reconcile.schedule` (hourly by default). Kargo's
+//! `reconcile.check` is set, scanning new base digests with `reconcile.scanWith`) on
+//! `reconcile.schedule` (hourly by default). Kargo's
 //! verification is no clock: it runs once per Freight, so a rebuild whose delay ends while
 //! no new Freight arrives is triggered by this job, at most one schedule period late.
 
@@ -10,11 +11,17 @@ use crate::batch::{BATCH_API_VERSION, CronJob, CronJobSpec};
 use crate::config::Config;
 use crate::kargo::ObjectMeta;
 use crate::pod::{self, Tokens};
+use crate::rollouts::EnvVar;
 
 /// The CronJob's name.
 pub const RECONCILE_CRONJOB: &str = "image-factory-reconcile";
 /// A run missed by more than this many seconds is skipped.
 const STARTING_DEADLINE_SECONDS: u64 = 600;
+/// Where Trivy keeps its vulnerability database and cache (`--cache-dir`, or this
+/// variable): inside the pod's scratch `/tmp`, the one writable directory.
+pub const TRIVY_CACHE_ENV: &str = "TRIVY_CACHE_DIR";
+/// Its value.
+pub const TRIVY_CACHE_DIR: &str = "/tmp/trivy-cache";
 /// Finished (and failed) Jobs kept for their logs.
 const HISTORY: u32 = 3;
 
@@ -23,12 +30,19 @@ pub fn reconcile_cronjob(config: &Config, labels: &BTreeMap<String, String>) -> 
     let init = if config.reconcile.check {
         // `--exit-zero`: a failed lookup (recorded in state) must not fail this init
         // container, or the pod would never run `reconcile`.
-        vec![pod::analyzer(
-            config,
-            "check",
-            &["check", "--exit-zero"],
-            Tokens::Registries,
-        )]
+        let mut args = vec!["check", "--exit-zero"];
+        if let Some(scanner) = config.reconcile.scan_with {
+            args.extend(["--scan-with", scanner.as_str()]);
+        }
+        let mut check = pod::analyzer(config, "check", &args, Tokens::Registries);
+        if config.reconcile.scan_with.is_some() {
+            // The root filesystem is the image's; the scanner's database and cache go to
+            // the pod's scratch `/tmp` (Trivy reads `TRIVY_CACHE_DIR`).
+            check
+                .env
+                .push(EnvVar::literal(TRIVY_CACHE_ENV, TRIVY_CACHE_DIR));
+        }
+        vec![check]
     } else {
         Vec::new()
     };
@@ -86,5 +100,39 @@ mod tests {
             ["check".to_string(), "--exit-zero".to_string()]
         );
         assert_eq!(with_check.spec.schedule, "*/20 * * * *");
+        assert!(
+            pod.init_containers[0]
+                .env
+                .iter()
+                .all(|e| e.name != TRIVY_CACHE_ENV)
+        );
+    }
+
+    /// `reconcile.scanWith: trivy` makes the init container `check --scan-with trivy`, with
+    /// Trivy's cache in the scratch `/tmp`: Trivy maps each flag to a variable ("Add TRIVY_
+    /// prefix, make it all uppercase, replace - with _": `--cache-dir` => `TRIVY_CACHE_DIR`,
+    /// trivy.dev, Configuration), and its default, `$HOME/.cache/trivy`, is not writable.
+    #[test]
+    fn check_scans_with_the_scanner_asked_for() {
+        let mut config = Config::default();
+        config.reconcile.check = true;
+        config.reconcile.scan_with = Some(crate::config::ScanWith::Trivy);
+        let job = reconcile_cronjob(&config, &BTreeMap::new());
+        let check = &job.spec.job_template.spec.template.spec.init_containers[0];
+        assert_eq!(
+            check.args[check.args.len() - 4..],
+            ["check", "--exit-zero", "--scan-with", "trivy"].map(String::from)
+        );
+        let cache = check.env.iter().find(|e| e.name == "TRIVY_CACHE_DIR");
+        assert_eq!(
+            cache.and_then(|e| e.value.as_deref()),
+            Some("/tmp/trivy-cache")
+        );
+        assert!(
+            check
+                .volume_mounts
+                .iter()
+                .any(|m| m.mount_path == "/tmp" && !m.read_only)
+        );
     }
 }
