@@ -2,7 +2,6 @@
 //! factory watches (what the Kargo Warehouses watch), record each like `record-update`, and
 //! report what changed and how much rate limit is left.
 
-use std::collections::BTreeMap;
 use std::io::{IsTerminal, Write as _};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
@@ -14,14 +13,14 @@ use if_model::reference::ImageRef;
 use if_model::timestamp::Timestamp;
 use if_registry::{Client, RateLimit, RegistryError, TagQuery};
 use if_state::rebuild::{self, Recorded};
-use serde::Serialize;
 
 use crate::cli::{Cli, Format};
 use crate::cmd::analyze::{now_or_clock, parse_time};
-use crate::cmd::record::Scheduled;
 use crate::exit::{CliError, Outcome};
 use crate::registry::{RegistryArgs, client_from_env};
 use crate::{load, output};
+
+mod report;
 
 /// Arguments of `check`.
 #[derive(Debug, Clone, clap::Args)]
@@ -91,97 +90,6 @@ impl Checked<'_> {
     }
 }
 
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-struct Row<'a> {
-    image: &'a str,
-    role: &'static str,
-    repository: &'a str,
-    tag: Option<&'a str>,
-    digest: Option<String>,
-    previous_digest: Option<String>,
-    /// `baseline`, `unchanged`, `updated` or `failed`.
-    outcome: &'static str,
-    error: Option<&'a str>,
-    scheduled: Vec<Scheduled<'a>>,
-    pinned: &'a [String],
-    notes: &'a [String],
-}
-
-/// One host that answered: requests made to it and the lowest rate-limit headroom it
-/// reported.
-#[derive(Serialize, Default)]
-#[serde(rename_all = "camelCase")]
-struct Host {
-    host: String,
-    requests: u64,
-    rate_limit: Option<Limit>,
-}
-
-#[derive(Serialize, Clone, Copy)]
-#[serde(rename_all = "camelCase")]
-struct Limit {
-    limit: u64,
-    remaining: u64,
-    window_seconds: Option<u64>,
-}
-
-#[derive(Serialize, Default)]
-#[serde(rename_all = "camelCase")]
-struct Summary {
-    checked: usize,
-    baseline: usize,
-    unchanged: usize,
-    updated: usize,
-    failed: usize,
-    /// Requests to registries and mirrors, retries included.
-    requests: u64,
-    /// Requests to token services.
-    token_requests: u64,
-    /// Requests to token services per registry.
-    token_requests_by_registry: BTreeMap<String, u64>,
-    /// Images not asked because their registry's rate limit ran low (among `failed`).
-    not_checked: usize,
-    /// Credential helper runs.
-    helper_runs: u64,
-    /// Registries no longer asked in this run because their rate limit ran low.
-    stopped: Vec<Stopped>,
-}
-
-/// A host no longer asked in the run.
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-struct Stopped {
-    host: String,
-    rate_limit: Option<Limit>,
-    /// Images not asked because of it.
-    not_checked: usize,
-}
-
-impl From<&RateLimit> for Limit {
-    fn from(l: &RateLimit) -> Limit {
-        Limit {
-            limit: l.limit,
-            remaining: l.remaining,
-            window_seconds: l.window_seconds,
-        }
-    }
-}
-
-#[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-struct Report<'a> {
-    now: String,
-    dry_run: bool,
-    images: Vec<Row<'a>>,
-    registries: &'a [Host],
-    summary: &'a Summary,
-    /// `--scan-with`: what each scan gave.
-    scans: &'a [super::scans::Scanned],
-    changes: &'a [String],
-    written: &'a [String],
-}
-
 /// Runs `check`.
 pub fn run(cli: &Cli, args: &Args) -> Result<Outcome, CliError> {
     super::text_or_json(cli)?;
@@ -244,42 +152,13 @@ pub fn run(cli: &Cli, args: &Args) -> Result<Outcome, CliError> {
         load::write_state(&cli.root, &baseline, &world)?
     };
 
-    let stats = client.stats();
-    let mut summary = Summary {
-        checked: checked.len(),
-        requests: stats.requests,
-        token_requests: stats.token_requests,
-        token_requests_by_registry: stats.token_requests_by_registry,
-        not_checked: checked.iter().filter(|c| c.not_checked.is_some()).count(),
-        helper_runs: stats.helper_runs,
-        stopped: stats
-            .stopped
-            .iter()
-            .map(|(host, limit)| Stopped {
-                host: host.clone(),
-                rate_limit: limit.as_ref().map(Limit::from),
-                not_checked: checked
-                    .iter()
-                    .filter(|c| c.not_checked.as_ref() == Some(host))
-                    .count(),
-            })
-            .collect(),
-        ..Summary::default()
-    };
-    for c in &checked {
-        match c.outcome() {
-            "baseline" => summary.baseline += 1,
-            "unchanged" => summary.unchanged += 1,
-            "updated" => summary.updated += 1,
-            _ => summary.failed += 1,
-        }
-    }
-    let hosts = hosts(&checked);
+    let summary = report::summary(&client, &checked);
+    let hosts = report::hosts(&checked);
     if cli.format == Format::Json {
-        output::print_json(&Report {
+        output::print_json(&report::Report {
             now: now.to_string(),
             dry_run: args.dry_run,
-            images: checked.iter().map(row).collect(),
+            images: checked.iter().map(report::row).collect(),
             registries: &hosts,
             summary: &summary,
             scans: &scans,
@@ -287,7 +166,7 @@ pub fn run(cli: &Cli, args: &Args) -> Result<Outcome, CliError> {
             written: &written,
         })?;
     } else {
-        print_text(args.dry_run, &checked, &hosts, &summary, &written);
+        report::print_text(args.dry_run, &checked, &hosts, &summary, &written);
         for s in &scans {
             output::line(format_args!("scan {}", s.line()));
         }
@@ -414,163 +293,6 @@ fn current_digest(world: &if_state::Analysis, subject: &rebuild::Subject) -> Opt
             world.bases.get(identity)?.current_digest.clone()
         }
     }
-}
-
-/// Requests and the lowest rate-limit headroom per answering host, by host.
-fn hosts(checked: &[Checked<'_>]) -> Vec<Host> {
-    let mut by_host: BTreeMap<&str, Host> = BTreeMap::new();
-    for (host, requests, limit) in checked.iter().flat_map(|c| &c.answers) {
-        let h = by_host.entry(host).or_insert_with(|| Host {
-            host: host.clone(),
-            ..Host::default()
-        });
-        h.requests += u64::from(*requests);
-        if let Some(l) = limit
-            && h.rate_limit.is_none_or(|old| l.remaining < old.remaining)
-        {
-            h.rate_limit = Some(Limit::from(l));
-        }
-    }
-    by_host.into_values().collect()
-}
-
-fn row<'a>(c: &'a Checked<'a>) -> Row<'a> {
-    let m = c.monitor;
-    let rec = c.recorded.as_ref();
-    Row {
-        image: &m.owner,
-        role: m.role.as_str(),
-        repository: &m.repo_url,
-        tag: c.tag.as_deref(),
-        digest: c.found.as_ref().ok().map(ToString::to_string),
-        previous_digest: c.previous.as_ref().map(ToString::to_string),
-        outcome: c.outcome(),
-        error: c.found.as_ref().err().map(String::as_str),
-        scheduled: rec.map(super::record::scheduled).unwrap_or_default(),
-        pinned: rec.map_or(&[], |r| r.pinned.as_slice()),
-        notes: &c.notes,
-    }
-}
-
-fn print_text(
-    dry_run: bool,
-    checked: &[Checked<'_>],
-    hosts: &[Host],
-    s: &Summary,
-    written: &[String],
-) {
-    let shown: Vec<&Checked<'_>> = checked
-        .iter()
-        .filter(|c| c.outcome() != "unchanged" || !c.notes.is_empty())
-        .collect();
-    if !shown.is_empty() {
-        let width = shown
-            .iter()
-            .map(|c| c.monitor.owner.len())
-            .max()
-            .unwrap_or(0)
-            .max(5);
-        output::line(format_args!(
-            "{:width$}  {:10}  {:20}  WHAT",
-            "IMAGE", "RESULT", "DIGEST"
-        ));
-        for c in shown {
-            let digest = c.found.as_ref().map(|d| d.short()).unwrap_or_default();
-            let what = describe(c);
-            output::line(format_args!(
-                "{:width$}  {:10}  {:20}  {what}",
-                c.monitor.owner,
-                c.outcome(),
-                digest
-            ));
-        }
-    }
-    for h in hosts {
-        let limit = h.rate_limit.map_or_else(
-            || "no rate limit reported".to_string(),
-            |l| {
-                let window = l
-                    .window_seconds
-                    .map(|w| format!(" per {w}s"))
-                    .unwrap_or_default();
-                format!("{} of {} requests left{window}", l.remaining, l.limit)
-            },
-        );
-        output::line(format_args!(
-            "registry {}: {} requests, {limit}",
-            h.host, h.requests
-        ));
-    }
-    for stopped in &s.stopped {
-        let why = stopped.rate_limit.map_or_else(
-            || "it answered HTTP 429".to_string(),
-            |l| format!("{} of {} requests left", l.remaining, l.limit),
-        );
-        output::line(format_args!(
-            "registry {}: rate limit low ({why}): stopped asking it for this run; {} images not checked",
-            stopped.host, stopped.not_checked
-        ));
-    }
-    if !s.token_requests_by_registry.is_empty() {
-        let per: Vec<String> = s
-            .token_requests_by_registry
-            .iter()
-            .map(|(registry, n)| format!("{registry} {n}"))
-            .collect();
-        output::line(format_args!(
-            "token requests per registry: {}",
-            per.join(", ")
-        ));
-    }
-    let verb = if dry_run { "would write" } else { "wrote" };
-    output::line(format_args!(
-        "checked {} images: {} updated, {} baseline, {} unchanged, {} failed; {} requests, {} token requests; {verb} {} files",
-        s.checked,
-        s.updated,
-        s.baseline,
-        s.unchanged,
-        s.failed,
-        s.requests,
-        s.token_requests,
-        if dry_run { 0 } else { written.len() }
-    ));
-    if s.not_checked > 0 {
-        output::line(format_args!(
-            "{} images not checked (rate limit low); recorded as check errors, asked again next run",
-            s.not_checked
-        ));
-    }
-}
-
-/// One line for people: the tag and what recording it did, or the error.
-fn describe(c: &Checked<'_>) -> String {
-    let tag = c
-        .tag
-        .as_deref()
-        .map(|t| format!("{}:{t}", c.monitor.repo_url));
-    let mut parts: Vec<String> = tag.into_iter().collect();
-    match (&c.found, &c.recorded) {
-        (Err(e), _) => parts = vec![e.clone()],
-        (Ok(_), Some(r)) => {
-            if let (Some(prev), "updated") = (&c.previous, r.outcome) {
-                parts.push(format!("was {}", prev.short()));
-            }
-            if !r.scheduled.is_empty() {
-                let list: Vec<String> = r
-                    .scheduled
-                    .iter()
-                    .map(|(image, at)| format!("{image} at {at}"))
-                    .collect();
-                parts.push(format!("schedules {}", list.join(", ")));
-            }
-            if !r.pinned.is_empty() {
-                parts.push(format!("pinned, needs a bump: {}", r.pinned.join(", ")));
-            }
-        }
-        (Ok(_), None) => {}
-    }
-    parts.extend(c.notes.iter().cloned());
-    parts.join("; ")
 }
 
 /// A progress bar on stderr, drawn only when stderr is a terminal and at most ten times a
