@@ -115,7 +115,8 @@ pub fn plan_owned(
     let links = Links::of(&w);
     // The images that can have a build waiting for an outcome, for the timeouts of every
     // decision: those with one now (one scan; the running ones were just closed) and those
-    // the plan triggers (the only way a build opens), not a scan of every state per decision.
+    // the plan triggers (the only way a build opens) while their build is open, not a scan of
+    // every state per decision.
     let mut open: BTreeSet<String> = running(enrollment, &w)
         .into_iter()
         .map(|r| r.image)
@@ -142,6 +143,12 @@ pub fn plan_owned(
                 name: trigger.image.clone(),
             };
             let built = record(enrollment, &mut w, &image, &fresh(&trigger.image), t);
+            // Its new digest closed the build: the set keeps only what may still be open (it
+            // would otherwise grow to every image the plan triggers, each looked at again for
+            // every decision).
+            if !has_open_build(&w, &trigger.image) {
+                open.remove(&trigger.image);
+            }
             if hit {
                 let via: BTreeSet<String> = trigger
                     .causes
@@ -184,6 +191,13 @@ pub fn plan_owned(
         stuck,
         running: now_running,
     })
+}
+
+/// Whether `name` has a build waiting for an outcome.
+fn has_open_build(w: &Analysis, name: &str) -> bool {
+    w.images
+        .get(name)
+        .is_some_and(|s| s.rebuild_history.iter().any(|r| r.success.is_none()))
 }
 
 #[cfg(test)]
