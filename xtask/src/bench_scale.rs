@@ -3,7 +3,8 @@
 //! images (N/5 base images, chains 4 deep).
 //!
 //! For each size: first the floor ([`crate::bench_floor`]: reading every input file of the
-//! factory once, serially and with one thread per core), then `validate`, `analyze --all
+//! factory once, serially and with one thread per core) and the Kargo writer's MB/s beside
+//! serde-saphyr's ([`crate::bench_writer`], in process), then `validate`, `analyze --all
 //! --no-fetch`, `generate`, `record-update` of the hot base image (synth's base image 0, the
 //! runtime of one image in ten: it schedules N/10 rebuilds, checked on the first run),
 //! `status` and `plan HOT` (with those rebuilds pending), and `reconcile --dry-run` at a time
@@ -267,6 +268,17 @@ fn one_size(xtask: &Path, binary: &Path, n: usize) -> Result<SizeResult, String>
         floor.threads,
         thousands(floor.files),
         bytes(floor.bytes)
+    );
+    let w = crate::bench_writer::measure(&root)?;
+    println!(
+        "  {:<20} {:>6.1} MB/s  (serde-saphyr {:.1} MB/s; {} resources, {}, the same bytes; \
+         {} left to serde-saphyr)",
+        "Kargo writer",
+        w.writer_mb_s,
+        w.reference_mb_s,
+        thousands(w.resources),
+        bytes(w.bytes as u64),
+        w.refused
     );
     let hot = synth::base_text(0);
     let dependents = hot_dependents(&root)?;

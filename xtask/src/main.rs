@@ -8,6 +8,7 @@ mod bench_dockerfile;
 mod bench_floor;
 mod bench_scale;
 mod bench_scale_json;
+mod bench_writer;
 mod generate;
 mod golden_dockerfile;
 mod golden_kargo;

@@ -16,7 +16,7 @@
 //! [`analysis`] the shared templates, [`schedule`] the reconcile CronJob, [`pod`] the
 //! analyzer pod both run, [`check`] the rules between resources, [`names`] the Kubernetes
 //! names, [`kargo`], [`rollouts`] and [`batch`] are the typed resources, [`mod@render`] the
-//! YAML, [`config`] `kargo.yaml`.
+//! YAML file, [`writer`] the YAML emitter it uses, [`config`] `kargo.yaml`.
 
 pub mod analysis;
 pub mod batch;
@@ -33,6 +33,7 @@ pub mod rollouts;
 pub mod schedule;
 pub mod select;
 pub mod watch;
+pub mod writer;
 
 use if_model::diag::Diagnostic;
 use if_model::factory::Factory;

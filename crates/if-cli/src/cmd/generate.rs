@@ -105,6 +105,11 @@ impl Prepared {
         Ok(text)
     }
 
+    /// The configuration the resources are built with (`if_kargo::build::resource`).
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
     /// Every resource, built.
     pub fn resources(&self) -> Vec<Generated> {
         self.slots

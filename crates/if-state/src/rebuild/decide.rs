@@ -9,7 +9,7 @@ use if_model::state::{BaseImageState, Cause, ImageState, RebuildState};
 use if_model::timestamp::Timestamp;
 
 use super::graph::Links;
-use super::outcome::{give_up_at, time_out, timeout_of};
+use super::outcome::{give_up_at, time_out, time_out_among, timeout_of};
 use super::record::add_cause;
 use super::{
     BY_EXPEDITE, BY_MANUAL, DUE, EngineError, FAILED, PENDING, Policy, Subject, TRIGGERED, Trigger,
@@ -91,21 +91,28 @@ pub fn reconcile(
     policy: &Policy,
 ) -> Decision {
     let links = Links::of(world);
-    reconcile_with(enrollment, world, now, policy, &links)
+    reconcile_with(enrollment, world, now, policy, &links, None)
 }
 
 /// [`reconcile`] with the links of the graph given: worked out once by a caller that
 /// decides many times on the same images (their `FROM` links do not change between
-/// decisions). Visits only the images with a pending rebuild.
+/// decisions). Visits only the images with a pending rebuild. `open`, when given, names
+/// every image that can have a build waiting for an outcome (the caller keeps it, from one
+/// scan of the states): only those are looked at for timeouts.
 pub(crate) fn reconcile_with(
     enrollment: &Enrollment,
     world: &mut Analysis,
     now: Timestamp,
     policy: &Policy,
     links: &Links,
+    open: Option<&BTreeSet<String>>,
 ) -> Decision {
+    let timed_out = match open {
+        Some(among) => time_out_among(enrollment, world, among, now, policy),
+        None => time_out(enrollment, world, now, policy),
+    };
     let mut out = Decision {
-        timed_out: time_out(enrollment, world, now, policy),
+        timed_out,
         cycles: links.cycles.clone(),
         ..Decision::default()
     };

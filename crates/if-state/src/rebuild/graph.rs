@@ -272,7 +272,7 @@ mod tests {
         let policy = Policy::default();
         let mut fresh = w.clone();
         let expected = decide::reconcile(&en, &mut fresh, day(9), &policy);
-        let got = decide::reconcile_with(&en, &mut w, day(9), &policy, &links);
+        let got = decide::reconcile_with(&en, &mut w, day(9), &policy, &links, None);
         assert_eq!(got, expected);
         assert_eq!(w.images, fresh.images);
         assert_eq!(w.changes, fresh.changes);

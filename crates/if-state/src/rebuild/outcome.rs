@@ -4,6 +4,8 @@
 //! itself (`record-build --failed`) said. A failed build is a failed attempt like a failed
 //! trigger: its causes are pending again, with the same backoff and `maxAttempts`.
 
+use std::collections::BTreeSet;
+
 use if_model::duration::Duration;
 use if_model::enrollment::{Enrollment, Source};
 use if_model::state::{ImageState, RebuildRecord, RebuildState};
@@ -148,26 +150,48 @@ pub fn give_up_at(
 pub fn running(enrollment: &Enrollment, world: &Analysis) -> Vec<Running> {
     let mut out = Vec::new();
     for (name, s) in &world.images {
-        for (entry, r) in s.rebuild_history.iter().enumerate() {
-            if r.success.is_some() {
-                continue;
-            }
-            out.push(Running {
-                image: name.clone(),
-                entry,
-                source: enrollment.get(name).and_then(|e| e.source.clone()),
-                triggered_at: r.triggered_at,
-                run_id: r.run_id,
-                pipeline_id: r.pipeline_id,
-                dispatch_id: r.dispatch_id.clone(),
-                run_url: r.run_url.clone(),
-                run_status: r.run_status.clone(),
-                run_error: r.run_error.clone(),
-                give_up_at: give_up_at(enrollment, name, r),
-            });
+        open_builds(enrollment, name, s, &mut out);
+    }
+    out
+}
+
+/// [`running`] of the images named in `among` only (in name order): a caller that decides
+/// many times keeps the set of images that can have a build open instead of scanning every
+/// state for each decision.
+pub(crate) fn running_among(
+    enrollment: &Enrollment,
+    world: &Analysis,
+    among: &BTreeSet<String>,
+) -> Vec<Running> {
+    let mut out = Vec::new();
+    for name in among {
+        if let Some(s) = world.images.get(name) {
+            open_builds(enrollment, name, s, &mut out);
         }
     }
     out
+}
+
+/// Adds the builds of `s` that wait for an outcome, oldest first.
+fn open_builds(enrollment: &Enrollment, name: &str, s: &ImageState, out: &mut Vec<Running>) {
+    for (entry, r) in s.rebuild_history.iter().enumerate() {
+        if r.success.is_some() {
+            continue;
+        }
+        out.push(Running {
+            image: name.to_string(),
+            entry,
+            source: enrollment.get(name).and_then(|e| e.source.clone()),
+            triggered_at: r.triggered_at,
+            run_id: r.run_id,
+            pipeline_id: r.pipeline_id,
+            dispatch_id: r.dispatch_id.clone(),
+            run_url: r.run_url.clone(),
+            run_status: r.run_status.clone(),
+            run_error: r.run_error.clone(),
+            give_up_at: give_up_at(enrollment, name, r),
+        });
+    }
 }
 
 /// Records what came of `trigger` at `now`: `Ok` marks the image `triggered`, opens a
@@ -433,7 +457,31 @@ pub fn time_out(
     now: Timestamp,
     policy: &Policy,
 ) -> Vec<String> {
-    let due: Vec<(String, usize, Duration)> = running(enrollment, world)
+    let open = running(enrollment, world);
+    give_up(enrollment, world, open, now, policy)
+}
+
+/// [`time_out`] of the images named in `among` only (see [`running_among`]).
+pub(crate) fn time_out_among(
+    enrollment: &Enrollment,
+    world: &mut Analysis,
+    among: &BTreeSet<String>,
+    now: Timestamp,
+    policy: &Policy,
+) -> Vec<String> {
+    let open = running_among(enrollment, world, among);
+    give_up(enrollment, world, open, now, policy)
+}
+
+/// Gives up the builds of `open` past their timeout at `now`.
+fn give_up(
+    enrollment: &Enrollment,
+    world: &mut Analysis,
+    open: Vec<Running>,
+    now: Timestamp,
+    policy: &Policy,
+) -> Vec<String> {
+    let due: Vec<(String, usize, Duration)> = open
         .into_iter()
         .filter(|r| r.give_up_at.is_none_or(|t| t.unix() <= now.unix()))
         .map(|r| {

@@ -113,8 +113,16 @@ pub fn plan_owned(
     // No step changes an image's `FROM` links: the graph is ordered once, not per decision
     // (ordering all N images for each of the plan's decisions made it superlinear).
     let links = Links::of(&w);
+    // The images that can have a build waiting for an outcome, for the timeouts of every
+    // decision: those with one now (one scan; the running ones were just closed) and those
+    // the plan triggers (the only way a build opens) while their build is open, not a scan of
+    // every state per decision.
+    let mut open: BTreeSet<String> = running(enrollment, &w)
+        .into_iter()
+        .map(|r| r.image)
+        .collect();
     for _ in 0..limit {
-        let decision = reconcile_with(enrollment, &mut w, t, policy, &links);
+        let decision = reconcile_with(enrollment, &mut w, t, policy, &links, Some(&open));
         let mut progressed = false;
         let due: Vec<_> = decision
             .became_due
@@ -129,11 +137,18 @@ pub fn plan_owned(
         {
             progressed = true;
             let hit = affected.contains(&trigger.image);
+            open.insert(trigger.image.clone());
             trigger_result(&mut w, trigger, Ok(super::Started::default()), t, policy);
             let image = Subject::Image {
                 name: trigger.image.clone(),
             };
             let built = record(enrollment, &mut w, &image, &fresh(&trigger.image), t);
+            // Its new digest closed the build: the set keeps only what may still be open (it
+            // would otherwise grow to every image the plan triggers, each looked at again for
+            // every decision).
+            if !has_open_build(&w, &trigger.image) {
+                open.remove(&trigger.image);
+            }
             if hit {
                 let via: BTreeSet<String> = trigger
                     .causes
@@ -163,7 +178,7 @@ pub fn plan_owned(
             None => break,
         }
     }
-    let stuck = reconcile_with(enrollment, &mut w, t, policy, &links)
+    let stuck = reconcile_with(enrollment, &mut w, t, policy, &links, Some(&open))
         .waiting
         .into_iter()
         .filter(|w| affected.contains(&w.image))
@@ -176,4 +191,78 @@ pub fn plan_owned(
         stuck,
         running: now_running,
     })
+}
+
+/// Whether `name` has a build waiting for an outcome.
+fn has_open_build(w: &Analysis, name: &str) -> bool {
+    w.images
+        .get(name)
+        .is_some_and(|s| s.rebuild_history.iter().any(|r| r.success.is_none()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::tests::{Img, day, digest, img, reference, setup};
+    use super::super::{Started, reconcile, record_update};
+    use super::*;
+
+    /// A factory of `images` on `node:22`, a new digest of it at day 1, and the builds the
+    /// delay lets start at day 8 triggered.
+    fn triggered_at_day_8(images: &[Img<'_>]) -> (Enrollment, Analysis) {
+        let (en, mut w) = setup(images);
+        let policy = Policy::default();
+        for (d, at) in [(1, day(0)), (2, day(1))] {
+            record_update(&en, &mut w, &reference("node:22"), &digest(d), at).unwrap();
+        }
+        let decision = reconcile(&en, &mut w, day(8), &policy);
+        for tr in &decision.triggers {
+            trigger_result(&mut w, tr, Ok(Started::default()), day(8), &policy);
+        }
+        (en, w)
+    }
+
+    /// The plan looks for timeouts only among the images it knows can have an open build
+    /// (issue 22: not every state per decision). With that set, a decision is exactly the
+    /// one made looking at every state; an image left out of it is not given up.
+    #[test]
+    fn timeouts_among_the_open_builds_are_those_of_every_state() {
+        // At day 8 the delay is over: a and c are triggered (b waits for a).
+        let (en, mut w) = triggered_at_day_8(&[
+            img("a", &["node:22"]),
+            img("b", &["@a"]),
+            img("c", &["node:22"]),
+        ]);
+        let policy = Policy::default();
+        let links = Links::of(&w);
+        let open: BTreeSet<String> = running(&en, &w).into_iter().map(|r| r.image).collect();
+        assert_eq!(open, BTreeSet::from(["a".to_string(), "c".to_string()]));
+        // At day 10 both builds are past the default buildTimeout (one day).
+        let mut everything = w.clone();
+        let expected = reconcile_with(&en, &mut everything, day(10), &policy, &links, None);
+        assert_eq!(expected.timed_out, ["a", "c"]);
+        let mut among = w.clone();
+        let got = reconcile_with(&en, &mut among, day(10), &policy, &links, Some(&open));
+        assert_eq!(got, expected);
+        assert_eq!(among.images, everything.images);
+        assert_eq!(among.changes, everything.changes);
+        let only_a = BTreeSet::from(["a".to_string()]);
+        let partial = reconcile_with(&en, &mut w, day(10), &policy, &links, Some(&only_a));
+        assert_eq!(partial.timed_out, ["a"]);
+    }
+
+    /// A build running when the plan starts is assumed to succeed at once, even when the
+    /// plan's clock passes its timeout: it is listed as running, never given up, and what
+    /// waits for it is planned.
+    #[test]
+    fn a_running_build_past_its_timeout_is_assumed_to_succeed() {
+        let (en, w) = triggered_at_day_8(&[img("a", &["node:22"]), img("b", &["@a"])]);
+        let policy = Policy::default();
+        let p = plan(&en, &w, "node:22", day(8), &policy).unwrap();
+        let running: Vec<&str> = p.running.iter().map(|r| r.image.as_str()).collect();
+        assert_eq!(running, ["a"]);
+        let steps: Vec<(&str, Timestamp)> =
+            p.steps.iter().map(|s| (s.image.as_str(), s.at)).collect();
+        assert_eq!(steps, [("a", day(15)), ("b", day(15))]);
+        assert!(p.stuck.is_empty(), "{:?}", p.stuck);
+    }
 }
