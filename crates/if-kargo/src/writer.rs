@@ -76,6 +76,30 @@ fn indent(out: &mut String, mut col: usize) {
     }
 }
 
+impl Open {
+    /// Starts the line of a collection's entry: the first as `self` says, the others at
+    /// `col` on a line of their own.
+    fn start(self, out: &mut String, col: usize, first: bool) {
+        match (first, self) {
+            (true, Open::Inline) => {}
+            (true, Open::Break) => {
+                out.push('\n');
+                indent(out, col);
+            }
+            _ => indent(out, col),
+        }
+    }
+
+    /// An empty collection (`{}` or `[]`) where its first entry would have started.
+    fn empty(self, out: &mut String, text: &str) {
+        if self == Open::Break {
+            out.push(' ');
+        }
+        out.push_str(text);
+        out.push('\n');
+    }
+}
+
 /// Writes one node at a position.
 struct Node<'a> {
     out: &'a mut String,
@@ -94,14 +118,20 @@ impl<'a> Node<'a> {
     }
 
     fn string(self, s: &str) -> Result<(), WriteError> {
-        match scalar::value_style(s) {
+        let style = scalar::value_style(s);
+        match style {
             Style::Plain => self.plain(s),
-            Style::Single => self.plain(&format!("'{s}'")),
-            Style::Double => {
+            Style::Single | Style::Double => {
                 if let At::Value(_) = self.at {
                     self.out.push(' ');
                 }
-                scalar::push_double(self.out, s);
+                if style == Style::Single {
+                    self.out.push('\'');
+                    self.out.push_str(s);
+                    self.out.push('\'');
+                } else {
+                    scalar::push_double(self.out, s);
+                }
                 self.out.push('\n');
                 Ok(())
             }
@@ -150,38 +180,22 @@ struct Map<'a> {
 impl Map<'_> {
     /// Starts an entry: the line's start (unless inline), `key`, `:`.
     fn key_text(&mut self, key: &str) -> Result<(), WriteError> {
-        if scalar::key_plain(key) {
-            if key.len() > scalar::KEY_MAX && key.chars().count() > scalar::KEY_MAX {
-                return Err(WriteError::Unsupported("key past 1024 characters"));
-            }
-            self.start_entry();
-            self.out.push_str(key);
+        let quoted;
+        let text = if scalar::key_plain(key) {
+            key
         } else {
-            let mut text = String::with_capacity(key.len() + 2);
-            scalar::push_double(&mut text, key);
-            if text.len() > scalar::KEY_MAX && text.chars().count() > scalar::KEY_MAX {
-                return Err(WriteError::Unsupported("key past 1024 characters"));
-            }
-            self.start_entry();
-            self.out.push_str(&text);
+            let mut q = String::with_capacity(key.len() + 2);
+            scalar::push_double(&mut q, key);
+            quoted = q;
+            quoted.as_str()
+        };
+        if text.len() > scalar::KEY_MAX && text.chars().count() > scalar::KEY_MAX {
+            return Err(WriteError::Unsupported("key past 1024 characters"));
         }
+        self.open.start(self.out, self.col, self.entries == 0);
+        self.out.push_str(text);
         self.out.push(':');
         Ok(())
-    }
-
-    fn start_entry(&mut self) {
-        if self.entries == 0 {
-            match self.open {
-                Open::Inline => {}
-                Open::Break => {
-                    self.out.push('\n');
-                    indent(self.out, self.col);
-                }
-                Open::Line => indent(self.out, self.col),
-            }
-        } else {
-            indent(self.out, self.col);
-        }
     }
 
     fn value<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), WriteError> {
@@ -194,11 +208,7 @@ impl Map<'_> {
 
     fn finish(self) -> Result<(), WriteError> {
         if self.entries == 0 {
-            self.out.push_str(if self.open == Open::Break {
-                " {}\n"
-            } else {
-                "{}\n"
-            });
+            self.open.empty(self.out, "{}");
         }
         Ok(())
     }
@@ -215,19 +225,8 @@ struct Seq<'a> {
 
 impl Seq<'_> {
     fn element<T: Serialize + ?Sized>(&mut self, value: &T) -> Result<(), WriteError> {
-        if self.first {
-            match self.open {
-                Open::Inline => {}
-                Open::Break => {
-                    self.out.push('\n');
-                    indent(self.out, self.col);
-                }
-                Open::Line => indent(self.out, self.col),
-            }
-            self.first = false;
-        } else {
-            indent(self.out, self.col);
-        }
+        self.open.start(self.out, self.col, self.first);
+        self.first = false;
         self.out.push_str("- ");
         value.serialize(Node {
             out: self.out,
@@ -237,11 +236,7 @@ impl Seq<'_> {
 
     fn finish(self) -> Result<(), WriteError> {
         if self.first {
-            self.out.push_str(if self.open == Open::Break {
-                " []\n"
-            } else {
-                "[]\n"
-            });
+            self.open.empty(self.out, "[]");
         }
         Ok(())
     }
