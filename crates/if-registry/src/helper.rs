@@ -1,17 +1,16 @@
 //! Docker credential helpers: `docker-credential-<name> get`, found on `PATH`, with the
 //! server URL on stdin and `{"ServerURL", "Username", "Secret"}` JSON on stdout (the
-//! protocol of docker/docker-credential-helpers). The one process this crate runs: it is
-//! credential I/O for the registry requests that need it.
+//! protocol of docker/docker-credential-helpers): credential I/O for the registry requests
+//! that need it.
 //!
-//! Bounded: the helper is killed when it runs past its time, and at most 64 KiB of its
-//! stdout is read. Its stderr is never read (a helper may print secrets there); a failure
-//! says only "helper NAME failed (exit N)".
+//! Bounded ([`crate::child`]): the helper and its process group are killed when it runs past
+//! its time, and more than 64 KiB of stdout is a failure. Its stderr is never read (a helper
+//! may print secrets there); a failure says only "helper NAME failed (exit N)".
 
-use std::io::{Read as _, Write as _};
-use std::process::{Command, Stdio};
-use std::thread;
-use std::time::{Duration, Instant};
+use std::process::Command;
+use std::time::Duration;
 
+use crate::child::{RunError, describe_status, run_bounded};
 use crate::credentials::Credentials;
 use crate::endpoint::DOCKER_HUB;
 
@@ -40,54 +39,29 @@ pub fn run_helper(
     timeout: Duration,
 ) -> Result<Option<Credentials>, String> {
     let program = format!("docker-credential-{name}");
-    let mut child = Command::new(&program)
-        .arg("get")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .map_err(|e| match e.kind() {
-            std::io::ErrorKind::NotFound => format!("helper {program} is not on PATH"),
-            _ => format!("helper {program} cannot be started ({})", e.kind()),
-        })?;
-    if let Some(mut stdin) = child.stdin.take() {
-        // A helper that exits without reading its input is judged by its exit status.
-        let _ = stdin.write_all(server.as_bytes());
-    }
-    let mut stdout = child.stdout.take();
-    let reader = thread::spawn(move || {
-        let mut out = Vec::new();
-        if let Some(stdout) = stdout.as_mut() {
-            let _ = stdout.take(MAX_OUTPUT).read_to_end(&mut out);
-        }
-        out
-    });
-    let started = Instant::now();
-    let status = loop {
-        match child.try_wait() {
-            Ok(Some(status)) => break status,
-            Ok(None) if started.elapsed() < timeout => thread::sleep(Duration::from_millis(5)),
-            Ok(None) | Err(_) => {
-                let _ = child.kill();
-                let _ = child.wait();
-                // Not joined: a child of the helper may still hold its stdout open.
-                drop(reader);
-                return Err(format!(
+    let mut command = Command::new(&program);
+    command.arg("get");
+    let done =
+        run_bounded(command, Some(server.as_bytes()), timeout, MAX_OUTPUT).map_err(
+            |e| match e {
+                RunError::NotFound => format!("helper {program} is not on PATH"),
+                RunError::Start(kind) => format!("helper {program} cannot be started ({kind})"),
+                RunError::TimedOut => format!(
                     "helper {program} did not answer within {}s and was stopped",
                     timeout.as_secs_f64()
-                ));
-            }
-        }
-    };
-    let out = reader.join().unwrap_or_default();
+                ),
+                RunError::TooLarge => {
+                    format!("helper {program} answered with more than {MAX_OUTPUT} bytes")
+                }
+            },
+        )?;
+    let (status, out) = (done.status, done.stdout);
     let text = String::from_utf8_lossy(&out);
     if !status.success() {
         if text.to_ascii_lowercase().contains("credentials not found") {
             return Ok(None);
         }
-        let code = status
-            .code()
-            .map_or_else(|| "killed by a signal".to_owned(), |c| format!("exit {c}"));
+        let code = describe_status(status);
         return Err(format!("helper {program} failed ({code})"));
     }
     parse_answer(&text).ok_or_else(|| {

@@ -37,6 +37,7 @@ use std::time::Duration;
 mod attestation;
 mod auth;
 mod batch;
+pub mod child;
 mod credentials;
 mod docker_config;
 mod endpoint;
