@@ -44,13 +44,18 @@ pub struct RegistryArgs {
     /// Stop asking a registry for the rest of the run once its `ratelimit-remaining` is at
     /// or below this percentage of its `ratelimit-limit` (Docker Hub), or it answered 429;
     /// the images not asked are recorded as not checked.
-    #[arg(long, value_name = "PERCENT", default_value_t = 10, value_parser = clap::value_parser!(u8).range(0..=100))]
+    #[arg(long, value_name = "PERCENT", default_value_t = RATE_LIMIT_FLOOR, value_parser = clap::value_parser!(u8).range(0..=100))]
     pub rate_limit_floor: u8,
     /// The most seconds a credential helper (`docker-credential-NAME get`) may take; it is
     /// stopped past that.
-    #[arg(long, value_name = "SECONDS", default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=600))]
+    #[arg(long, value_name = "SECONDS", default_value_t = HELPER_TIMEOUT_SECONDS, value_parser = clap::value_parser!(u64).range(1..=600))]
     pub helper_timeout: u64,
 }
+
+/// `--rate-limit-floor` when not given: stop asking a registry below 10% of its limit.
+pub const RATE_LIMIT_FLOOR: u8 = 10;
+/// `--helper-timeout` when not given (if-registry's own default).
+pub const HELPER_TIMEOUT_SECONDS: u64 = if_registry::HELPER_TIMEOUT.as_secs();
 
 /// The variable naming an `auth.json` read before every other file (containers tools').
 pub const AUTH_FILE_ENV: &str = "REGISTRY_AUTH_FILE";

@@ -57,8 +57,8 @@ fn verify_owed(
         mirrors: Vec::new(),
         http_retries: args.run.dispatch.http_retries,
         http_timeout: args.run.dispatch.http_timeout.max(1),
-        rate_limit_floor: 10,
-        helper_timeout: 10,
+        rate_limit_floor: crate::registry::RATE_LIMIT_FLOOR,
+        helper_timeout: crate::registry::HELPER_TIMEOUT_SECONDS,
     };
     let (client, warnings) = crate::registry::client_from_env(&registry)?;
     for w in warnings.iter().chain(&owing.check(&client, world, now)) {
