@@ -12,7 +12,7 @@
 use std::collections::BTreeMap;
 
 use if_forge::{AppKey, Client, Endpoints, GithubApp, Retry, Secret};
-use if_git::TokenSource;
+use if_git::{Token, TokenSource};
 use if_model::enrollment::{Provider, Source, api_host};
 use if_model::host_rules::{self, HostCredential, HostRule};
 
@@ -216,7 +216,7 @@ pub fn forges_from_env<'a>(
 /// each clone, fetch and push, and that gives the kept installation token while it is fresh
 /// and a new one from [`if_forge::RENEW_BEFORE_SECS`] before it expires (the renewal of
 /// dispatches and polls), so a run longer than the token's hour still pushes.
-pub fn git_token_from_env(url: &str) -> Result<Option<GitToken>, CliError> {
+pub fn git_token_from_env(url: &str) -> Result<Option<Token>, CliError> {
     let Some(host) = api_host(url).map(|h| {
         let h = h.rsplit('@').next().unwrap_or(h);
         h.to_ascii_lowercase()
@@ -242,7 +242,7 @@ pub fn git_token_from_env(url: &str) -> Result<Option<GitToken>, CliError> {
     };
     let app = match credential {
         None => return Ok(None),
-        Some(Credential::Token(t)) => return Ok(Some(GitToken::Static(t))),
+        Some(Credential::Token(t)) => return Ok(Some(Token::Fixed(t))),
         Some(Credential::App(app)) => app,
     };
     let api = if on_default {
@@ -268,16 +268,7 @@ pub fn git_token_from_env(url: &str) -> Result<Option<GitToken>, CliError> {
             Err(e) => Err(asked(e.to_string())),
         }
     });
-    Ok(Some(GitToken::Renewing(source)))
-}
-
-/// The credential of git over HTTPS (user `x-access-token`).
-#[derive(Debug, Clone)]
-pub enum GitToken {
-    /// A token that does not change during the run (a host rule's).
-    Static(Secret),
-    /// A GitHub App's installation token, asked again at each network operation.
-    Renewing(TokenSource),
+    Ok(Some(Token::Renewing(source)))
 }
 
 /// The rule for `api`'s host (`api.github.com` also takes a rule for `github.com`) that

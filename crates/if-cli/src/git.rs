@@ -11,7 +11,6 @@ use if_http::Secret;
 
 use crate::cli::Cli;
 use crate::exit::{CliError, Outcome};
-use crate::forge_auth::GitToken;
 use crate::{load, output};
 
 /// The default name of the commits the factory makes.
@@ -157,14 +156,10 @@ fn remote(
     // An explicit token first, else the remote host's rule or the default GitHub's App
     // (asked at each clone, fetch and push, so that it is renewed in a long run).
     let mut remote = Remote::new(url, cli.git_branch.clone());
-    match crate::settings::env(TOKEN_ENV) {
-        Some(t) => remote = remote.with_token(Secret::new(t)),
-        None => match crate::forge_auth::git_token_from_env(url)? {
-            Some(GitToken::Static(t)) => remote = remote.with_token(t),
-            Some(GitToken::Renewing(source)) => remote = remote.with_token_source(source),
-            None => {}
-        },
-    }
+    remote.token = match crate::settings::env(TOKEN_ENV) {
+        Some(t) => Some(if_git::Token::Fixed(Secret::new(t))),
+        None => crate::forge_auth::git_token_from_env(url)?,
+    };
     let work = clone_dir()?;
     let outcome = RefCell::new(Outcome::Ok);
     let attempt = RefCell::new(0u32);

@@ -202,9 +202,10 @@ fn clone_with_git(remote: &Remote, into: &Path) -> Result<(), GitError> {
 
 /// A gix message about `remote`: its token replaced by `***`, then truncated.
 pub(crate) fn scrub(remote: &Remote, text: &str) -> String {
+    // gix serves the non-HTTP remotes, to which a source's token is never sent.
     let mut text = match &remote.token {
-        Some(token) => token.scrub(text),
-        None => text.to_owned(),
+        Some(crate::Token::Fixed(token)) => token.scrub(text),
+        Some(crate::Token::Renewing(_)) | None => text.to_owned(),
     };
     // gix may quote the URL as given, password included.
     if let Some(password) = if_http::url_password(&remote.url) {

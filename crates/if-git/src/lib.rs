@@ -76,9 +76,17 @@ pub struct Remote {
     /// A token for HTTP(S) remotes, sent as `Authorization: Basic
     /// base64(x-access-token:TOKEN)` (GitHub and GitLab both accept it); ignored for other
     /// schemes. Never on a command line, never in a message.
-    pub token: Option<Secret>,
-    /// Asked for the token at each network operation over HTTP(S) instead of `token`.
-    pub token_source: Option<TokenSource>,
+    pub token: Option<Token>,
+}
+
+/// The token of a remote: one for the whole run, or asked for at each network operation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Token {
+    /// The same token at every operation.
+    Fixed(Secret),
+    /// Asked of the source at each clone, fetch and push over HTTP(S) (a GitHub App's
+    /// installation token, renewed before it expires).
+    Renewing(TokenSource),
 }
 
 /// Gives the token for one network operation (clone, fetch, push): the caller's renewing
@@ -116,35 +124,37 @@ impl Remote {
             url: url.into(),
             branch: branch.into(),
             token: None,
-            token_source: None,
         }
     }
 
     /// The same remote with `token` (a blank token counts as none).
     #[must_use]
     pub fn with_token(mut self, token: Secret) -> Self {
-        self.token = Some(token);
+        self.token = Some(Token::Fixed(token));
         self
     }
 
-    /// The same remote asking `source` for its token at each network operation.
+    /// The same remote asking `source` for its token at each network operation (in place
+    /// of a fixed token).
     #[must_use]
     pub fn with_token_source(mut self, source: TokenSource) -> Self {
-        self.token_source = Some(source);
+        self.token = Some(Token::Renewing(source));
         self
     }
 
-    /// The token for one `op` over HTTP(S): the source's answer now, else `token`.
+    /// The token for one `op`: a fixed one, or the source's answer now over HTTP(S) (no
+    /// token goes elsewhere, so the source is not asked).
     pub(crate) fn token_for(&self, op: Operation) -> Result<Option<Secret>, GitError> {
-        match &self.token_source {
-            Some(source) if command::is_http(&self.url) => {
+        match &self.token {
+            Some(Token::Fixed(token)) => Ok(Some(token.clone())),
+            Some(Token::Renewing(source)) if command::is_http(&self.url) => {
                 (source.0)().map(Some).map_err(|message| GitError::Token {
                     op,
                     url: if_http::mask_url(&self.url),
                     message,
                 })
             }
-            _ => Ok(self.token.clone()),
+            Some(Token::Renewing(_)) | None => Ok(None),
         }
     }
 }
