@@ -170,6 +170,23 @@ fn severity(s: &str) -> String {
     }
 }
 
+/// The most characters of a vulnerability ID kept (CVE, GHSA, DSA, ALAS IDs are under 30).
+pub const MAX_ID_CHARS: usize = 64;
+
+/// A report's ID as state, `status`, `plan` and a build's inputs carry it: control
+/// characters (a report is untrusted: they would reach terminals and CI logs) as `?`, cut at
+/// [`MAX_ID_CHARS`]. The same ID in two reports gives the same text, so the policy's
+/// comparisons between digests hold.
+fn bounded_id(id: String) -> String {
+    if id.len() <= MAX_ID_CHARS && !id.chars().any(char::is_control) {
+        return id;
+    }
+    id.chars()
+        .take(MAX_ID_CHARS)
+        .map(|c| if c.is_control() { '?' } else { c })
+        .collect()
+}
+
 fn summarize(scanner: Scanner, findings: Vec<Finding>) -> Scan {
     // One vulnerability found in several packages counts once, at its worst severity.
     let rank = |s: &str| match s {
@@ -182,7 +199,9 @@ fn summarize(scanner: Scanner, findings: Vec<Finding>) -> Scan {
     };
     let mut by_id: BTreeMap<String, (String, bool)> = BTreeMap::new();
     for (id, sev, fixed) in findings {
-        let e = by_id.entry(id).or_insert_with(|| (sev.clone(), false));
+        let e = by_id
+            .entry(bounded_id(id))
+            .or_insert_with(|| (sev.clone(), false));
         if rank(&sev) < rank(&e.0) {
             e.0 = sev;
         }

@@ -153,48 +153,54 @@ pub fn run(cli: &Cli, args: &Args) -> Result<Outcome, CliError> {
         }))?;
         return Ok(outcome);
     }
-    println!(
+    output::line(format_args!(
         "a new digest of {} at {} would rebuild:",
         plan.base, plan.at
-    );
+    ));
     if steps.is_empty() {
-        println!("  nothing");
+        output::line(format_args!("  nothing"));
     }
     for s in &steps {
         let action = match s.action {
             "due" => "due (autoRebuild false: waits for `image-factory trigger`)",
             _ => "trigger",
         };
-        println!(
+        output::line(format_args!(
             "  {}  {:<24} {action}, for {}",
             s.at,
             s.image,
             s.via.join(", ")
-        );
+        ));
     }
     for p in &plan.pinned {
-        println!(
+        output::line(format_args!(
             "  {p}: pins {} by digest; not rebuilt, bump the pin",
             plan.base
-        );
+        ));
     }
     for s in &stuck {
-        println!("  {}: not rebuilt: {}", s.image, s.why);
+        output::line(format_args!("  {}: not rebuilt: {}", s.image, s.why));
     }
     if !held.is_empty() {
-        println!("held now (until a newer digest or `image-factory release IMAGE`):");
+        output::line(format_args!(
+            "held now (until a newer digest or `image-factory release IMAGE`):"
+        ));
     }
     for h in &held {
-        println!("  {}: {}", h.image, h.why);
+        output::line(format_args!("  {}: {}", h.image, h.why));
     }
     if !expedited.is_empty() {
-        println!("expedited now (due at once, the next `reconcile` triggers them):");
+        output::line(format_args!(
+            "expedited now (due at once, the next `reconcile` triggers them):"
+        ));
     }
     for e in &expedited {
-        println!("  {}: {}", e.image, e.why);
+        output::line(format_args!("  {}: {}", e.image, e.why));
     }
     if !running.is_empty() {
-        println!("assuming these running builds succeed at once:");
+        output::line(format_args!(
+            "assuming these running builds succeed at once:"
+        ));
     }
     for r in &running {
         let state = r
@@ -207,7 +213,7 @@ pub fn run(cli: &Cli, args: &Args) -> Result<Outcome, CliError> {
             .as_ref()
             .map(|t| format!(", given up at {t}"))
             .unwrap_or_default();
-        println!("  {:<24} {state}{url}{give_up}", r.image);
+        output::line(format_args!("  {:<24} {state}{url}{give_up}", r.image));
     }
     Ok(outcome)
 }

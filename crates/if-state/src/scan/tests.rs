@@ -68,6 +68,28 @@ fn grype_counts_ids_and_fixes() {
     assert_eq!(s.counts.get("NEGLIGIBLE"), Some(&1));
 }
 
+/// A report is untrusted: an ID with control characters (a terminal escape) or of any
+/// length is kept bounded and printable, the same way in every report, so it still
+/// compares equal across digests.
+#[test]
+fn ids_are_printable_and_bounded() {
+    let long = "CVE-".to_string() + &"9".repeat(5000);
+    let report = format!(
+        r#"{{"SchemaVersion": 2, "Results": [{{"Target": "t", "Vulnerabilities": [
+          {{"VulnerabilityID": "CVE-2026-1\u001b[31m", "PkgName": "a", "InstalledVersion": "1", "Severity": "CRITICAL"}},
+          {{"VulnerabilityID": "{long}", "PkgName": "b", "InstalledVersion": "1", "Severity": "HIGH"}}
+        ]}}]}}"#
+    );
+    let (_, s) = parse_report(&report, "r.json").expect("parses");
+    assert_eq!(s.critical, ["CVE-2026-1?[31m"]);
+    assert_eq!(s.high.len(), 1);
+    assert_eq!(s.high[0].chars().count(), MAX_ID_CHARS);
+    assert!(long.starts_with(&s.high[0]));
+    let (_, again) = parse_report(&report, "r.json").expect("parses");
+    assert_eq!(again.high, s.high);
+    assert_eq!(s.counts.get("CRITICAL"), Some(&1));
+}
+
 #[test]
 fn ids_are_capped_and_the_rest_counted() {
     let vulns: Vec<String> = (0..250)
