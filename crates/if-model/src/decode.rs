@@ -80,6 +80,11 @@ impl Decoder {
         self.diags
     }
 
+    /// How many problems found so far end a read (errors, unknown keys aside).
+    pub fn fatal_count(&self) -> usize {
+        self.diags.iter().filter(|d| d.is_fatal()).count()
+    }
+
     /// Records an error at `pos`.
     pub fn error(&mut self, pos: Pos, message: impl Into<String>) {
         let d = Diagnostic::error(&self.file, pos, message);

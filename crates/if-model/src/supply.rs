@@ -317,22 +317,37 @@ pub(crate) fn decode_facts(d: &mut Decoder, node: &Node) -> Option<DigestFacts> 
     let f = d.fields(node, "a digests entry", FACT_KEYS, Unknown::Keep)?;
     Some(DigestFacts {
         digest: d.digest(f.get("digest"), "digest"),
-        scan: f.get("scan").and_then(|n| decode_scan(d, n)),
+        scan: f.get("scan").and_then(|n| whole(d, |d| decode_scan(d, n))),
         scan_failure: f.get("scanFailure").and_then(|n| {
-            let g = d.fields(n, "scanFailure", SCAN_FAILURE_KEYS, Unknown::Keep)?;
-            Some(ScanFailure {
-                scanner: d.string(g.get("scanner"), "scanner"),
-                reason: d.string(g.get("reason"), "reason"),
-                at: d.timestamp(g.get("at"), "at"),
-                extra: g.unknown(SCAN_FAILURE_KEYS),
+            whole(d, |d| {
+                let g = d.fields(n, "scanFailure", SCAN_FAILURE_KEYS, Unknown::Keep)?;
+                Some(ScanFailure {
+                    scanner: d.string(g.get("scanner"), "scanner"),
+                    reason: d.string(g.get("reason"), "reason"),
+                    at: d.timestamp(g.get("at"), "at"),
+                    extra: g.unknown(SCAN_FAILURE_KEYS),
+                })
             })
         }),
-        signature: f.get("signature").and_then(|n| decode_signature(d, n)),
+        signature: f
+            .get("signature")
+            .and_then(|n| whole(d, |d| decode_signature(d, n))),
         attestations: f
             .get("attestations")
-            .and_then(|n| decode_attestations(d, n)),
+            .and_then(|n| whole(d, |d| decode_attestations(d, n))),
         extra: f.unknown(FACT_KEYS),
     })
+}
+
+/// A block of facts read whole or not at all: one with a bad value (reported) is left out,
+/// so that a half-read block never stands for a whole one when the file is written again
+/// (a scan whose counts were lost would read as a clean digest, a signature check without
+/// its key as a check of no key). Left out, each is what it is without a record: no report
+/// (the clock decides), a signature owed (checked again), attestations owed (read again).
+fn whole<T>(d: &mut Decoder, read: impl FnOnce(&mut Decoder) -> Option<T>) -> Option<T> {
+    let before = d.fatal_count();
+    let got = read(d);
+    if d.fatal_count() == before { got } else { None }
 }
 
 fn decode_attestations(d: &mut Decoder, node: &Node) -> Option<Attestations> {

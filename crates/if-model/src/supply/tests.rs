@@ -104,3 +104,31 @@ fn a_scan_failure_round_trips_beside_the_other_facts() {
     assert!(diags.is_empty(), "{diags:?}");
     assert_eq!(again.unwrap(), state);
 }
+
+/// A block with a bad value is reported and left out whole, never kept half-read: a scan
+/// whose counts and IDs were dropped would be written back as a clean digest.
+#[test]
+fn a_block_with_a_bad_value_is_left_out_whole() {
+    let src = format!(
+        "{OLD}    scan:\n      scanner: trivy\n      counts: {{CRITICAL: lots}}\n      critical: [CVE-2026-1]\n    attestations:\n      provenance: maybe\n"
+    );
+    let (state, diags) = parse_base(&src, "b.yaml");
+    let messages: Vec<String> = diags.iter().map(ToString::to_string).collect();
+    assert_eq!(
+        messages,
+        [
+            "b.yaml:11:26: error: `scan.counts.CRITICAL` must be a whole number, found `lots`",
+            "b.yaml:14:19: error: `provenance` must be true or false, found a string",
+        ]
+    );
+    let facts = &state.unwrap().digests[0];
+    assert_eq!(
+        (facts.scan.as_ref(), facts.attestations.as_ref()),
+        (None, None)
+    );
+    // The sound block beside them stays.
+    assert_eq!(
+        facts.signature.as_ref().and_then(|s| s.verified),
+        Some(true)
+    );
+}
