@@ -386,3 +386,44 @@ fn a_pending_digest_owes_a_signature_check_until_it_verifies_with_that_key() {
     update(&en, &mut w, 2, 1);
     assert!(owed(&en, &w, &fps).is_empty());
 }
+
+#[test]
+fn a_manual_build_records_its_base_so_a_later_fix_is_judged_against_it() {
+    let (en, mut w) = setup("  vulnerabilityPolicy:\n    expediteOn: CRITICAL\n");
+    update(&en, &mut w, 1, 0);
+    scan_of(&mut w, 1, &["CVE-1"], &[]);
+    // Built by hand on digest 1: no cause names the base, the snapshot still does.
+    let tr = rebuild::manual(&en, &mut w, "app", Some("first build"), day(0)).unwrap();
+    assert_eq!(tr.builds_on, [(BASE_NAME.to_string(), digest(1))]);
+    let causes = &tr.inputs.iter().find(|(k, _)| k == "causes").unwrap().1;
+    assert_eq!(causes, "[]", "the build's inputs stay those of its causes");
+    rebuild::trigger_result(
+        &mut w,
+        &tr,
+        Ok(rebuild::Started::default()),
+        day(0),
+        &Policy::default(),
+    );
+    rebuild::record_build(&en, &mut w, "app", &digest(70), Some("v"), day(0)).unwrap();
+    let built = w.images["app"].rebuild_history.last().unwrap();
+    assert_eq!(built.success, Some(true));
+    assert_eq!(
+        built
+            .base_image_snapshots
+            .get(BASE_NAME)
+            .map(String::as_str),
+        Some(digest(1).as_str())
+    );
+    // Digest 2 has no report; digest 3 no longer has CVE-1. The digest before 3 (2) says
+    // nothing, the digest built on (1) had CVE-1: due at once.
+    update(&en, &mut w, 2, 1);
+    update(&en, &mut w, 3, 2);
+    scan_of(&mut w, 3, &[], &[]);
+    let d = reconcile(&en, &mut w, 2);
+    assert_eq!(d.triggers.len(), 1, "{d:?}");
+    assert!(
+        d.triggers[0].reason.contains("expedited (fixes CVE-1): "),
+        "{}",
+        d.triggers[0].reason
+    );
+}
