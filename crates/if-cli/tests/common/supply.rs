@@ -149,9 +149,9 @@ pub fn facts_of(f: &Factory, digest: &str) -> Option<if_model::supply::DigestFac
     None
 }
 
-/// The recorded signature check of `digest`, as JSON (`null` when none).
+/// The newest recorded signature check of `digest`, as JSON (`null` when none).
 pub fn signature_of(f: &Factory, digest: &str) -> Value {
-    match facts_of(f, digest).and_then(|x| x.signature) {
+    match facts_of(f, digest).and_then(|x| x.signatures.last().cloned()) {
         Some(c) => json!({"verified": c.verified, "key": c.key, "reason": c.reason,
                           "fingerprint": c.key_fingerprint,
                           "at": c.checked_at.map(|t| t.to_string())}),
