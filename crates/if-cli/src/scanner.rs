@@ -17,6 +17,28 @@ use std::time::Duration;
 
 use if_registry::child::{RunError, describe_status, run_guarded};
 
+/// `--scan-with SCANNER` and `--scan-timeout SECONDS` (`check`, `record-update`).
+#[derive(Debug, Clone, clap::Args)]
+pub struct ScanArgs {
+    /// Scan the base digests this run records (`check`: each new one; `record-update`: the
+    /// one given, unless it has a report) with this scanner, found on PATH (`trivy image
+    /// --format json --quiet REF@DIGEST`), and record its report as `record-scan` does; a
+    /// scan that fails or runs past `--scan-timeout` is recorded as no report, with the
+    /// reason, and never fails the command.
+    #[arg(long, value_name = "SCANNER")]
+    pub scan_with: Option<ScanWith>,
+    /// The most seconds one scan may take; the scanner is stopped past that.
+    #[arg(long, value_name = "SECONDS", default_value_t = 300, value_parser = clap::value_parser!(u64).range(1..=86_400))]
+    pub scan_timeout: u64,
+}
+
+impl ScanArgs {
+    /// `--scan-timeout` as a duration.
+    pub fn timeout(&self) -> Duration {
+        Duration::from_secs(self.scan_timeout)
+    }
+}
+
 /// The scanners `check --scan-with` can run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum ScanWith {
