@@ -17,6 +17,10 @@ fn main() -> ExitCode {
     // "failed printing to stdout" panic. Nothing is half-written by it: state files are
     // written to a temporary file and renamed, and reports are printed after the writes.
     sigpipe::reset();
+    #[cfg(target_os = "linux")]
+    if let Some(code) = guard() {
+        return code;
+    }
     no_huge_pages();
     let cli = cli::Cli::parse();
     match cmd::run(&cli) {
@@ -27,6 +31,18 @@ fn main() -> ExitCode {
             err.exit_code()
         }
     }
+}
+
+/// `image-factory __guard-child ...`: this binary as the guard of a scanner it started
+/// (`if_registry::child::run_guarded`), before anything else is set up. After
+/// `sigpipe::reset`, so the program it becomes gets the default SIGPIPE.
+#[cfg(target_os = "linux")]
+fn guard() -> Option<ExitCode> {
+    let mut args = std::env::args_os().skip(1);
+    if args.next()? != if_registry::child::GUARD_ARG {
+        return None;
+    }
+    Some(ExitCode::from(if_registry::child::guard_main(args)))
 }
 
 /// Transparent huge pages off for this process. mimalloc asks for them, and for a run of a

@@ -7,12 +7,37 @@
 //! most [`crate::cmd::scan::MAX_REPORT_BYTES`] of stdout are read,
 //! more stops it; stdin is empty and stderr is discarded, never echoed (a scanner's stderr
 //! can carry registry URLs and credentials' errors). Every failure is a reason for people
-//! ("exit 1", "did not finish within 300s"), never the scanner's output.
+//! ("exit 1", "did not finish within 300s"), never the scanner's output. On Linux a
+//! `kill -9` of `image-factory` takes the scanner with it ([`run_guarded`]: the scanner runs
+//! under this binary re-executed as its guard, `main` hands that command line to
+//! `guard_main`); elsewhere it runs on until it ends or its own time runs out.
 
 use std::process::Command;
 use std::time::Duration;
 
-use if_registry::child::{RunError, describe_status, run_bounded};
+use if_registry::child::{RunError, describe_status, run_guarded};
+
+/// `--scan-with SCANNER` and `--scan-timeout SECONDS` (`check`, `record-update`).
+#[derive(Debug, Clone, clap::Args)]
+pub struct ScanArgs {
+    /// Scan the base digests this run records (`check`: each new one; `record-update`: the
+    /// one given, unless it has a report) with this scanner, found on PATH (`trivy image
+    /// --format json --quiet REF@DIGEST`), and record its report as `record-scan` does; a
+    /// scan that fails or runs past `--scan-timeout` is recorded as no report, with the
+    /// reason, and never fails the command.
+    #[arg(long, value_name = "SCANNER")]
+    pub scan_with: Option<ScanWith>,
+    /// The most seconds one scan may take; the scanner is stopped past that.
+    #[arg(long, value_name = "SECONDS", default_value_t = 300, value_parser = clap::value_parser!(u64).range(1..=86_400))]
+    pub scan_timeout: u64,
+}
+
+impl ScanArgs {
+    /// `--scan-timeout` as a duration.
+    pub fn timeout(&self) -> Duration {
+        Duration::from_secs(self.scan_timeout)
+    }
+}
 
 /// The scanners `check --scan-with` can run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -53,7 +78,7 @@ pub fn scan(scanner: ScanWith, reference: &str, timeout: Duration) -> Result<Str
     let mut command = Command::new(program);
     command.args(scanner.args(reference));
     let cap = crate::cmd::scan::MAX_REPORT_BYTES;
-    let done = run_bounded(command, None, timeout, cap).map_err(|e| match e {
+    let done = run_guarded(command, timeout, cap).map_err(|e| match e {
         RunError::NotFound => format!("{program} is not on PATH"),
         RunError::Start(kind) => format!("{program} cannot be started ({kind})"),
         RunError::TimedOut => format!(

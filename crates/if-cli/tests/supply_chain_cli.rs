@@ -422,9 +422,13 @@ fn capstone(gitlab: bool) {
         .cloned()
         .unwrap();
     assert_eq!(built.success, Some(true));
-    // FIXME(issue 23): a manual build records no base snapshot (only causes carry a
-    // digest), so "built on" falls back to the digest before the new one: digest 1 here.
-    assert!(built.base_image_snapshots.is_empty(), "{built:?}");
+    // A manual build records the digest of every base it is built on (no cause names the
+    // base here): digest 1, what `expediteOn` compares the next digests with.
+    assert_eq!(
+        built.base_image_snapshots.values().collect::<Vec<_>>(),
+        [d1.as_str()],
+        "{built:?}"
+    );
 
     // Digest 2 fixes it: rebuilt at once (not after the 1-day delay), the ID everywhere.
     let d2 = push.oci_manifest("lib/base", "1", "d2").digest;
@@ -579,7 +583,6 @@ fn the_supply_chain_timeline_on_gitlab() {
 #[test]
 fn check_scan_with_trivy_records_reports_and_why_there_is_none() {
     use common::supply::{dispatched, facts_of, registry_factory, triggers};
-    use std::os::unix::fs::PermissionsExt as _;
 
     let Some((registry, push)) = common::supply::registry() else {
         return;
@@ -590,19 +593,11 @@ fn check_scan_with_trivy_records_reports_and_why_there_is_none() {
         false,
         "    vulnerabilityPolicy:\n      holdOn: CRITICAL\n",
     );
-    let bin = f.dir.path().join("bin");
-    std::fs::create_dir_all(&bin).unwrap();
     let log = f.dir.path().join("trivy-args.log");
     let script = |body: &str| {
-        let path = bin.join("trivy");
-        let text = format!(
-            "#!/bin/sh\necho \"$@\" >> '{}'\necho 'trivy: registry said: token hunter2-do-not-show' >&2\n{body}\n",
-            log.display()
-        );
-        std::fs::write(&path, text).unwrap();
-        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+        common::supply::fake_trivy(&f, body);
     };
-    let path = format!("{}:{}", bin.display(), std::env::var("PATH").unwrap());
+    let path = common::supply::fake_trivy(&f, "exit 1");
     let check = |now: &str, extra: &[&str], path: &str| {
         let mut args = vec![
             "--format",
@@ -614,21 +609,7 @@ fn check_scan_with_trivy_records_reports_and_why_there_is_none() {
             "trivy",
         ];
         args.extend_from_slice(extra);
-        let mut cmd = f.cmd(&args);
-        cmd.env("PATH", path);
-        let out = f.exec(cmd);
-        let stderr = common::stderr(&out);
-        assert_eq!(
-            out.status.code(),
-            Some(0),
-            "a failed scan never fails check: {stderr}"
-        );
-        assert!(
-            !stderr.contains("hunter2"),
-            "the scanner's stderr is shown: {stderr}"
-        );
-        let v: Value = serde_json::from_slice(&out.stdout).unwrap();
-        (v, stderr)
+        common::supply::run_scanning(&f, &args, path)
     };
     let failure = |d: &if_model::digest::Digest| {
         let facts = facts_of(&f, d.as_str()).unwrap();

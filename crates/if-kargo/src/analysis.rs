@@ -6,7 +6,10 @@
 //! ([`crate::schedule`]), not by re-running verification.
 //!
 //! * `image-factory-record-update` (every watched image): `record-update --image --tag
-//!   --digest` with the Freight's image (an init container), then `reconcile`.
+//!   --digest` with the Freight's image (an init container), then `reconcile`. With
+//!   `verification.scanWith` the record also scans the digest (`--scan-with`), in a
+//!   container with the registries' credentials and the scanner's cache in `/tmp`, as the
+//!   CronJob's `check` does.
 //! * `image-factory-analyze` (Dockerfile watch): `analyze --image NAME --source-ref COMMIT`,
 //!   which fetches the Dockerfile from the forge at the Freight's commit.
 //!
@@ -20,6 +23,7 @@ use crate::pod::{self, Tokens};
 use crate::rollouts::{
     AnalysisTemplate, AnalysisTemplateSpec, Argument, Metric, MetricProvider, ROLLOUTS_API_VERSION,
 };
+use crate::schedule;
 
 /// Name of the template verifying watched images.
 pub const RECORD_UPDATE_TEMPLATE: &str = "image-factory-record-update";
@@ -55,20 +59,26 @@ pub fn go_duration(minutes: u64) -> String {
 
 /// The template verifying watched images.
 pub fn record_update(config: &Config, labels: &BTreeMap<String, String>) -> AnalysisTemplate {
-    let record = pod::analyzer(
-        config,
+    let (image, tag, digest) = (arg("image"), arg("tag"), arg("digest"));
+    let scanner = config.verification.scan_with;
+    let mut args = vec![
         "record-update",
-        &[
-            "record-update",
-            "--image",
-            &arg("image"),
-            "--tag",
-            &arg("tag"),
-            "--digest",
-            &arg("digest"),
-        ],
-        Tokens::Git,
-    );
+        "--image",
+        &image,
+        "--tag",
+        &tag,
+        "--digest",
+        &digest,
+    ];
+    args.extend(schedule::scan_args(scanner));
+    // A scanner pulls the digest from its registry: the registries' credentials too.
+    let tokens = if scanner.is_some() {
+        Tokens::Registries
+    } else {
+        Tokens::Git
+    };
+    let mut record = pod::analyzer(config, "record-update", &args, tokens);
+    schedule::scanner_cache(&mut record, scanner);
     let reconcile = pod::analyzer(
         config,
         "reconcile",
@@ -158,6 +168,64 @@ mod tests {
         assert_eq!(go_duration(360), "6h");
         assert_eq!(go_duration(90), "90m");
         assert_eq!(go_duration(0), "0m");
+    }
+
+    /// `verification.scanWith: trivy`: the record scans the Freight's digest, with Trivy's
+    /// cache in the scratch `/tmp` (trivy.dev, Configuration: `--cache-dir` is read from
+    /// `TRIVY_CACHE_DIR`) and the registries' pull Secret as the CronJob's `check` has it.
+    #[test]
+    fn the_verification_scans_the_freight_when_asked() {
+        let mut config = Config::default();
+        config.credentials.registry_auth = Some("pull".to_string());
+        let plain = record_update(&config, &BTreeMap::new());
+        let init = |t: &AnalysisTemplate| {
+            t.spec.metrics[0]
+                .provider
+                .job
+                .spec
+                .template
+                .spec
+                .init_containers[0]
+                .clone()
+        };
+        let record = init(&plain);
+        assert!(!record.args.iter().any(|a| a == "--scan-with"));
+        assert!(
+            record
+                .env
+                .iter()
+                .all(|e| e.name != schedule::TRIVY_CACHE_ENV)
+        );
+        assert!(record.env.iter().all(|e| e.name != "REGISTRY_AUTH_FILE"));
+        config.verification.scan_with = Some(crate::config::ScanWith::Trivy);
+        let record = init(&record_update(&config, &BTreeMap::new()));
+        assert_eq!(
+            record.args[record.args.len() - 9..],
+            [
+                "record-update",
+                "--image",
+                "{{args.image}}",
+                "--tag",
+                "{{args.tag}}",
+                "--digest",
+                "{{args.digest}}",
+                "--scan-with",
+                "trivy"
+            ]
+            .map(String::from)
+        );
+        let cache = record.env.iter().find(|e| e.name == "TRIVY_CACHE_DIR");
+        assert_eq!(
+            cache.and_then(|e| e.value.as_deref()),
+            Some("/tmp/trivy-cache")
+        );
+        assert!(record.env.iter().any(|e| e.name == "REGISTRY_AUTH_FILE"));
+        assert!(
+            record
+                .volume_mounts
+                .iter()
+                .any(|m| m.mount_path == "/tmp" && !m.read_only)
+        );
     }
 
     #[test]

@@ -8,10 +8,10 @@
 use std::collections::BTreeMap;
 
 use crate::batch::{BATCH_API_VERSION, CronJob, CronJobSpec};
-use crate::config::Config;
+use crate::config::{Config, ScanWith};
 use crate::kargo::ObjectMeta;
 use crate::pod::{self, Tokens};
-use crate::rollouts::EnvVar;
+use crate::rollouts::{Container, EnvVar};
 
 /// The CronJob's name.
 pub const RECONCILE_CRONJOB: &str = "image-factory-reconcile";
@@ -25,23 +25,30 @@ pub const TRIVY_CACHE_DIR: &str = "/tmp/trivy-cache";
 /// Finished (and failed) Jobs kept for their logs.
 const HISTORY: u32 = 3;
 
+/// `--scan-with SCANNER` when a scanner is asked for (`check`, `record-update`).
+pub(crate) fn scan_args(scanner: Option<ScanWith>) -> Vec<&'static str> {
+    scanner.map_or_else(Vec::new, |s| vec!["--scan-with", s.as_str()])
+}
+
+/// With a scanner, the container's scanner database and cache go to the pod's scratch
+/// `/tmp` (the root filesystem is the image's; Trivy reads `TRIVY_CACHE_DIR`).
+pub(crate) fn scanner_cache(container: &mut Container, scanner: Option<ScanWith>) {
+    if scanner.is_some() {
+        container
+            .env
+            .push(EnvVar::literal(TRIVY_CACHE_ENV, TRIVY_CACHE_DIR));
+    }
+}
+
 /// The CronJob for `config`.
 pub fn reconcile_cronjob(config: &Config, labels: &BTreeMap<String, String>) -> CronJob {
     let init = if config.reconcile.check {
         // `--exit-zero`: a failed lookup (recorded in state) must not fail this init
         // container, or the pod would never run `reconcile`.
         let mut args = vec!["check", "--exit-zero"];
-        if let Some(scanner) = config.reconcile.scan_with {
-            args.extend(["--scan-with", scanner.as_str()]);
-        }
+        args.extend(scan_args(config.reconcile.scan_with));
         let mut check = pod::analyzer(config, "check", &args, Tokens::Registries);
-        if config.reconcile.scan_with.is_some() {
-            // The root filesystem is the image's; the scanner's database and cache go to
-            // the pod's scratch `/tmp` (Trivy reads `TRIVY_CACHE_DIR`).
-            check
-                .env
-                .push(EnvVar::literal(TRIVY_CACHE_ENV, TRIVY_CACHE_DIR));
-        }
+        scanner_cache(&mut check, config.reconcile.scan_with);
         vec![check]
     } else {
         Vec::new()

@@ -77,8 +77,9 @@ pub struct DigestFacts {
     pub digest: Option<Digest>,
     /// Its vulnerability scan (`record-scan`).
     pub scan: Option<Scan>,
-    /// Its signature check (`check`, `reconcile`).
-    pub signature: Option<SignatureCheck>,
+    /// Its signature checks (`check`, `reconcile`), one per key, newest last, at most
+    /// [`MAX_SIGNATURES`] (see [`DigestFacts::signature_for`]).
+    pub signatures: Vec<SignatureCheck>,
     /// The attestations its index carries (`check`).
     pub attestations: Option<Attestations>,
     /// Why the last scan by `check --scan-with` gave no report (the clock decides).
@@ -272,25 +273,14 @@ impl Scan {
     }
 }
 
-/// The result of verifying one digest's signature.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Default)]
-pub struct SignatureCheck {
-    /// Whether a signature verified with the key.
-    pub verified: Option<bool>,
-    /// The key file it was checked with.
-    pub key: Option<String>,
-    /// The fingerprint of the key it was checked with (`sha256:` of its DER
-    /// `SubjectPublicKeyInfo`), so a changed key is checked again.
-    pub key_fingerprint: Option<String>,
-    /// When.
-    pub checked_at: Option<Timestamp>,
-    /// Why it did not verify.
-    pub reason: Option<String>,
-    /// Unknown keys.
-    pub extra: Extra,
-}
-
-const FACT_KEYS: &[&str] = &["digest", "scan", "scanFailure", "signature", "attestations"];
+const FACT_KEYS: &[&str] = &[
+    "digest",
+    "scan",
+    "scanFailure",
+    "signatures",
+    "signature",
+    "attestations",
+];
 const SCAN_FAILURE_KEYS: &[&str] = &["scanner", "reason", "at"];
 const ATTESTATION_KEYS: &[&str] = &[
     "index",
@@ -310,7 +300,6 @@ const SCAN_KEYS: &[&str] = &[
     "fixable",
     "truncated",
 ];
-const SIGNATURE_KEYS: &[&str] = &["verified", "key", "keyFingerprint", "checkedAt", "reason"];
 
 /// Reads one `digests` entry.
 pub(crate) fn decode_facts(d: &mut Decoder, node: &Node) -> Option<DigestFacts> {
@@ -329,9 +318,7 @@ pub(crate) fn decode_facts(d: &mut Decoder, node: &Node) -> Option<DigestFacts> 
                 })
             })
         }),
-        signature: f
-            .get("signature")
-            .and_then(|n| whole(d, |d| decode_signature(d, n))),
+        signatures: signature::decode_checks(d, f.get("signatures"), f.get("signature")),
         attestations: f
             .get("attestations")
             .and_then(|n| whole(d, |d| decode_attestations(d, n))),
@@ -344,7 +331,7 @@ pub(crate) fn decode_facts(d: &mut Decoder, node: &Node) -> Option<DigestFacts> 
 /// (a scan whose counts were lost would read as a clean digest, a signature check without
 /// its key as a check of no key). Left out, each is what it is without a record: no report
 /// (the clock decides), a signature owed (checked again), attestations owed (read again).
-fn whole<T>(d: &mut Decoder, read: impl FnOnce(&mut Decoder) -> Option<T>) -> Option<T> {
+pub(crate) fn whole<T>(d: &mut Decoder, read: impl FnOnce(&mut Decoder) -> Option<T>) -> Option<T> {
     let before = d.fatal_count();
     let got = read(d);
     if d.fatal_count() == before { got } else { None }
@@ -399,23 +386,11 @@ fn decode_scan(d: &mut Decoder, node: &Node) -> Option<Scan> {
     })
 }
 
-fn decode_signature(d: &mut Decoder, node: &Node) -> Option<SignatureCheck> {
-    let f = d.fields(node, "signature", SIGNATURE_KEYS, Unknown::Keep)?;
-    Some(SignatureCheck {
-        verified: d.boolean(f.get("verified"), "verified"),
-        key: d.string(f.get("key"), "key"),
-        key_fingerprint: d.string(f.get("keyFingerprint"), "keyFingerprint"),
-        checked_at: d.timestamp(f.get("checkedAt"), "checkedAt"),
-        reason: d.string(f.get("reason"), "reason"),
-        extra: f.unknown(SIGNATURE_KEYS),
-    })
-}
-
-fn strs(items: &[String]) -> Node {
+pub(crate) fn strs(items: &[String]) -> Node {
     Node::seq(items.iter().map(Node::str).collect())
 }
 
-fn map(entries: Vec<(&str, Option<Node>)>, extra: &Extra) -> Node {
+pub(crate) fn map(entries: Vec<(&str, Option<Node>)>, extra: &Extra) -> Node {
     let mut out: Vec<(String, Node)> = entries
         .into_iter()
         .filter_map(|(k, v)| Some((k.to_string(), v?)))
@@ -449,18 +424,7 @@ pub(crate) fn encode_facts(f: &DigestFacts) -> Node {
             &s.extra,
         )
     });
-    let signature = f.signature.as_ref().map(|s| {
-        map(
-            vec![
-                ("verified", s.verified.map(Node::bool)),
-                ("key", s.key.as_ref().map(Node::str)),
-                ("keyFingerprint", s.key_fingerprint.as_ref().map(Node::str)),
-                ("checkedAt", s.checked_at.map(|t| Node::str(t.to_string()))),
-                ("reason", s.reason.as_ref().map(Node::str)),
-            ],
-            &s.extra,
-        )
-    });
+    let signatures = signature::encode_checks(&f.signatures);
     let scan_failure = f.scan_failure.as_ref().map(|x| {
         map(
             vec![
@@ -490,7 +454,7 @@ pub(crate) fn encode_facts(f: &DigestFacts) -> Node {
             ("digest", f.digest.as_ref().map(|d| Node::str(d.as_str()))),
             ("scan", scan),
             ("scanFailure", scan_failure),
-            ("signature", signature),
+            ("signatures", signatures),
             ("attestations", attestations),
         ],
         &f.extra,
@@ -588,5 +552,8 @@ pub(crate) fn decode_signature_policy(
     })
 }
 
+mod signature;
 #[cfg(test)]
 mod tests;
+
+pub use signature::{KeyRead, MAX_SIGNATURES, SignatureCheck};

@@ -4,6 +4,17 @@
 //! discarded (it can carry secrets), at most `cap` bytes of its stdout are read, and past
 //! `timeout` the whole group is killed, so that a wrapper script's children cannot keep the
 //! pipe open. The caller says what each outcome means to people; no output is quoted here.
+//!
+//! [`run_guarded`] also outlives no `kill -9` of this process (Linux): the program is started
+//! through the running binary itself, re-executed with the hidden first argument
+//! [`GUARD_ARG`], whose [`guard_main`] asks the kernel to kill it when its parent dies
+//! (`PR_SET_PDEATHSIG`, see `man 2 prctl`; kept across `execve` for a program that is not
+//! set-user-ID), checks that the parent is still the one that started it, and then
+//! `execvp`s the program in its own place. The kernel sends the signal when the *thread*
+//! that started the child ends: [`run_bounded`] starts it on the caller's thread and returns
+//! only once it ended, so that thread lives for the whole run. Only the program itself is
+//! covered: processes it starts are not (Trivy is one process). Elsewhere than on Linux the
+//! program is started directly, and a killed caller leaves it running until it ends.
 
 use std::io::{Read as _, Write as _};
 use std::process::{Child, Command, ExitStatus, Stdio};
@@ -106,6 +117,95 @@ pub fn run_bounded(
         return Err(RunError::TooLarge);
     }
     Ok(Finished { status, stdout })
+}
+
+/// The hidden first argument with which a binary runs as a program's guard: `BINARY
+/// __guard-child PARENT-PID PROGRAM ARGS...`. A binary that uses [`run_guarded`] must hand
+/// such a command line to [`guard_main`] before anything else.
+pub const GUARD_ARG: &str = "__guard-child";
+
+/// The guard's exit status when the program is not found on `PATH` (a shell's).
+#[cfg(target_os = "linux")]
+const GUARD_NOT_FOUND: u8 = 127;
+/// The guard's exit status when the program cannot be started, or the parent is gone.
+#[cfg(target_os = "linux")]
+const GUARD_CANNOT_START: u8 = 126;
+
+/// Like [`run_bounded`] (no input), and on Linux the program is killed with the caller when
+/// the caller is killed (see the module's documentation): it runs under the guard, the
+/// running binary (`/proc/self/exe`) re-executed with [`GUARD_ARG`]. The guard's own
+/// failures are its exit statuses 127 (not on `PATH`) and 126 (cannot be started), read
+/// as [`RunError::NotFound`] and [`RunError::Start`]; a program that itself exits 127 or
+/// 126 reads so too.
+pub fn run_guarded(command: Command, timeout: Duration, cap: u64) -> Result<Finished, RunError> {
+    #[cfg(target_os = "linux")]
+    {
+        let exe = std::path::Path::new("/proc/self/exe");
+        if exe.exists() {
+            let done = run_bounded(guarded(&command, exe), None, timeout, cap)?;
+            return match done.status.code().and_then(|c| u8::try_from(c).ok()) {
+                Some(GUARD_NOT_FOUND) => Err(RunError::NotFound),
+                Some(GUARD_CANNOT_START) => Err(RunError::Start(std::io::ErrorKind::Other)),
+                _ => Ok(done),
+            };
+        }
+    }
+    run_bounded(command, None, timeout, cap)
+}
+
+/// `command` as the guard's: `EXE GUARD_ARG OUR-PID PROGRAM ARGS...`, with its environment
+/// changes and working directory.
+#[cfg(target_os = "linux")]
+fn guarded(command: &Command, exe: &std::path::Path) -> Command {
+    let mut guard = Command::new(exe);
+    guard
+        .arg(GUARD_ARG)
+        .arg(std::process::id().to_string())
+        .arg(command.get_program())
+        .args(command.get_args());
+    for (key, value) in command.get_envs() {
+        match value {
+            Some(value) => guard.env(key, value),
+            None => guard.env_remove(key),
+        };
+    }
+    if let Some(dir) = command.get_current_dir() {
+        guard.current_dir(dir);
+    }
+    guard
+}
+
+/// The guard (`args`: what follows [`GUARD_ARG`], the parent's pid, the program and its
+/// arguments): asks for SIGKILL when the parent dies, checks the parent is still the one
+/// that started it (it may have died before the request), and becomes the program. Returns
+/// only when that fails, with the exit status to end with (127: not on `PATH`, 126: any
+/// other failure). It writes nothing: its stdout is the program's.
+#[cfg(target_os = "linux")]
+pub fn guard_main(mut args: impl Iterator<Item = std::ffi::OsString>) -> u8 {
+    use std::os::unix::ffi::OsStringExt as _;
+
+    let parent = args
+        .next()
+        .and_then(|p| p.into_string().ok())
+        .and_then(|p| p.parse::<i32>().ok());
+    let argv: Option<Vec<std::ffi::CString>> = args
+        .map(|a| std::ffi::CString::new(a.into_vec()).ok())
+        .collect();
+    let (Some(parent), Some(argv)) = (parent, argv) else {
+        return GUARD_CANNOT_START;
+    };
+    let Some(program) = argv.first() else {
+        return GUARD_CANNOT_START;
+    };
+    if nix::sys::prctl::set_pdeathsig(nix::sys::signal::Signal::SIGKILL).is_err()
+        || nix::unistd::getppid().as_raw() != parent
+    {
+        return GUARD_CANNOT_START;
+    }
+    match nix::unistd::execvp(program, &argv) {
+        Err(nix::errno::Errno::ENOENT) => GUARD_NOT_FOUND,
+        Err(_) => GUARD_CANNOT_START,
+    }
 }
 
 /// `exit N`, or `killed by a signal`: how a failed status reads for people.

@@ -75,6 +75,11 @@ pub struct Analysis {
     pub bases: BTreeMap<String, BaseImageState>,
     /// One line per change, for people.
     pub changes: Vec<String>,
+    /// What the caller read of the `requireSignature` key files (an input, never written):
+    /// file to its key's fingerprint, `None` when it could not be read. The engine judges an
+    /// image's signature by the check of its key (`DigestFacts::signature_for`); a file not
+    /// listed was not read, and the newest check made with it stands.
+    pub keys: BTreeMap<String, Option<String>>,
 }
 
 /// A reference found in a Dockerfile, resolved against the enrollment.

@@ -14,6 +14,7 @@
 
 use base64::Engine as _;
 use if_model::digest::Digest;
+use if_model::supply::KeyRead;
 
 /// The payload layers' media type.
 pub const PAYLOAD_MEDIA_TYPE: &str = "application/vnd.dev.cosign.simplesigning.v1+json";
@@ -124,9 +125,10 @@ pub fn verify_any(
 
 /// Records the outcome of checking `digest`'s signature with the key file `key_file` (its
 /// key's `fingerprint`, when it could be read) at `at` on the base image's `digests` entry
-/// (what the engine's `requireSignature` reads). Returns whether the record changed: the
-/// same outcome again keeps the earlier record, its time included, so a digest checked on
-/// every run while it stays unsigned makes no diff.
+/// (what the engine's `requireSignature` reads), as the check of that key: other keys'
+/// checks of the digest stay. Returns whether the record changed: the same outcome again
+/// keeps the earlier record, its time included, so a digest checked on every run while it
+/// stays unsigned makes no diff.
 pub fn record_signature(
     base: &mut if_model::state::BaseImageState,
     digest: &Digest,
@@ -143,20 +145,7 @@ pub fn record_signature(
         reason: outcome.err(),
         extra: Vec::new(),
     };
-    let slot = &mut if_model::supply::facts_mut(&mut base.digests, digest).signature;
-    let same = slot.as_ref().is_some_and(|old| {
-        (&old.verified, &old.key, &old.key_fingerprint, &old.reason)
-            == (
-                &check.verified,
-                &check.key,
-                &check.key_fingerprint,
-                &check.reason,
-            )
-    });
-    if !same {
-        *slot = Some(check);
-    }
-    !same
+    if_model::supply::facts_mut(&mut base.digests, digest).record_signature(check)
 }
 
 /// A signature check `check` owes: a pending cause of an image under `requireSignature`
@@ -189,9 +178,11 @@ pub fn key_files(enrollment: &if_model::enrollment::Enrollment) -> Vec<String> {
 
 /// The signature checks owed at this state, sorted and without repeats. `fingerprints`
 /// gives the fingerprint of each key file's key now (absent: it could not be read). A
-/// digest verified with the same key file and the same key is not owed again; one that did
-/// not verify is owed on every run (its signature may be pushed later), and so is one
-/// verified with a key whose fingerprint was not recorded or has changed.
+/// digest verified with the same key (its fingerprint; the file it was read from aside) is
+/// not owed again; one that did not verify with it is owed on every run (its signature may
+/// be pushed later), and so is one whose key file cannot be read or holds another key now.
+/// Each key has its own check, so images with different keys on one digest do not make each
+/// other's owed.
 pub fn owed(
     enrollment: &if_model::enrollment::Enrollment,
     world: &crate::Analysis,
@@ -226,14 +217,11 @@ pub fn owed(
             };
             let file = policy.public_key_file.as_str();
             let fingerprint = fingerprints.get(file);
-            let settled = if_model::supply::facts(&base.digests, digest)
-                .and_then(|f| f.signature.as_ref())
-                .is_some_and(|c| {
-                    c.verified == Some(true)
-                        && c.key.as_deref() == Some(file)
-                        && fingerprint.is_some()
-                        && c.key_fingerprint.as_ref() == fingerprint
-                });
+            let settled = fingerprint.is_some_and(|fp| {
+                if_model::supply::facts(&base.digests, digest)
+                    .and_then(|f| f.signature_for(file, KeyRead::Fingerprint(fp)))
+                    .is_some_and(|c| c.verified == Some(true))
+            });
             if !settled {
                 out.insert(Owed {
                     base: (*key).clone(),

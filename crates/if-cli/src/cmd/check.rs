@@ -40,14 +40,9 @@ pub struct Args {
     /// CronJob's `check` before `reconcile`, or a scheduled CI job's.
     #[arg(long)]
     pub exit_zero: bool,
-    /// Scan each new base digest with this scanner, found on PATH (`trivy image --format
-    /// json --quiet REF@DIGEST`), and record its report as `record-scan` does; a scan that
-    /// fails or runs past `--scan-timeout` is recorded as no report, with the reason.
-    #[arg(long, value_name = "SCANNER")]
-    pub scan_with: Option<crate::scanner::ScanWith>,
-    /// The most seconds one scan may take; the scanner is stopped past that.
-    #[arg(long, value_name = "SECONDS", default_value_t = 300, value_parser = clap::value_parser!(u64).range(1..=86_400))]
-    pub scan_timeout: u64,
+    /// The scanner run on each new base digest (`--scan-with`, `--scan-timeout`).
+    #[command(flatten)]
+    pub scan: crate::scanner::ScanArgs,
     /// Registry options.
     #[command(flatten)]
     pub registry: RegistryArgs,

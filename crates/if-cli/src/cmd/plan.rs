@@ -60,6 +60,7 @@ pub fn run(cli: &Cli, args: &Args) -> Result<Outcome, CliError> {
     // Causes held by the supply-chain policy now (issue 23): a new digest supersedes them
     // (the plan's steps), a person may release them; and causes a fix makes due now. Judged
     // at `now` as `reconcile` would, taken before the plan consumes the states.
+    super::signatures::note_keys(&cli.root, &enrollment, &mut world);
     rebuild::judge(&enrollment, &mut world, now);
     let expedited_owned: Vec<(String, String)> = world
         .images

@@ -9,6 +9,7 @@ use if_model::timestamp::Timestamp;
 use if_state::rebuild::{self, Recorded};
 use serde::Serialize;
 
+use super::scans::Scanned;
 use crate::cli::{Cli, Format};
 use crate::cmd::analyze::{now_or_clock, parse_time};
 use crate::exit::{CliError, Outcome};
@@ -33,6 +34,10 @@ pub struct UpdateArgs {
     /// The time of the run, RFC 3339 (default: the clock).
     #[arg(long, value_name = "TIME", value_parser = parse_time)]
     pub now: Option<Timestamp>,
+    /// The scanner run on the recorded base digest (`--scan-with`, `--scan-timeout`):
+    /// Kargo's verification with `verification.scanWith`.
+    #[command(flatten)]
+    pub scan: crate::scanner::ScanArgs,
 }
 
 /// Arguments of `record-build`.
@@ -81,6 +86,8 @@ struct Report<'a> {
     completed: bool,
     scheduled: Vec<Scheduled<'a>>,
     pinned: &'a [String],
+    #[serde(skip_serializing_if = "<[_]>::is_empty")]
+    scans: &'a [Scanned],
     changes: &'a [String],
     written: &'a [String],
 }
@@ -121,10 +128,41 @@ fn reference(image: &str, tag: Option<&str>) -> Result<ImageRef, CliError> {
 pub fn run_update(cli: &Cli, args: &UpdateArgs) -> Result<Outcome, CliError> {
     super::text_or_json(cli)?;
     let r = reference(&args.image, args.tag.as_deref())?;
-    let at = args.at.unwrap_or_else(|| now_or_clock(args.now));
+    let now = now_or_clock(args.now);
+    let at = args.at.unwrap_or(now);
     apply(cli, &cli.root, |en, world| {
-        rebuild::record_update(en, world, &r, &args.digest, at)
+        let rec = rebuild::record_update(en, world, &r, &args.digest, at)?;
+        let scans = match args.scan.scan_with {
+            Some(with) => scan_recorded(with, &args.scan, en, world, &r, &args.digest, now),
+            None => Vec::new(),
+        };
+        Ok((rec, scans))
     })
+}
+
+/// `record-update --scan-with`: the digest just recorded, when it is a base image's, is
+/// scanned as `check --scan-with` scans a new one (unless it has a report); a failed scan
+/// is recorded as no report with the reason and a warning, never an error.
+fn scan_recorded(
+    with: crate::scanner::ScanWith,
+    scan: &crate::scanner::ScanArgs,
+    enrollment: &if_model::enrollment::Enrollment,
+    world: &mut if_state::Analysis,
+    reference: &ImageRef,
+    digest: &Digest,
+    now: Timestamp,
+) -> Vec<Scanned> {
+    let Some(rebuild::Subject::Base { identity, .. }) =
+        rebuild::resolve(enrollment, world, &reference.to_string())
+    else {
+        return Vec::new();
+    };
+    let found = [(identity, digest.clone())];
+    let scans = super::scans::scan_new(with, scan.timeout(), world, &found, now);
+    for s in scans.iter().filter(|s| s.result == "failed") {
+        eprintln!("warning: scan of {}", s.line());
+    }
+    scans
 }
 
 /// Runs `record-build`.
@@ -136,6 +174,7 @@ pub fn run_build(cli: &Cli, args: &BuildArgs) -> Result<Outcome, CliError> {
     };
     apply(cli, &cli.root, |en, world| {
         rebuild::record_build(en, world, &args.image, digest, args.version.as_deref(), at)
+            .map(|rec| (rec, Vec::new()))
     })
 }
 
@@ -154,11 +193,12 @@ fn run_failed(cli: &Cli, args: &BuildArgs, at: Timestamp) -> Result<Outcome, Cli
             at,
             &policy,
         )?;
-        Ok(Recorded {
+        let rec = Recorded {
             subject: args.image.clone(),
             outcome: if closed { "failed" } else { "no-running-build" },
             ..Recorded::default()
-        })
+        };
+        Ok((rec, Vec::new()))
     })
 }
 
@@ -168,12 +208,12 @@ fn apply(
     step: impl FnOnce(
         &if_model::enrollment::Enrollment,
         &mut if_state::Analysis,
-    ) -> Result<Recorded, rebuild::EngineError>,
+    ) -> Result<(Recorded, Vec<Scanned>), rebuild::EngineError>,
 ) -> Result<Outcome, CliError> {
     let factory = load::load_for_update(root)?;
     let baseline = if_state::baseline(&factory);
     let (enrollment, mut world) = rebuild::take(factory);
-    let rec = step(&enrollment, &mut world).map_err(|e| CliError::Input(e.to_string()))?;
+    let (rec, scans) = step(&enrollment, &mut world).map_err(|e| CliError::Input(e.to_string()))?;
     let written = load::write_state(root, &baseline, &world)?;
     if cli.format == Format::Json {
         output::print_json(&Report {
@@ -182,10 +222,14 @@ fn apply(
             completed: rec.completed,
             scheduled: scheduled(&rec),
             pinned: &rec.pinned,
+            scans: &scans,
             changes: &world.changes,
             written: &written,
         })?;
     } else {
+        for s in &scans {
+            output::line(format_args!("scan {}", s.line()));
+        }
         for c in &world.changes {
             output::line(format_args!("{c}"));
         }

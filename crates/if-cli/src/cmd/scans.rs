@@ -75,9 +75,9 @@ pub(crate) fn after_lookup(
     for w in owing.check(client, world, now) {
         eprintln!("warning: {w}");
     }
-    let scans = match args.scan_with {
+    let scans = match args.scan.scan_with {
         Some(with) => {
-            let timeout = Duration::from_secs(args.scan_timeout);
+            let timeout = args.scan.timeout();
             // The new digests, then the unchanged ones whose last scan failed: a scanner
             // that was down (or a database that could not be fetched) is tried again while
             // the digest is still the one the base points at.
@@ -111,8 +111,9 @@ fn scan_failed(world: &if_state::Analysis, key: &str, digest: &Digest) -> bool {
 }
 
 /// Scans every base digest of `found` (`(base key, digest)`) that has no report yet, one at
-/// a time, each within `timeout`, and records the outcome at `now`.
-fn scan_new(
+/// a time, each within `timeout`, and records the outcome at `now` (`check`, and
+/// `record-update` for the digest it records).
+pub(crate) fn scan_new(
     with: ScanWith,
     timeout: Duration,
     world: &mut if_state::Analysis,

@@ -30,21 +30,43 @@ pub(crate) struct Owing {
 
 /// What the state owes: the key files of every image under `requireSignature` read (inside
 /// the factory) and fingerprinted, and the digests not verified with them
-/// (`if_state::cosign::owed`).
-pub(crate) fn owing(root: &Path, enrollment: &Enrollment, world: &if_state::Analysis) -> Owing {
-    let keys: BTreeMap<String, Result<PublicKey, String>> = cosign::key_files(enrollment)
+/// (`if_state::cosign::owed`). What was read is noted in `world.keys`, so the engine judges
+/// each image by the check of its own key.
+pub(crate) fn owing(root: &Path, enrollment: &Enrollment, world: &mut if_state::Analysis) -> Owing {
+    let keys = read_keys(root, enrollment);
+    world.keys = key_reads(&keys);
+    let fingerprints: BTreeMap<String, String> = world
+        .keys
+        .iter()
+        .filter_map(|(file, fp)| Some((file.clone(), fp.clone()?)))
+        .collect();
+    let owed = cosign::owed(enrollment, world, &fingerprints);
+    Owing { keys, owed }
+}
+
+/// Reads the key files of every image under `requireSignature` and notes their fingerprints
+/// in `world.keys` (`status`, `plan`: the engine judges each image by its key's check).
+pub(crate) fn note_keys(root: &Path, enrollment: &Enrollment, world: &mut if_state::Analysis) {
+    world.keys = key_reads(&read_keys(root, enrollment));
+}
+
+fn read_keys(root: &Path, enrollment: &Enrollment) -> BTreeMap<String, Result<PublicKey, String>> {
+    cosign::key_files(enrollment)
         .into_iter()
         .map(|file| {
             let key = read_key(root, &file);
             (file, key)
         })
-        .collect();
-    let fingerprints: BTreeMap<String, String> = keys
-        .iter()
-        .filter_map(|(file, key)| Some((file.clone(), key.as_ref().ok()?.fingerprint())))
-        .collect();
-    let owed = cosign::owed(enrollment, world, &fingerprints);
-    Owing { keys, owed }
+        .collect()
+}
+
+/// Each key file's fingerprint, `None` when it could not be read.
+fn key_reads(
+    keys: &BTreeMap<String, Result<PublicKey, String>>,
+) -> BTreeMap<String, Option<String>> {
+    keys.iter()
+        .map(|(file, key)| (file.clone(), key.as_ref().ok().map(PublicKey::fingerprint)))
+        .collect()
 }
 
 impl Owing {

@@ -392,8 +392,14 @@ fn check_error(
 /// (ancestors, a cycle), or that it is due now (the engine decides, on a copy; nothing is
 /// written). The engine works on the loaded states themselves, taken out of the factory once
 /// the rows are made: no copy of every state.
-fn explain_waits(factory: Factory, rows: &mut [Row], now: if_model::timestamp::Timestamp) {
+fn explain_waits(
+    root: &std::path::Path,
+    factory: Factory,
+    rows: &mut [Row],
+    now: if_model::timestamp::Timestamp,
+) {
     let (enrollment, mut world) = if_state::rebuild::take(factory);
+    super::signatures::note_keys(root, &enrollment, &mut world);
     let policy = if_state::rebuild::Policy::default();
     let decision = if_state::rebuild::reconcile(&enrollment, &mut world, now, &policy);
     let at: std::collections::HashMap<String, usize> = rows
@@ -472,7 +478,7 @@ pub fn run(cli: &Cli, args: &Args) -> Result<Outcome, CliError> {
     let factory = loaded.factory;
     let now = crate::cmd::analyze::now_or_clock(args.now);
     let mut rows = rows(&factory);
-    explain_waits(factory, &mut rows, now);
+    explain_waits(&cli.root, factory, &mut rows, now);
     rows.extend(loaded.damaged.iter().map(damaged_row));
     // A state file that cannot be read needs a person: exit 1 (after showing everything).
     let outcome = Outcome::failed_if(!loaded.damaged.is_empty());

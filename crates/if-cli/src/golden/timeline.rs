@@ -269,13 +269,17 @@ impl Timeline {
                             return Err(format!("`signature` needs verified or failed, not `{w}`"));
                         }
                     };
-                    if_model::supply::facts_mut(&mut base.digests, &d).signature =
-                        Some(if_model::supply::SignatureCheck {
+                    // A check of every key file of the factory (the timeline reads none).
+                    let facts = if_model::supply::facts_mut(&mut base.digests, &d);
+                    for file in if_state::cosign::key_files(&self.enrollment) {
+                        facts.record_signature(if_model::supply::SignatureCheck {
                             verified: Some(ok),
+                            key: Some(file),
                             checked_at: Some(at),
                             reason: (!ok).then(|| rest(4)),
                             ..Default::default()
                         });
+                    }
                 }
             }
             "release" => {

@@ -149,12 +149,49 @@ pub fn facts_of(f: &Factory, digest: &str) -> Option<if_model::supply::DigestFac
     None
 }
 
-/// The recorded signature check of `digest`, as JSON (`null` when none).
+/// The newest recorded signature check of `digest`, as JSON (`null` when none).
 pub fn signature_of(f: &Factory, digest: &str) -> Value {
-    match facts_of(f, digest).and_then(|x| x.signature) {
+    match facts_of(f, digest).and_then(|x| x.signatures.last().cloned()) {
         Some(c) => json!({"verified": c.verified, "key": c.key, "reason": c.reason,
                           "fingerprint": c.key_fingerprint,
                           "at": c.checked_at.map(|t| t.to_string())}),
         None => Value::Null,
     }
+}
+
+/// Writes the fake `trivy` into a `bin` directory beside the factory: it logs its arguments
+/// to `trivy-args.log` there, writes a token-like line to stderr (which must never be shown)
+/// and runs `body`. Returns the `PATH` to use.
+pub fn fake_trivy(f: &Factory, body: &str) -> String {
+    use std::os::unix::fs::PermissionsExt as _;
+    let bin = f.dir.path().join("bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    let path = bin.join("trivy");
+    let log = f.dir.path().join("trivy-args.log");
+    let text = format!(
+        "#!/bin/sh\necho \"$@\" >> '{}'\necho 'trivy: registry said: token hunter2-do-not-show' >&2\n{body}\n",
+        log.display()
+    );
+    std::fs::write(&path, text).unwrap();
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+    format!("{}:{}", bin.display(), std::env::var("PATH").unwrap())
+}
+
+/// Runs `ARGS` (JSON) with `PATH` set to `path`, asserting exit code 0 (a scan never fails
+/// a command) and that the scanner's stderr is not shown; returns the report and stderr.
+pub fn run_scanning(f: &Factory, args: &[&str], path: &str) -> (Value, String) {
+    let mut cmd = f.cmd(args);
+    cmd.env("PATH", path);
+    let out = f.exec(cmd);
+    let stderr = super::stderr(&out);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "a failed scan never fails it: {stderr}"
+    );
+    assert!(
+        !stderr.contains("hunter2"),
+        "the scanner's stderr is shown: {stderr}"
+    );
+    (serde_json::from_slice(&out.stdout).unwrap(), stderr)
 }

@@ -8,13 +8,117 @@ use crate::state::parse_base;
 /// A base image's state as the tool wrote it before attestations were recorded.
 const OLD: &str = "name: b\nfullImage: r.example/lib/b:1\ndependentImages: []\ndigests:\n  - digest: sha256:1111111111111111111111111111111111111111111111111111111111111111\n    signature:\n      verified: true\n      key: keys/cosign.pub\n";
 
+/// [`OLD`] as the tool writes it now: the one check under `signatures:`.
+const OLD_NOW: &str = "name: b\nfullImage: r.example/lib/b:1\ndependentImages: []\ndigests:\n  - digest: sha256:1111111111111111111111111111111111111111111111111111111111111111\n    signatures:\n      - verified: true\n        key: keys/cosign.pub\n";
+
 #[test]
-fn a_file_from_before_attestations_reads_and_writes_back_unchanged() {
+fn a_file_from_before_attestations_and_several_keys_reads_and_writes_back_its_facts() {
     let (state, diags) = parse_base(OLD, "b.yaml");
     assert!(diags.is_empty(), "{diags:?}");
     let state = state.unwrap();
     assert_eq!(state.digests[0].attestations, None);
-    assert_eq!(state.to_yaml().unwrap(), OLD);
+    // The one `signature:` block is the list's only check, nothing lost.
+    let check = SignatureCheck {
+        verified: Some(true),
+        key: Some("keys/cosign.pub".into()),
+        ..SignatureCheck::default()
+    };
+    assert_eq!(state.digests[0].signatures, [check]);
+    assert_eq!(state.to_yaml().unwrap(), OLD_NOW);
+    let (again, diags) = parse_base(OLD_NOW, "b.yaml");
+    assert!(diags.is_empty(), "{diags:?}");
+    assert_eq!(again.unwrap(), state);
+}
+
+fn check(fp: Option<&str>, file: &str, ok: bool, at: i64) -> SignatureCheck {
+    SignatureCheck {
+        verified: Some(ok),
+        key: Some(file.into()),
+        key_fingerprint: fp.map(str::to_string),
+        checked_at: Some(Timestamp::from_unix(1_800_000_000 + at).unwrap()),
+        reason: (!ok).then(|| "no signature".to_string()),
+        extra: Vec::new(),
+    }
+}
+
+#[test]
+fn each_key_keeps_its_own_check_of_a_digest() {
+    let mut f = DigestFacts::default();
+    assert!(f.record_signature(check(Some("sha256:a"), "keys/a.pub", true, 0)));
+    assert!(f.record_signature(check(Some("sha256:b"), "keys/b.pub", false, 1)));
+    let of = |f: &DigestFacts, file: &str, read: KeyRead<'_>| {
+        f.signature_for(file, read).and_then(|c| c.verified)
+    };
+    assert_eq!(
+        of(&f, "keys/a.pub", KeyRead::Fingerprint("sha256:a")),
+        Some(true)
+    );
+    assert_eq!(
+        of(&f, "keys/b.pub", KeyRead::Fingerprint("sha256:b")),
+        Some(false)
+    );
+    // Another key in a's file: a's check does not stand for it.
+    assert_eq!(of(&f, "keys/a.pub", KeyRead::Fingerprint("sha256:c")), None);
+    assert_eq!(of(&f, "keys/a.pub", KeyRead::Unreadable), None);
+    assert_eq!(of(&f, "keys/a.pub", KeyRead::NotRead), Some(true));
+    // The same outcome again changes nothing, its time included; another one replaces
+    // that key's check only.
+    assert!(!f.record_signature(check(Some("sha256:b"), "keys/b.pub", false, 5)));
+    assert_eq!(
+        f.signatures[1].checked_at,
+        check(None, "", true, 1).checked_at
+    );
+    // The same key read from another file is the same key: one check.
+    assert!(!f.record_signature(check(Some("sha256:a"), "keys/copy.pub", true, 6)));
+    assert!(f.record_signature(check(Some("sha256:b"), "keys/b.pub", true, 7)));
+    assert_eq!(f.signatures.len(), 2);
+    assert_eq!(
+        of(&f, "keys/a.pub", KeyRead::Fingerprint("sha256:a")),
+        Some(true)
+    );
+    assert_eq!(
+        of(&f, "keys/b.pub", KeyRead::Fingerprint("sha256:b")),
+        Some(true)
+    );
+    // A file that could not be read has its own check, by file.
+    assert!(f.record_signature(check(None, "keys/gone.pub", false, 8)));
+    assert_eq!(of(&f, "keys/gone.pub", KeyRead::Unreadable), Some(false));
+    assert_eq!(of(&f, "keys/a.pub", KeyRead::Unreadable), None);
+}
+
+#[test]
+fn at_most_max_signatures_checks_are_kept_newest_last() {
+    let mut f = DigestFacts::default();
+    for i in 0..MAX_SIGNATURES + 3 {
+        let fp = format!("sha256:{i}");
+        f.record_signature(check(Some(&fp), "keys/k.pub", true, i as i64));
+    }
+    let kept: Vec<&str> = f
+        .signatures
+        .iter()
+        .filter_map(|c| c.key_fingerprint.as_deref())
+        .collect();
+    assert_eq!(kept.len(), MAX_SIGNATURES);
+    assert_eq!(kept.first(), Some(&"sha256:3"));
+    assert_eq!(
+        kept.last(),
+        Some(&format!("sha256:{}", MAX_SIGNATURES + 2).as_str())
+    );
+    // A file with more is read bounded too, and the list wins over an old block of its key.
+    let mut src = String::from(
+        "name: b\nfullImage: r.example/lib/b:1\ndigests:\n  - digest: sha256:1111111111111111111111111111111111111111111111111111111111111111\n    signature:\n      verified: false\n      key: k\n      keyFingerprint: sha256:0\n    signatures:\n",
+    );
+    for i in 0..MAX_SIGNATURES + 1 {
+        src.push_str(&format!(
+            "      - verified: true\n        key: k\n        keyFingerprint: sha256:{i}\n"
+        ));
+    }
+    let (state, diags) = parse_base(&src, "b.yaml");
+    assert!(diags.is_empty(), "{diags:?}");
+    let sigs = &state.unwrap().digests[0].signatures;
+    assert_eq!(sigs.len(), MAX_SIGNATURES);
+    assert!(sigs.iter().all(|c| c.verified == Some(true)), "{sigs:?}");
+    assert_eq!(sigs[0].key_fingerprint.as_deref(), Some("sha256:1"));
 }
 
 #[test]
@@ -96,7 +200,7 @@ fn a_scan_failure_round_trips_beside_the_other_facts() {
     let text = state.to_yaml().unwrap();
     assert!(
         text.contains(
-            "    scanFailure:\n      scanner: trivy\n      reason: trivy failed (exit 3)\n      at: \"2026-03-10T10:00:00Z\"\n    signature:\n"
+            "    scanFailure:\n      scanner: trivy\n      reason: trivy failed (exit 3)\n      at: \"2026-03-10T10:00:00Z\"\n    signatures:\n"
         ),
         "{text}"
     );
@@ -128,7 +232,7 @@ fn a_block_with_a_bad_value_is_left_out_whole() {
     );
     // The sound block beside them stays.
     assert_eq!(
-        facts.signature.as_ref().and_then(|s| s.verified),
+        facts.signatures.first().and_then(|s| s.verified),
         Some(true)
     );
 }

@@ -368,6 +368,14 @@ fn build_trigger(
                 .unwrap_or_default(),
         ),
     ];
+    let builds_on = if causes
+        .iter()
+        .any(|c| c.triggered_by.as_deref() == Some(BY_MANUAL))
+    {
+        every_base(world, bases, name, builds_on)
+    } else {
+        builds_on
+    };
     Trigger {
         image: name.to_string(),
         source: source.clone(),
@@ -379,6 +387,43 @@ fn build_trigger(
         dispatch_id,
         inputs,
     }
+}
+
+/// What a manual build is made on: `builds_on` (the digests its causes name), and for every
+/// other base of the image the digest it is on now (a pin, a base image's current digest, an
+/// internal parent's current digest). Recorded as the build's snapshot, it is "the digest the
+/// image was last built on" that `expediteOn` compares with; the build's inputs stay those of
+/// its causes.
+fn every_base(
+    world: &Analysis,
+    bases: &BTreeMap<&str, &BaseImageState>,
+    name: &str,
+    mut builds_on: Vec<(String, Digest)>,
+) -> Vec<(String, Digest)> {
+    let Some(image) = world.images.get(name) else {
+        return builds_on;
+    };
+    for base in &image.base_images {
+        if builds_on.iter().any(|(b, _)| b == base) {
+            continue;
+        }
+        let now_on = image.base_image_pins.get(base).cloned().or_else(|| {
+            bases.get(base.as_str()).map_or_else(
+                || {
+                    world
+                        .images
+                        .get(base)
+                        .and_then(|p| p.current_digest.clone())
+                },
+                |b| b.current_digest.clone(),
+            )
+        });
+        if let Some(d) = now_on {
+            builds_on.push((base.clone(), d));
+        }
+    }
+    builds_on.sort();
+    builds_on
 }
 
 /// The id a trigger puts in the build's `reason` input (`if-` and 8 hex digits of a hash of

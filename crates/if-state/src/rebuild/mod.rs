@@ -155,7 +155,8 @@ pub struct Trigger {
     /// Every cause this build serves, earliest schedule first.
     pub causes: Vec<Cause>,
     /// Per base image (state name), the digest the build should use: the newest whose delay
-    /// was served.
+    /// was served. A manual build names every base of the image (the others at the digest
+    /// they are on now), so that its snapshot is what it was really built on.
     pub builds_on: Vec<(String, Digest)>,
     /// One line for people (all causes).
     pub reason: String,

@@ -7,8 +7,10 @@
 //!   stays held until a newer digest of that base arrives (its own cause is judged afresh and
 //!   supersedes this one, which then waits for the newer one's schedule, so no build is made
 //!   on D) or a person releases it ([`release`]).
-//! * `requireSignature`: a cause for D is held until a signature check of D recorded that a
-//!   cosign signature verified with the image's key (missing or failed: held with the reason).
+//! * `requireSignature`: a cause for D is held until the signature check of D with the
+//!   image's key (the check with that key's fingerprint in [`Analysis::keys`]; a key file the
+//!   caller did not read: the newest check made with it) recorded that a cosign signature
+//!   verified (missing or failed: held with the reason). Other keys' checks do not count.
 //! * `expediteOn: S`: a cause for D that is not held becomes due now when D no longer has an
 //!   ID at S or worse that the digest the image was last built on has ("fixes"); the IDs go
 //!   in its reason, and so in the build's `reason` input.
@@ -20,7 +22,7 @@ use std::collections::BTreeMap;
 use if_model::digest::Digest;
 use if_model::enrollment::{Enrollment, ImageEntry};
 use if_model::state::{BaseImageState, Cause, ImageState};
-use if_model::supply::{Severity, facts};
+use if_model::supply::{KeyRead, Severity, facts};
 use if_model::timestamp::Timestamp;
 
 use super::{BY_EXPEDITE, BY_UPDATE, EngineError, HELD, PENDING, refresh};
@@ -96,6 +98,7 @@ fn ids(base: &BaseImageState, d: &Digest, sev: Severity) -> Option<Vec<String>> 
 
 fn verdict(
     entry: &ImageEntry,
+    keys: &BTreeMap<String, Option<String>>,
     image: &ImageState,
     base: &BaseImageState,
     cause: &Cause,
@@ -105,7 +108,13 @@ fn verdict(
     };
     if cause.released.is_none() {
         if let Some(policy) = &entry.require_signature {
-            let check = facts(&base.digests, d).and_then(|f| f.signature.as_ref());
+            let file = policy.public_key_file.as_str();
+            let read = match keys.get(file) {
+                Some(Some(fp)) => KeyRead::Fingerprint(fp),
+                Some(None) => KeyRead::Unreadable,
+                None => KeyRead::NotRead,
+            };
+            let check = facts(&base.digests, d).and_then(|f| f.signature_for(file, read));
             match check {
                 Some(c) if c.verified == Some(true) => {}
                 Some(c) => {
@@ -170,6 +179,7 @@ pub(crate) fn apply(
 ) -> BTreeMap<String, Vec<String>> {
     let bases: BTreeMap<String, &BaseImageState> =
         world.bases.values().map(|b| (b.name.clone(), b)).collect();
+    let keys = &world.keys;
     let mut all_held = BTreeMap::new();
     let mut changes = Vec::new();
     for (name, s) in world.images.iter_mut() {
@@ -205,7 +215,7 @@ pub(crate) fn apply(
                     })
                     .max_by_key(|o| o.detected_at.map(Timestamp::unix))
                     .map(|o| o.scheduled_for);
-                (verdict(entry, s, base, c), newer)
+                (verdict(entry, keys, s, base, c), newer)
             })
             .collect();
         let Some(rs) = s.rebuild_state.as_mut() else {

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use if_model::enrollment::{self, Enrollment};
 use if_model::factory::Factory;
-use if_model::supply::{Scan, SignatureCheck, facts, facts_mut};
+use if_model::supply::{KeyRead, Scan, SignatureCheck, facts, facts_mut};
 
 use super::{day, digest, reference};
 use crate::analyze::{Analysis, Discovery, Request, analyze};
@@ -16,9 +16,17 @@ const BASE_NAME: &str = "python-3.12-slim";
 
 /// One managed image `app` on python:3.12-slim (delay 7d) with `policy` (YAML lines).
 fn setup(policy: &str) -> (Enrollment, Analysis) {
-    let yaml = format!(
-        "- name: app\n  registry: ghcr.io\n  repository: acme/app\n  source:\n    provider: github\n    repo: acme/app\n    dockerfile: Dockerfile\n    workflow: build.yml\n  rebuildDelay: 7d\n{policy}"
-    );
+    setup_images(&[("app", policy)])
+}
+
+/// Managed images on python:3.12-slim (delay 7d), each `(name, policy)`.
+fn setup_images(images: &[(&str, &str)]) -> (Enrollment, Analysis) {
+    let yaml: String = images
+        .iter()
+        .map(|(name, policy)| format!(
+            "- name: {name}\n  registry: ghcr.io\n  repository: acme/{name}\n  source:\n    provider: github\n    repo: acme/{name}\n    dockerfile: Dockerfile\n    workflow: build.yml\n  rebuildDelay: 7d\n{policy}"
+        ))
+        .collect();
     let (en, diags) = enrollment::parse(&yaml, "images.yaml");
     assert!(diags.is_empty(), "{diags:?}\n{yaml}");
     let factory = Factory {
@@ -28,8 +36,9 @@ fn setup(policy: &str) -> (Enrollment, Analysis) {
     };
     let req = Request {
         now: day(-30),
-        discoveries: [("app".to_string(), Discovery::Found(vec![reference(BASE)]))]
-            .into_iter()
+        discoveries: images
+            .iter()
+            .map(|(name, _)| (name.to_string(), Discovery::Found(vec![reference(BASE)])))
             .collect(),
         published: BTreeMap::new(),
         only: None,
@@ -51,8 +60,9 @@ fn scan_of(w: &mut Analysis, d: u32, critical: &[&str], high: &[&str]) {
 
 fn signed(w: &mut Analysis, d: u32, ok: bool) {
     let base = w.bases.values_mut().find(|b| b.name == BASE_NAME).unwrap();
-    facts_mut(&mut base.digests, &digest(d)).signature = Some(SignatureCheck {
+    facts_mut(&mut base.digests, &digest(d)).record_signature(SignatureCheck {
         verified: Some(ok),
+        key: Some("keys/cosign.pub".into()),
         reason: (!ok).then(|| "no signature (sha256-....sig not found)".to_string()),
         ..SignatureCheck::default()
     });
@@ -336,7 +346,7 @@ fn a_pending_digest_owes_a_signature_check_until_it_verifies_with_that_key() {
         (digest(2), "keys/cosign.pub", Some("sha256:1111"))
     );
     assert_eq!(o.image, w.bases[&o.base].full_image.clone().unwrap());
-    // A check without the key file named (another key) does not count.
+    // A check that names no key (the key file could not be read) does not count.
     signed(&mut w, 2, true);
     assert_eq!(owed(&en, &w, &fps).len(), 1);
 
@@ -359,8 +369,8 @@ fn a_pending_digest_owes_a_signature_check_until_it_verifies_with_that_key() {
     let base = w.bases.values().find(|b| b.name == BASE_NAME).unwrap();
     let check = facts(&base.digests, &digest(2))
         .unwrap()
-        .signature
-        .clone()
+        .signature_for("keys/cosign.pub", KeyRead::Fingerprint("sha256:1111"))
+        .cloned()
         .unwrap();
     assert_eq!(check.checked_at, Some(day(2)));
     let d = reconcile(&en, &mut w, 20);
@@ -385,4 +395,117 @@ fn a_pending_digest_owes_a_signature_check_until_it_verifies_with_that_key() {
     update(&en, &mut w, 1, 0);
     update(&en, &mut w, 2, 1);
     assert!(owed(&en, &w, &fps).is_empty());
+}
+
+#[test]
+fn a_manual_build_records_its_base_so_a_later_fix_is_judged_against_it() {
+    let (en, mut w) = setup("  vulnerabilityPolicy:\n    expediteOn: CRITICAL\n");
+    update(&en, &mut w, 1, 0);
+    scan_of(&mut w, 1, &["CVE-1"], &[]);
+    // Built by hand on digest 1: no cause names the base, the snapshot still does.
+    let tr = rebuild::manual(&en, &mut w, "app", Some("first build"), day(0)).unwrap();
+    assert_eq!(tr.builds_on, [(BASE_NAME.to_string(), digest(1))]);
+    let causes = &tr.inputs.iter().find(|(k, _)| k == "causes").unwrap().1;
+    assert_eq!(causes, "[]", "the build's inputs stay those of its causes");
+    rebuild::trigger_result(
+        &mut w,
+        &tr,
+        Ok(rebuild::Started::default()),
+        day(0),
+        &Policy::default(),
+    );
+    rebuild::record_build(&en, &mut w, "app", &digest(70), Some("v"), day(0)).unwrap();
+    let built = w.images["app"].rebuild_history.last().unwrap();
+    assert_eq!(built.success, Some(true));
+    assert_eq!(
+        built
+            .base_image_snapshots
+            .get(BASE_NAME)
+            .map(String::as_str),
+        Some(digest(1).as_str())
+    );
+    // Digest 2 has no report; digest 3 no longer has CVE-1. The digest before 3 (2) says
+    // nothing, the digest built on (1) had CVE-1: due at once.
+    update(&en, &mut w, 2, 1);
+    update(&en, &mut w, 3, 2);
+    scan_of(&mut w, 3, &[], &[]);
+    let d = reconcile(&en, &mut w, 2);
+    assert_eq!(d.triggers.len(), 1, "{d:?}");
+    assert!(
+        d.triggers[0].reason.contains("expedited (fixes CVE-1): "),
+        "{}",
+        d.triggers[0].reason
+    );
+}
+
+#[test]
+fn two_keys_on_one_digest_each_judge_their_own_images() {
+    use crate::cosign::{owed, record_owed};
+    let policy = |file: &str| format!("  requireSignature:\n    publicKeyFile: {file}\n");
+    let (en, mut w) = setup_images(&[
+        ("app", &policy("keys/a.pub")),
+        ("api", &policy("keys/b.pub")),
+    ]);
+    let fps = BTreeMap::from([
+        ("keys/a.pub".to_string(), "sha256:aaaa".to_string()),
+        ("keys/b.pub".to_string(), "sha256:bbbb".to_string()),
+    ]);
+    w.keys = fps
+        .iter()
+        .map(|(k, v)| (k.clone(), Some(v.clone())))
+        .collect();
+    update(&en, &mut w, 1, 0);
+    update(&en, &mut w, 2, 1);
+    let first = owed(&en, &w, &fps);
+    assert_eq!(first.len(), 2, "{first:?}");
+    // Digest 2 is signed with a's key only.
+    for run in 0..3 {
+        for o in owed(&en, &w, &fps) {
+            let outcome = if o.key_file == "keys/a.pub" {
+                Ok(())
+            } else {
+                Err("no signature of this key".to_string())
+            };
+            record_owed(&mut w, &o, outcome, day(2 + run));
+        }
+        let left = owed(&en, &w, &fps);
+        assert_eq!(
+            left.iter().map(|o| o.key_file.as_str()).collect::<Vec<_>>(),
+            ["keys/b.pub"],
+            "run {run}: a's verified check is not owed again"
+        );
+        let base = w.bases.values().find(|b| b.name == BASE_NAME).unwrap();
+        assert_eq!(
+            facts(&base.digests, &digest(2)).unwrap().signatures.len(),
+            2
+        );
+    }
+    let lines = w
+        .changes
+        .iter()
+        .filter(|c| c.contains("signature of"))
+        .count();
+    assert_eq!(
+        lines, 2,
+        "one change per key, not one per run: {:?}",
+        w.changes
+    );
+    let d = reconcile(&en, &mut w, 20);
+    let triggered: Vec<&str> = d.triggers.iter().map(|t| t.image.as_str()).collect();
+    assert_eq!(triggered, ["app"], "{d:?}");
+    let api = w.images["api"].rebuild_state.as_ref().unwrap();
+    assert_eq!(api.status.as_deref(), Some(HELD));
+    assert!(
+        api.causes[0]
+            .held
+            .as_deref()
+            .is_some_and(|h| h.contains("not verified with keys/b.pub: no signature of this key")),
+        "{api:?}"
+    );
+    // b's file now holds a's key: a's check stands for it.
+    w.keys
+        .insert("keys/b.pub".into(), Some("sha256:aaaa".into()));
+    let d = reconcile(&en, &mut w, 21);
+    let triggered: Vec<&str> = d.triggers.iter().map(|t| t.image.as_str()).collect();
+    assert!(triggered.contains(&"api"), "{d:?}");
 }
