@@ -258,29 +258,48 @@ fn bases_by_name(world: &Analysis) -> BTreeMap<&str, &BaseImageState> {
 /// digests whose schedule has passed are served and the newest of them is built on; later
 /// digests of that base stay queued for their own schedule (the build pins the aged
 /// digest). A base none of whose digests has aged joined by coalescing: all of them are
-/// served, the newest built on. Manual causes are always served; held ones never.
+/// served, the newest built on. Manual causes are always served; held ones are never built
+/// on. Every digest older than the one built on is served too, aged, waiting or held: the
+/// build carries a newer digest of that base (an expedited digest overtakes an older one
+/// still in its delay; a held digest is superseded), so nothing may later be built onto the
+/// older one.
 fn served(causes: &[Cause], now: Timestamp) -> (Vec<Cause>, Vec<(String, Digest)>) {
-    let mut by_base: BTreeMap<&str, Vec<&Cause>> = BTreeMap::new();
+    // Per base, its causes with their place in the list (arrival order), which orders two
+    // digests detected at the same time.
+    let mut by_base: BTreeMap<&str, Vec<(usize, &Cause)>> = BTreeMap::new();
     let mut out = Vec::new();
-    for c in causes.iter().filter(|c| c.held.is_none()) {
+    for (i, c) in causes.iter().enumerate() {
         match c.base_image.as_deref() {
-            Some(b) => by_base.entry(b).or_default().push(c),
-            None => out.push(c.clone()),
+            Some(b) => by_base.entry(b).or_default().push((i, c)),
+            None if c.held.is_none() => out.push(c.clone()),
+            None => {}
         }
     }
     let mut builds_on = Vec::new();
-    let key = |c: &&&Cause| c.detected_at.map_or(i64::MIN, Timestamp::unix);
+    let order = |&(i, c): &(usize, &Cause)| (c.detected_at.map_or(i64::MIN, Timestamp::unix), i);
+    let free = |c: &Cause| c.held.is_none();
+    let aged = |c: &Cause| free(c) && c.scheduled_for.is_none_or(|t| t.unix() <= now.unix());
     for (base, cs) in by_base {
-        let aged: Vec<&Cause> = cs
-            .iter()
-            .copied()
-            .filter(|c| c.scheduled_for.is_none_or(|t| t.unix() <= now.unix()))
-            .collect();
-        let take = if aged.is_empty() { cs } else { aged };
-        if let Some(d) = take.iter().max_by_key(key).and_then(|c| c.digest.clone()) {
+        // The digest built on: the newest aged one, else (coalescing) the newest not held.
+        let newest = |keep: &dyn Fn(&Cause) -> bool| {
+            cs.iter()
+                .filter(|e| keep(e.1))
+                .max_by_key(|e| order(e))
+                .copied()
+        };
+        let Some(built) = newest(&aged).or_else(|| newest(&free)) else {
+            continue;
+        };
+        if let Some(d) = built.1.digest.clone() {
             builds_on.push((base.to_string(), d));
         }
-        out.extend(take.into_iter().cloned());
+        // Served: that digest and every older one (aged, waiting or held).
+        let built = order(&built);
+        out.extend(
+            cs.iter()
+                .filter(|e| order(e) <= built)
+                .map(|(_, c)| (*c).clone()),
+        );
     }
     out.sort_by_key(|c| c.scheduled_for.map(Timestamp::unix));
     (out, builds_on)

@@ -235,8 +235,9 @@ fn no_report_means_the_clock_decides() {
 mod props {
     //! Over random timelines of digests (each with a random set of critical CVEs), reconciles,
     //! releases and builds: no build is ever made on a digest that brings a critical CVE
-    //! its predecessor lacked unless a person released it; the same `now` twice triggers
-    //! nothing more.
+    //! its predecessor lacked unless a person released it, nor on a digest older than one
+    //! already built on (an expedited or held digest never leaves an older one to be built
+    //! later); the same `now` twice triggers nothing more.
 
     use std::collections::BTreeSet;
 
@@ -259,7 +260,9 @@ mod props {
         fn held_digests_are_never_built_on_unless_released(
             events in proptest::collection::vec((0i64..4, 0u8..4, 0u8..8), 1..24),
         ) {
-            let (en, mut w) = setup("  vulnerabilityPolicy:\n    holdOn: CRITICAL\n");
+            let (en, mut w) = setup(
+                "  vulnerabilityPolicy:\n    holdOn: CRITICAL\n    expediteOn: CRITICAL\n",
+            );
             let mut t = 0i64;
             let mut n = 1u32;
             update(&en, &mut w, n, t);
@@ -268,6 +271,8 @@ mod props {
             let mut bad = BTreeSet::new();
             let mut released = BTreeSet::new();
             let mut built = 100u32;
+            // The newest digest (by number) a trigger has built on.
+            let mut newest_built = 0u32;
             for (dt, kind, bits) in events {
                 t += dt;
                 match kind {
@@ -289,6 +294,12 @@ mod props {
                                     !bad.contains(dg) || released.contains(dg),
                                     "built on held digest {dg}"
                                 );
+                                let k = (1..=n).find(|k| digest(*k) == *dg).unwrap_or(0);
+                                prop_assert!(
+                                    k >= newest_built,
+                                    "built on digest {k} after digest {newest_built}"
+                                );
+                                newest_built = k;
                             }
                             rebuild::trigger_result(
                                 &mut w, tr, Ok(rebuild::Started::default()), day(t), &Policy::default(),
