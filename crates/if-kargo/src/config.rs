@@ -7,6 +7,8 @@
 //! analyzer:
 //!   image: ghcr.io/acme/image-factory:0.1.0   # runs record-update, reconcile, analyze
 //!   serviceAccount: image-factory   # optional
+//!   podLabels:                      # optional labels of every analyzer pod (e.g. Azure
+//!     azure.workload.identity/use: "true"   # Workload ID's webhook selects pods by one)
 //! warehouses:
 //!   interval: 6h                    # registry discovery interval (Docker Hub rate limits)
 //!   platform: linux/amd64           # optional os/arch of the tracked digests
@@ -36,6 +38,8 @@
 //!   gitlabURL: https://gitlab.com
 //! ```
 
+use std::collections::BTreeMap;
+
 use if_model::decode::{Decoder, Fields, Unknown};
 use if_model::diag::Diagnostic;
 use if_model::duration::Duration;
@@ -46,8 +50,8 @@ mod values;
 
 pub use values::check_cron;
 use values::{
-    check_branch, check_git_url, check_http_url, check_image, check_label, check_platform,
-    check_subdomain,
+    check_branch, check_git_url, check_http_url, check_image, check_label, check_label_key,
+    check_label_value, check_platform, check_subdomain,
 };
 
 /// The file name of the configuration, beside `images.yaml`.
@@ -68,6 +72,8 @@ pub struct Config {
     pub analyzer_image: String,
     /// The analyzer pods' service account.
     pub service_account: Option<String>,
+    /// Labels of every analyzer pod (the pod template's, not the Job's), sorted.
+    pub pod_labels: BTreeMap<String, String>,
     /// Warehouse discovery interval.
     pub warehouse_interval: Duration,
     /// `os/arch` of the tracked digests.
@@ -185,6 +191,7 @@ impl Default for Config {
             project: "image-factory".to_string(),
             analyzer_image: DEFAULT_ANALYZER_IMAGE.to_string(),
             service_account: None,
+            pod_labels: BTreeMap::new(),
             warehouse_interval: Duration::from_minutes(6 * 60),
             platform: None,
             reconcile: Reconcile {
@@ -228,7 +235,9 @@ const TOP: &[&str] = &[
     "webhookReceiver",
     "dockerfileWatch",
 ];
-const ANALYZER: &[&str] = &["image", "serviceAccount"];
+const ANALYZER: &[&str] = &["image", "serviceAccount", "podLabels"];
+/// The most `analyzer.podLabels` read (a pod needs a few; this bounds the input).
+pub const MAX_POD_LABELS: usize = 32;
 const WAREHOUSES: &[&str] = &["interval", "platform"];
 const RECONCILE: &[&str] = &["schedule", "check", "scanWith"];
 const VERIFICATION: &[&str] = &["scanWith"];
@@ -269,6 +278,9 @@ impl Config {
                 "analyzer.serviceAccount",
                 check_subdomain,
             );
+            if let Some(node) = s.get("podLabels") {
+                c.pod_labels = pod_labels(&mut d, node);
+            }
         }
         if let Some(s) = section(&mut d, &f, "warehouses", WAREHOUSES) {
             if let Some(v) = interval(&mut d, s.get("interval"), "warehouses.interval") {
@@ -414,6 +426,58 @@ fn scan_with(d: &mut Decoder, node: &Node, what: &str) -> Option<ScanWith> {
         );
     }
     scanner
+}
+
+/// `analyzer.podLabels`: a mapping of Kubernetes label keys to label values.
+fn pod_labels(d: &mut Decoder, node: &Node) -> BTreeMap<String, String> {
+    let mut labels = BTreeMap::new();
+    if node.is_null() {
+        return labels;
+    }
+    let Value::Map(entries) = &node.value else {
+        d.error(
+            node.pos,
+            format!(
+                "`analyzer.podLabels` must be a mapping of label keys to values, found {}",
+                node.type_name()
+            ),
+        );
+        return labels;
+    };
+    if entries.len() > MAX_POD_LABELS {
+        d.error(
+            node.pos,
+            format!(
+                "`analyzer.podLabels` has {} labels: at most {MAX_POD_LABELS} are read",
+                entries.len()
+            ),
+        );
+        return labels;
+    }
+    for (key, value) in entries {
+        if let Err(msg) = check_label_key(&key.name) {
+            d.error(key.pos, format!("`analyzer.podLabels`: {msg}"));
+            continue;
+        }
+        let what = format!("analyzer.podLabels.{}", key.name);
+        // An empty value is a valid label value, written `""`; YAML's null is no string.
+        if value.is_null() {
+            d.error(
+                key.pos,
+                format!("`{what}` has no value: write `\"\"` for an empty label value"),
+            );
+        } else if node_is_empty_string(value) {
+            labels.insert(key.name.clone(), String::new());
+        } else if let Some(v) = checked(d, Some(value), &what, check_label_value) {
+            labels.insert(key.name.clone(), v);
+        }
+    }
+    labels
+}
+
+/// Whether `node` is the quoted empty string `""` (a plain empty value is null).
+fn node_is_empty_string(node: &Node) -> bool {
+    matches!(&node.value, Value::Scalar(yaml::ScalarKind::Str, t) if t.is_empty())
 }
 
 /// A positive duration.

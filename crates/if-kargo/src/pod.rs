@@ -16,9 +16,9 @@ use std::collections::BTreeMap;
 
 use crate::config::Config;
 use crate::rollouts::{
-    Container, EmptyDir, EnvVar, JobMetadata, JobMetric, JobSpec, KeyToPath, PodSecurityContext,
-    PodSpec, PodTemplate, ResourceRequirements, SeccompProfile, SecretVolumeSource,
-    SecurityContext, Volume, VolumeMount,
+    Container, EmptyDir, EnvVar, JobMetadata, JobMetric, JobSpec, KeyToPath, PodMetadata,
+    PodSecurityContext, PodSpec, PodTemplate, ResourceRequirements, SeccompProfile,
+    SecretVolumeSource, SecurityContext, Volume, VolumeMount,
 };
 
 /// The binary the analyzer containers run.
@@ -288,6 +288,9 @@ pub fn job(config: &Config, init: Vec<Container>, main: Vec<Container>, backoff:
             backoff_limit: backoff,
             active_deadline_seconds: DEADLINE_SECONDS,
             template: PodTemplate {
+                metadata: (!config.pod_labels.is_empty()).then(|| PodMetadata {
+                    labels: config.pod_labels.clone(),
+                }),
                 spec: PodSpec {
                     restart_policy: "Never".to_string(),
                     service_account_name: config.service_account.clone(),

@@ -106,8 +106,19 @@ pub struct JobSpec {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct PodTemplate {
+    /// The pod's labels (`kargo.yaml` `analyzer.podLabels`; absent when there are none).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub metadata: Option<PodMetadata>,
     /// The pod spec.
     pub spec: PodSpec,
+}
+
+/// `template.metadata` of a Job: the pod's labels.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PodMetadata {
+    /// Labels.
+    pub labels: std::collections::BTreeMap<String, String>,
 }
 
 /// A Kubernetes `PodSpec` (subset).

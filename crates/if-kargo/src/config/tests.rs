@@ -247,3 +247,86 @@ fn wrong_shapes_are_reported() {
     assert_eq!(m.len(), 1);
     assert!(m[0].starts_with("kargo.yaml:"), "{m:?}");
 }
+
+/// Kubernetes, "Labels and Selectors", Syntax and character set: a key is an optional DNS
+/// subdomain prefix (at most 253 characters) and `/`, then a name of at most 63 characters
+/// of `[a-z0-9A-Z]`, `-`, `_`, `.`, beginning and ending with an alphanumeric; a value is
+/// empty or such a name.
+#[test]
+fn pod_labels_follow_kubernetes_label_syntax() {
+    let (c, diags) = Config::parse(
+        "analyzer:\n  podLabels:\n    azure.workload.identity/use: \"true\"\n    \
+         Team_1.x: A-b_c.9\n    empty: \"\"\n    plain: true\n",
+        "kargo.yaml",
+    );
+    assert!(diags.is_empty(), "{diags:?}");
+    let labels: Vec<(&str, &str)> = c
+        .pod_labels
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    assert_eq!(
+        labels,
+        [
+            ("Team_1.x", "A-b_c.9"),
+            ("azure.workload.identity/use", "true"),
+            ("empty", ""),
+            ("plain", "true"),
+        ]
+    );
+    let long_name = "a".repeat(64);
+    let long_prefix = format!("{}.io/x", "a".repeat(250));
+    for bad in [
+        "-a",
+        "a-",
+        "a b",
+        "/a",
+        "a/",
+        "Upper.io/a",
+        "a..b/c",
+        "é",
+        long_name.as_str(),
+        long_prefix.as_str(),
+    ] {
+        let m = messages(&format!("analyzer:\n  podLabels:\n    '{bad}': x\n"));
+        assert_eq!(m.len(), 1, "{bad}: {m:?}");
+        assert!(
+            m[0].starts_with("kargo.yaml:3:5: error: `analyzer.podLabels`: `")
+                && m[0].contains("is not a Kubernetes label key"),
+            "{bad}: {m:?}"
+        );
+    }
+    assert_eq!(check_label_key(&"a".repeat(63)), Ok(()));
+    for bad in ["-x", "x-", "a b", "a/b", &"v".repeat(64)] {
+        let m = messages(&format!("analyzer:\n  podLabels:\n    k: '{bad}'\n"));
+        assert_eq!(m.len(), 1, "{bad}: {m:?}");
+        assert!(
+            m[0].starts_with("kargo.yaml:3:8: error: `analyzer.podLabels.k`: `")
+                && m[0].contains("is not a Kubernetes label value"),
+            "{bad}: {m:?}"
+        );
+    }
+    assert_eq!(
+        messages("analyzer:\n  podLabels:\n    k:\n"),
+        [
+            "kargo.yaml:3:5: error: `analyzer.podLabels.k` has no value: write `\"\"` for an empty label value"
+        ]
+    );
+    assert_eq!(
+        messages("analyzer:\n  podLabels: [a]\n"),
+        [
+            "kargo.yaml:2:14: error: `analyzer.podLabels` must be a mapping of label keys to values, found a list"
+        ]
+    );
+    let many: String = (0..=MAX_POD_LABELS)
+        .map(|i| format!("    k{i}: v\n"))
+        .collect();
+    let m = messages(&format!("analyzer:\n  podLabels:\n{many}"));
+    assert_eq!(m.len(), 1, "{m:?}");
+    assert!(m[0].contains("at most 32 are read"), "{m:?}");
+    assert!(
+        Config::parse("analyzer:\n  podLabels:\n", "kargo.yaml")
+            .1
+            .is_empty()
+    );
+}

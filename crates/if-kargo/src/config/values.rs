@@ -17,6 +17,57 @@ pub(super) fn check_label(s: &str) -> Result<(), String> {
     }
 }
 
+/// The longest name segment of a label key, and the longest label value (Kubernetes,
+/// "Labels and Selectors", Syntax and character set).
+const LABEL_NAME_MAX: usize = 63;
+/// The longest prefix of a label key: a DNS subdomain.
+const LABEL_PREFIX_MAX: usize = 253;
+
+/// A label key's name segment, or a non-empty label value: at most 63 characters of
+/// `[A-Za-z0-9]`, `-`, `_` and `.`, beginning and ending with a letter or digit.
+fn is_label_name(s: &str) -> bool {
+    let b = s.as_bytes();
+    let edge = |c: Option<&u8>| c.is_some_and(u8::is_ascii_alphanumeric);
+    b.len() <= LABEL_NAME_MAX
+        && edge(b.first())
+        && edge(b.last())
+        && b.iter()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, b'-' | b'_' | b'.'))
+}
+
+/// A Kubernetes label key: `[PREFIX/]NAME`, the prefix a DNS subdomain of at most 253
+/// characters (lowercase), the name as [`is_label_name`] says.
+pub(super) fn check_label_key(s: &str) -> Result<(), String> {
+    let (prefix, name) = match s.rsplit_once('/') {
+        Some((p, n)) => (Some(p), n),
+        None => (None, s),
+    };
+    let prefix_ok = prefix.is_none_or(|p| {
+        !p.is_empty() && p.len() <= LABEL_PREFIX_MAX && p.split('.').all(names::is_valid)
+    });
+    if prefix_ok && is_label_name(name) {
+        Ok(())
+    } else {
+        Err(format!(
+            "`{s}` is not a Kubernetes label key: an optional DNS-subdomain prefix and `/`, \
+             then at most {LABEL_NAME_MAX} letters, digits, `-`, `_` or `.`, starting and \
+             ending with a letter or digit"
+        ))
+    }
+}
+
+/// A non-empty Kubernetes label value (the empty value is handled by the caller).
+pub(super) fn check_label_value(s: &str) -> Result<(), String> {
+    if is_label_name(s) {
+        Ok(())
+    } else {
+        Err(format!(
+            "`{s}` is not a Kubernetes label value: at most {LABEL_NAME_MAX} letters, digits, \
+             `-`, `_` or `.`, starting and ending with a letter or digit (quote `\"true\"`)"
+        ))
+    }
+}
+
 pub(super) fn check_subdomain(s: &str) -> Result<(), String> {
     let ok = !s.is_empty() && s.len() <= 253 && s.split('.').all(names::is_valid);
     if ok {
