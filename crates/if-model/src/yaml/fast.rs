@@ -23,32 +23,10 @@ struct Line<'a> {
 
 /// Reads `src`, or `None` when it is not in the subset (the caller uses the full parser).
 pub(super) fn parse(src: &str) -> Option<Node> {
-    if src.contains(['\r', '\t']) || src.starts_with('\u{feff}') {
+    if !plain_text(src) {
         return None;
     }
-    let mut lines = Vec::new();
-    let mut last_nonblank = 0;
-    for (i, raw) in src.split('\n').enumerate() {
-        let text = raw.trim_start_matches(' ');
-        if text.is_empty() {
-            continue;
-        }
-        last_nonblank = u32::try_from(i + 1).ok()?;
-        if text.starts_with('#') {
-            continue;
-        }
-        let indent = raw.len() - text.len();
-        if indent == 0
-            && (text.starts_with("---") || text.starts_with("...") || text.starts_with('%'))
-        {
-            return None;
-        }
-        lines.push(Line {
-            no: u32::try_from(i + 1).ok()?,
-            indent,
-            text,
-        });
-    }
+    let (lines, last_nonblank) = lines_of(src, 1)?;
     let mut r = Reader {
         lines,
         next: 0,
@@ -58,6 +36,187 @@ pub(super) fn parse(src: &str) -> Option<Node> {
     let node = r.node(first)?;
     // Everything must have been read.
     (r.next == r.lines.len()).then_some(node)
+}
+
+/// Whether `src` has none of what the reader leaves to the full parser everywhere: CR, tabs,
+/// a byte-order mark.
+fn plain_text(src: &str) -> bool {
+    // A byte count, not a search: it vectorizes (a factory is 500 MB of such text).
+    let awkward = src.bytes().filter(|&b| b == b'\r' || b == b'\t').count();
+    awkward == 0 && !src.starts_with('\u{feff}')
+}
+
+/// The lines with content of `src`, whose first line is line `first_no` of its document,
+/// and the number of the last line that is not blank (comments count; `first_no - 1` when
+/// there is none). `None` at a document marker.
+fn lines_of(src: &str, first_no: u32) -> Option<(Vec<Line<'_>>, u32)> {
+    let mut lines = Vec::new();
+    let mut last_nonblank = first_no.checked_sub(1)?;
+    let mut no = first_no;
+    for raw in src.split('\n') {
+        let text = raw.trim_start_matches(' ');
+        if !text.is_empty() {
+            last_nonblank = no;
+            if !text.starts_with('#') {
+                let indent = raw.len() - text.len();
+                if indent == 0
+                    && (text.starts_with("---") || text.starts_with("...") || text.starts_with('%'))
+                {
+                    return None;
+                }
+                lines.push(Line { no, indent, text });
+            }
+        }
+        no = no.checked_add(1)?;
+    }
+    Some((lines, last_nonblank))
+}
+
+/// A run of items of a top-level block sequence (a [`Part`] of a [`split`] document), read
+/// exactly as [`parse`] reads them inside the whole document; `None` where it would decline.
+pub(super) fn parse_part(part: &Part<'_>) -> Option<Vec<Node>> {
+    let (lines, last_nonblank) = lines_of(part.text, part.first_line)?;
+    let mut r = Reader {
+        lines,
+        next: 0,
+        // Inside the whole document, the line read after this part is the next part's first.
+        last_nonblank: part
+            .next_line
+            .map_or(Some(last_nonblank), |n| n.checked_sub(1))?,
+    };
+    let first = r.take()?;
+    if first.indent != part.indent || !is_item(first.text) {
+        return None;
+    }
+    let node = r.seq(first, part.indentless)?;
+    let Value::Seq(items) = node.value else {
+        return None;
+    };
+    (r.next == r.lines.len()).then_some(items)
+}
+
+/// A document whose top is a long block sequence (bare, or the value of one top-level key),
+/// cut between its items into [`Part`]s that can be read apart.
+#[derive(Debug, Clone)]
+pub(super) struct Split<'a> {
+    /// The key holding the sequence and where it stands (`None`: a bare sequence).
+    pub key: Option<(&'a str, u32)>,
+    /// The parts, in order.
+    pub parts: Vec<Part<'a>>,
+}
+
+/// Consecutive items of a [`Split`] document: whole lines, with where they stand.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Part<'a> {
+    /// The text: from the first item's line to the next part's (or the end).
+    pub text: &'a str,
+    /// The number of its first line.
+    pub first_line: u32,
+    /// The number of the next part's first line (`None` for the last part).
+    pub next_line: Option<u32>,
+    /// The indentation of the items' `-`.
+    pub indent: usize,
+    /// Whether the sequence stands at its key's indentation.
+    pub indentless: bool,
+}
+
+/// `src` cut into parts of `per_part` items, when it is a bare block sequence or the
+/// sequence under `key` (nothing else in the document but comments), in the subset this
+/// reader knows: `None` otherwise (the caller reads the whole text). Only the lines'
+/// indentation and first characters are looked at: what the parts hold is checked when
+/// each is read ([`parse_part`]).
+pub(super) fn split<'a>(src: &'a str, key: &'a str, per_part: usize) -> Option<Split<'a>> {
+    if !plain_text(src) {
+        return None;
+    }
+    let mut found_key = None;
+    // The items' indentation, once the first is seen.
+    let mut indent = None;
+    let mut starts: Vec<(usize, u32)> = Vec::new();
+    let mut items = 0usize;
+    let mut offset = 0usize;
+    let mut no = 1u32;
+    for raw in src.split_inclusive('\n') {
+        let line = raw.strip_suffix('\n').unwrap_or(raw);
+        let text = line.trim_start_matches(' ');
+        let at = line.len() - text.len();
+        if !text.is_empty() && !text.starts_with('#') {
+            match indent {
+                Some(k) if at > k => {}
+                Some(k) if at == k && is_item(text) => {
+                    if items.is_multiple_of(per_part.max(1)) {
+                        starts.push((offset, no));
+                    }
+                    items += 1;
+                }
+                Some(_) => return None,
+                None if is_item(text) && (at == 0 || found_key.is_some()) => {
+                    indent = Some(at);
+                    starts.push((offset, no));
+                    items = 1;
+                }
+                None if at == 0 && found_key.is_none() => {
+                    let (name, after) = split_key(text)?;
+                    let rest = after.trim_start_matches(' ');
+                    if name != key || !(rest.is_empty() || rest.starts_with('#')) {
+                        return None;
+                    }
+                    found_key = Some((name, no));
+                }
+                None => return None,
+            }
+        }
+        offset += raw.len();
+        no = no.checked_add(1)?;
+    }
+    let k = indent?;
+    let parts = starts
+        .iter()
+        .enumerate()
+        .map(|(i, &(start, first_line))| {
+            let next = starts.get(i + 1);
+            Part {
+                text: &src[start..next.map_or(src.len(), |n| n.0)],
+                first_line,
+                next_line: next.map(|n| n.1),
+                indent: k,
+                indentless: found_key.is_some() && k == 0,
+            }
+        })
+        .collect();
+    Some(Split {
+        key: found_key,
+        parts,
+    })
+}
+
+/// The whole document of `split` from its parts' items (read with [`parse_part`]), with the
+/// positions [`parse`] gives it.
+pub(super) fn assemble(split: &Split<'_>, items: Vec<Node>) -> Node {
+    let first = split.parts.first();
+    let seq_pos = match first {
+        Some(p) if p.indentless => items.first().map(|n| n.pos),
+        Some(p) => Some(pos(p.first_line, p.indent)),
+        None => None,
+    }
+    .unwrap_or_default();
+    let seq = Node {
+        value: Value::Seq(items),
+        pos: seq_pos,
+    };
+    match split.key {
+        None => seq,
+        Some((name, line)) => Node {
+            value: Value::Map(vec![(
+                Key {
+                    name: name.to_string(),
+                    pos: pos(line, 0),
+                },
+                seq,
+            )]),
+            pos: pos(line, 0),
+        },
+    }
 }
 
 struct Reader<'a> {
@@ -304,9 +463,21 @@ fn scalar(at: Line<'_>) -> Option<Node> {
 /// The text of a plain scalar: up to a comment (` #`), without trailing spaces; `None` when
 /// it holds `: ` (a mapping where a scalar was expected).
 fn plain(text: &str) -> Option<&str> {
-    let end = text.find(" #").unwrap_or(text.len());
+    // One pass over the bytes: the first ` #` ends the value, a `: ` before it refuses it.
+    let bytes = text.as_bytes();
+    let mut end = bytes.len();
+    for (i, pair) in bytes.windows(2).enumerate() {
+        match pair {
+            b" #" => {
+                end = i;
+                break;
+            }
+            b": " => return None,
+            _ => {}
+        }
+    }
     let value = text[..end].trim_end_matches(' ');
-    (!value.contains(": ") && !value.ends_with(':')).then_some(value)
+    (!value.ends_with(':')).then_some(value)
 }
 
 /// The type of a plain scalar: obvious strings and integers here, the rest as the full
@@ -361,6 +532,13 @@ fn typed_by_full_parser(plain: &str) -> Option<Value> {
 /// The value of a one-line double-quoted scalar (`None` for escapes it does not know, or
 /// anything after the closing quote but a comment).
 fn double_quoted(text: &str) -> Option<String> {
+    // Without an escape, the value is the text up to the closing quote, copied once.
+    let body = &text[1..];
+    if let Some(i) = body.bytes().position(|b| b == b'"' || b == b'\\')
+        && body.as_bytes()[i] == b'"'
+    {
+        return rest_is_comment(&body[i + 1..]).then(|| body[..i].to_string());
+    }
     let mut out = String::new();
     let mut chars = text[1..].char_indices();
     while let Some((i, c)) = chars.next() {
@@ -397,8 +575,14 @@ fn double_quoted(text: &str) -> Option<String> {
 
 /// The value of a one-line single-quoted scalar (`''` is a quote).
 fn single_quoted(text: &str) -> Option<String> {
-    let mut out = String::new();
     let body = &text[1..];
+    // Without a doubled quote, the value is the text up to the closing quote, copied once.
+    if let Some(i) = body.find('\'')
+        && body.as_bytes().get(i + 1) != Some(&b'\'')
+    {
+        return rest_is_comment(&body[i + 1..]).then(|| body[..i].to_string());
+    }
+    let mut out = String::new();
     let mut chars = body.char_indices().peekable();
     while let Some((i, c)) = chars.next() {
         if c == '\'' {
@@ -467,6 +651,101 @@ mod tests {
             (None, _) => {}
         }
         fast.is_some()
+    }
+
+    /// Reading `src` in parts of `per_part` items must give what the full parser gives,
+    /// positions too, whenever every part reads; true when it did.
+    fn parts_agree(src: &str, key: &str, per_part: usize) -> bool {
+        let Some(split) = split(src, key, per_part) else {
+            return false;
+        };
+        let mut items = Vec::new();
+        for part in &split.parts {
+            match parse_part(part) {
+                Some(read) => items.extend(read),
+                None => return false,
+            }
+        }
+        let whole = assemble(&split, items);
+        match super::super::parse_full(src) {
+            Ok(full) => assert_eq!(
+                dump(&whole),
+                dump(&full),
+                "parts and full differ on:\n{src}"
+            ),
+            Err(e) => panic!("the parts read text the full parser refuses ({e}):\n{src}"),
+        }
+        if let Some(fast) = parse(src) {
+            assert_eq!(
+                dump(&whole),
+                dump(&fast),
+                "parts and whole differ on:\n{src}"
+            );
+        }
+        true
+    }
+
+    #[test]
+    fn lists_read_in_parts_read_as_the_whole() {
+        let entry = |i: usize| {
+            format!("  - name: n{i}\n    r: >-\n      a b\n      c\n    s:\n      - x\n")
+        };
+        let body: String = (0..7).map(entry).collect();
+        for (src, key) in [
+            (format!("# head\nimages:\n{body}"), "images"),
+            (format!("images:  # c\n\n# c\n{body}\n# tail\n\n"), "images"),
+            (
+                format!("images:\n{}", body.replace("\n  ", "\n").trim_start()),
+                "images",
+            ),
+            (
+                body.replace("\n  ", "\n").trim_start().to_string(),
+                "images",
+            ),
+            ("- a\n- b\n-   c # x\n- 'd'\n- \"e\"\n".to_string(), "k"),
+            (
+                "images:\n  - a: 1\n    # c\n\n  - b: 2\n  # c\n  - c: >-\n      x\n  - d: 4\n"
+                    .to_string(),
+                "images",
+            ),
+        ] {
+            for per_part in [1, 2, 3, 100] {
+                assert!(
+                    parts_agree(&src, key, per_part),
+                    "should read in parts:\n{src}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn what_parts_cannot_read_is_left_to_the_whole_reading() {
+        for src in [
+            "images:\n  - a\nother: 1\n",
+            "other: 1\nimages:\n  - a\n",
+            "images: [a]\n",
+            "images:\n  - a\n - b\n",
+            "images:\n  - a\n  b: 1\n",
+            "  - a\n  - b\n",
+            "images:\n  - \"a\n  - b\"\n",
+            "images:\n  - a: |\n      x\n  - b\n",
+            "images:\n  - a\n---\n  - b\n",
+            "images:\n  - a: 1\n    a: 2\n  - b\n",
+            "images:\r\n  - a\n",
+            // A blank line after a folded scalar: the whole reading leaves it to the full
+            // parser, so the parts do too.
+            "images:\n  - c: >-\n      x\n\n  - d: 4\n",
+            "- a\nk: v\n",
+            "",
+            "# only\n",
+        ] {
+            for per_part in [1, 2] {
+                assert!(
+                    !parts_agree(src, "images", per_part),
+                    "should decline:\n{src:?}"
+                );
+            }
+        }
     }
 
     #[test]
@@ -619,6 +898,21 @@ mod tests {
             src in "( {0,5}(- |[a-z]{1,2}: ?|[a-z]{1,2}:\n|# c\n)?([a-z0-9 ]{0,4}|>-|\\[\\]|'[a-z]'|\"[a-z]\"|[-~.]{1,2})\n){1,10}"
         ) {
             agree(&src);
+        }
+
+        #[test]
+        fn lists_read_in_parts_agree_with_the_full_parser_or_decline(
+            head in "(# c\n|\n)?(images:( # c)?\n)?",
+            items in prop::collection::vec(
+                "( {0,3}(- |[a-z]{1,2}: ?|[a-z]{1,2}:\n|# c\n|\n)?([a-z0-9 ]{0,4}|>-|\\[\\]|'[a-z]'|\"[a-z]\"|[-~.:#]{1,2})\n){1,4}",
+                1..12,
+            ),
+            per_part in 1usize..4,
+        ) {
+            let src = format!("{head}{}", items.iter().map(|i| format!("- {i}")).collect::<String>());
+            parts_agree(&src, "images", per_part);
+            let indented = format!("{head}{}", items.iter().map(|i| format!("  - {}", i.replace('\n', "\n  "))).collect::<String>());
+            parts_agree(&indented, "images", per_part);
         }
 
         #[test]
