@@ -664,6 +664,32 @@ pub const ALLOW_TAGS_SIZE_LIMIT: usize = 10 << 20;
 /// [`ALLOW_TAGS_SIZE_LIMIT`], and it has no doubled escape (`\\.` matches a backslash
 /// followed by any character, which is almost always a YAML quoting mistake).
 pub fn check_allow_tags(re: &str) -> Result<(), String> {
+    /// Patterns whose verdict is remembered at most: a factory of 100,000 images has a few
+    /// hundred distinct patterns, each used by hundreds of state files.
+    const KEEP: usize = 1024;
+    type Verdicts = HashMap<String, Result<(), String>>;
+    static SEEN: std::sync::Mutex<Option<Verdicts>> = std::sync::Mutex::new(None);
+    let lock = || {
+        SEEN.lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    };
+    if re.len() > MAX_ALLOW_TAGS_BYTES {
+        return check_allow_tags_once(re);
+    }
+    if let Some(v) = lock().as_ref().and_then(|m| m.get(re)) {
+        return v.clone();
+    }
+    let verdict = check_allow_tags_once(re);
+    let mut seen = lock();
+    let map = seen.get_or_insert_with(HashMap::new);
+    if map.len() < KEEP {
+        map.insert(re.to_string(), verdict.clone());
+    }
+    verdict
+}
+
+/// [`check_allow_tags`] without remembering the verdict.
+fn check_allow_tags_once(re: &str) -> Result<(), String> {
     if re.len() > MAX_ALLOW_TAGS_BYTES {
         return Err(format!(
             "allowTags is {} bytes long; at most {MAX_ALLOW_TAGS_BYTES}",

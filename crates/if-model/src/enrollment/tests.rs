@@ -494,3 +494,20 @@ proptest::proptest! {
         }
     }
 }
+
+#[test]
+fn remembered_verdicts_on_patterns_are_the_verdicts() {
+    let patterns = [
+        "^1$",
+        "^(a",
+        "^\\\\.x$",
+        "^(\\w{1000}){1000}$",
+        "^nightly-\\d{8}$",
+        "",
+    ];
+    for _ in 0..3 {
+        for p in patterns {
+            assert_eq!(check_allow_tags(p), check_allow_tags_once(p), "{p}");
+        }
+    }
+}

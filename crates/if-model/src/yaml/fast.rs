@@ -50,7 +50,8 @@ fn plain_text(src: &str) -> bool {
 /// and the number of the last line that is not blank (comments count; `first_no - 1` when
 /// there is none). `None` at a document marker.
 fn lines_of(src: &str, first_no: u32) -> Option<(Vec<Line<'_>>, u32)> {
-    let mut lines = Vec::new();
+    // About one line in 32 bytes: one allocation for most files.
+    let mut lines = Vec::with_capacity(src.len() / 32 + 1);
     let mut last_nonblank = first_no.checked_sub(1)?;
     let mut no = first_no;
     for raw in src.split('\n') {
@@ -333,26 +334,30 @@ impl<'a> Reader<'a> {
 
     /// A block mapping whose first key is on `first`.
     fn map(&mut self, first: Line<'a>) -> Option<Node> {
-        let mut entries: Vec<(Key, Node)> = Vec::new();
-        let mut names: Vec<&'a str> = Vec::new();
+        // Most mappings have a few keys: room for eight without growing.
+        let mut entries: Vec<(Key, Node)> = Vec::with_capacity(8);
+        // The first keys are compared in place (no allocation), the rest hashed.
+        let mut first_names: [&'a str; 16] = [""; 16];
+        let mut names = 0;
         let mut seen: HashSet<&'a str> = HashSet::new();
         let mut line = first;
         loop {
             let (name, after) = split_key(line.text)?;
             // Duplicate keys are an error the full parser reports.
-            if names.len() < 16 {
-                if names.contains(&name) {
+            if names < first_names.len() {
+                if first_names[..names].contains(&name) {
                     return None;
                 }
+                first_names[names] = name;
             } else {
                 if seen.is_empty() {
-                    seen.extend(names.iter().copied());
+                    seen.extend(first_names.iter().copied());
                 }
                 if !seen.insert(name) {
                     return None;
                 }
             }
-            names.push(name);
+            names += 1;
             let key = Key {
                 name: name.to_string(),
                 pos: pos(line.no, line.indent),
@@ -427,7 +432,8 @@ fn starts_key(text: &str) -> bool {
 /// `key` and what follows `key:`, for simple keys (letters, digits, `_`, `-`, `.`, `/`,
 /// not starting with `-`).
 fn split_key(text: &str) -> Option<(&str, &str)> {
-    let end = text.find(':')?;
+    // Keys are short: a plain loop beats a general search here.
+    let end = text.bytes().position(|b| b == b':')?;
     let name = &text[..end];
     let after = &text[end + 1..];
     let simple = !name.is_empty()
