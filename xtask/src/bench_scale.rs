@@ -33,7 +33,10 @@
 //! (at least 10 each; also `IMAGE_FACTORY_BENCH_SIZES`), `--json PATH` where the figures go
 //! (default `bench/scale.json` in the target directory; the README's table is made from it
 //! by [`crate::bench_scale_json::readme_table`], printed at the end of the run). Targets at
-//! a size that was not run are not checked.
+//! a size that was not run are not checked. `--commands validate,status` measures only the
+//! commands named (as the table names them); a command left out that writes state (`analyze`,
+//! `generate`, `record-update`) still runs as usual, unreported, when a named command comes
+//! after it, so every figure is of the same factory as in a full run.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -91,6 +94,9 @@ const COMMANDS: [(&str, &[&str], i32); 7] = [
 ];
 const PLAN: &str = "plan";
 const RECORD: &str = "record-update";
+/// The commands that change the factory: run before a later measured one even when left
+/// out by `--commands`.
+const WRITERS: [&str; 3] = ["analyze", "generate", RECORD];
 
 /// Runs the benchmark (in release mode: see `crate::bench`) with its options.
 pub fn run(args: &[&str]) -> Result<Report, String> {
@@ -117,7 +123,7 @@ pub fn run(args: &[&str]) -> Result<Report, String> {
     );
     let mut results = Vec::new();
     for &n in &sizes {
-        results.push(one_size(&xtask, &binary, n)?);
+        results.push(one_size(&xtask, &binary, n, &options.commands)?);
     }
     print_table(&results);
     let figures = targets(&results);
@@ -136,6 +142,8 @@ struct Options {
     sizes: Vec<usize>,
     /// Where the JSON figures go.
     json: PathBuf,
+    /// Whether each of [`COMMANDS`] is measured.
+    commands: Vec<bool>,
 }
 
 impl Options {
@@ -145,6 +153,7 @@ impl Options {
             .ok()
             .filter(|v| !v.trim().is_empty());
         let mut json = None;
+        let mut commands = vec![true; COMMANDS.len()];
         let mut it = args.iter();
         while let Some(arg) = it.next() {
             let mut value = || {
@@ -155,9 +164,11 @@ impl Options {
             match *arg {
                 "--sizes" => sizes = Some(value()?),
                 "--json" => json = Some(PathBuf::from(value()?)),
+                "--commands" => commands = parse_commands(&value()?)?,
                 other => {
                     return Err(format!(
-                        "bench scale: unknown option `{other}` (options: --sizes N,N,... --json PATH)"
+                        "bench scale: unknown option `{other}` (options: --sizes N,N,... \
+                         --commands NAME,NAME,... --json PATH)"
                     ));
                 }
             }
@@ -167,8 +178,31 @@ impl Options {
             None => SIZES.to_vec(),
         };
         let json = json.unwrap_or_else(|| crate::bench::target_dir().join("bench/scale.json"));
-        Ok(Options { sizes, json })
+        Ok(Options {
+            sizes,
+            json,
+            commands,
+        })
     }
+}
+
+/// A comma-separated list of command names (as [`COMMANDS`] names them): which are measured.
+fn parse_commands(list: &str) -> Result<Vec<bool>, String> {
+    let mut chosen = vec![false; COMMANDS.len()];
+    for item in list.split(',').map(str::trim).filter(|i| !i.is_empty()) {
+        let Some(c) = COMMANDS.iter().position(|(name, _, _)| *name == item) else {
+            let names: Vec<&str> = COMMANDS.iter().map(|(name, _, _)| *name).collect();
+            return Err(format!(
+                "commands: `{item}` is not a measured command ({})",
+                names.join(", ")
+            ));
+        };
+        chosen[c] = true;
+    }
+    if !chosen.contains(&true) {
+        return Err("commands: name at least one".to_string());
+    }
+    Ok(chosen)
 }
 
 /// A comma-separated list of image counts, sorted, without repeats.
@@ -236,7 +270,12 @@ impl Row {
 }
 
 /// Synthesizes the factory of `n` images and measures every command on it.
-fn one_size(xtask: &Path, binary: &Path, n: usize) -> Result<SizeResult, String> {
+fn one_size(
+    xtask: &Path,
+    binary: &Path,
+    n: usize,
+    measured: &[bool],
+) -> Result<SizeResult, String> {
     let tmp = tempfile::tempdir().map_err(|e| format!("temporary directory: {e}"))?;
     let dir = tmp.path().join("factory");
     let shape = synth::Shape {
@@ -289,7 +328,13 @@ fn one_size(xtask: &Path, binary: &Path, n: usize) -> Result<SizeResult, String>
         report: tmp.path().join("measure.json"),
     };
     let mut rows = Vec::new();
-    for (name, fixed, expected) in COMMANDS {
+    for (c, (name, fixed, expected)) in COMMANDS.into_iter().enumerate() {
+        let shown = measured.get(c).copied().unwrap_or(true);
+        // A writer left out still runs when a measured command comes after it.
+        let setup = WRITERS.contains(&name) && measured.iter().skip(c + 1).any(|m| *m);
+        if !(shown || setup) {
+            continue;
+        }
         let mut walls = Vec::new();
         let mut rss_kib = 0;
         for rep in 0..RUNS {
@@ -336,6 +381,10 @@ fn one_size(xtask: &Path, binary: &Path, n: usize) -> Result<SizeResult, String>
             rss_kib,
             runs: walls.len(),
         };
+        if !shown {
+            println!("  {name:<20} run, not measured (a later command reads what it wrote)");
+            continue;
+        }
         println!(
             "  {name:<20} {:>9}  peak {:>10}  {:.2}x floor ({:.2}x parallel)  ({} run{})",
             secs(row.wall),
@@ -513,7 +562,7 @@ fn print_table(results: &[SizeResult]) {
         println!("{line}");
     }
     let mut once = false;
-    for (c, (name, _, _)) in COMMANDS.iter().enumerate() {
+    for (c, name) in measured_names(results).into_iter().enumerate() {
         let mut line = format!("| {name} |");
         for r in results {
             if let Some(row) = r.rows.get(c) {
@@ -537,12 +586,21 @@ fn print_table(results: &[SizeResult]) {
     }
 }
 
-/// Wall time at `big` over wall time at `small`, of command `c`.
+/// The commands measured, in the order of every size's rows (each size measures the same).
+fn measured_names(results: &[SizeResult]) -> Vec<&'static str> {
+    results
+        .first()
+        .map(|r| r.rows.iter().map(|row| row.name).collect())
+        .unwrap_or_default()
+}
+
+/// Wall time at `big` over wall time at `small`, of the `c`th measured command.
 fn ratio(small: &SizeResult, big: &SizeResult, c: usize) -> String {
     growth(small, big, c).map_or_else(|| "-".to_string(), |g| format!("{g:.1}"))
 }
 
-/// Wall time at `big` over wall time at `small`, of command `c`, when both ran.
+/// Wall time at `big` over wall time at `small`, of the `c`th measured command (the rows of
+/// every size name the same commands), when both ran.
 pub fn growth(small: &SizeResult, big: &SizeResult, c: usize) -> Option<f64> {
     match (small.rows.get(c), big.rows.get(c)) {
         (Some(s), Some(b)) if s.wall > 0.0 => Some(b.wall / s.wall),
@@ -555,7 +613,7 @@ fn targets(results: &[SizeResult]) -> Vec<Figure> {
     println!("\ntargets:");
     let at = |n: usize| results.iter().find(|r| r.n == n);
     let mut figures = Vec::new();
-    for (c, (name, _, _)) in COMMANDS.iter().enumerate() {
+    for (c, name) in measured_names(results).into_iter().enumerate() {
         for r in results {
             let Some(row) = r.rows.get(c) else { continue };
             let value = format!(
@@ -626,4 +684,26 @@ fn tail(stderr: &[u8]) -> String {
     let text = String::from_utf8_lossy(stderr);
     let lines: Vec<&str> = text.lines().collect();
     lines[lines.len().saturating_sub(20)..].join("\n")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn commands_name_what_is_measured() {
+        let chosen = parse_commands("validate, status").unwrap();
+        let names: Vec<&str> = COMMANDS
+            .iter()
+            .zip(&chosen)
+            .filter(|(_, m)| **m)
+            .map(|((n, _, _), _)| *n)
+            .collect();
+        assert_eq!(names, ["validate", "status"]);
+        assert!(parse_commands("validate,reconcile --dry-run").unwrap()[6]);
+        assert!(parse_commands("valdate").unwrap_err().contains("valdate"));
+        assert!(parse_commands("").is_err());
+        let all = Options::parse(&[]).unwrap();
+        assert!(all.commands.iter().all(|m| *m));
+    }
 }

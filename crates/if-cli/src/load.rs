@@ -122,8 +122,8 @@ fn load_all(root: &Path) -> Result<Loaded, CliError> {
     let image_files = state_files(root, "images")?;
     let base_files = state_files(root, "base-images")?;
     let (factory, diags) =
-        if_model::factory::load_each(Some(images), &image_files, &base_files, |f| {
-            read_source(&state.join(f))
+        if_model::factory::load_each(Some(images), &image_files, &base_files, |f, buf| {
+            read_listed(&state.join(f), buf)
         })?;
     let read: std::collections::HashSet<&str> = factory
         .images
@@ -221,6 +221,19 @@ pub fn read_source(path: &Path) -> Result<SourceFile, CliError> {
         path: path.display().to_string(),
         text,
     })
+}
+
+/// Reads a state file that [`state_files`] listed into `buf` (see [`safefs::read_listed`]:
+/// one `open`, no `stat`, the buffer kept from file to file): its path as shown and its
+/// text, borrowed from `buf`.
+fn read_listed<'b>(path: &Path, buf: &'b mut Vec<u8>) -> Result<(String, &'b str), CliError> {
+    let n = safefs::read_listed(path, safefs::MAX_STATE_BYTES, buf)?;
+    let text =
+        std::str::from_utf8(buf.get(..n).unwrap_or_default()).map_err(|e| CliError::Read {
+            path: path.to_path_buf(),
+            source: std::io::Error::new(std::io::ErrorKind::InvalidData, e),
+        })?;
+    Ok((path.display().to_string(), text))
 }
 
 /// The `*.yaml` files of `state/<dir>`, sorted (none when the directory is missing).

@@ -142,6 +142,67 @@ pub fn read_file(path: &Path, cap: u64, links: Links) -> Result<Option<Vec<u8>>,
     Ok(Some(bytes))
 }
 
+/// The first size of a [`read_listed`] buffer: larger than any state file the tool writes.
+const LISTED_BUFFER: usize = 64 << 10;
+
+/// Reads the file `path`, which a directory listing said is a regular file, into `buf` (a
+/// buffer the caller keeps from file to file), at most `cap` bytes; returns how many bytes
+/// it holds (`buf[..n]`). One `open` (a link is still refused: `O_NOFOLLOW`; a FIFO put
+/// there since the listing is not waited on: `O_NONBLOCK`) and reads to the end, no `stat`;
+/// the buffer is zeroed only when it grows, so a buffer kept across files costs nothing
+/// per file. A file missing since the listing is an error, as is a longer file.
+pub fn read_listed(path: &Path, cap: u64, buf: &mut Vec<u8>) -> Result<usize, CliError> {
+    let read_error = |source| CliError::Read {
+        path: path.to_path_buf(),
+        source,
+    };
+    let mut file = if cfg!(target_os = "linux") {
+        use std::os::unix::fs::OpenOptionsExt as _;
+        match OpenOptions::new()
+            .read(true)
+            .custom_flags(no_follow_flags())
+            .open(path)
+        {
+            Ok(f) => f,
+            Err(e) if e.raw_os_error() == Some(40) => return Err(symlink_error(path)),
+            Err(e) => return Err(read_error(e)),
+        }
+    } else {
+        open_regular(path)?.ok_or_else(|| read_error(std::io::ErrorKind::NotFound.into()))?
+    };
+    let cap = usize::try_from(cap).unwrap_or(usize::MAX);
+    if buf.is_empty() {
+        buf.resize(LISTED_BUFFER.min(cap.saturating_add(1)), 0);
+    }
+    let mut filled = 0;
+    loop {
+        if filled == buf.len() {
+            if filled > cap {
+                return Err(CliError::Input(format!(
+                    "{}: larger than {cap} bytes (refused)",
+                    path.display()
+                )));
+            }
+            let grown = buf.len().saturating_mul(2).min(cap.saturating_add(1));
+            buf.resize(grown.max(filled + 1), 0);
+        }
+        let into = buf.get_mut(filled..).unwrap_or_default();
+        match file.read(into) {
+            Ok(0) => break,
+            Ok(n) => filled += n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(read_error(e)),
+        }
+    }
+    if filled > cap {
+        return Err(CliError::Input(format!(
+            "{}: larger than {cap} bytes (refused)",
+            path.display()
+        )));
+    }
+    Ok(filled)
+}
+
 /// Checks that `dir` is a real directory (or absent), not a link or another kind of file.
 pub fn check_dir(dir: &Path) -> Result<(), CliError> {
     match std::fs::symlink_metadata(dir) {
@@ -262,6 +323,35 @@ mod tests {
         assert!(e.contains("is not a regular file"), "{e}");
         let e = check_dir(&link).unwrap_err().to_string();
         assert!(e.contains("is a symlink"), "{e}");
+    }
+
+    #[test]
+    fn listed_files_are_read_whole_into_a_kept_buffer_and_links_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let small = dir.path().join("small.yaml");
+        std::fs::write(&small, "name: a\n").unwrap();
+        let big = dir.path().join("big.yaml");
+        let text = "x".repeat(3 * LISTED_BUFFER + 5);
+        std::fs::write(&big, &text).unwrap();
+        let mut buf = Vec::new();
+        let n = read_listed(&small, 1 << 20, &mut buf).unwrap();
+        assert_eq!(&buf[..n], b"name: a\n");
+        let n = read_listed(&big, 1 << 20, &mut buf).unwrap();
+        assert_eq!(&buf[..n], text.as_bytes());
+        // The grown buffer is kept; a shorter file after a longer one is read exactly.
+        let n = read_listed(&small, 1 << 20, &mut buf).unwrap();
+        assert_eq!(&buf[..n], b"name: a\n");
+        let e = read_listed(&big, 100, &mut Vec::new())
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("larger than 100 bytes"), "{e}");
+        let n = read_listed(&small, 8, &mut Vec::new()).unwrap();
+        assert_eq!(n, 8);
+        let link = dir.path().join("link.yaml");
+        std::os::unix::fs::symlink(&small, &link).unwrap();
+        let e = read_listed(&link, 100, &mut buf).unwrap_err().to_string();
+        assert!(e.contains("is a symlink"), "{e}");
+        assert!(read_listed(&dir.path().join("gone.yaml"), 100, &mut buf).is_err());
     }
 
     #[test]

@@ -130,6 +130,12 @@ impl Decoder {
     /// A string (a number's or boolean's source text is accepted as a string too, so that
     /// `currentVersion: 1.10` stays `1.10`).
     pub fn string(&mut self, node: Option<&Node>, what: &str) -> Option<String> {
+        self.text(node, what).map(str::to_string)
+    }
+
+    /// [`Decoder::string`] borrowed from the node (for values parsed further: digests,
+    /// times, durations, which need no copy of the text).
+    pub fn text<'n>(&mut self, node: Option<&'n Node>, what: &str) -> Option<&'n str> {
         let node = node?;
         match &node.value {
             Value::Scalar(ScalarKind::Null, _) => None,
@@ -145,7 +151,7 @@ impl Decoder {
                         ),
                     );
                 }
-                Some(text.clone())
+                Some(text)
             }
             _ => {
                 self.error(
@@ -255,8 +261,8 @@ impl Decoder {
     /// A duration (`7d`, `12h`, `1d12h`).
     pub fn duration(&mut self, node: Option<&Node>, what: &str) -> Option<Duration> {
         let node = node?;
-        let text = self.string(Some(node), what)?;
-        match Duration::parse(&text) {
+        let text = self.text(Some(node), what)?;
+        match Duration::parse(text) {
             Ok(d) => Some(d),
             Err(e) => {
                 self.error(node.pos, format!("`{what}`: {e}"));
@@ -268,11 +274,11 @@ impl Decoder {
     /// An RFC 3339 time.
     pub fn timestamp(&mut self, node: Option<&Node>, what: &str) -> Option<Timestamp> {
         let node = node?;
-        let text = self.string(Some(node), what)?;
-        match Timestamp::parse(&text) {
+        let text = self.text(Some(node), what)?;
+        match Timestamp::parse(text) {
             Ok(t) => Some(t),
             Err(e) => {
-                let hint = if is_python_none(&text) {
+                let hint = if is_python_none(text) {
                     " (write null when there is none)"
                 } else {
                     ""
@@ -286,11 +292,11 @@ impl Decoder {
     /// A digest (`sha256:` + 64 hex).
     pub fn digest(&mut self, node: Option<&Node>, what: &str) -> Option<Digest> {
         let node = node?;
-        let text = self.string(Some(node), what)?;
-        match Digest::parse(&text) {
+        let text = self.text(Some(node), what)?;
+        match Digest::parse(text) {
             Ok(d) => Some(d),
             Err(e) => {
-                let msg = if is_python_none(&text) {
+                let msg = if is_python_none(text) {
                     format!("`{what}`: `{text}` is not a digest (write null when there is none)")
                 } else {
                     format!("`{what}` is not a digest: {e}")

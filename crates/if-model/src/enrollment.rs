@@ -281,11 +281,33 @@ const SOURCE_KEYS: &[&str] = &[
     "pipelineInputs",
 ];
 
+/// An `images.yaml` at least this long is read in parts, in parallel ([`parse_in_parts`]).
+const PARALLEL_BYTES: usize = 1 << 20;
+
+/// Entries per part of a large `images.yaml` (a 100,000-image file is 49 parts).
+const PER_PART: usize = 2048;
+
+/// A decoder for `images.yaml`, whose strings must hold no control character.
+fn decoder(file: &str) -> Decoder {
+    let mut d = Decoder::new(file);
+    d.reject_controls = true;
+    d
+}
+
 /// Reads and validates `images.yaml`. `file` is the name used in messages. Returns the
 /// images that could be read (entries with problems are left out) and every problem found.
 pub fn parse(src: &str, file: &str) -> (Enrollment, Vec<Diagnostic>) {
-    let mut d = Decoder::new(file);
-    d.reject_controls = true;
+    if src.len() >= PARALLEL_BYTES
+        && let Some(read) = parse_in_parts(src, file, PER_PART)
+    {
+        return read;
+    }
+    parse_whole(src, file)
+}
+
+/// [`parse`] of the whole text at once.
+fn parse_whole(src: &str, file: &str) -> (Enrollment, Vec<Diagnostic>) {
+    let mut d = decoder(file);
     let mut enrollment = Enrollment::new(FileShape::List);
     let doc = match yaml::parse(src) {
         Ok(doc) => doc,
@@ -321,24 +343,89 @@ pub fn parse(src: &str, file: &str) -> (Enrollment, Vec<Diagnostic>) {
     // Where each enrolled entry stands, by its position in `enrollment.images`.
     let mut first_pos: Vec<Pos> = Vec::with_capacity(items.len());
     for node in items {
-        let Some(entry) = entry(&mut d, node) else {
-            continue;
-        };
-        if let Some(&first) = enrollment.by_name.get(&entry.name) {
-            let line = first_pos.get(first).map_or(0, |p| p.line);
-            let msg = format!(
-                "duplicate image name `{}` (first used at line {line})",
-                entry.name
-            );
-            d.error(node.pos, msg);
-            continue;
+        if let Some(entry) = entry(&mut d, node) {
+            enroll(&mut enrollment, &mut first_pos, &mut d, entry, node.pos);
         }
-        first_pos.push(node.pos);
-        enrollment.push(entry);
     }
     enrollment.images.shrink_to_fit();
     enrollment.by_name.shrink_to_fit();
     (enrollment, d.finish())
+}
+
+/// Enrolls `entry` (whose item stands at `at`), or reports it as a second use of its name.
+/// `first_pos`: where each enrolled entry stands, by its place in the enrollment.
+fn enroll(
+    enrollment: &mut Enrollment,
+    first_pos: &mut Vec<Pos>,
+    d: &mut Decoder,
+    entry: ImageEntry,
+    at: Pos,
+) {
+    if let Some(&first) = enrollment.by_name.get(&entry.name) {
+        let line = first_pos.get(first).map_or(0, |p| p.line);
+        let msg = format!(
+            "duplicate image name `{}` (first used at line {line})",
+            entry.name
+        );
+        d.error(at, msg);
+        return;
+    }
+    first_pos.push(at);
+    enrollment.push(entry);
+}
+
+/// One item of `images.yaml` decoded apart: its entry (when it has no fatal problem), how
+/// many problems it has, and where it stands.
+type Decoded = (Option<ImageEntry>, usize, Pos);
+
+/// [`parse`] of a large file cut between its entries, `per_part` a part
+/// ([`yaml::split_list`]): the parts are
+/// read and decoded in parallel, each tree dropped as soon as its entries are decoded, then
+/// enrolled in file order, each entry's problems put where the whole reading puts them. The
+/// result is exactly [`parse`]'s of the whole text. `None` when the file is not a plain list
+/// of entries or a part is outside the fast reader's subset: the whole text is read then.
+fn parse_in_parts(src: &str, file: &str, per_part: usize) -> Option<(Enrollment, Vec<Diagnostic>)> {
+    let split = yaml::split_list(src, "images", per_part)?;
+    let parts = split.parts();
+    if parts.len() < 2 {
+        return None;
+    }
+    let decoded = crate::par::map_heavy(&parts, |part| {
+        let items = part.parse()?;
+        let mut d = decoder(file);
+        let mut out: Vec<Decoded> = Vec::with_capacity(items.len());
+        for node in &items {
+            let before = d.diags.len();
+            let e = entry(&mut d, node);
+            out.push((e, d.diags.len() - before, node.pos));
+        }
+        Some((out, d.diags))
+    });
+    let decoded: Vec<(Vec<Decoded>, Vec<Diagnostic>)> =
+        decoded.into_iter().collect::<Option<_>>()?;
+    let shape = if split.under_key() {
+        FileShape::ImagesKey
+    } else {
+        FileShape::List
+    };
+    let mut enrollment = Enrollment::new(shape);
+    let total: usize = decoded.iter().map(|(entries, _)| entries.len()).sum();
+    enrollment.images.reserve_exact(total);
+    enrollment.by_name.reserve(total);
+    let mut first_pos: Vec<Pos> = Vec::with_capacity(total);
+    let mut d = decoder(file);
+    for (entries, diags) in decoded {
+        let mut diags = diags.into_iter();
+        for (entry, problems, at) in entries {
+            d.diags.extend(diags.by_ref().take(problems));
+            if let Some(entry) = entry {
+                enroll(&mut enrollment, &mut first_pos, &mut d, entry, at);
+            }
+        }
+    }
+    enrollment.images.shrink_to_fit();
+    enrollment.by_name.shrink_to_fit();
+    Some((enrollment, d.finish()))
 }
 
 fn entry(d: &mut Decoder, node: &Node) -> Option<ImageEntry> {
@@ -577,6 +664,32 @@ pub const ALLOW_TAGS_SIZE_LIMIT: usize = 10 << 20;
 /// [`ALLOW_TAGS_SIZE_LIMIT`], and it has no doubled escape (`\\.` matches a backslash
 /// followed by any character, which is almost always a YAML quoting mistake).
 pub fn check_allow_tags(re: &str) -> Result<(), String> {
+    /// Patterns whose verdict is remembered at most: a factory of 100,000 images has a few
+    /// hundred distinct patterns, each used by hundreds of state files.
+    const KEEP: usize = 1024;
+    type Verdicts = HashMap<String, Result<(), String>>;
+    static SEEN: std::sync::Mutex<Option<Verdicts>> = std::sync::Mutex::new(None);
+    let lock = || {
+        SEEN.lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    };
+    if re.len() > MAX_ALLOW_TAGS_BYTES {
+        return check_allow_tags_once(re);
+    }
+    if let Some(v) = lock().as_ref().and_then(|m| m.get(re)) {
+        return v.clone();
+    }
+    let verdict = check_allow_tags_once(re);
+    let mut seen = lock();
+    let map = seen.get_or_insert_with(HashMap::new);
+    if map.len() < KEEP {
+        map.insert(re.to_string(), verdict.clone());
+    }
+    verdict
+}
+
+/// [`check_allow_tags`] without remembering the verdict.
+fn check_allow_tags_once(re: &str) -> Result<(), String> {
     if re.len() > MAX_ALLOW_TAGS_BYTES {
         return Err(format!(
             "allowTags is {} bytes long; at most {MAX_ALLOW_TAGS_BYTES}",

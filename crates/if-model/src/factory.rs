@@ -51,6 +51,9 @@ type ParseState<S> = fn(&str, &str) -> (Option<S>, Vec<Diagnostic>);
 /// two copies of every state. The result does not depend on it.
 const CHUNK: usize = 1024;
 
+/// Fewer state files than this are read on the calling thread.
+const PARALLEL_FILES: usize = 64;
+
 /// Reads every file and checks them together; returns what could be read and every problem.
 /// State files are parsed in parallel ([`crate::par`]); the result does not depend on it.
 pub fn load(files: &FactoryFiles) -> (Factory, Vec<Diagnostic>) {
@@ -58,13 +61,13 @@ pub fn load(files: &FactoryFiles) -> (Factory, Vec<Diagnostic>) {
     let enrollment = read_enrollment(files.images.as_ref(), &mut diags);
     let images = read_states(
         &files.image_states,
-        |f| Ok::<_, Infallible>(parse(f.path.clone(), &f.text, state::parse_image)),
+        |_, f| Ok::<_, Infallible>(parse(f.path.clone(), &f.text, state::parse_image)),
         IMAGE_CLAIM,
         &mut diags,
     );
     let bases = read_states(
         &files.base_states,
-        |f| Ok::<_, Infallible>(parse(f.path.clone(), &f.text, state::parse_base)),
+        |_, f| Ok::<_, Infallible>(parse(f.path.clone(), &f.text, state::parse_base)),
         BASE_CLAIM,
         &mut diags,
     );
@@ -82,29 +85,32 @@ pub fn load(files: &FactoryFiles) -> (Factory, Vec<Diagnostic>) {
     )
 }
 
-/// [`load`] for a caller that gives the state files one at a time: `read` gives the contents
-/// of one of `image_states` or `base_states` (in the same order as [`FactoryFiles`]).
-/// `images.yaml` is read first and its text and tree dropped; then each state file is parsed
-/// as soon as it is read, in parallel, and its text dropped, so a factory of 100,000 files
-/// is never all in memory as text. The first error of `read` (in file order) ends the load.
+/// [`load`] for a caller that reads the state files itself: `read` reads one of
+/// `image_states` or `base_states` (in the same order as [`FactoryFiles`]) into the buffer
+/// it is given, and gives the file's path and its text (borrowed from that buffer). Each
+/// thread keeps one buffer for every file it reads, and each file is parsed by the thread
+/// that read it as soon as it is read, so a factory of 100,000 files is never all in memory
+/// as text and no file's text is copied. `images.yaml` is read first (in parallel parts
+/// when it is large) and its text and tree dropped. The first error of `read` (in file
+/// order) ends the load.
 pub fn load_each<P: Sync, E: Send>(
     images: Option<SourceFile>,
     image_states: &[P],
     base_states: &[P],
-    read: impl Fn(&P) -> Result<SourceFile, E> + Sync,
+    read: impl for<'b> Fn(&P, &'b mut Vec<u8>) -> Result<(String, &'b str), E> + Sync,
 ) -> Result<(Factory, Vec<Diagnostic>), E> {
     let mut diags = Vec::new();
     let enrollment = read_enrollment(images.as_ref(), &mut diags);
     drop(images);
     let images = read_states(
         image_states,
-        |p| read(p).map(|f| parse(f.path, &f.text, state::parse_image)),
+        |buf, p| read(p, buf).map(|(path, text)| parse(path, text, state::parse_image)),
         IMAGE_CLAIM,
         &mut diags,
     )?;
     let bases = read_states(
         base_states,
-        |p| read(p).map(|f| parse(f.path, &f.text, state::parse_base)),
+        |buf, p| read(p, buf).map(|(path, text)| parse(path, text, state::parse_base)),
         BASE_CLAIM,
         &mut diags,
     )?;
@@ -146,7 +152,8 @@ const IMAGE_CLAIM: Claim<ImageState> = ("image", |s| Some(s.name.clone()));
 /// A base-image state file claims its image's identity, when it has a reference.
 const BASE_CLAIM: Claim<BaseImageState> = ("base image", |s| s.image_ref().map(|r| r.identity()));
 
-/// The states of `files` (each parsed by `parse_one`), in file order, each file's problems
+/// The states of `files` (each parsed by `parse_one`, given its thread's buffer), in file
+/// order, each file's problems
 /// appended to `diags` in file order. A state whose claim ([`Claim`]) an earlier file already
 /// made is left out, with an error naming both files. Files are parsed in parallel a
 /// [`CHUNK`] at a time and their states moved straight into a list sized for all of them
@@ -154,7 +161,7 @@ const BASE_CLAIM: Claim<BaseImageState> = ("base image", |s| s.image_ref().map(|
 /// file order, ends the reading.
 fn read_states<T: Sync, S: Send, E: Send>(
     files: &[T],
-    parse_one: impl Fn(&T) -> Result<Parsed<S>, E> + Sync,
+    parse_one: impl Fn(&mut Vec<u8>, &T) -> Result<Parsed<S>, E> + Sync,
     (what, key): Claim<S>,
     diags: &mut Vec<Diagnostic>,
 ) -> Result<Vec<(String, S)>, E> {
@@ -162,7 +169,7 @@ fn read_states<T: Sync, S: Send, E: Send>(
     // The claims made so far: key to the claiming file's place in `kept`.
     let mut claimed: HashMap<String, usize> = HashMap::with_capacity(files.len());
     for chunk in files.chunks(CHUNK) {
-        for parsed in crate::par::map(chunk, &parse_one) {
+        for parsed in crate::par::map_with(chunk, PARALLEL_FILES, Vec::new, &parse_one) {
             let (path, s, d) = parsed?;
             diags.extend(d);
             let Some(s) = s else { continue };
@@ -247,6 +254,15 @@ mod tests {
         assert!(diags[6].message.contains("b/a.yaml and b/c.yaml"));
     }
 
+    /// What a reader of files gives: `f` read into the thread's buffer (left longer by a
+    /// longer file before it, which must not show).
+    fn through_buffer<'b>(f: &SourceFile, buf: &'b mut Vec<u8>) -> (String, &'b str) {
+        buf.resize(buf.len().max(f.text.len() + 40), b'#');
+        buf[..f.text.len()].copy_from_slice(f.text.as_bytes());
+        let text = std::str::from_utf8(&buf[..f.text.len()]).unwrap();
+        (f.path.clone(), text)
+    }
+
     #[test]
     fn loading_file_by_file_gives_what_loading_at_once_gives() {
         let all = files();
@@ -255,7 +271,7 @@ mod tests {
             all.images.clone(),
             &all.image_states,
             &all.base_states,
-            |f| Ok::<_, ()>(f.clone()),
+            |f, buf| Ok::<_, ()>(through_buffer(f, buf)),
         )
         .unwrap();
         assert_eq!(got_diags, want_diags);
@@ -267,14 +283,13 @@ mod tests {
     #[test]
     fn the_first_read_error_in_file_order_ends_the_load() {
         let all = files();
-        let fail = |f: &SourceFile| {
+        let got = load_each(None, &all.image_states, &all.base_states, |f, buf| {
             if f.path.ends_with("9.yaml") || f.path.starts_with("b/") {
                 Err(f.path.clone())
             } else {
-                Ok(f.clone())
+                Ok(through_buffer(f, buf))
             }
-        };
-        let got = load_each(None, &all.image_states, &all.base_states, fail);
+        });
         assert_eq!(got.err().as_deref(), Some("s/00009.yaml"));
     }
 }

@@ -195,6 +195,50 @@ pub fn parse(src: &str) -> Result<Node, YamlError> {
     }
 }
 
+/// A document whose top is a long block sequence (bare, or under one top-level key), cut
+/// between its items so that the parts can be read in parallel ([`split_list`]).
+#[derive(Debug, Clone)]
+pub struct ListParts<'a>(fast::Split<'a>);
+
+/// Consecutive items of a [`ListParts`] document.
+#[derive(Debug, Clone, Copy)]
+pub struct ListPart<'a>(fast::Part<'a>);
+
+/// `src` cut into parts of about `per_part` items, when it is a bare block sequence or the
+/// block sequence under the top-level key `key` (and nothing else but comments), in the
+/// plain subset the fast reader knows. `None` when it is not: read the whole text with
+/// [`parse`] then. Reading every part ([`ListPart::parse`]) gives the items exactly as
+/// [`parse`] gives them (values, kinds, positions), or some part declines and the whole text
+/// must be read with [`parse`].
+pub fn split_list<'a>(src: &'a str, key: &'a str, per_part: usize) -> Option<ListParts<'a>> {
+    fast::split(src, key, per_part).map(ListParts)
+}
+
+impl<'a> ListParts<'a> {
+    /// The parts, in document order.
+    pub fn parts(&self) -> Vec<ListPart<'a>> {
+        self.0.parts.iter().copied().map(ListPart).collect()
+    }
+
+    /// Whether the sequence is under the key (not a bare sequence).
+    pub fn under_key(&self) -> bool {
+        self.0.key.is_some()
+    }
+
+    /// The whole document from every part's items, in order: what [`parse`] gives.
+    pub fn assemble(&self, items: Vec<Node>) -> Node {
+        fast::assemble(&self.0, items)
+    }
+}
+
+impl ListPart<'_> {
+    /// The items of this part, exactly as [`parse`] reads them in the whole document, or
+    /// `None` when the fast reader declines them (then read the whole text with [`parse`]).
+    pub fn parse(&self) -> Option<Vec<Node>> {
+        fast::parse_part(&self.0)
+    }
+}
+
 /// Reads one YAML document with the general parser (`serde-saphyr`).
 fn parse_full(src: &str) -> Result<Node, YamlError> {
     if src.trim().is_empty()

@@ -429,3 +429,85 @@ fn supply_chain_policies_are_read_and_checked() {
         ]
     );
 }
+
+/// Entries of every kind, with problems: unknown keys, bad values, missing fields, control
+/// characters, duplicate names (near and far), an external image without `allowTags`.
+fn mixed_entries(n: usize) -> String {
+    (0..n)
+        .map(|i| match i % 9 {
+            0 => format!("- name: img-{i}\n  registry: ghcr.io\n  repository: a/b{i}\n  source:\n    provider: github\n    repo: a/b\n    dockerfile: Dockerfile\n    workflow: b.yml\n"),
+            1 => format!("- name: img-{i}\n  registry: ghcr.io\n  repository: a/b{i}\n  allowTags: ^1$\n  rebuildDelai: 7d\n"),
+            2 => format!("- name: img-{}\n  registry: ghcr.io\n  repository: a/c{i}\n  allowTags: ^1$\n", i.saturating_sub(2)),
+            3 => format!("- name: Img-{i}\n  registry: \"bad\\u0007\"\n  repository: a/b\n"),
+            4 => "- name: img-1\n  registry: ghcr.io\n  repository: a/b\n  allowTags: ^1$\n".to_string(),
+            5 => format!("- name: img-{i}\n  registry: ghcr.io\n  repository: a/b\n  source:\n    provider: gitlab\n    repo: a/b\n    dockerfile: ../x\n    workflow: w.yml\n  buildTimeout: 0m\n"),
+            6 => format!("# a comment\n\n- name: img-{i}\n  registry: ghcr.io\n  repository: a/b{i}\n"),
+            7 => format!("- name: img-{i}\n  repository: a/b\n  allowTags: '(unclosed'\n  imageSelectionStrategy: semver\n"),
+            _ => format!("- name: img-{i}\n  registry: ghcr.io\n  repository: a/b{i}\n  allowTags: ^x$\n  rebuildDelay: 7x\n  autoRebuild: maybe\n"),
+        })
+        .collect()
+}
+
+#[test]
+fn reading_in_parts_gives_what_reading_the_whole_gives() {
+    let list = mixed_entries(60);
+    let indented: String = list.lines().map(|l| format!("  {l}\n")).collect();
+    for src in [
+        list.clone(),
+        format!("# head\nimages:\n{list}"),
+        format!("images:  # all\n{indented}\n# end\n"),
+    ] {
+        let whole = parse_whole(&src, "images.yaml");
+        assert!(whole.1.len() > 40, "the file has problems everywhere");
+        for per_part in [1, 2, 7, 59] {
+            let parts = parse_in_parts(&src, "images.yaml", per_part).expect("read in parts");
+            assert_eq!(parts.0, whole.0, "per_part {per_part}");
+            assert_eq!(parts.1, whole.1, "per_part {per_part}");
+        }
+    }
+    // One part, or what the parts cannot read, is read whole.
+    assert!(parse_in_parts(&list, "images.yaml", 60).is_none());
+    let flow = format!("{list}- {{name: x}}\n");
+    assert!(parse_in_parts(&flow, "images.yaml", 4).is_none());
+}
+
+proptest::proptest! {
+    #[test]
+    fn any_mix_of_entries_reads_the_same_in_parts(
+        picks in proptest::collection::vec(0usize..9, 2..40),
+        per_part in 1usize..6,
+    ) {
+        let entries: Vec<String> = mixed_entries(9).split_inclusive("\n- ").map(str::to_string).collect();
+        let mut src = String::new();
+        for p in &picks {
+            let e = &entries[*p % entries.len()];
+            let e = e.strip_suffix("- ").unwrap_or(e);
+            if !e.starts_with("- ") && !e.starts_with('#') {
+                src.push_str("- ");
+            }
+            src.push_str(e);
+        }
+        let whole = parse_whole(&src, "f");
+        if let Some(parts) = parse_in_parts(&src, "f", per_part) {
+            proptest::prop_assert_eq!(&parts.0, &whole.0);
+            proptest::prop_assert_eq!(&parts.1, &whole.1);
+        }
+    }
+}
+
+#[test]
+fn remembered_verdicts_on_patterns_are_the_verdicts() {
+    let patterns = [
+        "^1$",
+        "^(a",
+        "^\\\\.x$",
+        "^(\\w{1000}){1000}$",
+        "^nightly-\\d{8}$",
+        "",
+    ];
+    for _ in 0..3 {
+        for p in patterns {
+            assert_eq!(check_allow_tags(p), check_allow_tags_once(p), "{p}");
+        }
+    }
+}

@@ -23,32 +23,10 @@ struct Line<'a> {
 
 /// Reads `src`, or `None` when it is not in the subset (the caller uses the full parser).
 pub(super) fn parse(src: &str) -> Option<Node> {
-    if src.contains(['\r', '\t']) || src.starts_with('\u{feff}') {
+    if !plain_text(src) {
         return None;
     }
-    let mut lines = Vec::new();
-    let mut last_nonblank = 0;
-    for (i, raw) in src.split('\n').enumerate() {
-        let text = raw.trim_start_matches(' ');
-        if text.is_empty() {
-            continue;
-        }
-        last_nonblank = u32::try_from(i + 1).ok()?;
-        if text.starts_with('#') {
-            continue;
-        }
-        let indent = raw.len() - text.len();
-        if indent == 0
-            && (text.starts_with("---") || text.starts_with("...") || text.starts_with('%'))
-        {
-            return None;
-        }
-        lines.push(Line {
-            no: u32::try_from(i + 1).ok()?,
-            indent,
-            text,
-        });
-    }
+    let (lines, last_nonblank) = lines_of(src, 1)?;
     let mut r = Reader {
         lines,
         next: 0,
@@ -58,6 +36,188 @@ pub(super) fn parse(src: &str) -> Option<Node> {
     let node = r.node(first)?;
     // Everything must have been read.
     (r.next == r.lines.len()).then_some(node)
+}
+
+/// Whether `src` has none of what the reader leaves to the full parser everywhere: CR, tabs,
+/// a byte-order mark.
+fn plain_text(src: &str) -> bool {
+    // A byte count, not a search: it vectorizes (a factory is 500 MB of such text).
+    let awkward = src.bytes().filter(|&b| b == b'\r' || b == b'\t').count();
+    awkward == 0 && !src.starts_with('\u{feff}')
+}
+
+/// The lines with content of `src`, whose first line is line `first_no` of its document,
+/// and the number of the last line that is not blank (comments count; `first_no - 1` when
+/// there is none). `None` at a document marker.
+fn lines_of(src: &str, first_no: u32) -> Option<(Vec<Line<'_>>, u32)> {
+    // About one line in 32 bytes: one allocation for most files.
+    let mut lines = Vec::with_capacity(src.len() / 32 + 1);
+    let mut last_nonblank = first_no.checked_sub(1)?;
+    let mut no = first_no;
+    for raw in src.split('\n') {
+        let text = raw.trim_start_matches(' ');
+        if !text.is_empty() {
+            last_nonblank = no;
+            if !text.starts_with('#') {
+                let indent = raw.len() - text.len();
+                if indent == 0
+                    && (text.starts_with("---") || text.starts_with("...") || text.starts_with('%'))
+                {
+                    return None;
+                }
+                lines.push(Line { no, indent, text });
+            }
+        }
+        no = no.checked_add(1)?;
+    }
+    Some((lines, last_nonblank))
+}
+
+/// A run of items of a top-level block sequence (a [`Part`] of a [`split`] document), read
+/// exactly as [`parse`] reads them inside the whole document; `None` where it would decline.
+pub(super) fn parse_part(part: &Part<'_>) -> Option<Vec<Node>> {
+    let (lines, last_nonblank) = lines_of(part.text, part.first_line)?;
+    let mut r = Reader {
+        lines,
+        next: 0,
+        // Inside the whole document, the line read after this part is the next part's first.
+        last_nonblank: part
+            .next_line
+            .map_or(Some(last_nonblank), |n| n.checked_sub(1))?,
+    };
+    let first = r.take()?;
+    if first.indent != part.indent || !is_item(first.text) {
+        return None;
+    }
+    let node = r.seq(first, part.indentless)?;
+    let Value::Seq(items) = node.value else {
+        return None;
+    };
+    (r.next == r.lines.len()).then_some(items)
+}
+
+/// A document whose top is a long block sequence (bare, or the value of one top-level key),
+/// cut between its items into [`Part`]s that can be read apart.
+#[derive(Debug, Clone)]
+pub(super) struct Split<'a> {
+    /// The key holding the sequence and where it stands (`None`: a bare sequence).
+    pub key: Option<(&'a str, u32)>,
+    /// The parts, in order.
+    pub parts: Vec<Part<'a>>,
+}
+
+/// Consecutive items of a [`Split`] document: whole lines, with where they stand.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Part<'a> {
+    /// The text: from the first item's line to the next part's (or the end).
+    pub text: &'a str,
+    /// The number of its first line.
+    pub first_line: u32,
+    /// The number of the next part's first line (`None` for the last part).
+    pub next_line: Option<u32>,
+    /// The indentation of the items' `-`.
+    pub indent: usize,
+    /// Whether the sequence stands at its key's indentation.
+    pub indentless: bool,
+}
+
+/// `src` cut into parts of `per_part` items, when it is a bare block sequence or the
+/// sequence under `key` (nothing else in the document but comments), in the subset this
+/// reader knows: `None` otherwise (the caller reads the whole text). Only the lines'
+/// indentation and first characters are looked at: what the parts hold is checked when
+/// each is read ([`parse_part`]).
+pub(super) fn split<'a>(src: &'a str, key: &'a str, per_part: usize) -> Option<Split<'a>> {
+    if !plain_text(src) {
+        return None;
+    }
+    let mut found_key = None;
+    // The items' indentation, once the first is seen.
+    let mut indent = None;
+    let mut starts: Vec<(usize, u32)> = Vec::new();
+    let mut items = 0usize;
+    let mut offset = 0usize;
+    let mut no = 1u32;
+    for raw in src.split_inclusive('\n') {
+        let line = raw.strip_suffix('\n').unwrap_or(raw);
+        let text = line.trim_start_matches(' ');
+        let at = line.len() - text.len();
+        if !text.is_empty() && !text.starts_with('#') {
+            match indent {
+                Some(k) if at > k => {}
+                Some(k) if at == k && is_item(text) => {
+                    if items.is_multiple_of(per_part.max(1)) {
+                        starts.push((offset, no));
+                    }
+                    items += 1;
+                }
+                Some(_) => return None,
+                None if is_item(text) && (at == 0 || found_key.is_some()) => {
+                    indent = Some(at);
+                    starts.push((offset, no));
+                    items = 1;
+                }
+                None if at == 0 && found_key.is_none() => {
+                    let (name, after) = split_key(text)?;
+                    let rest = after.trim_start_matches(' ');
+                    if name != key || !(rest.is_empty() || rest.starts_with('#')) {
+                        return None;
+                    }
+                    found_key = Some((name, no));
+                }
+                None => return None,
+            }
+        }
+        offset += raw.len();
+        no = no.checked_add(1)?;
+    }
+    let k = indent?;
+    let parts = starts
+        .iter()
+        .enumerate()
+        .map(|(i, &(start, first_line))| {
+            let next = starts.get(i + 1);
+            Part {
+                text: &src[start..next.map_or(src.len(), |n| n.0)],
+                first_line,
+                next_line: next.map(|n| n.1),
+                indent: k,
+                indentless: found_key.is_some() && k == 0,
+            }
+        })
+        .collect();
+    Some(Split {
+        key: found_key,
+        parts,
+    })
+}
+
+/// The whole document of `split` from its parts' items (read with [`parse_part`]), with the
+/// positions [`parse`] gives it.
+pub(super) fn assemble(split: &Split<'_>, items: Vec<Node>) -> Node {
+    let first = split.parts.first();
+    let seq_pos = match first {
+        Some(p) if p.indentless => items.first().map(|n| n.pos),
+        Some(p) => Some(pos(p.first_line, p.indent)),
+        None => None,
+    }
+    .unwrap_or_default();
+    let seq = Node {
+        value: Value::Seq(items),
+        pos: seq_pos,
+    };
+    match split.key {
+        None => seq,
+        Some((name, line)) => Node {
+            value: Value::Map(vec![(
+                Key {
+                    name: name.to_string(),
+                    pos: pos(line, 0),
+                },
+                seq,
+            )]),
+            pos: pos(line, 0),
+        },
+    }
 }
 
 struct Reader<'a> {
@@ -174,26 +334,30 @@ impl<'a> Reader<'a> {
 
     /// A block mapping whose first key is on `first`.
     fn map(&mut self, first: Line<'a>) -> Option<Node> {
-        let mut entries: Vec<(Key, Node)> = Vec::new();
-        let mut names: Vec<&'a str> = Vec::new();
+        // Most mappings have a few keys: room for eight without growing.
+        let mut entries: Vec<(Key, Node)> = Vec::with_capacity(8);
+        // The first keys are compared in place (no allocation), the rest hashed.
+        let mut first_names: [&'a str; 16] = [""; 16];
+        let mut names = 0;
         let mut seen: HashSet<&'a str> = HashSet::new();
         let mut line = first;
         loop {
             let (name, after) = split_key(line.text)?;
             // Duplicate keys are an error the full parser reports.
-            if names.len() < 16 {
-                if names.contains(&name) {
+            if names < first_names.len() {
+                if first_names[..names].contains(&name) {
                     return None;
                 }
+                first_names[names] = name;
             } else {
                 if seen.is_empty() {
-                    seen.extend(names.iter().copied());
+                    seen.extend(first_names.iter().copied());
                 }
                 if !seen.insert(name) {
                     return None;
                 }
             }
-            names.push(name);
+            names += 1;
             let key = Key {
                 name: name.to_string(),
                 pos: pos(line.no, line.indent),
@@ -268,7 +432,8 @@ fn starts_key(text: &str) -> bool {
 /// `key` and what follows `key:`, for simple keys (letters, digits, `_`, `-`, `.`, `/`,
 /// not starting with `-`).
 fn split_key(text: &str) -> Option<(&str, &str)> {
-    let end = text.find(':')?;
+    // Keys are short: a plain loop beats a general search here.
+    let end = text.bytes().position(|b| b == b':')?;
     let name = &text[..end];
     let after = &text[end + 1..];
     let simple = !name.is_empty()
@@ -304,9 +469,21 @@ fn scalar(at: Line<'_>) -> Option<Node> {
 /// The text of a plain scalar: up to a comment (` #`), without trailing spaces; `None` when
 /// it holds `: ` (a mapping where a scalar was expected).
 fn plain(text: &str) -> Option<&str> {
-    let end = text.find(" #").unwrap_or(text.len());
+    // One pass over the bytes: the first ` #` ends the value, a `: ` before it refuses it.
+    let bytes = text.as_bytes();
+    let mut end = bytes.len();
+    for (i, pair) in bytes.windows(2).enumerate() {
+        match pair {
+            b" #" => {
+                end = i;
+                break;
+            }
+            b": " => return None,
+            _ => {}
+        }
+    }
     let value = text[..end].trim_end_matches(' ');
-    (!value.contains(": ") && !value.ends_with(':')).then_some(value)
+    (!value.ends_with(':')).then_some(value)
 }
 
 /// The type of a plain scalar: obvious strings and integers here, the rest as the full
@@ -361,6 +538,13 @@ fn typed_by_full_parser(plain: &str) -> Option<Value> {
 /// The value of a one-line double-quoted scalar (`None` for escapes it does not know, or
 /// anything after the closing quote but a comment).
 fn double_quoted(text: &str) -> Option<String> {
+    // Without an escape, the value is the text up to the closing quote, copied once.
+    let body = &text[1..];
+    if let Some(i) = body.bytes().position(|b| b == b'"' || b == b'\\')
+        && body.as_bytes()[i] == b'"'
+    {
+        return rest_is_comment(&body[i + 1..]).then(|| body[..i].to_string());
+    }
     let mut out = String::new();
     let mut chars = text[1..].char_indices();
     while let Some((i, c)) = chars.next() {
@@ -397,8 +581,14 @@ fn double_quoted(text: &str) -> Option<String> {
 
 /// The value of a one-line single-quoted scalar (`''` is a quote).
 fn single_quoted(text: &str) -> Option<String> {
-    let mut out = String::new();
     let body = &text[1..];
+    // Without a doubled quote, the value is the text up to the closing quote, copied once.
+    if let Some(i) = body.find('\'')
+        && body.as_bytes().get(i + 1) != Some(&b'\'')
+    {
+        return rest_is_comment(&body[i + 1..]).then(|| body[..i].to_string());
+    }
+    let mut out = String::new();
     let mut chars = body.char_indices().peekable();
     while let Some((i, c)) = chars.next() {
         if c == '\'' {
@@ -422,208 +612,4 @@ fn rest_is_comment(rest: &str) -> bool {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use proptest::prelude::*;
-
-    /// The tree with every position, for comparisons that include them.
-    fn dump(n: &Node) -> String {
-        let mut out = String::new();
-        walk(n, &mut out);
-        out
-    }
-
-    fn walk(n: &Node, out: &mut String) {
-        match &n.value {
-            Value::Scalar(k, t) => out.push_str(&format!("{k:?}({t:?})@{}\n", n.pos)),
-            Value::Seq(items) => {
-                out.push_str(&format!("seq@{}[\n", n.pos));
-                items.iter().for_each(|i| walk(i, out));
-                out.push_str("]\n");
-            }
-            Value::Map(entries) => {
-                out.push_str(&format!("map@{}{{\n", n.pos));
-                for (k, v) in entries {
-                    out.push_str(&format!("{}@{}: ", k.name, k.pos));
-                    walk(v, out);
-                }
-                out.push_str("}\n");
-            }
-        }
-    }
-
-    /// Whatever the fast reader gives must be what the full parser gives, positions too;
-    /// where the full parser refuses the text, the fast reader must decline it.
-    fn agree(src: &str) -> bool {
-        let fast = parse(src);
-        match (&fast, super::super::parse_full(src)) {
-            (Some(f), Ok(full)) => {
-                assert_eq!(dump(f), dump(&full), "fast and full differ on:\n{src}");
-            }
-            (Some(f), Err(e)) => panic!(
-                "fast read text the full parser refuses ({e}):\n{src}\n{}",
-                dump(f)
-            ),
-            (None, _) => {}
-        }
-        fast.is_some()
-    }
-
-    #[test]
-    fn the_subset_reads_exactly_as_the_full_parser() {
-        for src in [
-            "# c\n\nname: x\nlist:\n  - a\n  - b\nm:\n  k: \"q\\\"x\"\n  n: 1\n",
-            "- name: a\n  x: 1\n- name: b\n",
-            "-   a\n- b\n",
-            "k:\n- a\n- b\nj: 1\n",
-            "k:\n    -   name: x\n        y: z\n",
-            "# head\n\nk: v   # c\nl: \"x\" # c\nm: 'y'\n",
-            "k:\n  # comment\n  a: b\n",
-            "k: v\n  # indented comment\nj: w\n",
-            "a:  x\nb: a#b\nc: 1d\nd: 7d\ne: \"\"\nf: ''\ng: 'it''s'\n",
-            "k: \"a\\u00e9\\x41\\t\\U0001F600\\\\\\/\"\nz: é x\n",
-            "images:\n- name: a\n  source:\n    provider: github\n- name: b\n",
-            "k: yes\nl: on\nm: 0x1F\nn: 007\no: 1_000\np: 12:30\nq: 2026-11-01\nr: TRUE\ns: ~\nt: null\nu: 1.5\nv: 10\nw: 0\n",
-            "a: x:y\nb: http://h/p?q=1\nc: ^1\\.4$\nd: sha256:abc\n",
-            "a: []\nb: {}  # none\nc:\n  - []\n",
-            "a:\n  - r: >-\n      long text: with # and\n      more words\n    s: 1\nb: >-\n  x\n",
-            "a: >-  # c\n  one\n  two\nb: c\n",
-        ] {
-            assert!(agree(src), "the fast reader should read:\n{src}");
-        }
-    }
-
-    #[test]
-    fn outside_the_subset_it_declines() {
-        for src in [
-            "",
-            "# only\n",
-            "scalar\n",
-            "k: [a, b]\n",
-            "k: {a: 1}\n",
-            "k: &a x\nl: *a\n",
-            "k: !tag x\n",
-            "k: |\n  text\n",
-            "k: >\n  text\n",
-            "k:\n",
-            "k:\nl: x\n",
-            "k: a\n  continued\n",
-            "k: \"two\n  lines\"\n",
-            "k: 'open\n",
-            "k: v\nk: w\n",
-            "---\nk: v\n",
-            "k: v\r\n",
-            "k:\tv\n",
-            "\"q\": v\n",
-            "? k\n: v\n",
-            "k: -1\n",
-            "- - a\n",
-            "-\n  a: b\n",
-            "k: a: b\n",
-            "k: v\n x: y\n",
-            "k:\n  - a\n   - b\n",
-            "a: 1\n b: 2\n",
-            "k: .inf\n",
-            "k: \"\\q\"\n",
-            "k: \"x\" y\n",
-        ] {
-            assert!(!agree(src), "the fast reader should decline:\n{src:?}");
-        }
-    }
-
-    #[test]
-    fn long_strings_the_writer_folds_take_the_fast_path() {
-        let long = "base image registry.gitlab.com/upstream/images/base376:1.8-alpine updated to sha256:e7e592e8 and then some more words to fold";
-        let node = Node::map(vec![("reason".to_string(), Node::str(long))]);
-        let text = super::super::to_string(&node).unwrap();
-        assert!(text.contains(">-"), "{text}");
-        assert!(agree(&text));
-        assert_eq!(super::super::parse(&text).unwrap(), node);
-    }
-
-    #[test]
-    fn large_mappings_still_refuse_duplicate_keys() {
-        let mut src: String = (0..40).map(|i| format!("k{i}: v\n")).collect();
-        assert!(agree(&src));
-        src.push_str("k3: again\n");
-        assert!(!agree(&src));
-    }
-
-    #[test]
-    fn the_repository_files_take_the_fast_path() {
-        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
-        let mut fast = 0;
-        let mut all = 0;
-        let mut stack = vec![root.join("image-factory"), root.join("testdata")];
-        while let Some(dir) = stack.pop() {
-            for entry in std::fs::read_dir(&dir).unwrap() {
-                let path = entry.unwrap().path();
-                if path.is_dir() {
-                    stack.push(path);
-                } else if path.extension().is_some_and(|e| e == "yaml") {
-                    let text = std::fs::read_to_string(&path).unwrap();
-                    all += 1;
-                    let read = agree(&text);
-                    fast += usize::from(read);
-                    let written = path.components().any(|c| c.as_os_str() == "state")
-                        && text.starts_with("# Written by image-factory");
-                    assert!(
-                        !written || read,
-                        "a state file the tool wrote: {}",
-                        path.display()
-                    );
-                }
-            }
-        }
-        assert!(
-            all > 100 && fast * 10 > all * 8,
-            "{fast} of {all} files took the fast path"
-        );
-    }
-
-    /// A tree the tool could write: mappings of sequences of scalars of every kind.
-    fn tree() -> impl Strategy<Value = Node> {
-        let scalar = prop_oneof![
-            "[a-z][a-z0-9./:_-]{0,12}".prop_map(Node::str),
-            "[ -~]{0,12}".prop_map(Node::str),
-            "[0-9][a-z0-9.]{0,4}".prop_map(Node::str),
-            any::<i64>().prop_map(Node::int),
-            any::<bool>().prop_map(Node::bool),
-            Just(Node::str("")),
-            "\\PC{0,8}".prop_map(Node::str),
-            // Long enough for the writer to fold it (`>-`).
-            "[a-z]{1,9}( {1,2}[a-z#:./-]{1,9}){8,24}".prop_map(Node::str),
-        ];
-        scalar.prop_recursive(4, 48, 6, |inner| {
-            prop_oneof![
-                prop::collection::vec(inner.clone(), 1..5).prop_map(Node::seq),
-                prop::collection::btree_map("[a-z][a-zA-Z0-9_]{0,8}", inner, 1..6)
-                    .prop_map(|m| Node::map(m.into_iter().collect())),
-            ]
-        })
-    }
-
-    proptest! {
-        #[test]
-        fn written_trees_read_back_the_same_by_both_readers(
-            entries in prop::collection::btree_map("[a-z][a-zA-Z0-9]{0,8}", tree(), 1..6)
-        ) {
-            let node = Node::map(entries.into_iter().collect());
-            let text = super::super::to_string(&node).unwrap();
-            agree(&text);
-            prop_assert_eq!(super::super::parse(&text).unwrap(), node);
-        }
-
-        #[test]
-        fn on_any_block_structure_the_fast_reader_agrees_or_declines(
-            src in "( {0,5}(- |[a-z]{1,2}: ?|[a-z]{1,2}:\n|# c\n)?([a-z0-9 ]{0,4}|>-|\\[\\]|'[a-z]'|\"[a-z]\"|[-~.]{1,2})\n){1,10}"
-        ) {
-            agree(&src);
-        }
-
-        #[test]
-        fn on_any_text_the_fast_reader_agrees_or_declines(src in "([a-z]{1,3}|[-:#'\" \n\\[\\]{}>|&*!?,.]|[0-9]|é){0,60}") {
-            agree(&src);
-        }
-    }
-}
+mod tests;
