@@ -5,10 +5,10 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use if_model::digest::Digest;
 use if_model::enrollment::{Enrollment, Source};
-use if_model::state::{BaseImageState, Cause, ImageState, RebuildState};
+use if_model::state::{Cause, ImageState, RebuildState};
 use if_model::timestamp::Timestamp;
 
-use super::graph::Links;
+use super::graph::{BaseNames, Links};
 use super::outcome::{give_up_at, time_out, time_out_among, timeout_of};
 use super::record::add_cause;
 use super::{
@@ -125,7 +125,7 @@ pub(crate) fn reconcile_with(
             .iter()
             .flat_map(|c| c.iter().map(move |n| (n.as_str(), c)))
             .collect();
-        let bases = bases_by_name(world);
+        let bases = &links.base_names;
         for name in links.pending(world) {
             let Some(s) = world.images.get(name) else {
                 continue;
@@ -231,7 +231,7 @@ pub(crate) fn reconcile_with(
                 continue;
             }
             out.triggers
-                .push(build_trigger(world, &bases, name, source, rs, now));
+                .push(build_trigger(world, bases, name, source, rs, now));
         }
     }
     for name in due {
@@ -248,10 +248,6 @@ pub(crate) fn reconcile_with(
         out.became_due.push(name);
     }
     out
-}
-
-fn bases_by_name(world: &Analysis) -> BTreeMap<&str, &BaseImageState> {
-    world.bases.values().map(|b| (b.name.as_str(), b)).collect()
 }
 
 /// The causes one trigger serves, and the digest it builds on for each base. Per base, the
@@ -307,7 +303,7 @@ fn served(causes: &[Cause], now: Timestamp) -> (Vec<Cause>, Vec<(String, Digest)
 
 fn build_trigger(
     world: &Analysis,
-    bases: &BTreeMap<&str, &BaseImageState>,
+    bases: &BaseNames,
     name: &str,
     source: &Source,
     rs: &RebuildState,
@@ -325,7 +321,7 @@ fn build_trigger(
         .and_then(|c| c.triggered_by.clone())
         .unwrap_or_default();
     let label = |base: &str| -> String {
-        if let Some(b) = bases.get(base) {
+        if let Some(b) = bases.get(world, base) {
             return b.full_image.clone().unwrap_or_else(|| base.to_string());
         }
         match world.images.get(base) {
@@ -415,7 +411,7 @@ fn build_trigger(
 /// its causes.
 fn every_base(
     world: &Analysis,
-    bases: &BTreeMap<&str, &BaseImageState>,
+    bases: &BaseNames,
     name: &str,
     mut builds_on: Vec<(String, Digest)>,
 ) -> Vec<(String, Digest)> {
@@ -427,7 +423,7 @@ fn every_base(
             continue;
         }
         let now_on = image.base_image_pins.get(base).cloned().or_else(|| {
-            bases.get(base.as_str()).map_or_else(
+            bases.get(world, base).map_or_else(
                 || {
                     world
                         .images
@@ -474,6 +470,20 @@ pub fn manual(
     reason: Option<&str>,
     now: Timestamp,
 ) -> Result<Trigger, EngineError> {
+    let bases = BaseNames::of(world);
+    manual_with(enrollment, world, name, reason, now, &bases)
+}
+
+/// [`manual`] with the base images' names worked out once, by a caller that triggers many
+/// ([`super::plan`]: every image that becomes due), not one pass over the bases each.
+pub(crate) fn manual_with(
+    enrollment: &Enrollment,
+    world: &mut Analysis,
+    name: &str,
+    reason: Option<&str>,
+    now: Timestamp,
+    bases: &BaseNames,
+) -> Result<Trigger, EngineError> {
     let entry = enrollment
         .get(name)
         .ok_or_else(|| super::not_enrolled(enrollment, name))?;
@@ -504,8 +514,7 @@ pub fn manual(
         },
     );
     let rs = rs.clone();
-    let bases = bases_by_name(world);
-    Ok(build_trigger(world, &bases, name, source, &rs, now))
+    Ok(build_trigger(world, bases, name, source, &rs, now))
 }
 
 /// Makes every pending rebuild caused by `base` (a reference, base-image name or image name)

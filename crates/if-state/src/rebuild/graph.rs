@@ -3,6 +3,8 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
+use if_model::state::BaseImageState;
+
 use crate::analyze::Analysis;
 
 /// Internal links: image → the images of the factory it is built on. The names are its
@@ -137,6 +139,30 @@ pub(crate) struct Links {
     pub(crate) graph: Graph,
     pub(crate) cycles: Vec<Vec<String>>,
     rank: HashMap<String, usize>,
+    pub(crate) base_names: BaseNames,
+}
+
+/// The base-image states by name (`python-3.12-slim`, what causes and `baseImages` say),
+/// worked out once: the identity each name is kept under. Where two identities share a name
+/// the one sorted last wins, as in a map built from the states in order.
+pub(crate) struct BaseNames(HashMap<String, String>);
+
+impl BaseNames {
+    /// The names of every base-image state of `world`.
+    pub(crate) fn of(world: &Analysis) -> Self {
+        BaseNames(
+            world
+                .bases
+                .iter()
+                .map(|(id, b)| (b.name.clone(), id.clone()))
+                .collect(),
+        )
+    }
+
+    /// The state of the base image named `name` in `world`.
+    pub(crate) fn get<'w>(&self, world: &'w Analysis, name: &str) -> Option<&'w BaseImageState> {
+        world.bases.get(self.0.get(name)?)
+    }
 }
 
 impl Links {
@@ -154,6 +180,7 @@ impl Links {
             graph,
             cycles,
             rank,
+            base_names: BaseNames::of(world),
         }
     }
 

@@ -127,7 +127,10 @@ pub fn plan_owned(
         let due: Vec<_> = decision
             .became_due
             .iter()
-            .filter_map(|name| super::manual(enrollment, &mut w, name, None, t).ok())
+            .filter_map(|name| {
+                let bases = &links.base_names;
+                super::decide::manual_with(enrollment, &mut w, name, None, t, bases).ok()
+            })
             .collect();
         for (trigger, kind) in decision
             .triggers
