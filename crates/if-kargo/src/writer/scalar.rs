@@ -26,7 +26,7 @@ const FOLD_WIDTH: usize = 80;
 pub const KEY_MAX: usize = 1024;
 
 /// What one pass over a string finds.
-#[derive(Default)]
+#[derive(Debug, Default, PartialEq, Eq)]
 struct Scan {
     /// A character that only a double-quoted scalar can hold (controls, BOM, LS, PS, ...).
     escape: bool,
@@ -46,6 +46,14 @@ struct Scan {
 
 impl Scan {
     fn of(s: &str) -> Scan {
+        if s.is_ascii() {
+            return Scan::of_ascii(s.as_bytes());
+        }
+        Scan::of_chars(s)
+    }
+
+    /// [`Scan::of`], a character at a time.
+    fn of_chars(s: &str) -> Scan {
         let mut scan = Scan::default();
         let mut prev_space = false;
         let mut prev_colon = false;
@@ -69,6 +77,41 @@ impl Scan {
         }
         scan
     }
+}
+
+impl Scan {
+    /// [`Scan::of`] of an ASCII string, a byte at a time (every generated value but a
+    /// user's non-ASCII text): the same findings, as [`needs_escape`], [`block_safe`] and
+    /// `char::is_whitespace` say them for ASCII.
+    fn of_ascii(b: &[u8]) -> Scan {
+        let mut scan = Scan {
+            chars: b.len(),
+            ..Scan::default()
+        };
+        let mut prev = 0u8;
+        for &c in b {
+            // A control: only the double-quoted style holds it; a block scalar holds tab
+            // and line feed.
+            if c < 0x20 || c == 0x7F {
+                scan.escape = true;
+                scan.not_block |= c != b'\t' && c != b'\n';
+            }
+            match c {
+                b'\n' => scan.newline = true,
+                b'#' if is_space(prev) => scan.comment = true,
+                b' ' if prev == b':' => scan.colon_space = true,
+                b':' | b',' | b'[' | b']' | b'{' | b'}' => scan.key_indicator = true,
+                _ => {}
+            }
+            prev = c;
+        }
+        scan
+    }
+}
+
+/// `char::is_whitespace` of an ASCII character: space, tab, LF, VT, FF, CR.
+fn is_space(c: u8) -> bool {
+    matches!(c, b' ' | b'\t' | b'\n' | 0x0B | 0x0C | b'\r')
 }
 
 /// Characters that force double quotes: controls, and the BOM, LS, PS, U+FFFE, U+FFFF.
@@ -390,6 +433,32 @@ pub fn push_double(out: &mut String, s: &str) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_ascii_scan_finds_what_the_character_scan_finds() {
+        // Every string of up to three characters over the ASCII characters that matter (and
+        // some that do not), including every control.
+        let mut alphabet: Vec<char> = (0u8..0x20).chain([0x7F]).map(char::from).collect();
+        alphabet.extend([' ', '#', ':', ',', '[', ']', '{', '}', 'a', '-', '.', '~']);
+        let mut strings = vec![String::new()];
+        for _ in 0..3 {
+            let longer: Vec<String> = strings
+                .iter()
+                .flat_map(|s| alphabet.iter().map(move |c| format!("{s}{c}")))
+                .collect();
+            strings.extend(longer);
+        }
+        let mut differ = 0;
+        for s in &strings {
+            if Scan::of_ascii(s.as_bytes()) != Scan::of_chars(s) {
+                differ += 1;
+            }
+        }
+        assert_eq!(differ, 0, "of {} strings", strings.len());
+        let text = "a: b # c\n\tkey: [x, {y}]\r\n\u{7f}";
+        assert_eq!(Scan::of_ascii(text.as_bytes()), Scan::of_chars(text));
+        assert!(Scan::of_chars(text).colon_space && Scan::of_chars(text).not_block);
+    }
 
     #[test]
     fn values() {
