@@ -11,11 +11,8 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Instant;
 
-use if_testkit::registry::push::Pusher;
-use if_testkit::registry::token::{ISSUER, SERVICE, TokenPolicy, TokenServer};
-use if_testkit::registry::{Registry, RegistryAuth};
-
 use crate::bench::{Figure, Report};
+use crate::bench_registry::{CheckRun, Loopback};
 
 const BENCH: &str = "check";
 const REPOS: usize = 100;
@@ -46,27 +43,7 @@ pub fn run() -> Result<Report, String> {
 /// One registry (anonymous, or behind a token server), three checks; a figure for each.
 fn scenario(binary: &Path, bearer: bool) -> Result<Vec<Figure>, String> {
     let work = tempfile::tempdir().map_err(|e| format!("temporary directory: {e}"))?;
-    let (user, password) = ("bench", "bench-password");
-    let tokens = bearer.then(|| {
-        TokenServer::start(
-            work.path(),
-            TokenPolicy {
-                require: None,
-                expires_in: 3600,
-            },
-        )
-    });
-    let auth = match &tokens {
-        None => RegistryAuth::None,
-        Some(t) => RegistryAuth::Token {
-            realm: t.realm(),
-            service: SERVICE.to_string(),
-            issuer: ISSUER.to_string(),
-            rootcertbundle: t.cert_path.clone(),
-        },
-    };
-    let Some(registry) = Registry::start(auth) else {
-        println!("  skipped: docker-registry is not installed (apt-get install docker-registry)");
+    let Some(loopback) = Loopback::start(work.path(), bearer) else {
         let what = if bearer { "bearer" } else { "anonymous" };
         return Ok(vec![Figure::info(
             BENCH,
@@ -75,20 +52,15 @@ fn scenario(binary: &Path, bearer: bool) -> Result<Vec<Figure>, String> {
         )]);
     };
     let repos: Vec<String> = (0..REPOS).map(|r| format!("bench/base{r:03}")).collect();
-    let push_auth = tokens.as_ref().map(|t| {
-        let names: Vec<&str> = repos.iter().map(String::as_str).collect();
-        t.signer.push_auth(&names)
-    });
-    let pusher = Pusher::new(&registry.addr, push_auth);
     let started = Instant::now();
     let pairs: Vec<(&str, String)> = repos
         .iter()
         .flat_map(|repo| (0..TAGS).map(move |t| (repo.as_str(), format!("{t}.0"))))
         .collect();
-    push_parallel(&pusher, &pairs, "v1");
+    push_parallel(&loopback, &pairs, "v1");
     let refs: Vec<String> = pairs
         .iter()
-        .map(|(repo, tag)| format!("{}/{repo}:{tag}", registry.addr))
+        .map(|(repo, tag)| format!("{}/{repo}:{tag}", loopback.addr()))
         .collect();
     let push_secs = started.elapsed().as_secs_f64();
     let root = write_factory(work.path(), &refs)?;
@@ -111,21 +83,13 @@ fn scenario(binary: &Path, bearer: bool) -> Result<Vec<Figure>, String> {
             String::from_utf8_lossy(&analyze.stderr)
         ));
     }
-    let label = if bearer { "bearer" } else { "anonymous" };
+    let label = loopback.label();
     println!(
         "  ({label}: pushed {} indexes in {push_secs:.1} s)",
         refs.len()
     );
 
-    let env: Vec<(&str, String)> = if bearer {
-        vec![
-            ("IMAGE_FACTORY_REGISTRY_HOST", registry.addr.clone()),
-            ("IMAGE_FACTORY_REGISTRY_USERNAME", user.to_string()),
-            ("IMAGE_FACTORY_REGISTRY_PASSWORD", password.to_string()),
-        ]
-    } else {
-        Vec::new()
-    };
+    let env = loopback.credentials();
     let images = refs.len() as u64;
     // With tokens, the first request to the registry learns the scheme (401); one token
     // request asks for the scopes of every repository (a second one at most, when a worker
@@ -133,24 +97,27 @@ fn scenario(binary: &Path, bearer: bool) -> Result<Vec<Figure>, String> {
     let (first_requests, tokens_per_run) = if bearer { (images + 1, 2) } else { (images, 0) };
     let mut figures = Vec::new();
     let first = check(binary, &root, &env, "2026-11-02T00:00:00Z")?;
-    figures.push(first.report(
+    figures.push(judge(
+        &first,
         &format!("{label}: first (baselines)"),
         first_requests,
         tokens_per_run,
         0,
     ));
     let again: Vec<(&str, String)> = pairs.iter().step_by(REPUSH_EVERY).cloned().collect();
-    push_parallel(&pusher, &again, "v2");
+    push_parallel(&loopback, &again, "v2");
     let updated = images / REPUSH_EVERY as u64;
     let second = check(binary, &root, &env, "2026-11-03T00:00:00Z")?;
-    figures.push(second.report(
+    figures.push(judge(
+        &second,
         &format!("{label}: {updated} re-pushed"),
         first_requests,
         tokens_per_run,
         updated,
     ));
     let third = check(binary, &root, &env, "2026-11-04T00:00:00Z")?;
-    figures.push(third.report(
+    figures.push(judge(
+        &third,
         &format!("{label}: nothing new"),
         first_requests,
         tokens_per_run,
@@ -172,17 +139,10 @@ fn scenario(binary: &Path, bearer: bool) -> Result<Vec<Figure>, String> {
     Ok(figures)
 }
 
-/// Pushes an OCI index (content from `version`) for each `(repository, tag)`, eight at a time.
-fn push_parallel(pusher: &Pusher, pairs: &[(&str, String)], version: &str) {
-    let chunk = pairs.len().div_ceil(8).max(1);
-    std::thread::scope(|scope| {
-        for part in pairs.chunks(chunk) {
-            scope.spawn(move || {
-                for (repo, tag) in part {
-                    pusher.oci_index(repo, tag, &format!("{repo}:{tag} {version}"));
-                }
-            });
-        }
+/// Pushes an OCI index (content from `version`) for each `(repository, tag)`.
+fn push_parallel(loopback: &Loopback, pairs: &[(&str, String)], version: &str) {
+    loopback.push_each(pairs, |pusher, repo, tag| {
+        pusher.oci_index(repo, tag, &format!("{repo}:{tag} {version}"));
     });
 }
 
@@ -210,67 +170,52 @@ fn write_factory(dir: &Path, refs: &[String]) -> Result<PathBuf, String> {
     Ok(root)
 }
 
-/// What one `check` run gave.
-struct Run {
-    secs: f64,
-    checked: u64,
-    failed: u64,
-    updated: u64,
-    requests: u64,
-    token_requests: u64,
-    /// Token requests per registry, as the report says them.
-    per_registry: String,
-    written: usize,
-}
-
-impl Run {
-    /// Prints the row; its figure, failed (with the reason printed) when the counts are not
-    /// the expected ones (`tokens`: the most token requests allowed).
-    fn report(&self, label: &str, requests: u64, tokens: u64, updated: u64) -> Figure {
-        let per_image = self.requests as f64 / self.checked.max(1) as f64;
-        println!(
-            "  {label:<28} {:>8.2} {:>9.0} {:>9} {:>10.3} {:>9} {:>8}",
-            self.secs,
-            self.checked as f64 / self.secs,
-            self.requests,
-            per_image,
-            self.token_requests,
-            self.updated
-        );
-        if !self.per_registry.is_empty() {
-            println!("    token requests per registry: {}", self.per_registry);
-        }
-        let expected = (requests, tokens, updated, 0);
-        let got = (
-            self.requests,
-            self.token_requests,
-            self.updated,
-            self.failed,
-        );
-        let ok = (got.0, got.2, got.3) == (requests, updated, 0) && got.1 <= tokens;
-        if !ok {
-            println!(
-                "  FAIL: (requests, token requests, updated, failed) = {got:?}, expected {expected:?} (token requests at most)"
-            );
-        }
-        Figure::judged(
-            BENCH,
-            label,
-            format!(
-                "{:.2} s, {:.0} images/s, {per_image:.3} req/image, {} token req",
-                self.secs,
-                self.checked as f64 / self.secs,
-                self.token_requests
-            ),
-            format!(
-                "{requests} requests, at most {tokens} token requests, {updated} updated, 0 failed"
-            ),
-            ok,
-        )
+/// Prints a check's row; its figure, failed (with the reason printed) when the counts are
+/// not the expected ones (`tokens`: the most token requests allowed).
+fn judge(run: &CheckRun, label: &str, requests: u64, tokens: u64, updated: u64) -> Figure {
+    let per_image = run.per_image();
+    println!(
+        "  {label:<28} {:>8.2} {:>9.0} {:>9} {:>10.3} {:>9} {:>8}",
+        run.secs,
+        run.checked as f64 / run.secs,
+        run.requests,
+        per_image,
+        run.token_requests,
+        run.updated
+    );
+    if !run.per_registry.is_empty() {
+        println!("    token requests per registry: {}", run.per_registry);
     }
+    let expected = (requests, tokens, updated, 0);
+    let got = (run.requests, run.token_requests, run.updated, run.failed);
+    let ok = (got.0, got.2, got.3) == (requests, updated, 0) && got.1 <= tokens;
+    if !ok {
+        println!(
+            "  FAIL: (requests, token requests, updated, failed) = {got:?}, expected {expected:?} (token requests at most)"
+        );
+    }
+    Figure::judged(
+        BENCH,
+        label,
+        format!(
+            "{:.2} s, {:.0} images/s, {per_image:.3} req/image, {} token req",
+            run.secs,
+            run.checked as f64 / run.secs,
+            run.token_requests
+        ),
+        format!(
+            "{requests} requests, at most {tokens} token requests, {updated} updated, 0 failed"
+        ),
+        ok,
+    )
 }
 
-fn check(binary: &Path, root: &Path, env: &[(&str, String)], now: &str) -> Result<Run, String> {
+fn check(
+    binary: &Path,
+    root: &Path,
+    env: &[(&str, String)],
+    now: &str,
+) -> Result<CheckRun, String> {
     let mut cmd = Command::new(binary);
     cmd.arg("--root")
         .arg(root)
@@ -295,26 +240,5 @@ fn check(binary: &Path, root: &Path, env: &[(&str, String)], now: &str) -> Resul
             String::from_utf8_lossy(&out.stderr)
         ));
     }
-    let report: serde_json::Value = serde_json::from_slice(&out.stdout)
-        .map_err(|e| format!("check printed no JSON report: {e}"))?;
-    let s = &report["summary"];
-    let n = |k: &str| s[k].as_u64().unwrap_or(u64::MAX);
-    Ok(Run {
-        secs,
-        checked: n("checked"),
-        failed: n("failed"),
-        updated: n("updated"),
-        requests: n("requests"),
-        token_requests: n("tokenRequests"),
-        per_registry: s["tokenRequestsByRegistry"]
-            .as_object()
-            .map(|m| {
-                m.iter()
-                    .map(|(r, n)| format!("{r} {n}"))
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            })
-            .unwrap_or_default(),
-        written: report["written"].as_array().map_or(usize::MAX, Vec::len),
-    })
+    CheckRun::parse(&out.stdout, secs)
 }

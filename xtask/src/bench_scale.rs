@@ -8,63 +8,58 @@
 //! --no-fetch`, `generate`, `record-update` of the hot base image (synth's base image 0, the
 //! runtime of one image in ten: it schedules N/10 rebuilds, checked on the first run),
 //! `status` and `plan HOT` (with those rebuilds pending), and `reconcile --dry-run` at a time
-//! after every delay. Each runs with `--root DIR/image-factory` in `DIR`, in an environment
-//! without forge or registry credentials (the forge APIs point at a closed port). Each runs
+//! after every delay, and last `check --dry-run` against a loopback registry
+//! ([`crate::bench_scale_check`]; skipped, with the reason printed, when `docker-registry`
+//! is not installed). Each runs with `--root DIR/image-factory` in `DIR`, in an environment
+//! without forge or registry credentials (the forge APIs point at a closed port; `check` gets
+//! the loopback registry's). Each runs
 //! three times (once when its first run took longer than [`SLOW_SECS`]); the table gives the
 //! best wall time (the machine is shared: the best run is the one least disturbed) and the
 //! peak RSS (the largest of the runs).
 //!
-//! `check` is not run here: its base images live on public registries (synth's references),
-//! and its figure is requests per image and token requests per registry, which
-//! `cargo xtask bench check` measures against a loopback `docker-registry`.
-//!
-//! Peak memory comes from the OS: every measured command is started by a small wrapper,
-//! `xtask __measure --report FILE -- PROGRAM ARGS...` ([`measure`]), whose only child is the
-//! command, so `getrusage(RUSAGE_CHILDREN)` after waiting for it is that command's own
-//! `ru_maxrss`. The wrapper writes `{"exit":..,"wall_s":..,"max_rss_kib":..}` to `FILE`; the
-//! command's stdout and stderr pass through it untouched.
+//! When the registry runs, the synthetic factory is made with every registry host mapped to
+//! it (`synth --registry 127.0.0.1:PORT`), for every command: the same shape, with one host
+//! in place of six. Peak memory comes from the OS ([`crate::bench_measure`]).
 //!
 //! Targets (issue 22; a miss prints FAIL but the benchmark still succeeds; a command that
-//! fails makes it fail), at N = 100,000: every command no slower than the serial floor
-//! (ratio <= 1.0) and under 1 GiB; from 10,000 to 100,000 the wall time of every command
-//! grows less than 11 times. The ratio to the parallel floor is printed beside, unjudged.
+//! fails makes it fail), at N = 100,000: every command but `check` no slower than the serial
+//! floor (ratio <= 1.0), every command under 1 GiB; from 10,000 to 100,000 the wall time of
+//! every command grows less than 11 times. `check` is held instead, at every size, to its
+//! requests per image and its token requests ([`crate::bench_scale_check::judge`]). The ratio
+//! to the parallel floor is printed beside, unjudged.
 //!
 //! Options (after `cargo xtask bench scale`): `--sizes 1000,10000` runs only the sizes given
-//! (at least 10 each; also `IMAGE_FACTORY_BENCH_SIZES`), `--json PATH` where the figures go
+//! (at least 10 each; also `IMAGE_FACTORY_BENCH_SIZES`), `--check-concurrency N` the
+//! `check --concurrency` (default 8, check's own), `--json PATH` where the figures go
 //! (default `bench/scale.json` in the target directory; the README's table is made from it
 //! by [`crate::bench_scale_json::readme_table`], printed at the end of the run). Targets at
 //! a size that was not run are not checked. `--commands validate,status` measures only the
-//! commands named (as the table names them); a command left out that writes state (`analyze`,
-//! `generate`, `record-update`) still runs as usual, unreported, when a named command comes
-//! after it, so every figure is of the same factory as in a full run.
+//! commands named (as the table names them; `check` for `check --dry-run`); a command left
+//! out that writes state (`analyze`, `generate`, `record-update`) still runs as usual,
+//! unreported, when a named command comes after it, so every figure is of the same factory
+//! as in a full run.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
 use std::time::Instant;
 
-use nix::sys::resource::{UsageWho, getrusage};
-
-use crate::bench::{Figure, Report};
+use crate::bench::Report;
 use crate::bench_floor::Floor;
-use crate::bench_scale_json::{bytes, label, secs, thousands};
+use crate::bench_measure::{Env, Measured, tail};
+use crate::bench_registry::Loopback;
+use crate::bench_scale_check as check;
+use crate::bench_scale_json::{bytes, secs, thousands};
 use crate::synth;
 
-const BENCH: &str = "scale";
 /// The sizes (enrolled images) measured by default.
 const SIZES: [usize; 3] = [1_000, 10_000, 100_000];
 /// Restricts the sizes: a comma-separated list of image counts (like `--sizes`).
 pub const SIZES_ENV: &str = "IMAGE_FACTORY_BENCH_SIZES";
 /// Runs of each command.
-const RUNS: usize = 3;
+pub const RUNS: usize = 3;
 /// A command whose first run takes longer than this (seconds) is run only once.
-const SLOW_SECS: f64 = 20.0;
+pub const SLOW_SECS: f64 = 20.0;
 /// The time of the `analyze` and `record-update` runs.
 const NOW: &str = "2026-11-01T00:00:00Z";
-/// Where the forge APIs point: a closed port, so that any request fails at once.
-const NOWHERE: &str = "http://127.0.0.1:9";
-const KIB_PER_GIB: u64 = 1024 * 1024;
-/// The largest growth of wall time from 10,000 to 100,000 images that passes.
-const GROWTH: f64 = 11.0;
 
 /// The measured commands, in the order they run: name, arguments after `--root DIR`, and
 /// the exit code expected. `record-update` also gets `--image HOT --digest D` (a new `D` for
@@ -123,10 +118,16 @@ pub fn run(args: &[&str]) -> Result<Report, String> {
     );
     let mut results = Vec::new();
     for &n in &sizes {
-        results.push(one_size(&xtask, &binary, n, &options.commands)?);
+        results.push(one_size(
+            &xtask,
+            &binary,
+            n,
+            &options.commands,
+            options.check_concurrency,
+        )?);
     }
-    print_table(&results);
-    let figures = targets(&results);
+    crate::bench_scale_table::print(&results);
+    let figures = crate::bench_scale_table::targets(&results);
     let json = crate::bench_scale_json::write(&options.json, &results)?;
     println!("\nfigures written to {}", options.json.display());
     println!(
@@ -142,18 +143,21 @@ struct Options {
     sizes: Vec<usize>,
     /// Where the JSON figures go.
     json: PathBuf,
-    /// Whether each of [`COMMANDS`] is measured.
+    /// Whether each of [`COMMANDS`], then `check`, is measured.
     commands: Vec<bool>,
+    /// `check --concurrency`.
+    check_concurrency: u16,
 }
 
 impl Options {
-    /// `[--sizes LIST] [--json PATH]`; the sizes default to [`SIZES_ENV`], else [`SIZES`].
+    /// `[--sizes LIST] [--json PATH] [--commands LIST] [--check-concurrency N]`; the sizes default to [`SIZES_ENV`], else [`SIZES`].
     fn parse(args: &[&str]) -> Result<Options, String> {
         let mut sizes = std::env::var(SIZES_ENV)
             .ok()
             .filter(|v| !v.trim().is_empty());
         let mut json = None;
-        let mut commands = vec![true; COMMANDS.len()];
+        let mut check_concurrency = check::CONCURRENCY;
+        let mut commands = vec![true; COMMANDS.len() + 1];
         let mut it = args.iter();
         while let Some(arg) = it.next() {
             let mut value = || {
@@ -164,11 +168,12 @@ impl Options {
             match *arg {
                 "--sizes" => sizes = Some(value()?),
                 "--json" => json = Some(PathBuf::from(value()?)),
+                "--check-concurrency" => check_concurrency = parse_concurrency(&value()?)?,
                 "--commands" => commands = parse_commands(&value()?)?,
                 other => {
                     return Err(format!(
                         "bench scale: unknown option `{other}` (options: --sizes N,N,... \
-                         --commands NAME,NAME,... --json PATH)"
+                         --commands NAME,NAME,... --json PATH --check-concurrency N)"
                     ));
                 }
             }
@@ -182,16 +187,31 @@ impl Options {
             sizes,
             json,
             commands,
+            check_concurrency,
         })
     }
 }
 
-/// A comma-separated list of command names (as [`COMMANDS`] names them): which are measured.
+/// `--check-concurrency`: 1 to 256, as `check --concurrency`.
+fn parse_concurrency(v: &str) -> Result<u16, String> {
+    match v.parse::<u16>() {
+        Ok(c) if (1..=256).contains(&c) => Ok(c),
+        _ => Err(format!("--check-concurrency `{v}`: 1 to 256")),
+    }
+}
+
+/// A comma-separated list of command names (as [`COMMANDS`] names them, and `check` or
+/// [`check::NAME`]): which are measured, in [`COMMANDS`]' order, then `check`.
 fn parse_commands(list: &str) -> Result<Vec<bool>, String> {
-    let mut chosen = vec![false; COMMANDS.len()];
+    let mut chosen = vec![false; COMMANDS.len() + 1];
     for item in list.split(',').map(str::trim).filter(|i| !i.is_empty()) {
-        let Some(c) = COMMANDS.iter().position(|(name, _, _)| *name == item) else {
-            let names: Vec<&str> = COMMANDS.iter().map(|(name, _, _)| *name).collect();
+        let at = COMMANDS
+            .iter()
+            .position(|(name, _, _)| *name == item)
+            .or_else(|| (item == "check" || item == check::NAME).then_some(COMMANDS.len()));
+        let Some(c) = at else {
+            let mut names: Vec<&str> = COMMANDS.iter().map(|(name, _, _)| *name).collect();
+            names.push("check");
             return Err(format!(
                 "commands: `{item}` is not a measured command ({})",
                 names.join(", ")
@@ -241,13 +261,13 @@ pub struct SizeResult {
     pub n: usize,
     /// Reading every input file once.
     pub floor: Floor,
-    /// One per [`COMMANDS`] entry.
+    /// One per [`COMMANDS`] entry, then `check`'s when it ran.
     pub rows: Vec<Row>,
 }
 
 /// One command at one size.
 pub struct Row {
-    /// The command, as [`COMMANDS`] names it.
+    /// The command, as [`COMMANDS`] names it (or [`check::NAME`]).
     pub name: &'static str,
     /// Best wall time, seconds.
     pub wall: f64,
@@ -255,6 +275,8 @@ pub struct Row {
     pub rss_kib: u64,
     /// How many runs.
     pub runs: usize,
+    /// `check`'s requests and what was pushed for it.
+    pub check: Option<check::Figures>,
 }
 
 impl Row {
@@ -275,13 +297,17 @@ fn one_size(
     binary: &Path,
     n: usize,
     measured: &[bool],
+    concurrency: u16,
 ) -> Result<SizeResult, String> {
     let tmp = tempfile::tempdir().map_err(|e| format!("temporary directory: {e}"))?;
     let dir = tmp.path().join("factory");
+    println!("\nN = {}:", thousands(n));
+    let loopback = Loopback::start(tmp.path(), true);
     let shape = synth::Shape {
         images: n,
         bases: n / 5,
         depth: 4,
+        registry: loopback.as_ref().map(|l| l.addr().to_string()),
     };
     let started = Instant::now();
     let summary = synth::write(&shape, &dir)?;
@@ -292,8 +318,7 @@ fn one_size(
         .map_err(|e| format!("images.yaml: {e}"))?
         .len();
     println!(
-        "\nN = {}: synth {synth_secs:.1} s ({summary}); images.yaml {}, state {} files, {}",
-        thousands(n),
+        "  synth {synth_secs:.1} s ({summary}); images.yaml {}, state {} files, {}",
         bytes(images_bytes),
         thousands(state_files),
         bytes(state_bytes)
@@ -319,8 +344,8 @@ fn one_size(
         bytes(w.bytes as u64),
         w.refused
     );
-    let hot = synth::base_text(0);
-    let dependents = hot_dependents(&root)?;
+    let hot = synth::base_text(&shape, 0);
+    let dependents = hot_dependents(&shape, &root)?;
     let env = Env {
         xtask,
         binary,
@@ -335,9 +360,7 @@ fn one_size(
         if !(shown || setup) {
             continue;
         }
-        let mut walls = Vec::new();
-        let mut rss_kib = 0;
-        for rep in 0..RUNS {
+        let args = |rep: usize| {
             let mut args: Vec<String> = fixed.iter().map(|a| a.to_string()).collect();
             if name == PLAN {
                 args.push(hot.clone());
@@ -352,56 +375,120 @@ fn one_size(
                     digest,
                 ]);
             }
-            let m = env.measure(&args)?;
-            if m.exit != Some(expected) {
-                return Err(format!(
-                    "N = {n}: `image-factory {}` exited with {} (expected {expected}):\n{}",
-                    args.join(" "),
-                    m.exit
-                        .map_or_else(|| "a signal".to_string(), |c| c.to_string()),
-                    tail(if m.stderr.is_empty() {
-                        &m.stdout
-                    } else {
-                        &m.stderr
-                    })
-                ));
-            }
-            if name == RECORD && rep == 0 {
-                check_scheduled(n, dependents, &m.stdout)?;
-            }
-            walls.push(m.wall_s);
-            rss_kib = rss_kib.max(m.max_rss_kib);
-            if rep == 0 && m.wall_s > SLOW_SECS {
-                break;
-            }
-        }
-        let row = Row {
-            name,
-            wall: walls.iter().copied().fold(f64::INFINITY, f64::min),
-            rss_kib,
-            runs: walls.len(),
+            args
         };
+        let mut each = |rep: usize, m: &Measured| match name {
+            RECORD if rep == 0 => check_scheduled(n, dependents, &m.stdout),
+            _ => Ok(()),
+        };
+        let row = measure_runs(&env, n, name, expected, &args, &[], &mut each)?;
         if !shown {
             println!("  {name:<20} run, not measured (a later command reads what it wrote)");
             continue;
         }
-        println!(
-            "  {name:<20} {:>9}  peak {:>10}  {:.2}x floor ({:.2}x parallel)  ({} run{})",
-            secs(row.wall),
-            bytes(row.rss_kib * 1024),
-            row.ratio(&floor),
-            row.ratio_parallel(&floor),
-            row.runs,
-            if row.runs == 1 { "" } else { "s" }
-        );
+        print_row(&row, &floor);
         rows.push(row);
+    }
+    let check_shown = measured.get(COMMANDS.len()).copied().unwrap_or(true);
+    if let Some(loopback) = loopback.as_ref().filter(|_| check_shown) {
+        rows.push(check_row(&env, n, loopback, &root, &floor, concurrency)?);
     }
     Ok(SizeResult { n, floor, rows })
 }
 
+/// `check --dry-run` against the loopback registry, after pushing what it watches.
+fn check_row(
+    env: &Env<'_>,
+    n: usize,
+    loopback: &Loopback,
+    root: &Path,
+    floor: &Floor,
+    concurrency: u16,
+) -> Result<Row, String> {
+    let pushed = check::push(loopback, root)?;
+    let credentials = loopback.credentials();
+    let mut figures = None;
+    let mut each = |_: usize, m: &Measured| {
+        figures = Some(check::figures(&pushed, concurrency, m)?);
+        Ok(())
+    };
+    let args = |_: usize| check::args(NOW, concurrency);
+    let mut row = measure_runs(env, n, check::NAME, 0, &args, &credentials, &mut each)?;
+    row.check = figures;
+    print_row(&row, floor);
+    if let Some(f) = &row.check {
+        println!("  {:<20} {}", "", check::describe(f));
+    }
+    Ok(row)
+}
+
+/// What one run of a measured command is told (by its run number), and what is checked of
+/// each run.
+type ArgsOf<'a> = dyn Fn(usize) -> Vec<String> + 'a;
+type EachRun<'a> = dyn FnMut(usize, &Measured) -> Result<(), String> + 'a;
+
+/// Runs one command [`RUNS`] times (once when the first run takes longer than
+/// [`SLOW_SECS`]), each expected to exit with `expected` and passed to `each`; its row.
+fn measure_runs(
+    env: &Env<'_>,
+    n: usize,
+    name: &'static str,
+    expected: i32,
+    args_of: &ArgsOf<'_>,
+    extra_env: &[(&str, String)],
+    each: &mut EachRun<'_>,
+) -> Result<Row, String> {
+    let mut walls = Vec::new();
+    let mut rss_kib = 0;
+    for rep in 0..RUNS {
+        let args = args_of(rep);
+        let m = env.measure(&args, extra_env)?;
+        if m.exit != Some(expected) {
+            return Err(format!(
+                "N = {n}: `image-factory {}` exited with {} (expected {expected}):\n{}",
+                args.join(" "),
+                m.exit
+                    .map_or_else(|| "a signal".to_string(), |c| c.to_string()),
+                tail(if m.stderr.is_empty() {
+                    &m.stdout
+                } else {
+                    &m.stderr
+                })
+            ));
+        }
+        each(rep, &m)?;
+        walls.push(m.wall_s);
+        rss_kib = rss_kib.max(m.max_rss_kib);
+        if rep == 0 && m.wall_s > SLOW_SECS {
+            break;
+        }
+    }
+    Ok(Row {
+        name,
+        wall: walls.iter().copied().fold(f64::INFINITY, f64::min),
+        rss_kib,
+        runs: walls.len(),
+        check: None,
+    })
+}
+
+/// Prints one command's line.
+fn print_row(row: &Row, floor: &Floor) {
+    println!(
+        "  {:<20} {:>9}  peak {:>10}  {:.2}x floor ({:.2}x parallel)  ({} run{})",
+        row.name,
+        secs(row.wall),
+        bytes(row.rss_kib * 1024),
+        row.ratio(floor),
+        row.ratio_parallel(floor),
+        row.runs,
+        if row.runs == 1 { "" } else { "s" }
+    );
+}
+
 /// The direct dependents of the hot base image, from its state file.
-fn hot_dependents(root: &Path) -> Result<usize, String> {
-    let slug = synth::base_ref(0).map_err(|e| e.to_string())?.slug();
+fn hot_dependents(shape: &synth::Shape, root: &Path) -> Result<usize, String> {
+    let slug = synth::base_ref(shape, 0).map_err(|e| e.to_string())?.slug();
     let path = root.join("state/base-images").join(format!("{slug}.yaml"));
     let text = std::fs::read_to_string(&path).map_err(|e| format!("{}: {e}", path.display()))?;
     let (state, _) = if_model::state::parse_base(&text, &path.display().to_string());
@@ -432,233 +519,6 @@ fn check_scheduled(n: usize, dependents: usize, stdout: &[u8]) -> Result<(), Str
     Ok(())
 }
 
-/// How the measured commands run.
-struct Env<'a> {
-    xtask: &'a Path,
-    binary: &'a Path,
-    /// The synthetic factory's directory (the working directory).
-    dir: &'a Path,
-    /// Where the wrapper writes its figures.
-    report: PathBuf,
-}
-
-/// One measured run.
-struct Measured {
-    exit: Option<i32>,
-    wall_s: f64,
-    max_rss_kib: u64,
-    stdout: Vec<u8>,
-    stderr: Vec<u8>,
-}
-
-impl Env<'_> {
-    /// Runs `image-factory --root DIR/image-factory ARGS` through the wrapper.
-    fn measure(&self, args: &[String]) -> Result<Measured, String> {
-        let _ = std::fs::remove_file(&self.report);
-        let path = std::env::var_os("PATH").unwrap_or_default();
-        let out = Command::new(self.xtask)
-            .arg("__measure")
-            .arg("--report")
-            .arg(&self.report)
-            .arg("--")
-            .arg(self.binary)
-            .arg("--root")
-            .arg(self.dir.join("image-factory"))
-            .args(args)
-            .current_dir(self.dir)
-            // No tokens, no Docker credentials, no settings from this machine.
-            .env_clear()
-            .env("PATH", path)
-            .env("HOME", self.dir)
-            .env("LC_ALL", "C")
-            .env("DOCKER_CONFIG", self.dir.join("no-docker-config"))
-            .env("IMAGE_FACTORY_GITHUB_API", NOWHERE)
-            .env("IMAGE_FACTORY_GITLAB_API", NOWHERE)
-            .stdin(Stdio::null())
-            .output()
-            .map_err(|e| format!("cannot run {}: {e}", self.xtask.display()))?;
-        let text = std::fs::read_to_string(&self.report).map_err(|e| {
-            format!(
-                "the measuring wrapper wrote no report ({e}; exit {:?}):\n{}",
-                out.status.code(),
-                tail(&out.stderr)
-            )
-        })?;
-        let v: serde_json::Value =
-            serde_json::from_str(&text).map_err(|e| format!("measure report `{text}`: {e}"))?;
-        Ok(Measured {
-            exit: v["exit"].as_i64().and_then(|c| i32::try_from(c).ok()),
-            wall_s: v["wall_s"].as_f64().unwrap_or(f64::NAN),
-            max_rss_kib: v["max_rss_kib"].as_u64().unwrap_or(0),
-            stdout: out.stdout,
-            stderr: out.stderr,
-        })
-    }
-}
-
-/// `xtask __measure --report FILE -- PROGRAM ARGS...`: runs the program (stdio inherited),
-/// waits, and writes its exit code, wall time and peak RSS (KiB, from
-/// `getrusage(RUSAGE_CHILDREN)`: this process has no other child) to `FILE` as one JSON line.
-pub fn measure(args: &[&str]) -> Result<bool, String> {
-    let ["--report", report, "--", program, rest @ ..] = args else {
-        return Err("usage: xtask __measure --report FILE -- PROGRAM [ARGS...]".to_string());
-    };
-    let started = Instant::now();
-    let status = Command::new(program)
-        .args(rest)
-        .status()
-        .map_err(|e| format!("__measure: cannot run {program}: {e}"))?;
-    let wall_s = started.elapsed().as_secs_f64();
-    let usage =
-        getrusage(UsageWho::RUSAGE_CHILDREN).map_err(|e| format!("__measure: getrusage: {e}"))?;
-    let line = serde_json::json!({
-        "exit": status.code(),
-        "wall_s": wall_s,
-        "max_rss_kib": usage.max_rss(),
-    });
-    std::fs::write(report, format!("{line}\n")).map_err(|e| format!("__measure: {report}: {e}"))?;
-    Ok(true)
-}
-
-/// Prints the table: a row per command (the floors first), wall time, ratio to the serial
-/// floor and peak RSS per size, and the ratio of wall times from each size to the next.
-fn print_table(results: &[SizeResult]) {
-    let mut head = String::from("| command |");
-    let mut rule = String::from("| --- |");
-    for r in results {
-        let l = label(r.n);
-        head.push_str(&format!(" {l} wall | {l} / floor | {l} peak RSS |"));
-        rule.push_str(" ---: | ---: | ---: |");
-    }
-    for pair in results.windows(2) {
-        head.push_str(&format!(
-            " wall {}/{} |",
-            label(pair[1].n),
-            label(pair[0].n)
-        ));
-        rule.push_str(" ---: |");
-    }
-    println!("\n{head}\n{rule}");
-    type Of = fn(&Floor) -> f64;
-    let floors: [(&str, Of); 2] = [
-        ("floor, serial", |f| f.serial_s),
-        ("floor, parallel", |f| f.parallel_s),
-    ];
-    for (name, of) in floors {
-        let mut line = format!("| {name} |");
-        for r in results {
-            line.push_str(&format!(
-                " {} | {:.2} | - |",
-                secs(of(&r.floor)),
-                of(&r.floor) / r.floor.serial_s
-            ));
-        }
-        for pair in results.windows(2) {
-            line.push_str(&format!(
-                " {:.1} |",
-                of(&pair[1].floor) / of(&pair[0].floor)
-            ));
-        }
-        println!("{line}");
-    }
-    let mut once = false;
-    for (c, name) in measured_names(results).into_iter().enumerate() {
-        let mut line = format!("| {name} |");
-        for r in results {
-            if let Some(row) = r.rows.get(c) {
-                let mark = if row.runs < RUNS { "*" } else { "" };
-                once |= row.runs < RUNS;
-                line.push_str(&format!(
-                    " {}{mark} | {:.2} | {} |",
-                    secs(row.wall),
-                    row.ratio(&r.floor),
-                    bytes(row.rss_kib * 1024)
-                ));
-            }
-        }
-        for pair in results.windows(2) {
-            line.push_str(&format!(" {} |", ratio(&pair[0], &pair[1], c)));
-        }
-        println!("{line}");
-    }
-    if once {
-        println!("\n\\* one run only: the first took more than {SLOW_SECS} s");
-    }
-}
-
-/// The commands measured, in the order of every size's rows (each size measures the same).
-fn measured_names(results: &[SizeResult]) -> Vec<&'static str> {
-    results
-        .first()
-        .map(|r| r.rows.iter().map(|row| row.name).collect())
-        .unwrap_or_default()
-}
-
-/// Wall time at `big` over wall time at `small`, of the `c`th measured command.
-fn ratio(small: &SizeResult, big: &SizeResult, c: usize) -> String {
-    growth(small, big, c).map_or_else(|| "-".to_string(), |g| format!("{g:.1}"))
-}
-
-/// Wall time at `big` over wall time at `small`, of the `c`th measured command (the rows of
-/// every size name the same commands), when both ran.
-pub fn growth(small: &SizeResult, big: &SizeResult, c: usize) -> Option<f64> {
-    match (small.rows.get(c), big.rows.get(c)) {
-        (Some(s), Some(b)) if s.wall > 0.0 => Some(b.wall / s.wall),
-        _ => None,
-    }
-}
-
-/// Checks the targets, prints PASS/FAIL for each, and gives the summary figures.
-fn targets(results: &[SizeResult]) -> Vec<Figure> {
-    println!("\ntargets:");
-    let at = |n: usize| results.iter().find(|r| r.n == n);
-    let mut figures = Vec::new();
-    for (c, name) in measured_names(results).into_iter().enumerate() {
-        for r in results {
-            let Some(row) = r.rows.get(c) else { continue };
-            let value = format!(
-                "{}, {:.2}x floor, {}",
-                secs(row.wall),
-                row.ratio(&r.floor),
-                bytes(row.rss_kib * 1024)
-            );
-            let what = format!("{name}, N = {}", thousands(r.n));
-            match r.n {
-                100_000 => verdict(
-                    &mut figures,
-                    what,
-                    value,
-                    "<= 1.0x serial floor, < 1 GiB",
-                    row.ratio(&r.floor) <= 1.0 && row.rss_kib < KIB_PER_GIB,
-                ),
-                _ => figures.push(Figure::info(BENCH, what, value)),
-            }
-        }
-        if let (Some(small), Some(big)) = (at(10_000), at(100_000)) {
-            let value = ratio(small, big, c);
-            let ok = growth(small, big, c).is_some_and(|v| v < GROWTH);
-            verdict(
-                &mut figures,
-                format!("{name}, wall 100k/10k"),
-                value,
-                "< 11",
-                ok,
-            );
-        }
-    }
-    if at(100_000).is_none() || at(10_000).is_none() {
-        println!("  not checked: the targets at 100,000 and 100k/10k (a size was left out)");
-    }
-    figures
-}
-
-/// Prints PASS or FAIL for one target and keeps its figure.
-fn verdict(figures: &mut Vec<Figure>, what: String, value: String, target: &str, ok: bool) {
-    let word = if ok { "PASS" } else { "FAIL" };
-    println!("  {word} {what}: {value} (target {target})");
-    figures.push(Figure::judged(BENCH, what, value, target, ok));
-}
-
 /// Files and bytes under `dir`.
 fn tree_size(dir: &Path) -> Result<(usize, u64), String> {
     let mut files = 0;
@@ -679,13 +539,6 @@ fn tree_size(dir: &Path) -> Result<(usize, u64), String> {
     Ok((files, total))
 }
 
-/// The last lines of a command's stderr.
-fn tail(stderr: &[u8]) -> String {
-    let text = String::from_utf8_lossy(stderr);
-    let lines: Vec<&str> = text.lines().collect();
-    lines[lines.len().saturating_sub(20)..].join("\n")
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -700,10 +553,14 @@ mod tests {
             .map(|((n, _, _), _)| *n)
             .collect();
         assert_eq!(names, ["validate", "status"]);
+        assert!(!chosen[COMMANDS.len()], "check is not measured");
         assert!(parse_commands("validate,reconcile --dry-run").unwrap()[6]);
+        assert!(parse_commands("check").unwrap()[COMMANDS.len()]);
+        assert!(parse_commands(check::NAME).unwrap()[COMMANDS.len()]);
         assert!(parse_commands("valdate").unwrap_err().contains("valdate"));
         assert!(parse_commands("").is_err());
         let all = Options::parse(&[]).unwrap();
         assert!(all.commands.iter().all(|m| *m));
+        assert_eq!(all.commands.len(), COMMANDS.len() + 1);
     }
 }

@@ -4,11 +4,15 @@
 //!
 //! The file: `{"date", "cores", "floor": "...definition...", "sizes": [{"images", "files",
 //! "bytes", "floorSerialS", "floorParallelS", "floorThreads", "commands": [{"name", "wallS",
-//! "ratio", "ratioParallel", "maxRssKib", "runs"}]}], "growth": {"NAME": 100k/10k}}`.
+//! "ratio", "ratioParallel", "maxRssKib", "runs"}]}], "growth": {"NAME": 100k/10k}}`;
+//! `check --dry-run`'s entry also has `"check": {"watched", "pushed", "pushS", "checked",
+//! "notFound", "requests", "requestsPerImage", "tokenRequests", "tokenRequestsByRegistry",
+//! "concurrency", "cpuS"}`.
 
 use std::path::Path;
 
-use crate::bench_scale::{SizeResult, growth};
+use crate::bench_scale::SizeResult;
+use crate::bench_scale_table::growth;
 
 /// What the floor is, as the file says it.
 const FLOOR: &str = "reading every regular file under the synthetic factory's directory once \
@@ -30,14 +34,18 @@ pub fn write(path: &Path, results: &[SizeResult]) -> Result<serde_json::Value, S
                 .rows
                 .iter()
                 .map(|row| {
-                    serde_json::json!({
+                    let mut c = serde_json::json!({
                         "name": row.name,
                         "wallS": row.wall,
                         "ratio": row.ratio(&r.floor),
                         "ratioParallel": row.ratio_parallel(&r.floor),
                         "maxRssKib": row.rss_kib,
                         "runs": row.runs,
-                    })
+                    });
+                    if let Some(f) = &row.check {
+                        c["check"] = check_json(f);
+                    }
+                    c
                 })
                 .collect();
             serde_json::json!({
@@ -55,8 +63,8 @@ pub fn write(path: &Path, results: &[SizeResult]) -> Result<serde_json::Value, S
     let small = results.iter().find(|r| r.n == 10_000);
     let big = results.iter().find(|r| r.n == 100_000);
     if let (Some(small), Some(big)) = (small, big) {
-        for (c, row) in big.rows.iter().enumerate() {
-            if let Some(g) = growth(small, big, c) {
+        for row in &big.rows {
+            if let Some(g) = growth(small, big, row.name) {
                 growths.insert(row.name.to_string(), serde_json::json!(g));
             }
         }
@@ -74,6 +82,23 @@ pub fn write(path: &Path, results: &[SizeResult]) -> Result<serde_json::Value, S
     let text = serde_json::to_string_pretty(&json).map_err(|e| e.to_string())?;
     std::fs::write(path, text + "\n").map_err(|e| format!("{}: {e}", path.display()))?;
     Ok(json)
+}
+
+/// `check`'s requests and what was pushed for it.
+fn check_json(f: &crate::bench_scale_check::Figures) -> serde_json::Value {
+    serde_json::json!({
+        "watched": f.pushed.watched,
+        "pushed": f.pushed.pushed,
+        "pushS": f.pushed.secs,
+        "checked": f.run.checked,
+        "notFound": f.run.failed,
+        "requests": f.run.requests,
+        "requestsPerImage": f.run.per_image(),
+        "tokenRequests": f.run.token_requests,
+        "tokenRequestsByRegistry": f.run.per_registry,
+        "concurrency": f.concurrency,
+        "cpuS": f.cpu_s,
+    })
 }
 
 /// The README's scale table from the JSON [`write`] wrote: a row per command (the serial
@@ -121,12 +146,22 @@ pub fn readme_table(json: &serde_json::Value) -> String {
                 .as_array()
                 .and_then(|cs| cs.iter().find(|c| c["name"] == name));
             match c {
-                Some(c) => out.push_str(&format!(
-                    " {}, {:.2}x, {} |",
-                    secs(c["wallS"].as_f64().unwrap_or(0.0)),
-                    c["ratio"].as_f64().unwrap_or(0.0),
-                    bytes(c["maxRssKib"].as_u64().unwrap_or(0) * 1024)
-                )),
+                Some(c) => {
+                    out.push_str(&format!(
+                        " {}, {:.2}x, {}",
+                        secs(c["wallS"].as_f64().unwrap_or(0.0)),
+                        c["ratio"].as_f64().unwrap_or(0.0),
+                        bytes(c["maxRssKib"].as_u64().unwrap_or(0) * 1024)
+                    ));
+                    let k = &c["check"];
+                    if let Some(per_image) = k["requestsPerImage"].as_f64() {
+                        out.push_str(&format!(
+                            ", {per_image:.2} req/image, {} token req",
+                            k["tokenRequests"].as_u64().unwrap_or(0)
+                        ));
+                    }
+                    out.push_str(" |");
+                }
                 None => out.push_str(" - |"),
             }
         }

@@ -6,8 +6,12 @@ mod bench;
 mod bench_check;
 mod bench_dockerfile;
 mod bench_floor;
+mod bench_measure;
+mod bench_registry;
 mod bench_scale;
+mod bench_scale_check;
 mod bench_scale_json;
+mod bench_scale_table;
 mod bench_writer;
 mod generate;
 mod golden_dockerfile;
@@ -28,10 +32,11 @@ commands:
                        `bench scale [--sizes 1000,10000] [--json PATH]` limits the sizes
                        (also IMAGE_FACTORY_BENCH_SIZES) and says where the JSON figures go
                        (default bench/scale.json in the target directory)
-  synth --images N [--bases M] [--depth D] --out DIR
+  synth --images N [--bases M] [--depth D] [--registry HOST:PORT] --out DIR
                        write a deterministic synthetic factory: N enrolled images (GitHub,
                        GitLab, external), M base images (default N/5), internal chains up to
-                       D deep (default 4), Dockerfiles, and state with histories
+                       D deep (default 4), Dockerfiles, and state with histories; with
+                       --registry, every registry host of the factory is that one
 ";
 
 fn main() -> ExitCode {
@@ -42,7 +47,7 @@ fn main() -> ExitCode {
         ["generate", "--check"] => generate::run(true),
         ["bench", rest @ ..] => bench::run(rest),
         // The measuring wrapper of `bench scale` (not for people).
-        ["__measure", rest @ ..] => bench_scale::measure(rest),
+        ["__measure", rest @ ..] => bench_measure::measure(rest),
         ["synth", rest @ ..] => synth::run(rest),
         ["help" | "--help" | "-h"] => {
             print!("{USAGE}");

@@ -14,7 +14,9 @@
 //!   `COPY --from`, `RUN --mount` and line continuations. Base image 0 (`hot`) is the runtime
 //!   of every image with `i % 10 == 0`, so it has `N / 10` direct dependents.
 //! * `M` base images spread over six registries (Docker Hub official and user images, GHCR,
-//!   Quay, GCR, GitLab); some images pin theirs by digest; one Dockerfile in 997 (never a
+//!   Quay, GCR, GitLab), or with `--registry HOST:PORT` all on that one registry (every
+//!   host of the factory mapped to it, paths kept: what `bench scale` runs `check` against);
+//!   some images pin theirs by digest; one Dockerfile in 997 (never a
 //!   `hot` dependent) cannot be
 //!   resolved (a failed discovery).
 //! * State with histories, made by the engine itself: enrollment and discovery (with 1% more
@@ -26,14 +28,20 @@ use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
 use if_cli::cmd::analyze;
-use if_model::digest::Digest;
 use if_model::duration::Duration;
 use if_model::reference::ImageRef;
 use if_model::timestamp::Timestamp;
 use if_state::rebuild::{self, Policy};
 
+mod names;
+
+pub use names::{base_ref, base_text, digest, dockerfile_path, enrolled_repo, name, runtime_base};
+use names::{
+    builder_base, index_of, is_external, is_github, mix, parent, registry_repository, source_repo,
+};
+
 /// The shape of a synthetic factory.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Shape {
     /// Enrolled images.
     pub images: usize,
@@ -41,6 +49,10 @@ pub struct Shape {
     pub bases: usize,
     /// Longest internal chain (images built on images of the factory), at least 1.
     pub depth: usize,
+    /// The registry (`host:port`) every registry host of the factory is mapped to (base
+    /// images, external and managed images), so that one local registry can serve all that
+    /// `check` watches; `None`: the public hosts (Docker Hub, GHCR, Quay, GCR, GitLab).
+    pub registry: Option<String>,
 }
 
 /// The times of the synthetic history.
@@ -57,6 +69,7 @@ pub fn run(args: &[&str]) -> Result<bool, String> {
     let mut bases = None;
     let mut depth = 4;
     let mut out = None;
+    let mut registry = None;
     let mut it = args.iter();
     while let Some(flag) = it.next() {
         let mut value = || {
@@ -70,6 +83,7 @@ pub fn run(args: &[&str]) -> Result<bool, String> {
             "--bases" => bases = Some(number(value()?)?),
             "--depth" => depth = number(value()?)?,
             "--out" => out = Some(PathBuf::from(value()?)),
+            "--registry" => registry = Some(value()?.to_string()),
             other => return Err(format!("synth: unknown argument `{other}`\n{USAGE}")),
         }
     }
@@ -79,6 +93,7 @@ pub fn run(args: &[&str]) -> Result<bool, String> {
         images,
         bases: bases.unwrap_or(images / 5),
         depth,
+        registry,
     };
     let started = std::time::Instant::now();
     let summary = write(&shape, &out)?;
@@ -91,7 +106,7 @@ pub fn run(args: &[&str]) -> Result<bool, String> {
 }
 
 /// Usage of `synth`.
-pub const USAGE: &str = "usage: cargo xtask synth --images N [--bases M (default N/5)] [--depth D (default 4)] --out DIR";
+pub const USAGE: &str = "usage: cargo xtask synth --images N [--bases M (default N/5)] [--depth D (default 4)] [--registry HOST:PORT] --out DIR";
 
 /// What [`write`] made.
 #[derive(Debug, Clone, Default)]
@@ -199,7 +214,7 @@ fn history(
     // Baselines: every base image, every external image, every managed image's first build.
     let t0 = at(ENROLLED)?;
     for j in 0..shape.bases {
-        let r = base_ref(j).map_err(|e| format!("base {j}: {e}"))?;
+        let r = base_ref(shape, j).map_err(|e| format!("base {j}: {e}"))?;
         if let Some(subject) = index.resolve_ref(&r) {
             rebuild::record(en, &mut world, &subject, &digest("base", j, 0), t0);
         }
@@ -207,7 +222,7 @@ fn history(
     for i in 0..shape.images {
         let name = name(i);
         if is_external(i) {
-            let r = ImageRef::parse(&enrolled_repo(i)).map_err(|e| e.to_string())?;
+            let r = ImageRef::parse(&enrolled_repo(shape, i)).map_err(|e| e.to_string())?;
             if let Some(subject) = index.resolve_ref(&r) {
                 rebuild::record(en, &mut world, &subject, &digest("ext", i, 0), t0);
             }
@@ -268,125 +283,12 @@ fn update_bases(
     at: Timestamp,
 ) -> Result<(), String> {
     for j in (1..shape.bases).filter(|j| *j as u64 % 3 == round) {
-        let r = base_ref(j).map_err(|e| format!("base {j}: {e}"))?;
+        let r = base_ref(shape, j).map_err(|e| format!("base {j}: {e}"))?;
         if let Some(subject) = index.resolve_ref(&r) {
             rebuild::record(en, world, &subject, &digest("base", j, round), at);
         }
     }
     Ok(())
-}
-
-/// The synthetic digest `n` of thing `i` of `kind`.
-pub fn digest(kind: &str, i: usize, n: u64) -> Digest {
-    Digest::of_sha256_bytes(format!("{kind} {i} {n}").as_bytes())
-}
-
-/// A well-mixed number from `i` (splitmix64), for choices that should not line up.
-fn mix(i: usize) -> u64 {
-    let mut z = (i as u64).wrapping_add(0x9e37_79b9_7f4a_7c15);
-    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-    z ^ (z >> 31)
-}
-
-/// The name of image `i`.
-pub fn name(i: usize) -> String {
-    format!("svc-{i:06}")
-}
-
-fn index_of(name: &str) -> usize {
-    name.trim_start_matches("svc-").parse().unwrap_or(0)
-}
-
-fn is_external(i: usize) -> bool {
-    i % 10 == 9
-}
-
-fn is_github(i: usize) -> bool {
-    i.is_multiple_of(2)
-}
-
-/// The level of image `i` in its chain (0: built on external images only).
-fn level(shape: &Shape, i: usize) -> usize {
-    (i / 10) % shape.depth
-}
-
-/// The internal parent of image `i`, if it has one.
-fn parent(shape: &Shape, i: usize) -> Option<usize> {
-    (!is_external(i) && level(shape, i) > 0).then(|| i - 10)
-}
-
-/// `registry/repository` of enrolled image `i`.
-pub fn enrolled_repo(i: usize) -> String {
-    let (registry, repository) = registry_repository(i);
-    format!("{registry}/{repository}")
-}
-
-fn registry_repository(i: usize) -> (&'static str, String) {
-    let n = name(i);
-    if is_external(i) {
-        match i % 30 {
-            9 => ("docker.io", format!("vendor{}/{n}", i % 37)),
-            19 => ("quay.io", format!("partner{}/{n}", i % 41)),
-            _ => ("ghcr.io", format!("upstream{}/{n}", i % 43)),
-        }
-    } else if is_github(i) {
-        ("ghcr.io", format!("acme/{n}"))
-    } else {
-        ("registry.gitlab.com", format!("acme/group{}/{n}", i % 7))
-    }
-}
-
-/// The repository image `i` is built from.
-fn source_repo(i: usize) -> String {
-    let team = i / 50;
-    if is_github(i) {
-        format!("acme/team-{team:05}")
-    } else {
-        format!("acme/group{}/team-{team:05}", i % 7)
-    }
-}
-
-/// Where image `i`'s Dockerfile is, relative to the source directory.
-pub fn dockerfile_path(i: usize) -> String {
-    format!("services/team-{:05}/{}/Dockerfile", i / 50, name(i))
-}
-
-/// Base image `j` as a Dockerfile would write it.
-pub fn base_text(j: usize) -> String {
-    let tag = format!(
-        "{}.{}-{}",
-        1 + j % 4,
-        j % 23,
-        ["slim", "alpine", "bookworm"][j % 3]
-    );
-    match j % 6 {
-        0 => format!("lang{j}:{tag}"),
-        1 => format!("ghcr.io/upstream{}/runtime{j}:{tag}", j % 97),
-        2 => format!("quay.io/org{}/base{j}:{tag}", j % 89),
-        3 => format!("gcr.io/distroless{}/static{j}:{tag}", j % 31),
-        4 => format!("registry.gitlab.com/upstream/images/base{j}:{tag}"),
-        _ => format!("vendor{}/tool{j}:{tag}", j % 83),
-    }
-}
-
-/// Base image `j`, parsed.
-pub fn base_ref(j: usize) -> Result<ImageRef, if_model::reference::RefError> {
-    ImageRef::parse(&base_text(j))
-}
-
-/// The base image (index) of image `i`'s runtime stage: `hot` (0) for one image in ten.
-pub fn runtime_base(shape: &Shape, i: usize) -> usize {
-    if i.is_multiple_of(10) {
-        0
-    } else {
-        1 + i % (shape.bases - 1)
-    }
-}
-
-/// The external builder (index) of a level-0 image.
-fn builder_base(shape: &Shape, i: usize) -> usize {
-    1 + (mix(i) as usize) % (shape.bases - 1)
 }
 
 /// The Dockerfile of image `i` (`None` for an external image).
@@ -398,7 +300,7 @@ fn dockerfile(shape: &Shape, i: usize) -> Option<String> {
     let mut f = String::new();
     let _ = writeln!(f, "# syntax=docker/dockerfile:1.7");
     let _ = writeln!(f, "# {n}: synthetic service (cargo xtask synth)");
-    let runtime = base_text(runtime_base(shape, i));
+    let runtime = base_text(shape, runtime_base(shape, i));
     let (runtime_repo, runtime_tag) = runtime.rsplit_once(':').unwrap_or((&runtime, "latest"));
     let _ = writeln!(f, "ARG RUNTIME_TAG={runtime_tag}");
     let pin = if i % 23 == 5 && !i.is_multiple_of(10) {
@@ -409,10 +311,10 @@ fn dockerfile(shape: &Shape, i: usize) -> Option<String> {
     if i % 997 == 101 && !i.is_multiple_of(10) {
         let _ = writeln!(f, "FROM ${{UNDECLARED_BUILDER}} AS build");
     } else if let Some(p) = parent(shape, i) {
-        let _ = writeln!(f, "ARG PARENT={}:stable", enrolled_repo(p));
+        let _ = writeln!(f, "ARG PARENT={}:stable", enrolled_repo(shape, p));
         let _ = writeln!(f, "FROM ${{PARENT}} AS build");
     } else {
-        let builder = base_text(builder_base(shape, i));
+        let builder = base_text(shape, builder_base(shape, i));
         let _ = writeln!(f, "FROM --platform=$BUILDPLATFORM {builder} AS build");
     }
     let _ = writeln!(f, "ARG VERSION=0.0.0\nWORKDIR /src");
@@ -436,7 +338,7 @@ fn images_yaml_text(shape: &Shape, count: usize) -> String {
     let mut y = String::with_capacity(count * 300);
     y.push_str("# A synthetic factory (cargo xtask synth); see xtask/src/synth.rs.\nimages:\n");
     for i in 0..count {
-        let (registry, repository) = registry_repository(i);
+        let (registry, repository) = registry_repository(shape, i);
         let _ = writeln!(y, "  - name: {}", name(i));
         let _ = writeln!(y, "    registry: {registry}\n    repository: {repository}");
         if is_external(i) {
@@ -526,6 +428,7 @@ mod tests {
             images: 200,
             bases: 40,
             depth: 4,
+            registry: None,
         };
         let (a, b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
         let summary = write(&shape, a.path()).unwrap();
@@ -542,7 +445,7 @@ mod tests {
         assert!(summary.pending > 0);
 
         let (factory, _, _) = if_cli::load::load_factory(&root).unwrap();
-        let hot = base_ref(0).unwrap().identity();
+        let hot = base_ref(&shape, 0).unwrap().identity();
         let hot = factory
             .bases
             .iter()
@@ -586,6 +489,7 @@ mod tests {
             images: 5,
             bases: 1,
             depth: 0,
+            registry: None,
         };
         assert!(write(&tiny, dir.path()).is_err());
         std::fs::write(dir.path().join("f"), "x").unwrap();
@@ -593,6 +497,7 @@ mod tests {
             images: 10,
             bases: 2,
             depth: 1,
+            registry: None,
         };
         assert!(write(&ok, dir.path()).unwrap_err().contains("not empty"));
     }

@@ -41,17 +41,9 @@ impl RealDirs {
         let Some(root) = &self.real else {
             return false;
         };
-        let parts: Vec<&Path> = rel
-            .components()
-            .filter_map(|c| match c {
-                Component::Normal(p) => Some(Path::new(p)),
-                _ => None,
-            })
-            .collect();
-        let Some((file, dirs)) = parts.split_last() else {
+        let Some((dir, file)) = split(rel) else {
             return false;
         };
-        let dir: PathBuf = dirs.iter().collect();
         let Some(real_dir) = self.real_dir(&dir) else {
             return false;
         };
@@ -64,6 +56,20 @@ impl RealDirs {
             _ => real_dir.join(file),
         };
         !real.starts_with(root)
+    }
+
+    /// Whether the directory of `rel` (as [`RealDirs::is_outside`] takes it) resolves outside
+    /// the source directory: [`RealDirs::is_outside`] of a file known not to be a link
+    /// (opened without following one), with no look at the file itself.
+    pub fn dir_is_outside(&self, rel: &Path) -> bool {
+        let Some(root) = &self.real else {
+            return false;
+        };
+        let Some((dir, _)) = split(rel) else {
+            return false;
+        };
+        self.real_dir(&dir)
+            .is_some_and(|real| !real.starts_with(root))
     }
 
     /// The real path of directory `rel` (relative to the base), from the cache or from its
@@ -91,6 +97,19 @@ impl RealDirs {
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
+}
+
+/// `rel`'s directory (its normal components but the last) and file name.
+fn split(rel: &Path) -> Option<(PathBuf, &Path)> {
+    let parts: Vec<&Path> = rel
+        .components()
+        .filter_map(|c| match c {
+            Component::Normal(p) => Some(Path::new(p)),
+            _ => None,
+        })
+        .collect();
+    let (file, dirs) = parts.split_last()?;
+    Some((dirs.iter().collect(), file))
 }
 
 #[cfg(test)]
@@ -128,6 +147,11 @@ mod tests {
         for _ in 0..2 {
             for (rel, outside) in cases {
                 assert_eq!(dirs.is_outside(Path::new(rel)), outside, "{rel}");
+                // The directory alone: outside exactly when the path is, but for the
+                // files that are links themselves.
+                let file_link = rel.ends_with("leak") && !rel.starts_with("out");
+                let dir_outside = dirs.dir_is_outside(Path::new(rel));
+                assert_eq!(dir_outside, outside && !file_link, "{rel} (directory)");
                 if let Ok(real) = src.join(rel).canonicalize() {
                     let root = src.canonicalize().unwrap();
                     assert_eq!(!real.starts_with(&root), outside, "{rel} (canonicalize)");

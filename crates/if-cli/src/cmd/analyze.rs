@@ -179,12 +179,14 @@ pub fn execute_counted(
         if args.source_ref.is_some() {
             return None;
         }
-        let path = match &args.dockerfile {
-            Some(p) => Ok(p.clone()),
-            None => dockerfile_path(&source_dir, &real_dirs, &source.dockerfile),
-        };
-        match path {
-            Ok(p) => read_dockerfile(&p, &source.dockerfile, args.dockerfile.is_some()),
+        if let Some(p) = &args.dockerfile {
+            return read_dockerfile(p, &source.dockerfile, true);
+        }
+        if let Some(found) = read_regular(&source_dir, &real_dirs, &source.dockerfile) {
+            return found;
+        }
+        match dockerfile_path(&source_dir, &real_dirs, &source.dockerfile) {
+            Ok(p) => read_dockerfile(&p, &source.dockerfile, false),
             Err(why) => Some(Discovery::Failed(why)),
         }
     });
@@ -369,6 +371,29 @@ fn read_dockerfile(path: &Path, name: &str, explicit: bool) -> Option<Discovery>
         Err(e) => Some(Discovery::Failed(format!(
             "cannot read Dockerfile {name}: {e}"
         ))),
+    }
+}
+
+/// The discovery of the Dockerfile `source_dir/path` when it is a regular file (not a link)
+/// in a directory inside `source_dir`, or missing (`Some(None)`: it may be fetched), read
+/// without looking at the file before opening it (no `lstat`: the open refuses a link);
+/// `None` for every other case (a link, a directory outside, a bad path, a file that
+/// cannot be read), which [`dockerfile_path`] and [`read_dockerfile`] then judge and
+/// report as they always did.
+fn read_regular(
+    source_dir: &Path,
+    real_dirs: &crate::realdir::RealDirs,
+    path: &str,
+) -> Option<Option<Discovery>> {
+    check_relative_path(path).ok()?;
+    if real_dirs.dir_is_outside(Path::new(path)) {
+        return None;
+    }
+    let full = source_dir.join(path);
+    match safefs::read_file(&full, safefs::MAX_DOCKERFILE_BYTES, safefs::Links::Refuse) {
+        Ok(Some(bytes)) => Some(Some(discover::discover(&bytes, path))),
+        Ok(None) => Some(None),
+        Err(_) => None,
     }
 }
 

@@ -26,7 +26,7 @@ const FOLD_WIDTH: usize = 80;
 pub const KEY_MAX: usize = 1024;
 
 /// What one pass over a string finds.
-#[derive(Default)]
+#[derive(Debug, Default, PartialEq, Eq)]
 struct Scan {
     /// A character that only a double-quoted scalar can hold (controls, BOM, LS, PS, ...).
     escape: bool,
@@ -46,6 +46,11 @@ struct Scan {
 
 impl Scan {
     fn of(s: &str) -> Scan {
+        Scan::of_ascii(s.as_bytes()).unwrap_or_else(|| Scan::of_chars(s))
+    }
+
+    /// [`Scan::of`], a character at a time.
+    fn of_chars(s: &str) -> Scan {
         let mut scan = Scan::default();
         let mut prev_space = false;
         let mut prev_colon = false;
@@ -69,6 +74,68 @@ impl Scan {
         }
         scan
     }
+}
+
+impl Scan {
+    /// [`Scan::of`] of an ASCII string, a byte at a time (every generated value but a
+    /// user's non-ASCII text): the same findings, as [`needs_escape`], [`block_safe`] and
+    /// `char::is_whitespace` say them for ASCII; `None` at the first non-ASCII byte. A
+    /// byte that is none of the characters looked for (letters, digits, most punctuation)
+    /// costs one table look: after it, neither `#` nor a space means anything more.
+    fn of_ascii(b: &[u8]) -> Option<Scan> {
+        let mut scan = Scan {
+            chars: b.len(),
+            ..Scan::default()
+        };
+        let mut prev = 0u8;
+        for &c in b {
+            match ASCII.get(usize::from(c)) {
+                None => return None,
+                Some(false) => {
+                    prev = c;
+                    continue;
+                }
+                Some(true) => {}
+            }
+            // A control: only the double-quoted style holds it; a block scalar holds tab
+            // and line feed.
+            if c < 0x20 || c == 0x7F {
+                scan.escape = true;
+                scan.not_block |= c != b'\t' && c != b'\n';
+            }
+            match c {
+                b'\n' => scan.newline = true,
+                b'#' if is_space(prev) => scan.comment = true,
+                b' ' if prev == b':' => scan.colon_space = true,
+                b':' | b',' | b'[' | b']' | b'{' | b'}' => scan.key_indicator = true,
+                _ => {}
+            }
+            prev = c;
+        }
+        Some(scan)
+    }
+}
+
+/// For each ASCII character, whether [`Scan::of_ascii`] looks at it: the controls, DEL,
+/// white space, and `#:,[]{}`.
+const ASCII: [bool; 128] = {
+    let mut table = [false; 128];
+    let mut c = 0;
+    while c < 128 {
+        table[c] = c < 0x20
+            || c == 0x7F
+            || matches!(
+                c as u8,
+                b' ' | b'#' | b':' | b',' | b'[' | b']' | b'{' | b'}'
+            );
+        c += 1;
+    }
+    table
+};
+
+/// `char::is_whitespace` of an ASCII character: space, tab, LF, VT, FF, CR.
+fn is_space(c: u8) -> bool {
+    matches!(c, b' ' | b'\t' | b'\n' | 0x0B | 0x0C | b'\r')
 }
 
 /// Characters that force double quotes: controls, and the BOM, LS, PS, U+FFFE, U+FFFF.
@@ -123,11 +190,19 @@ pub fn value_style(s: &str) -> Style {
 /// Whether a key is written plain (otherwise double-quoted): the value rules with YAML 1.2
 /// and 1.1 resolution, and no `:`, `,`, brackets or braces at all.
 pub fn key_plain(s: &str) -> bool {
-    // Field names (camelCase identifiers longer than any YAML word) need no further look.
+    // Field names (words of letters and digits, most of them the fixed keys of the Kargo
+    // resources) hold no indicator, space or control: only the words a YAML 1.2 or 1.1
+    // reader takes for something else (`null`, `on`, `y`, `inf`, at most five letters)
+    // need quotes.
     let b = s.as_bytes();
-    if b.len() > 5 && b[0].is_ascii_alphabetic() && b.iter().all(u8::is_ascii_alphanumeric) {
-        return true;
+    if b.first().is_some_and(u8::is_ascii_alphabetic) && b.iter().all(u8::is_ascii_alphanumeric) {
+        return b.len() > 5 || !(ambiguous(s, true) || ambiguous(s, false));
     }
+    key_plain_scanned(s)
+}
+
+/// [`key_plain`] of any string, from its [`Scan`].
+fn key_plain_scanned(s: &str) -> bool {
     let scan = Scan::of(s);
     s != "<<" && !scan.key_indicator && !ambiguous(s, true) && plain_value(s, &scan)
 }
@@ -390,6 +465,69 @@ pub fn push_double(out: &mut String, s: &str) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_word_key_is_judged_as_the_scan_judges_it() {
+        // Every word of up to three letters and digits over an alphabet that spells the
+        // YAML words, and the words themselves in three cases.
+        let alphabet: Vec<char> = "aefilnorstuy0123".chars().collect();
+        let mut words = vec![String::new()];
+        for _ in 0..3 {
+            let longer: Vec<String> = words
+                .iter()
+                .flat_map(|w| alphabet.iter().map(move |c| format!("{w}{c}")))
+                .collect();
+            words.extend(longer);
+        }
+        for w in [
+            "null", "true", "false", "yes", "off", "nan", "inf", "kind", "spec",
+        ] {
+            words.extend([
+                w.to_string(),
+                w.to_uppercase(),
+                format!("{}{}", &w[..1].to_uppercase(), &w[1..]),
+            ]);
+        }
+        words.extend(["image", "images", "on1", "y2k"].map(str::to_string));
+        let mut quoted = 0;
+        for w in words
+            .iter()
+            .filter(|w| w.starts_with(|c: char| c.is_ascii_alphabetic()))
+        {
+            assert_eq!(key_plain(w), key_plain_scanned(w), "{w:?}");
+            quoted += usize::from(!key_plain(w));
+        }
+        // Some of them need quotes (`on`, `y`, `null`, `inf`, ...), most do not.
+        assert!(quoted >= 20, "{quoted}");
+        assert!(key_plain("kind") && !key_plain("on") && !key_plain("Null"));
+    }
+
+    #[test]
+    fn the_ascii_scan_finds_what_the_character_scan_finds() {
+        // Every string of up to three characters over the ASCII characters that matter (and
+        // some that do not), including every control.
+        let mut alphabet: Vec<char> = (0u8..0x20).chain([0x7F]).map(char::from).collect();
+        alphabet.extend([' ', '#', ':', ',', '[', ']', '{', '}', 'a', '-', '.', '~']);
+        let mut strings = vec![String::new()];
+        for _ in 0..3 {
+            let longer: Vec<String> = strings
+                .iter()
+                .flat_map(|s| alphabet.iter().map(move |c| format!("{s}{c}")))
+                .collect();
+            strings.extend(longer);
+        }
+        let mut differ = 0;
+        for s in &strings {
+            if Scan::of_ascii(s.as_bytes()) != Some(Scan::of_chars(s)) {
+                differ += 1;
+            }
+        }
+        assert_eq!(differ, 0, "of {} strings", strings.len());
+        let text = "a: b # c\n\tkey: [x, {y}]\r\n\u{7f}";
+        assert_eq!(Scan::of_ascii(text.as_bytes()), Some(Scan::of_chars(text)));
+        assert_eq!(Scan::of_ascii("é".as_bytes()), None);
+        assert!(Scan::of_chars(text).colon_space && Scan::of_chars(text).not_block);
+    }
 
     #[test]
     fn values() {
