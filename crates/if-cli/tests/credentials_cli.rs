@@ -188,6 +188,19 @@ fn files(dir: &Path) -> Vec<(PathBuf, String)> {
         .collect()
 }
 
+/// The state files under `dir` whose file name (not the whole path: the temporary
+/// directory's random name may hold `part` too) contains `part`, concatenated.
+fn state_named(dir: &Path, part: &str) -> String {
+    files(dir)
+        .into_iter()
+        .filter(|(p, _)| {
+            p.file_name()
+                .is_some_and(|n| n.to_string_lossy().contains(part))
+        })
+        .map(|(_, t)| t)
+        .collect()
+}
+
 fn summary(report: &Value, key: &str) -> u64 {
     report["summary"][key]
         .as_u64()
@@ -556,11 +569,7 @@ fn a_falling_rate_limit_stops_asking_and_a_429_lands_only_on_its_image() {
     assert_eq!(stopped["host"], fake.addr.as_str());
     assert_eq!(stopped["notChecked"], 3);
     // Recorded like any check error, so that status shows it and the next run asks again.
-    let state: String = files(&f.root().join("state"))
-        .into_iter()
-        .filter(|(p, _)| p.to_string_lossy().contains("i5"))
-        .map(|(_, t)| t)
-        .collect();
+    let state: String = state_named(&f.root().join("state"), "i5");
     assert!(state.contains("not checked: rate limit low"), "{state}");
 
     // Text output says so; the floor is a flag (0: only a 429 stops). Then a 429 on the
@@ -591,18 +600,10 @@ fn a_falling_rate_limit_stops_asking_and_a_429_lands_only_on_its_image() {
         "{text}"
     );
     assert_eq!(fake.requests().len(), 5, "{:?}", fake.requests());
-    let i2: String = files(&f.root().join("state"))
-        .into_iter()
-        .filter(|(p, _)| p.to_string_lossy().contains("i2"))
-        .map(|(_, t)| t)
-        .collect();
+    let i2: String = state_named(&f.root().join("state"), "i2");
     assert!(i2.contains("HTTP 429"), "{i2}");
     for i in ["i3", "i4", "i5", "i6"] {
-        let s: String = files(&f.root().join("state"))
-            .into_iter()
-            .filter(|(p, _)| p.to_string_lossy().contains(i))
-            .map(|(_, t)| t)
-            .collect();
+        let s: String = state_named(&f.root().join("state"), i);
         assert!(
             s.contains("not checked") && !s.contains("HTTP 429"),
             "{i}: {s}"
