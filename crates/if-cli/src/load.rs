@@ -418,9 +418,20 @@ pub fn write_state(
             source,
         })?;
     }
-    if_model::par::map(&writes, |w| replace_file(&root.join(&w.path), &w.contents))
-        .into_iter()
-        .collect::<Result<(), CliError>>()?;
+    // Together (a kill -9 halfway leaves none or, after the next locked run, all of them):
+    // a base image's new digest and its dependents' schedules are one change, and a rerun
+    // that sees the digest already recorded schedules nothing.
+    let state_dir = root.join("state");
+    let under_state: Option<Vec<(&str, &[u8])>> = writes
+        .iter()
+        .map(|w| Some((w.path.strip_prefix("state/")?, w.contents.as_bytes())))
+        .collect();
+    match under_state {
+        Some(files) => safefs::replace_all(&state_dir, &files)?,
+        None => if_model::par::map(&writes, |w| replace_file(&root.join(&w.path), &w.contents))
+            .into_iter()
+            .collect::<Result<(), CliError>>()?,
+    }
     if let Some(noted) = WRITTEN
         .lock()
         .unwrap_or_else(std::sync::PoisonError::into_inner)

@@ -65,6 +65,9 @@ pub fn lock_root(root: &Path, timeout: Duration) -> Result<RootLock, CliError> {
         }
         std::thread::sleep(POLL.min(timeout.saturating_sub(waited)));
     }
+    // First the writes a killed run left half done (their temporary files are complete),
+    // then the temporary files of runs killed before their journal.
+    safefs::finish_journal(&root.join("state"));
     for sub in ["state/images", "state/base-images"] {
         safefs::remove_stale_temps(&root.join(sub));
     }

@@ -272,6 +272,131 @@ pub fn replace(path: &Path, contents: &[u8]) -> Result<(), CliError> {
     })
 }
 
+/// Writes `contents` to a new temporary file beside `path` (the directory exists) and
+/// returns it: the first half of [`replace`], for writes that must land together
+/// ([`replace_all`]).
+pub fn stage(path: &Path, contents: &[u8]) -> Result<PathBuf, CliError> {
+    use std::io::Write as _;
+    let (tmp, mut file) = temp_for(path)?;
+    file.write_all(contents).map_err(|source| {
+        let _ = std::fs::remove_file(&tmp);
+        CliError::Write {
+            path: path.to_path_buf(),
+            source,
+        }
+    })?;
+    Ok(tmp)
+}
+
+/// The journal of a set of writes under way: in `state/`, one line per file, `TEMP\tFILE`
+/// (paths relative to `state/`). Written once every temporary file is complete and removed
+/// once every rename is done, so a run killed between the two leaves it for the next run
+/// holding the lock to finish ([`finish_journal`]).
+pub const JOURNAL: &str = ".image-factory-writes";
+
+/// Writes each `(path, contents)` under `state` (paths relative to it) so that they land
+/// together: every temporary file first (a failure removes them all and changes nothing),
+/// then the journal, then the renames. A run killed before the journal changed nothing; one
+/// killed after it is completed by the next locked run. One file is written as [`replace`].
+pub fn replace_all(state: &Path, writes: &[(&str, &[u8])]) -> Result<(), CliError> {
+    if let [(path, contents)] = writes {
+        return replace(&state.join(path), contents);
+    }
+    let staged: Vec<Result<PathBuf, CliError>> = if_model::par::map(writes, |(path, contents)| {
+        stage(&state.join(path), contents)
+    });
+    if let Some(i) = staged.iter().position(Result::is_err) {
+        for tmp in staged.iter().flatten() {
+            let _ = std::fs::remove_file(tmp);
+        }
+        return match staged.into_iter().nth(i) {
+            Some(Err(e)) => Err(e),
+            _ => Ok(()),
+        };
+    }
+    let pairs: Vec<(PathBuf, PathBuf)> = staged
+        .into_iter()
+        .flatten()
+        .zip(writes)
+        .map(|(tmp, (path, _))| (tmp, state.join(path)))
+        .collect();
+    let mut journal = String::new();
+    for ((tmp, _), (path, _)) in pairs.iter().zip(writes) {
+        let name = tmp
+            .file_name()
+            .map(|n| n.to_string_lossy())
+            .unwrap_or_default();
+        let dir = Path::new(path).parent().unwrap_or(Path::new(""));
+        journal.push_str(&format!("{}\t{path}\n", dir.join(&*name).display()));
+    }
+    if let Err(e) = replace(&state.join(JOURNAL), journal.as_bytes()) {
+        for (tmp, _) in &pairs {
+            let _ = std::fs::remove_file(tmp);
+        }
+        return Err(e);
+    }
+    for (tmp, path) in &pairs {
+        std::fs::rename(tmp, path).map_err(|source| CliError::Write {
+            path: path.clone(),
+            source,
+        })?;
+    }
+    std::fs::remove_file(state.join(JOURNAL)).map_err(|source| CliError::Write {
+        path: state.join(JOURNAL),
+        source,
+    })
+}
+
+/// Completes the writes a killed run left in `state`'s journal (call it holding the
+/// factory's lock, before [`remove_stale_temps`]): renames each temporary file still there
+/// onto its file, then removes the journal. A line that is not a temporary file of
+/// `images/` or `base-images/` beside its own `*.yaml` (the journal is a file in the
+/// factory, so untrusted) is skipped. Returns how many files it completed.
+pub fn finish_journal(state: &Path) -> usize {
+    let journal = state.join(JOURNAL);
+    let Ok(Some(bytes)) = read_capped(&journal, MAX_STATE_BYTES) else {
+        return 0;
+    };
+    let text = String::from_utf8_lossy(&bytes);
+    let mut n = 0;
+    for line in text.lines() {
+        let Some((tmp, path)) = line.split_once('\t') else {
+            continue;
+        };
+        if !journal_pair_ok(tmp, path) {
+            continue;
+        }
+        let (tmp, path) = (state.join(tmp), state.join(path));
+        let regular = std::fs::symlink_metadata(&tmp).is_ok_and(|m| m.file_type().is_file());
+        if regular && std::fs::rename(&tmp, &path).is_ok() {
+            n += 1;
+        }
+    }
+    let _ = std::fs::remove_file(&journal);
+    n
+}
+
+/// A journal line's paths: `DIR/.NAME.yaml.XXXXXX.tmp` and `DIR/NAME.yaml`, `DIR` being
+/// `images` or `base-images`, `NAME` without a separator.
+fn journal_pair_ok(tmp: &str, path: &str) -> bool {
+    let split = |p: &str| -> Option<(String, String)> {
+        let (dir, name) = p.split_once('/')?;
+        let ok = matches!(dir, "images" | "base-images")
+            && !name.is_empty()
+            && !name.contains(['/', '\\', '\0'])
+            && name != ".."
+            && name != ".";
+        ok.then(|| (dir.to_string(), name.to_string()))
+    };
+    let (Some((td, tn)), Some((pd, pn))) = (split(tmp), split(path)) else {
+        return false;
+    };
+    td == pd
+        && pn.ends_with(".yaml")
+        && is_temp_name(&tn)
+        && tn.starts_with(&format!("{TMP_PREFIX}{pn}."))
+}
+
 /// Whether `name` is one of our temporary files (`.NAME.XXXXXX.tmp`).
 pub fn is_temp_name(name: &str) -> bool {
     name.starts_with(TMP_PREFIX) && name.ends_with(TMP_SUFFIX) && name.len() > 5
@@ -298,6 +423,70 @@ pub fn remove_stale_temps(dir: &Path) -> usize {
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
+
+    /// A run killed after its journal and before its last rename is completed by the next
+    /// locked run; a journal line pointing outside `images/`/`base-images/` is ignored.
+    #[test]
+    fn a_journal_left_by_a_killed_run_is_completed_and_hostile_lines_skipped() {
+        let dir = tempfile::tempdir().unwrap();
+        let state = dir.path().join("state");
+        for d in ["images", "base-images"] {
+            std::fs::create_dir_all(state.join(d)).unwrap();
+        }
+        std::fs::write(state.join("images/a.yaml"), "old a\n").unwrap();
+        // Two files written together land together, and no journal stays behind.
+        replace_all(
+            &state,
+            &[
+                ("images/a.yaml", b"a 1\n"),
+                ("base-images/b.yaml", b"b 1\n"),
+            ],
+        )
+        .unwrap();
+        assert_eq!(
+            std::fs::read(state.join("images/a.yaml")).unwrap(),
+            b"a 1\n"
+        );
+        assert_eq!(
+            std::fs::read(state.join("base-images/b.yaml")).unwrap(),
+            b"b 1\n"
+        );
+        assert!(!state.join(JOURNAL).exists());
+        // What a run killed after its journal and its first rename leaves behind.
+        let done = stage(&state.join("images/a.yaml"), b"a 2\n").unwrap();
+        std::fs::rename(&done, state.join("images/a.yaml")).unwrap();
+        let left = stage(&state.join("base-images/b.yaml"), b"b 2\n").unwrap();
+        let outside = dir.path().join("outside.yaml");
+        std::fs::write(&outside, "outside\n").unwrap();
+        let name = |p: &Path| p.file_name().unwrap().to_string_lossy().into_owned();
+        let journal = format!(
+            "images/{}\timages/a.yaml\nbase-images/{}\tbase-images/b.yaml\n\
+             base-images/{}\t../outside.yaml\nimages/../../x.tmp\timages/a.yaml\n",
+            name(&done),
+            name(&left),
+            name(&left)
+        );
+        std::fs::write(state.join(JOURNAL), journal).unwrap();
+        assert_eq!(finish_journal(&state), 1);
+        assert_eq!(
+            std::fs::read(state.join("images/a.yaml")).unwrap(),
+            b"a 2\n"
+        );
+        assert_eq!(
+            std::fs::read(state.join("base-images/b.yaml")).unwrap(),
+            b"b 2\n"
+        );
+        assert_eq!(std::fs::read(&outside).unwrap(), b"outside\n");
+        assert!(!state.join(JOURNAL).exists());
+        assert_eq!(finish_journal(&state), 0);
+        assert!(!journal_pair_ok(".b.yaml.x.tmp", "b.yaml"));
+        assert!(!journal_pair_ok(
+            "images/.b.yaml.x.tmp",
+            "base-images/b.yaml"
+        ));
+        assert!(!journal_pair_ok("images/.c.yaml.x.tmp", "images/b.yaml"));
+        assert!(journal_pair_ok("images/.b.yaml.x.tmp", "images/b.yaml"));
+    }
 
     #[test]
     fn links_fifos_and_big_files_are_refused() {
