@@ -258,12 +258,8 @@ pub fn temp_for(path: &Path) -> Result<(PathBuf, File), CliError> {
 /// killed run leaves the old file or the new one, never a part of either (no fsync: the
 /// factory is in git, a lost machine loses nothing that a rerun does not redo).
 pub fn replace(path: &Path, contents: &[u8]) -> Result<(), CliError> {
-    use std::io::Write as _;
-    let (tmp, mut file) = temp_for(path)?;
-    let done = file
-        .write_all(contents)
-        .and_then(|()| std::fs::rename(&tmp, path));
-    done.map_err(|source| {
+    let tmp = stage(path, contents)?;
+    std::fs::rename(&tmp, path).map_err(|source| {
         let _ = std::fs::remove_file(&tmp);
         CliError::Write {
             path: path.to_path_buf(),
