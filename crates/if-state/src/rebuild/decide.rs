@@ -259,20 +259,35 @@ pub(crate) fn reconcile_with(
 /// build carries a newer digest of that base (an expedited digest overtakes an older one
 /// still in its delay; a held digest is superseded), so nothing may later be built onto the
 /// older one.
-fn served(causes: &[Cause], now: Timestamp) -> (Vec<Cause>, Vec<(String, Digest)>) {
-    // Per base, its causes with their place in the list (arrival order), which orders two
-    // digests detected at the same time.
-    let mut by_base: BTreeMap<&str, Vec<(usize, &Cause)>> = BTreeMap::new();
+///
+/// Two digests detected at the same time are ordered by `place`, the digest's place in its
+/// base's update history (later is newer), then by their place in the list. The list's order
+/// alone cannot decide: a build's causes are given back in its own order when it fails.
+fn served(
+    causes: &[Cause],
+    now: Timestamp,
+    place: &dyn Fn(&str, &Digest) -> Option<usize>,
+) -> (Vec<Cause>, Vec<(String, Digest)>) {
+    // Per base, its causes with their order: (detected, place in history, place in list).
+    type Order = (i64, Option<usize>, usize);
+    let mut by_base: BTreeMap<&str, Vec<(Order, &Cause)>> = BTreeMap::new();
     let mut out = Vec::new();
     for (i, c) in causes.iter().enumerate() {
         match c.base_image.as_deref() {
-            Some(b) => by_base.entry(b).or_default().push((i, c)),
+            Some(b) => {
+                let detected = c.detected_at.map_or(i64::MIN, Timestamp::unix);
+                let known = c.digest.as_ref().and_then(|d| place(b, d));
+                by_base
+                    .entry(b)
+                    .or_default()
+                    .push(((detected, known, i), c));
+            }
             None if c.held.is_none() => out.push(c.clone()),
             None => {}
         }
     }
     let mut builds_on = Vec::new();
-    let order = |&(i, c): &(usize, &Cause)| (c.detected_at.map_or(i64::MIN, Timestamp::unix), i);
+    let order = |&(o, _): &(Order, &Cause)| o;
     let free = |c: &Cause| c.held.is_none();
     let aged = |c: &Cause| free(c) && c.scheduled_for.is_none_or(|t| t.unix() <= now.unix());
     for (base, cs) in by_base {
@@ -309,7 +324,14 @@ fn build_trigger(
     rs: &RebuildState,
     now: Timestamp,
 ) -> Trigger {
-    let (causes, builds_on) = served(&rs.causes, now);
+    let place = |base: &str, d: &Digest| {
+        let history = match bases.get(world, base) {
+            Some(b) => &b.update_history,
+            None => &world.images.get(base)?.update_history,
+        };
+        history.iter().rposition(|u| u.digest.as_ref() == Some(d))
+    };
+    let (causes, builds_on) = served(&rs.causes, now, &place);
     let reasons: Vec<&str> = causes.iter().filter_map(|c| c.reason.as_deref()).collect();
     let reason = if reasons.is_empty() {
         "rebuild".to_string()

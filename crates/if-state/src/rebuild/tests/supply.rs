@@ -520,3 +520,50 @@ fn two_keys_on_one_digest_each_judge_their_own_images() {
     let triggered: Vec<&str> = d.triggers.iter().map(|t| t.image.as_str()).collect();
     assert!(triggered.contains(&"api"), "{d:?}");
 }
+
+#[test]
+fn a_build_given_back_after_a_timeout_is_retried_on_the_newest_digest_not_a_released_older_one() {
+    // Found by the proptest below: two digests detected at the same time were ordered by
+    // their place in the cause list, and a failed build gives its causes back in its own
+    // order (the expedited digest first). A release of the older, held digest then made it
+    // look newer, and the retry built onto it after a build on the newer one.
+    let (en, mut w) =
+        setup("  vulnerabilityPolicy:\n    holdOn: CRITICAL\n    expediteOn: CRITICAL\n");
+    update(&en, &mut w, 1, 0);
+    scan_of(&mut w, 1, &[], &[]);
+    update(&en, &mut w, 2, 0);
+    scan_of(&mut w, 2, &["CVE-A"], &[]);
+    update(&en, &mut w, 3, 0);
+    scan_of(&mut w, 3, &[], &[]);
+    let d = reconcile(&en, &mut w, 2);
+    assert_eq!(d.triggers.len(), 1);
+    assert_eq!(
+        d.triggers[0].builds_on,
+        [(BASE_NAME.to_string(), digest(3))]
+    );
+    rebuild::trigger_result(
+        &mut w,
+        &d.triggers[0],
+        Ok(rebuild::Started::default()),
+        day(2),
+        &Policy::default(),
+    );
+    // No outcome within the build timeout (1d): the build is given up, its causes are back.
+    assert!(reconcile(&en, &mut w, 3).triggers.is_empty());
+    assert_eq!(status(&w), PENDING);
+    assert_eq!(
+        rebuild::release(&en, &mut w, "app", "ok", day(5)).unwrap(),
+        1
+    );
+    let d = reconcile(&en, &mut w, 7);
+    assert_eq!(d.triggers.len(), 1, "{:?}", d.waiting);
+    assert_eq!(
+        d.triggers[0].builds_on,
+        [(BASE_NAME.to_string(), digest(3))]
+    );
+    assert_eq!(
+        d.triggers[0].causes.len(),
+        2,
+        "the released digest is served with it"
+    );
+}
