@@ -7,8 +7,7 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 
 use serde::Serialize;
 
-use crate::diag::{Diagnostic, DiagnosticKind, Layer, Severity};
-use crate::flags::parse_mount;
+use crate::diag::{Diagnostic, DiagnosticKind, Layer};
 use crate::instructions::{check_node, from_shape, valid_stage_name};
 use crate::keyword::Keyword;
 use crate::lexical::Ast;
@@ -16,7 +15,7 @@ use crate::node::Node;
 use crate::reference::is_valid_reference;
 use crate::shell::{Budget, Env, ExpandError, Lookup, Processed, expand_within};
 use crate::span::Span;
-use crate::text::{go_lower, go_upper, parse_go_bool, parse_go_int};
+use crate::text::{go_lower, go_upper};
 
 /// Build arguments given to the build (`--build-arg NAME=VALUE`).
 pub type BuildArgs = BTreeMap<String, String>;
@@ -128,70 +127,6 @@ impl Env for GlobalEnv<'_> {
             None => Lookup::Unset,
         }
     }
-}
-
-/// Lint settings from `# check=` (or the `BUILDKIT_DOCKERFILE_CHECK` build-arg).
-#[derive(Debug, Default)]
-struct CheckConfig {
-    skip_all: bool,
-    skip: Vec<String>,
-    error: bool,
-}
-
-fn parse_check(value: &str) -> Result<CheckConfig, String> {
-    let mut cfg = CheckConfig::default();
-    let value = value.trim();
-    if value.is_empty() {
-        return Ok(cfg);
-    }
-    for part in value.splitn(2, ';') {
-        let Some((k, v)) = part.split_once('=') else {
-            return Err(part.to_string());
-        };
-        match k.trim() {
-            "skip" => {
-                let v = v.trim();
-                if v == "all" {
-                    cfg.skip_all = true;
-                } else {
-                    cfg.skip = v.split(',').map(|r| r.trim().to_string()).collect();
-                }
-            }
-            "experimental" => {}
-            "error" => cfg.error = parse_go_bool(v.trim()).ok_or_else(|| part.to_string())?,
-            other => return Err(other.to_string()),
-        }
-    }
-    Ok(cfg)
-}
-
-fn rule_name(kind: &DiagnosticKind) -> &'static str {
-    match kind {
-        DiagnosticKind::DuplicateStageName(_) => "DuplicateStageName",
-        DiagnosticKind::ReservedStageName(_) => "ReservedStageName",
-        DiagnosticKind::StageNameCasing(_) => "StageNameCasing",
-        DiagnosticKind::FromAsCasing(..) => "FromAsCasing",
-        DiagnosticKind::UndefinedArgInFrom(_) => "UndefinedArgInFrom",
-        DiagnosticKind::EmptyContinuation => "NoEmptyContinuation",
-        _ => "",
-    }
-}
-
-/// A reference to another stage or image from COPY, RUN or an inherited trigger.
-struct SourceUse {
-    value: String,
-    span: Span,
-    usage: Usage,
-    /// `COPY --from` (numbers are stage indexes); `None` for COPY.
-    mount_type: Option<String>,
-}
-
-/// What a `--from` names.
-enum Target {
-    Stage,
-    Scratch,
-    External,
-    Nothing,
 }
 
 struct Resolver<'a> {
@@ -422,110 +357,6 @@ impl Resolver<'_> {
         stage
     }
 
-    fn sources_of(
-        node: &Node,
-        usage: Usage,
-        span_override: Option<Span>,
-        out: &mut Vec<SourceUse>,
-    ) {
-        match node.keyword {
-            Keyword::Copy => {
-                if let Some(f) = node.flags.iter().find(|f| node.flag_name(f) == "from")
-                    && let Some(v) = node.flag_value(f).filter(|v| !v.is_empty())
-                {
-                    out.push(SourceUse {
-                        value: v.to_string(),
-                        span: span_override.unwrap_or(f.span),
-                        usage: if usage == Usage::Onbuild {
-                            usage
-                        } else {
-                            Usage::CopyFrom
-                        },
-                        mount_type: None,
-                    });
-                }
-            }
-            Keyword::Run => {
-                for f in node.flags.iter().filter(|f| node.flag_name(f) == "mount") {
-                    let Some(Ok(m)) = node.flag_value(f).map(parse_mount) else {
-                        continue;
-                    };
-                    let Some(from) = m.from.filter(|v| !v.is_empty()) else {
-                        continue;
-                    };
-                    out.push(SourceUse {
-                        value: from,
-                        span: span_override.unwrap_or(f.span),
-                        usage: if usage == Usage::Onbuild {
-                            usage
-                        } else {
-                            Usage::MountFrom
-                        },
-                        mount_type: Some(m.typ),
-                    });
-                }
-            }
-            _ => {}
-        }
-    }
-
-    fn target(&mut self, src: &SourceUse) -> Target {
-        let value = src.value.as_str();
-        let is_copy = src.mount_type.is_none();
-        if let Some(t) = src.mount_type.as_deref()
-            && t != "bind"
-            && t != "cache"
-        {
-            self.warn(
-                Layer::Resolution,
-                DiagnosticKind::MountFromIgnored(t.to_string()),
-                src.span,
-            );
-            return Target::Nothing;
-        }
-        if is_copy && let Some(i) = parse_go_int(value, 64) {
-            if i >= 0 && usize::try_from(i).is_ok_and(|i| i < self.stages.len()) {
-                return Target::Stage;
-            }
-            self.warn(
-                Layer::Resolution,
-                DiagnosticKind::CopyFromIndex(value.to_string()),
-                src.span,
-            );
-            return Target::Nothing;
-        }
-        let lower = go_lower(value);
-        if self
-            .stages
-            .iter()
-            .any(|s| s.name.as_deref() == Some(lower.as_str()))
-        {
-            return Target::Stage;
-        }
-        if value == "scratch" {
-            return Target::Scratch;
-        }
-        if is_copy && value.contains('$') {
-            self.warn(
-                Layer::Resolution,
-                DiagnosticKind::CopyFromVariable(value.to_string()),
-                src.span,
-            );
-            return Target::Nothing;
-        }
-        if is_valid_reference(value) {
-            self.uses
-                .push((src.span.start, value.to_string(), src.span, src.usage));
-            return Target::External;
-        }
-        self.warn(
-            Layer::Resolution,
-            DiagnosticKind::InvalidReference(value.to_string()),
-            src.span,
-        );
-        Target::Nothing
-    }
-
     fn run(&mut self) {
         self.global_args();
         let ast = self.ast;
@@ -575,36 +406,6 @@ impl Resolver<'_> {
             let _ = self.target(src);
         }
     }
-
-    fn apply_check_config(&mut self) {
-        let from_arg = self.build_args.get("BUILDKIT_DOCKERFILE_CHECK");
-        let (value, span) = match (
-            from_arg,
-            self.ast.directives.iter().find(|d| d.name == "check"),
-        ) {
-            (Some(v), _) => (v.clone(), Span::default()),
-            (None, Some(d)) => (d.value.clone(), d.span),
-            (None, None) => return,
-        };
-        match parse_check(&value) {
-            Err(opt) => self.diags.push(Diagnostic::error(
-                Layer::Instruction,
-                DiagnosticKind::InvalidCheckOption(opt),
-                span,
-            )),
-            Ok(cfg) => {
-                self.diags.retain(|d| {
-                    d.layer != Layer::Lint
-                        || !(cfg.skip_all || cfg.skip.iter().any(|r| r == rule_name(&d.kind)))
-                });
-                if cfg.error {
-                    for d in self.diags.iter_mut().filter(|d| d.layer == Layer::Lint) {
-                        d.severity = Severity::Error;
-                    }
-                }
-            }
-        }
-    }
 }
 
 /// The outcome of [`resolve`].
@@ -651,19 +452,5 @@ pub(crate) fn resolve(ast: &Ast, build_args: &BuildArgs, lints: Vec<Diagnostic>)
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn check_options() {
-        assert!(parse_check("error=true").expect("ok").error);
-        assert!(parse_check("skip=all").expect("ok").skip_all);
-        let c = parse_check("skip=StageNameCasing, FromAsCasing;error=1").expect("ok");
-        assert_eq!(c.skip, vec!["StageNameCasing", "FromAsCasing"]);
-        assert!(c.error);
-        assert!(parse_check("error=maybe").is_err());
-        assert!(parse_check("foo=bar").is_err());
-        assert!(parse_check("nonsense").is_err());
-    }
-}
+mod check;
+mod sources;
