@@ -100,7 +100,7 @@ impl Schemas {
             let name = doc["metadata"]["name"].as_str().unwrap_or("?");
             let at = format!("{what}[{i}] {kind}/{name}");
             // The reconcile CronJob is Kubernetes' own kind, not a Kargo or Argo Rollouts CRD:
-            // validate.py skips it too; `kargo_rules.rs` pins what it must be.
+            // validate.py skips it too; `kargo_rules/` pins what it must be.
             if kind == "CronJob" && doc["apiVersion"] == "batch/v1" {
                 continue;
             }
