@@ -480,6 +480,57 @@ fn requests_are_one_manifest_head_per_image_through_a_counting_proxy() {
     );
 }
 
+/// A watch that picks from the tag list lists its tags in its own job of the bounded queue,
+/// right before its `HEAD`, not in a round of listings before the lookups (issue 22): with
+/// `--concurrency 1` the requests are exactly, watch by watch in the plan's order, the
+/// listing (when the watch picks) and then the manifest `HEAD`.
+#[test]
+fn a_tag_list_is_fetched_in_its_watchs_job_right_before_its_head() {
+    let registry = registry_or_skip!(RegistryAuth::None);
+    let pusher = Pusher::new(&registry.addr, None);
+    let proxy = CountingProxy::start(&registry.addr);
+    for repo in ["r/one", "r/two"] {
+        pusher.oci_index(repo, "1", repo);
+    }
+    pusher.oci_manifest("lib/tool", "1.0.0", "tool");
+    pusher.oci_manifest("lib/tool2", "1.2.0", "tool2");
+    let f = Factory::with(&proxy.addr, &[("app", &["r/one:1", "r/two:1"])]);
+    // A second external image that picks by SemVer.
+    let images = f.root().join("images.yaml");
+    let mut yaml = std::fs::read_to_string(&images).unwrap();
+    yaml.push_str(&format!(
+        "  - name: tool2\n    registry: {}\n    repository: lib/tool2\n    allowTags: ^1\\.\\d+\\.\\d+$\n    imageSelectionStrategy: SemVer\n",
+        proxy.addr
+    ));
+    std::fs::write(&images, yaml).unwrap();
+    let report = f.check(T1, &["--concurrency", "1"], &[]);
+    assert_eq!(summary(&report).0, 4, "{report:#}");
+    let mut expected = Vec::new();
+    for row in report["images"].as_array().unwrap() {
+        let repository = row["repository"].as_str().unwrap();
+        let path = repository.split_once('/').unwrap().1;
+        if path.starts_with("lib/tool") {
+            // if-registry's page size (`TagQuery::default`).
+            expected.push(format!("GET /v2/{path}/tags/list?n=100"));
+        }
+        expected.push(format!(
+            "HEAD /v2/{path}/manifests/{}",
+            row["tag"].as_str().unwrap()
+        ));
+    }
+    let lists: Vec<usize> = (0..expected.len())
+        .filter(|i| expected[*i].contains("/tags/list"))
+        .collect();
+    assert_eq!(lists.len(), 2, "{expected:?}");
+    assert!(
+        expected[lists[0]..lists[1]]
+            .iter()
+            .any(|r| r.starts_with("HEAD ")),
+        "a HEAD between the two listings: {expected:?}"
+    );
+    assert_eq!(proxy.requests(), expected);
+}
+
 #[test]
 fn basic_auth_from_docker_config_json() {
     let (user, password) = ("ci-bot", "s3cret-basic-pw");

@@ -28,7 +28,7 @@
 //! [`Secret`], [`Retry`] and [`GaveUp`] are `if-http`'s, shared with the forge adapter.
 //! Passwords and tokens never appear in any `Debug`, `Display` or error message.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 use std::fmt;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, MutexGuard, PoisonError};
@@ -154,6 +154,23 @@ pub struct Stats {
     pub stopped: BTreeMap<String, Option<RateLimit>>,
 }
 
+/// The repositories of one registry about to be asked, in the order told, and where the
+/// next token request starts looking for scopes to join it.
+#[derive(Default)]
+struct Expected {
+    repos: Vec<String>,
+    known: HashSet<String>,
+    /// How many repositories token requests have looked at so far, every pass counted
+    /// (the next one looks from `cursor % repos.len()` on, wrapping): those before it were
+    /// joined to a request or had a token already, so a run over many repositories looks
+    /// at each about once instead of at every earlier one again for each request.
+    cursor: u64,
+}
+
+/// Repositories copied out of [`Expected`] at once, so that the lock is not held while a
+/// token request looks at them (it may run a credential helper).
+const EXPECTED_WINDOW: usize = 256;
+
 #[derive(Default)]
 struct Counters {
     requests: AtomicU64,
@@ -172,7 +189,7 @@ pub struct Client {
     /// Per (helper, server URL): what the helper said, asked once.
     helpers: flight::Flights<(String, String), Result<Option<Credentials>, String>>,
     /// Repositories about to be asked, per registry: their scopes join a token request.
-    expected: Mutex<BTreeMap<String, Vec<String>>>,
+    expected: Mutex<BTreeMap<String, Expected>>,
     /// Hosts whose rate limit ran low.
     stopped: Mutex<BTreeMap<String, Option<RateLimit>>>,
 }
@@ -218,18 +235,44 @@ impl Client {
         let mut expected = lock(&self.expected);
         for image in images {
             let repos = expected.entry(image.registry().to_owned()).or_default();
-            if !repos.iter().any(|r| r == image.repository()) {
-                repos.push(image.repository().to_owned());
+            if repos.known.insert(image.repository().to_owned()) {
+                repos.repos.push(image.repository().to_owned());
             }
         }
     }
 
-    /// The repositories of `registry` said to be about to be asked.
-    fn expected(&self, registry: &str) -> Vec<String> {
-        lock(&self.expected)
-            .get(registry)
-            .cloned()
-            .unwrap_or_default()
+    /// Calls `go_on` on the repositories of `registry` said to be about to be asked, from
+    /// where the last call stopped on (wrapping), each at most once, until it returns
+    /// false; the next call starts after the last one it returned true for.
+    fn each_expected(&self, registry: &str, mut go_on: impl FnMut(&str) -> bool) {
+        let (start, total) = match lock(&self.expected).get(registry) {
+            Some(e) => (e.cursor, e.repos.len()),
+            None => return,
+        };
+        let mut seen = 0;
+        'windows: while seen < total {
+            let window: Vec<String> = match lock(&self.expected).get(registry) {
+                Some(e) if !e.repos.is_empty() => (seen..total.min(seen + EXPECTED_WINDOW))
+                    .filter_map(|i| {
+                        let at = (start + i as u64) % e.repos.len() as u64;
+                        e.repos.get(usize::try_from(at).ok()?).cloned()
+                    })
+                    .collect(),
+                _ => break,
+            };
+            if window.is_empty() {
+                break;
+            }
+            for repo in &window {
+                if !go_on(repo) {
+                    break 'windows;
+                }
+                seen += 1;
+            }
+        }
+        if let Some(e) = lock(&self.expected).get_mut(registry) {
+            e.cursor = e.cursor.max(start + seen as u64);
+        }
     }
 
     /// The credentials for a repository: the configured ones of its registry (by name, else
@@ -390,6 +433,42 @@ mod tests {
         // Asked once per helper and server.
         let _ = client.credentials_for("q.example", "q.example", "y");
         assert_eq!(client.stats().helper_runs, 1);
+    }
+
+    #[test]
+    fn expected_repositories_are_kept_once_and_looked_at_from_where_the_last_look_stopped() {
+        let client = Client::new(Config::default());
+        let refs: Vec<ImageRef> = ["r.example/a", "r.example/b", "r.example/a", "r.example/c"]
+            .iter()
+            .map(|r| ImageRef::parse(r).unwrap())
+            .collect();
+        client.expect(&refs);
+        client.expect(&refs[1..2]);
+        let look = |stop_after: usize| {
+            let mut seen = Vec::new();
+            client.each_expected("r.example", |repo| {
+                if seen.len() == stop_after {
+                    return false;
+                }
+                seen.push(repo.to_owned());
+                true
+            });
+            seen
+        };
+        // Told once each, in the order told.
+        assert_eq!(look(usize::MAX), ["a", "b", "c"]);
+        // A full look went round once: the next starts where it began.
+        assert_eq!(look(1), ["a"]);
+        // It starts after the last one taken, and wraps.
+        assert_eq!(look(usize::MAX), ["b", "c", "a"]);
+        assert_eq!(look(0), Vec::<String>::new());
+        assert_eq!(look(2), ["b", "c"]);
+        let mut none = 0;
+        client.each_expected("other.example", |_| {
+            none += 1;
+            true
+        });
+        assert_eq!(none, 0);
     }
 
     #[test]

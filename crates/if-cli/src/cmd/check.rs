@@ -92,7 +92,8 @@ pub fn run(cli: &Cli, args: &Args) -> Result<Outcome, CliError> {
     let factory = load::load_for_update(&cli.root)?;
     let images_file = load::images_path(&cli.root).display().to_string();
     let plan = monitor::plan(&factory, &images_file);
-    let baseline = if_state::baseline(&factory);
+    // What the files say now, to write only what changed; nothing is written in a dry run.
+    let baseline = (!args.dry_run).then(|| if_state::baseline(&factory));
     let (enrollment, mut world) = rebuild::take(factory);
     let index = rebuild::Index::new(&enrollment, &world);
     let monitors = chosen(&index, &plan.monitors, &args.image)?;
@@ -141,10 +142,9 @@ pub fn run(cli: &Cli, args: &Args) -> Result<Outcome, CliError> {
         &found_bases,
         now,
     );
-    let written = if args.dry_run {
-        Vec::new()
-    } else {
-        load::write_state(&cli.root, &baseline, &world)?
+    let written = match &baseline {
+        Some(baseline) => load::write_state(&cli.root, baseline, &world)?,
+        None => Vec::new(),
     };
 
     let summary = report::summary(&client, &checked);
@@ -153,7 +153,7 @@ pub fn run(cli: &Cli, args: &Args) -> Result<Outcome, CliError> {
         output::print_json(&report::Report {
             now: now.to_string(),
             dry_run: args.dry_run,
-            images: checked.iter().map(report::row).collect(),
+            images: report::Rows(&checked),
             registries: &hosts,
             summary: &summary,
             scans: &scans,
@@ -209,6 +209,8 @@ fn lookup<'a>(client: &Client, monitors: &[&'a Monitor], limit: usize) -> Vec<Ch
         .filter_map(|m| ImageRef::parse(&m.repo_url).ok())
         .collect();
     client.expect(&repos);
+    // The client keeps their names; the references are not needed through the lookups.
+    drop(repos);
     let checked =
         if_registry::map_bounded(monitors, limit, |m| check_one(client, m), &|done, _| {
             progress.show(done)

@@ -91,13 +91,23 @@ impl From<&RateLimit> for Limit {
 pub(super) struct Report<'a> {
     pub(super) now: String,
     pub(super) dry_run: bool,
-    pub(super) images: Vec<Row<'a>>,
+    pub(super) images: Rows<'a>,
     pub(super) registries: &'a [Host],
     pub(super) summary: &'a Summary,
     /// `--scan-with`: what each scan gave.
     pub(super) scans: &'a [crate::cmd::scans::Scanned],
     pub(super) changes: &'a [String],
     pub(super) written: &'a [String],
+}
+
+/// The report's rows, made one at a time as they are written (at 100,000 images, all of
+/// them at once are tens of megabytes).
+pub(super) struct Rows<'a>(pub(super) &'a [Checked<'a>]);
+
+impl Serialize for Rows<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_seq(self.0.iter().map(row))
+    }
 }
 
 /// The run's counts: outcomes, requests and token requests (the client's), the hosts no
@@ -154,7 +164,7 @@ pub(super) fn hosts(checked: &[Checked<'_>]) -> Vec<Host> {
     by_host.into_values().collect()
 }
 
-pub(super) fn row<'a>(c: &'a Checked<'a>) -> Row<'a> {
+fn row<'a>(c: &'a Checked<'a>) -> Row<'a> {
     let m = c.monitor;
     let rec = c.recorded.as_ref();
     Row {
