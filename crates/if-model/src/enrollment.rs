@@ -455,13 +455,8 @@ fn entry(d: &mut Decoder, node: &Borrowed<'_>) -> Option<ImageEntry> {
 }
 
 fn source(d: &mut Decoder, node: &Borrowed<'_>, what: &str) -> Option<Source> {
-    let f = d.fields(
-        node,
-        &format!("the source of {what}"),
-        SOURCE_KEYS,
-        Unknown::Reject,
-    )?;
     let in_what = format!("the source of {what}");
+    let f = d.fields(node, &in_what, SOURCE_KEYS, Unknown::Reject)?;
     let provider_text = d.required(f.get("provider"), "provider", f.pos, &in_what);
     let provider = provider_text.as_deref().and_then(|p| {
         let parsed = Provider::parse(p);
