@@ -125,20 +125,23 @@ fn load_all(root: &Path) -> Result<Loaded, CliError> {
         if_model::factory::load_each(Some(images), &image_files, &base_files, |f, buf| {
             read_listed(&state.join(f), buf)
         })?;
-    let read: std::collections::HashSet<&str> = factory
-        .images
-        .iter()
-        .map(|(p, _)| p.as_str())
-        .chain(factory.bases.iter().map(|(p, _)| p.as_str()))
-        .collect();
-    let damaged = image_files
-        .iter()
-        .chain(&base_files)
-        .filter_map(|f| {
+    // The states kept are in file order, each under its file's path: walking them beside the
+    // listed files finds the files left out without building or hashing every path again.
+    let prefix = format!("{}{}", state.display(), std::path::MAIN_SEPARATOR);
+    let mut damaged = Vec::new();
+    for (files, kept) in [
+        (
+            &image_files,
+            unread(&image_files, factory.images.iter().map(|(p, _)| p), &prefix),
+        ),
+        (
+            &base_files,
+            unread(&base_files, factory.bases.iter().map(|(p, _)| p), &prefix),
+        ),
+    ] {
+        for i in kept {
+            let Some(f) = files.get(i) else { continue };
             let path = state.join(f).display().to_string();
-            if read.contains(path.as_str()) {
-                return None;
-            }
             let problems = diags
                 .iter()
                 .filter(|d| d.file == path && d.is_fatal())
@@ -148,19 +151,43 @@ fn load_all(root: &Path) -> Result<Loaded, CliError> {
                 .file_stem()
                 .map(|n| n.to_string_lossy().into_owned())
                 .unwrap_or_default();
-            Some(Damaged {
+            damaged.push(Damaged {
                 name,
                 path,
                 problems,
-            })
-        })
-        .collect();
+            });
+        }
+    }
     Ok(Loaded {
         factory,
         diags,
         files: image_files.len() + base_files.len(),
         damaged,
     })
+}
+
+/// The places in `files` (relative to the state directory, in order) of the files whose
+/// state was not kept: `kept` are the paths of the kept ones, in the same order, each
+/// `prefix` (the state directory and a separator) and its file.
+fn unread<'k>(
+    files: &[PathBuf],
+    kept: impl Iterator<Item = &'k String>,
+    prefix: &str,
+) -> Vec<usize> {
+    let mut kept = kept.peekable();
+    let mut out = Vec::new();
+    for (i, f) in files.iter().enumerate() {
+        let is_next = kept.peek().is_some_and(|p| {
+            p.strip_prefix(prefix)
+                .is_some_and(|rest| rest == f.to_string_lossy())
+        });
+        if is_next {
+            kept.next();
+        } else {
+            out.push(i);
+        }
+    }
+    out
 }
 
 /// Whether `--allow-empty` was given: an `images.yaml` that enrolls nothing may archive
@@ -513,4 +540,26 @@ pub fn take_written() -> Written {
         .unwrap_or_else(std::sync::PoisonError::into_inner)
         .take()
         .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_files_whose_state_was_not_kept_are_found_in_order() {
+        let files: Vec<PathBuf> = ["images/a.yaml", "images/b.yaml", "images/c.yaml"]
+            .iter()
+            .map(PathBuf::from)
+            .collect();
+        let kept = [
+            "/f/state/images/a.yaml".to_string(),
+            "/f/state/images/c.yaml".to_string(),
+        ];
+        assert_eq!(unread(&files, kept.iter(), "/f/state/"), [1]);
+        assert_eq!(unread(&files, [].iter(), "/f/state/"), [0, 1, 2]);
+        assert!(unread(&files[..1], kept[..1].iter(), "/f/state/").is_empty());
+        // A kept path under another directory is not one of these files.
+        assert_eq!(unread(&files[..1], kept[..1].iter(), "/g/state/"), [0]);
+    }
 }

@@ -10,7 +10,7 @@ use crate::decode::{Decoder, Unknown};
 use crate::diag::{Diagnostic, closest};
 use crate::duration::Duration;
 use crate::reference::ImageRef;
-use crate::yaml::{self, Node, Pos, Value};
+use crate::yaml::{self, Borrowed, Pos, Tree, View};
 
 mod checks;
 
@@ -276,16 +276,16 @@ pub fn parse(src: &str, file: &str) -> (Enrollment, Vec<Diagnostic>) {
 fn parse_whole(src: &str, file: &str) -> (Enrollment, Vec<Diagnostic>) {
     let mut d = decoder(file);
     let mut enrollment = Enrollment::new(FileShape::List);
-    let doc = match yaml::parse(src) {
+    let doc = match yaml::read(src) {
         Ok(doc) => doc,
         Err(e) => {
             d.error(e.pos, e.message);
             return (enrollment, d.finish());
         }
     };
-    let list = match &doc.value {
-        Value::Seq(_) => Some(&doc),
-        Value::Map(_) => {
+    let list = match doc.view() {
+        View::Seq(_) => Some(&doc),
+        View::Map(_) => {
             enrollment.shape = FileShape::ImagesKey;
             let fields = d.fields(&doc, "images.yaml", TOP_KEYS, Unknown::Reject);
             fields.and_then(|f| f.raw("images"))
@@ -358,7 +358,7 @@ fn parse_in_parts(src: &str, file: &str, per_part: usize) -> Option<(Enrollment,
         return None;
     }
     let decoded = crate::par::map_heavy(&parts, |part| {
-        let items = part.parse()?;
+        let items = part.read()?;
         let mut d = decoder(file);
         let mut out: Vec<Decoded> = Vec::with_capacity(items.len());
         for node in &items {
@@ -395,7 +395,7 @@ fn parse_in_parts(src: &str, file: &str, per_part: usize) -> Option<(Enrollment,
     Some((enrollment, d.finish()))
 }
 
-fn entry(d: &mut Decoder, node: &Node) -> Option<ImageEntry> {
+fn entry(d: &mut Decoder, node: &Borrowed<'_>) -> Option<ImageEntry> {
     let errors_before = d.diags.len();
     let f = d.fields(node, "an image entry", ENTRY_KEYS, Unknown::Reject)?;
     let name = d.required(f.get("name"), "name", f.pos, "image entry");
@@ -454,14 +454,9 @@ fn entry(d: &mut Decoder, node: &Node) -> Option<ImageEntry> {
     })
 }
 
-fn source(d: &mut Decoder, node: &Node, what: &str) -> Option<Source> {
-    let f = d.fields(
-        node,
-        &format!("the source of {what}"),
-        SOURCE_KEYS,
-        Unknown::Reject,
-    )?;
+fn source(d: &mut Decoder, node: &Borrowed<'_>, what: &str) -> Option<Source> {
     let in_what = format!("the source of {what}");
+    let f = d.fields(node, &in_what, SOURCE_KEYS, Unknown::Reject)?;
     let provider_text = d.required(f.get("provider"), "provider", f.pos, &in_what);
     let provider = provider_text.as_deref().and_then(|p| {
         let parsed = Provider::parse(p);
@@ -542,16 +537,19 @@ fn source(d: &mut Decoder, node: &Node, what: &str) -> Option<Source> {
 }
 
 /// Decodes an `allowTags` value and checks it with [`check_allow_tags`].
-pub(crate) fn decode_allow_tags(d: &mut Decoder, node: Option<&Node>) -> Option<String> {
+pub(crate) fn decode_allow_tags<N: Tree>(d: &mut Decoder, node: Option<&N>) -> Option<String> {
     let re = d.string(node, "allowTags")?;
     if let (Err(msg), Some(at)) = (check_allow_tags(&re), node) {
-        d.error(at.pos, msg);
+        d.error(at.pos(), msg);
     }
     Some(re)
 }
 
 /// Decodes an `imageSelectionStrategy`, suggesting the right spelling of a near miss.
-pub(crate) fn decode_strategy(d: &mut Decoder, node: Option<&Node>) -> Option<SelectionStrategy> {
+pub(crate) fn decode_strategy<N: Tree>(
+    d: &mut Decoder,
+    node: Option<&N>,
+) -> Option<SelectionStrategy> {
     let n = node?;
     let text = d.string(Some(n), "imageSelectionStrategy")?;
     let parsed = SelectionStrategy::parse(&text);
@@ -562,7 +560,7 @@ pub(crate) fn decode_strategy(d: &mut Decoder, node: Option<&Node>) -> Option<Se
             |c| format!("did you mean `{c}`?"),
         );
         d.error(
-            n.pos,
+            n.pos(),
             format!("unknown imageSelectionStrategy `{text}`; {hint}"),
         );
     }

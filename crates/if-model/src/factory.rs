@@ -168,12 +168,20 @@ fn read_states<T: Sync, S: Send, E: Send>(
     let mut kept: Vec<(String, S)> = Vec::with_capacity(files.len());
     // The claims made so far: key to the claiming file's place in `kept`.
     let mut claimed: HashMap<String, usize> = HashMap::with_capacity(files.len());
+    // Each file's claim is made by the thread that parsed it: only the bookkeeping of the
+    // claims is left to this one while the others wait.
+    let parse_and_claim = |buf: &mut Vec<u8>, file: &T| {
+        parse_one(buf, file).map(|(path, s, d)| {
+            let claim = s.as_ref().and_then(key);
+            (path, s, d, claim)
+        })
+    };
     for chunk in files.chunks(CHUNK) {
-        for parsed in crate::par::map_with(chunk, PARALLEL_FILES, Vec::new, &parse_one) {
-            let (path, s, d) = parsed?;
+        for parsed in crate::par::map_with(chunk, PARALLEL_FILES, Vec::new, parse_and_claim) {
+            let (path, s, d, claim) = parsed?;
             diags.extend(d);
             let Some(s) = s else { continue };
-            if let Some(k) = key(&s) {
+            if let Some(k) = claim {
                 if let Some((first, _)) = claimed.get(&k).and_then(|&i| kept.get(i)) {
                     diags.push(Diagnostic::error(
                         &path,

@@ -15,7 +15,7 @@ use crate::digest::Digest;
 use crate::enrollment::{SelectionStrategy, decode_allow_tags, decode_strategy};
 use crate::reference::ImageRef;
 use crate::timestamp::Timestamp;
-use crate::yaml::{self, Node};
+use crate::yaml::{self, Borrowed, Node, Tree};
 
 /// Keys not known to this version, in file order, written back unchanged.
 pub type Extra = Vec<(String, Node)>;
@@ -331,7 +331,7 @@ const BASE_KEYS: &[&str] = &[
 ];
 const UPDATE_KEYS: &[&str] = &["detectedAt", "digest", "triggeredRebuilds"];
 
-fn watch(d: &mut Decoder, f: &Fields<'_>) -> Watch {
+fn watch(d: &mut Decoder, f: &Fields<'_, Borrowed<'_>>) -> Watch {
     let allow_tags = decode_allow_tags(d, f.get("allowTags"));
     let strategy = decode_strategy(d, f.get("imageSelectionStrategy"));
     let repo_url = d.string(f.get("repoURL"), "repoURL");
@@ -354,7 +354,7 @@ fn watch(d: &mut Decoder, f: &Fields<'_>) -> Watch {
 /// not a state file at all (not YAML, not a mapping, no name); problems are in the list.
 pub fn parse_image(src: &str, file: &str) -> (Option<ImageState>, Vec<Diagnostic>) {
     let mut d = Decoder::new(file);
-    let doc = match yaml::parse(src) {
+    let doc = match yaml::read(src) {
         Ok(doc) => doc,
         Err(e) => {
             d.error(e.pos, e.message);
@@ -372,7 +372,7 @@ pub fn parse_image(src: &str, file: &str) -> (Option<ImageState>, Vec<Diagnostic
         last_discovery: d.timestamp(f.get("lastDiscovery"), "lastDiscovery"),
         discovery_status: d.string(f.get("discoveryStatus"), "discoveryStatus"),
         discovery_error: d.string(f.get("discoveryError"), "discoveryError"),
-        enrollment: f.get("enrollment").cloned(),
+        enrollment: f.get("enrollment").map(Tree::to_node),
         watch: watch(&mut d, &f),
         base_images: d.strings(f.get("baseImages"), "baseImages"),
         base_image_pins: digest_map(&mut d, f.get("baseImagePins"), "baseImagePins"),
@@ -393,7 +393,7 @@ pub fn parse_image(src: &str, file: &str) -> (Option<ImageState>, Vec<Diagnostic
     (ok.then_some(state), d.finish())
 }
 
-fn rebuild_state(d: &mut Decoder, node: &Node) -> Option<RebuildState> {
+fn rebuild_state(d: &mut Decoder, node: &Borrowed<'_>) -> Option<RebuildState> {
     let f = d.fields(node, "rebuildState", REBUILD_STATE_KEYS, Unknown::Keep)?;
     Some(RebuildState {
         status: d.string(f.get("status"), "rebuildState.status"),
@@ -410,7 +410,7 @@ fn rebuild_state(d: &mut Decoder, node: &Node) -> Option<RebuildState> {
     })
 }
 
-fn cause(d: &mut Decoder, node: &Node) -> Option<Cause> {
+fn cause(d: &mut Decoder, node: &Borrowed<'_>) -> Option<Cause> {
     let f = d.fields(node, "a causes entry", CAUSE_KEYS, Unknown::Keep)?;
     Some(Cause {
         base_image: d.string(f.get("baseImage"), "baseImage"),
@@ -426,20 +426,24 @@ fn cause(d: &mut Decoder, node: &Node) -> Option<Cause> {
 }
 
 /// A mapping of names to digests (`baseImagePins`, `baseImageSnapshots`).
-fn digest_map(d: &mut Decoder, node: Option<&Node>, what: &str) -> BTreeMap<String, Digest> {
+fn digest_map(
+    d: &mut Decoder,
+    node: Option<&Borrowed<'_>>,
+    what: &str,
+) -> BTreeMap<String, Digest> {
     let mut out = BTreeMap::new();
     let Some(node) = node else { return out };
     if let Some(f) = d.fields(node, what, &[], Unknown::Keep) {
-        for (k, v) in f.unknown(&[]) {
-            if let Some(digest) = d.digest(Some(&v), &format!("{what}.{k}")) {
-                out.insert(k, digest);
+        for (k, _, v) in f.entries() {
+            if let Some(digest) = d.digest(Some(v), &format!("{what}.{k}")) {
+                out.insert(k.to_string(), digest);
             }
         }
     }
     out
 }
 
-fn rebuild_record(d: &mut Decoder, node: &Node) -> Option<RebuildRecord> {
+fn rebuild_record(d: &mut Decoder, node: &Borrowed<'_>) -> Option<RebuildRecord> {
     let f = d.fields(
         node,
         "a rebuildHistory entry",
@@ -473,7 +477,7 @@ fn rebuild_record(d: &mut Decoder, node: &Node) -> Option<RebuildRecord> {
 /// Reads a base-image state file. `None` when it is not a state file at all.
 pub fn parse_base(src: &str, file: &str) -> (Option<BaseImageState>, Vec<Diagnostic>) {
     let mut d = Decoder::new(file);
-    let doc = match yaml::parse(src) {
+    let doc = match yaml::read(src) {
         Ok(doc) => doc,
         Err(e) => {
             d.error(e.pos, e.message);
@@ -523,7 +527,7 @@ pub fn parse_base(src: &str, file: &str) -> (Option<BaseImageState>, Vec<Diagnos
     (ok.then_some(state), d.finish())
 }
 
-fn update_record(d: &mut Decoder, node: &Node) -> Option<UpdateRecord> {
+fn update_record(d: &mut Decoder, node: &Borrowed<'_>) -> Option<UpdateRecord> {
     let f = d.fields(node, "an updateHistory entry", UPDATE_KEYS, Unknown::Keep)?;
     Some(UpdateRecord {
         detected_at: d.timestamp(f.get("detectedAt"), "detectedAt"),

@@ -11,6 +11,7 @@ use crate::digest::Digest;
 use crate::state::Extra;
 use crate::timestamp::Timestamp;
 use crate::yaml::Node;
+use crate::yaml::Tree;
 
 /// At most this many vulnerability IDs are kept per digest (critical and high together);
 /// the rest are counted in [`Scan::truncated`].
@@ -302,7 +303,7 @@ const SCAN_KEYS: &[&str] = &[
 ];
 
 /// Reads one `digests` entry.
-pub(crate) fn decode_facts(d: &mut Decoder, node: &Node) -> Option<DigestFacts> {
+pub(crate) fn decode_facts<N: Tree>(d: &mut Decoder, node: &N) -> Option<DigestFacts> {
     let f = d.fields(node, "a digests entry", FACT_KEYS, Unknown::Keep)?;
     Some(DigestFacts {
         digest: d.digest(f.get("digest"), "digest"),
@@ -337,14 +338,14 @@ pub(crate) fn whole<T>(d: &mut Decoder, read: impl FnOnce(&mut Decoder) -> Optio
     if d.fatal_count() == before { got } else { None }
 }
 
-fn decode_attestations(d: &mut Decoder, node: &Node) -> Option<Attestations> {
+fn decode_attestations<N: Tree>(d: &mut Decoder, node: &N) -> Option<Attestations> {
     let f = d.fields(node, "attestations", ATTESTATION_KEYS, Unknown::Keep)?;
     let sbom_format = f.get("sbomFormat").and_then(|at| {
         let text = d.string(Some(at), "sbomFormat")?;
         let parsed = SbomFormat::parse(&text);
         if parsed.is_none() {
             d.error(
-                at.pos,
+                at.pos(),
                 format!("`sbomFormat` must be SPDX or CycloneDX, found `{text}`"),
             );
         }
@@ -362,7 +363,7 @@ fn decode_attestations(d: &mut Decoder, node: &Node) -> Option<Attestations> {
     })
 }
 
-fn decode_scan(d: &mut Decoder, node: &Node) -> Option<Scan> {
+fn decode_scan<N: Tree>(d: &mut Decoder, node: &N) -> Option<Scan> {
     let f = d.fields(node, "scan", SCAN_KEYS, Unknown::Keep)?;
     let mut counts = BTreeMap::new();
     if let Some(c) = f.get("counts")
@@ -489,9 +490,9 @@ const VULN_POLICY_KEYS: &[&str] = &["expediteOn", "holdOn"];
 const SIGNATURE_POLICY_KEYS: &[&str] = &["publicKeyFile"];
 
 /// Reads `vulnerabilityPolicy` of an `images.yaml` entry.
-pub(crate) fn decode_vulnerability_policy(
+pub(crate) fn decode_vulnerability_policy<N: Tree>(
     d: &mut Decoder,
-    node: Option<&Node>,
+    node: Option<&N>,
 ) -> VulnerabilityPolicy {
     let Some(node) = node else {
         return VulnerabilityPolicy::default();
@@ -510,7 +511,7 @@ pub(crate) fn decode_vulnerability_policy(
         let parsed = Severity::parse(&text);
         if parsed.is_none() {
             d.error(
-                at.pos,
+                at.pos(),
                 format!("`{key}` must be CRITICAL or HIGH, found `{text}`"),
             );
         }
@@ -524,9 +525,9 @@ pub(crate) fn decode_vulnerability_policy(
 
 /// Reads `requireSignature` of an `images.yaml` entry (the key file must stay inside the
 /// factory: relative, no `..`).
-pub(crate) fn decode_signature_policy(
+pub(crate) fn decode_signature_policy<N: Tree>(
     d: &mut Decoder,
-    node: Option<&Node>,
+    node: Option<&N>,
 ) -> Option<SignaturePolicy> {
     let node = node?;
     let f = d.fields(
@@ -544,7 +545,7 @@ pub(crate) fn decode_signature_policy(
     if let Err(e) = crate::enrollment::check_relative_path(&path)
         && let Some(at) = f.get("publicKeyFile")
     {
-        d.error(at.pos, format!("`publicKeyFile` `{path}`: {e}"));
+        d.error(at.pos(), format!("`publicKeyFile` `{path}`: {e}"));
         return None;
     }
     Some(SignaturePolicy {

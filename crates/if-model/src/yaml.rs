@@ -13,6 +13,9 @@ use serde::ser::{Serialize, SerializeMap, SerializeSeq, Serializer};
 use serde_saphyr::Spanned;
 
 mod fast;
+mod tree;
+
+pub use tree::{Borrowed, BorrowedValue, Entry, Tree, View};
 
 /// A position in a source text: 1-based line and column (columns count characters).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
@@ -195,6 +198,15 @@ pub fn parse(src: &str) -> Result<Node, YamlError> {
     }
 }
 
+/// [`parse`] into a tree that borrows `src` ([`Borrowed`]): what decoding a file the tool
+/// reads by the thousand starts from. The same tree, values, kinds and positions.
+pub fn read(src: &str) -> Result<Borrowed<'_>, YamlError> {
+    match fast::read(src) {
+        Some(tree) => Ok(tree),
+        None => parse_full(src).map(Borrowed::from_node),
+    }
+}
+
 /// A document whose top is a long block sequence (bare, or under one top-level key), cut
 /// between its items so that the parts can be read in parallel ([`split_list`]).
 #[derive(Debug, Clone)]
@@ -231,11 +243,11 @@ impl<'a> ListParts<'a> {
     }
 }
 
-impl ListPart<'_> {
-    /// The items of this part, exactly as [`parse`] reads them in the whole document, or
-    /// `None` when the fast reader declines them (then read the whole text with [`parse`]).
-    pub fn parse(&self) -> Option<Vec<Node>> {
-        fast::parse_part(&self.0)
+impl<'a> ListPart<'a> {
+    /// The items of this part, exactly as [`read`] reads them in the whole document, or
+    /// `None` when the fast reader declines them (then read the whole text with [`read`]).
+    pub fn read(&self) -> Option<Vec<Borrowed<'a>>> {
+        fast::read_part(&self.0)
     }
 }
 

@@ -11,6 +11,7 @@ use crate::decode::{Decoder, Unknown};
 use crate::state::Extra;
 use crate::timestamp::Timestamp;
 use crate::yaml::Node;
+use crate::yaml::Tree;
 
 use super::{map, whole};
 
@@ -112,10 +113,10 @@ const SIGNATURE_KEYS: &[&str] = &["verified", "key", "keyFingerprint", "checkedA
 
 /// Reads `signatures:` (each check whole or left out) and an older file's `signature:`
 /// (the first, unless the list has a check of its key), newest [`MAX_SIGNATURES`] kept.
-pub(crate) fn decode_checks(
+pub(crate) fn decode_checks<N: Tree>(
     d: &mut Decoder,
-    list: Option<&Node>,
-    legacy: Option<&Node>,
+    list: Option<&N>,
+    legacy: Option<&N>,
 ) -> Vec<SignatureCheck> {
     let mut out: Vec<SignatureCheck> = legacy
         .and_then(|n| whole(d, |d| decode_check(d, n)))
@@ -130,7 +131,7 @@ pub(crate) fn decode_checks(
     out
 }
 
-fn decode_check(d: &mut Decoder, node: &Node) -> Option<SignatureCheck> {
+fn decode_check<N: Tree>(d: &mut Decoder, node: &N) -> Option<SignatureCheck> {
     let f = d.fields(node, "signature", SIGNATURE_KEYS, Unknown::Keep)?;
     Some(SignatureCheck {
         verified: d.boolean(f.get("verified"), "verified"),

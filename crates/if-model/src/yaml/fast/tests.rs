@@ -312,3 +312,31 @@ proptest! {
         agree(&src);
     }
 }
+
+#[test]
+fn escaped_quoted_scalars_take_the_fast_path() {
+    for src in [
+        "k: \"a\\\\b\\\"c\\/d\\ne\\tf\\rg\\0h\"\n",
+        "k: \"\\x41\\u00e9\\U0001F600 tail\" # c\n",
+        "k: 'it''s ''quoted'' twice'\n",
+        "- 'a''b'\n- \"c\\nd\"\n",
+    ] {
+        assert!(agree(src), "the fast reader should read:\n{src}");
+    }
+    for src in ["k: \"bad \\q escape\"\n", "k: \"\\x4\"\n", "k: 'open''\n"] {
+        assert!(!agree(src), "the fast reader should decline:\n{src}");
+    }
+}
+
+proptest! {
+    #[test]
+    fn quoted_scalars_with_escapes_agree_with_the_full_parser(
+        double in "([a-z é'#]|\\\\[\\\\\"/ntr0q ]|\\\\x[0-9a-fA-FG]{0,2}|\\\\u[0-9a-f]{3,4}|\\\\U0001[0-9a-f]{3,4}){0,8}",
+        single in "([a-z é\"\\\\#]|''){0,8}",
+        tail in "( # c)?",
+    ) {
+        agree(&format!("k: \"{double}\"{tail}\n"));
+        agree(&format!("- '{single}'{tail}\n"));
+        agree(&format!("a: '{single}'\nb: \"{double}\"\n"));
+    }
+}
