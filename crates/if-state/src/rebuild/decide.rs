@@ -90,8 +90,32 @@ pub fn reconcile(
     now: Timestamp,
     policy: &Policy,
 ) -> Decision {
-    let links = Links::of(world);
+    let links = Links::of(enrollment, world);
     reconcile_with(enrollment, world, now, policy, &links, None)
+}
+
+/// [`reconcile`] for a caller that shows what it would start but starts nothing (`status`):
+/// the triggers' inputs are not built (at 100,000 images that was most of a decision), so
+/// [`Decision::triggers`] is empty; the images that would be triggered are returned beside,
+/// in the order `reconcile` gives their triggers. Everything else is `reconcile`'s.
+pub fn preview(
+    enrollment: &Enrollment,
+    world: &mut Analysis,
+    now: Timestamp,
+    policy: &Policy,
+) -> (Decision, Vec<String>) {
+    let links = Links::of(enrollment, world);
+    let mut ready = Vec::new();
+    let decision = decide(
+        enrollment,
+        world,
+        now,
+        policy,
+        &links,
+        None,
+        Some(&mut ready),
+    );
+    (decision, ready)
 }
 
 /// [`reconcile`] with the links of the graph given: worked out once by a caller that
@@ -107,6 +131,20 @@ pub(crate) fn reconcile_with(
     links: &Links,
     open: Option<&BTreeSet<String>>,
 ) -> Decision {
+    decide(enrollment, world, now, policy, links, open, None)
+}
+
+/// [`reconcile_with`]; with `names`, an image that starts now is named there instead of
+/// given a trigger (see [`preview`]).
+fn decide(
+    enrollment: &Enrollment,
+    world: &mut Analysis,
+    now: Timestamp,
+    policy: &Policy,
+    links: &Links,
+    open: Option<&BTreeSet<String>>,
+    mut names: Option<&mut Vec<String>>,
+) -> Decision {
     let timed_out = match open {
         Some(among) => time_out_among(enrollment, world, among, now, policy),
         None => time_out(enrollment, world, now, policy),
@@ -116,7 +154,7 @@ pub(crate) fn reconcile_with(
         cycles: links.cycles.clone(),
         ..Decision::default()
     };
-    let held = super::supply::apply(enrollment, world, now);
+    let held = super::supply::apply(enrollment, world, now, &links.base_names, &links.policed);
     let graph = &links.graph;
     let mut due = Vec::new();
     {
@@ -230,8 +268,12 @@ pub(crate) fn reconcile_with(
                 due.push(name.to_string());
                 continue;
             }
-            out.triggers
-                .push(build_trigger(world, bases, name, source, rs, now));
+            match names.as_deref_mut() {
+                Some(names) => names.push(name.to_string()),
+                None => out
+                    .triggers
+                    .push(build_trigger(world, bases, name, source, rs, now)),
+            }
         }
     }
     for name in due {

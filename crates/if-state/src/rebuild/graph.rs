@@ -3,8 +3,10 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
+use if_model::enrollment::Enrollment;
 use if_model::state::BaseImageState;
 
+use super::supply::Policed;
 use crate::analyze::Analysis;
 
 /// Internal links: image → the images of the factory it is built on. The names are its
@@ -133,13 +135,15 @@ impl Graph {
 }
 
 /// What a decision needs of the graph, worked out once: the graph, every image's place in
-/// the topological order, and the cycles. A loop of decisions on the same images
+/// the topological order, the cycles, the base images by name and the images with a
+/// supply-chain policy. A loop of decisions on the same images
 /// ([`super::plan`]) keeps one instead of ordering the whole factory for each decision.
 pub(crate) struct Links {
     pub(crate) graph: Graph,
     pub(crate) cycles: Vec<Vec<String>>,
     rank: HashMap<String, usize>,
     pub(crate) base_names: BaseNames,
+    pub(crate) policed: Policed,
 }
 
 /// The base-image states by name (`python-3.12-slim`, what causes and `baseImages` say),
@@ -161,13 +165,22 @@ impl BaseNames {
 
     /// The state of the base image named `name` in `world`.
     pub(crate) fn get<'w>(&self, world: &'w Analysis, name: &str) -> Option<&'w BaseImageState> {
-        world.bases.get(self.0.get(name)?)
+        self.get_in(&world.bases, name)
+    }
+
+    /// [`BaseNames::get`] in the base images alone (while the images are being changed).
+    pub(crate) fn get_in<'w>(
+        &self,
+        bases: &'w BTreeMap<String, BaseImageState>,
+        name: &str,
+    ) -> Option<&'w BaseImageState> {
+        bases.get(self.0.get(name)?)
     }
 }
 
 impl Links {
     /// The links of every image with a state file.
-    pub(crate) fn of(world: &Analysis) -> Self {
+    pub(crate) fn of(enrollment: &Enrollment, world: &Analysis) -> Self {
         let graph = Graph::of(world);
         let cycles = graph.cycles();
         let rank = graph
@@ -181,6 +194,7 @@ impl Links {
             cycles,
             rank,
             base_names: BaseNames::of(world),
+            policed: Policed::of(enrollment),
         }
     }
 
@@ -276,7 +290,7 @@ pub fn cycles(world: &Analysis) -> Vec<Vec<String>> {
 #[cfg(test)]
 mod tests {
     use super::super::tests::{day, digest, img, reference, setup};
-    use super::super::{Policy, decide, record_update};
+    use super::super::{Decision, Policy, decide, record_update};
     use super::*;
 
     /// Links worked out before the causes arrive (as `plan` does, once for all its
@@ -290,7 +304,7 @@ mod tests {
             img("z-base", &["node:22"]),
             img("b-alone", &["redis:7"]),
         ]);
-        let links = Links::of(&w);
+        let links = Links::of(&en, &w);
         assert!(links.pending(&w).is_empty());
         for (d, at) in [(1, day(0)), (2, day(1))] {
             record_update(&en, &mut w, &reference("node:22"), &digest(d), at).unwrap();
@@ -307,5 +321,38 @@ mod tests {
         assert_eq!(triggered, ["z-base"]);
         let waiting: Vec<&str> = got.waiting.iter().map(|x| x.image.as_str()).collect();
         assert_eq!(waiting, ["m-mid", "a-leaf"]);
+    }
+
+    /// A preview (`status`) decides exactly as `reconcile`, names the images `reconcile`
+    /// triggers in the same order, and builds no trigger.
+    #[test]
+    fn a_preview_is_a_decision_without_its_triggers() {
+        let (en, mut w) = setup(&[
+            img("a-leaf", &["@m-mid", "node:22"]),
+            img("m-mid", &["@z-base", "node:22"]),
+            img("z-base", &["node:22"]),
+            img("b-alone", &["node:22"]),
+            img("c-alone", &["node:22"]),
+        ]);
+        for (d, at) in [(1, day(0)), (2, day(1))] {
+            record_update(&en, &mut w, &reference("node:22"), &digest(d), at).unwrap();
+        }
+        let policy = Policy::default();
+        let mut full = w.clone();
+        let expected = decide::reconcile(&en, &mut full, day(9), &policy);
+        let (got, ready) = decide::preview(&en, &mut w, day(9), &policy);
+        let triggered: Vec<&str> = expected.triggers.iter().map(|t| t.image.as_str()).collect();
+        assert_eq!(triggered, ["b-alone", "c-alone", "z-base"]);
+        assert_eq!(ready, triggered);
+        assert!(got.triggers.is_empty());
+        assert_eq!(
+            Decision {
+                triggers: Vec::new(),
+                ..expected
+            },
+            got
+        );
+        assert_eq!(w.images, full.images);
+        assert_eq!(w.changes, full.changes);
     }
 }
