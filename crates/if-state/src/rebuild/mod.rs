@@ -42,6 +42,7 @@ mod record;
 mod supply;
 #[cfg(test)]
 mod tests;
+mod trigger;
 
 use if_model::digest::Digest;
 use if_model::duration::Duration;
