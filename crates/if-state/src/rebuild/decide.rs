@@ -1,26 +1,21 @@
 //! Deciding at `now`: which pending rebuilds trigger, which become due, which wait and why;
 //! and the steps people take (a manual trigger, an expedite) and the outcome of a trigger.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
-use if_model::digest::Digest;
-use if_model::enrollment::{Enrollment, Source};
+use if_model::enrollment::Enrollment;
 use if_model::state::{Cause, ImageState, RebuildState};
 use if_model::timestamp::Timestamp;
 
 use super::graph::{BaseNames, Links};
 use super::outcome::{give_up_at, time_out, time_out_among, timeout_of};
 use super::record::add_cause;
+use super::trigger::build_trigger;
 use super::{
     BY_EXPEDITE, BY_MANUAL, DUE, EngineError, FAILED, PENDING, Policy, Subject, TRIGGERED, Trigger,
     refresh,
 };
 use crate::analyze::Analysis;
-
-/// Longest kept reason passed to a build (GitHub limits an input's size).
-const MAX_REASON: usize = 1000;
-/// Room kept at the end of the `reason` input for the dispatch id (` [if-1a2b3c4d]`).
-const DISPATCH_ID_ROOM: usize = 16;
 
 /// What [`reconcile`] decided.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -90,8 +85,32 @@ pub fn reconcile(
     now: Timestamp,
     policy: &Policy,
 ) -> Decision {
-    let links = Links::of(world);
+    let links = Links::of(enrollment, world);
     reconcile_with(enrollment, world, now, policy, &links, None)
+}
+
+/// [`reconcile`] for a caller that shows what it would start but starts nothing (`status`):
+/// the triggers' inputs are not built (at 100,000 images that was most of a decision), so
+/// [`Decision::triggers`] is empty; the images that would be triggered are returned beside,
+/// in the order `reconcile` gives their triggers. Everything else is `reconcile`'s.
+pub fn preview(
+    enrollment: &Enrollment,
+    world: &mut Analysis,
+    now: Timestamp,
+    policy: &Policy,
+) -> (Decision, Vec<String>) {
+    let links = Links::of(enrollment, world);
+    let mut ready = Vec::new();
+    let decision = decide(
+        enrollment,
+        world,
+        now,
+        policy,
+        &links,
+        None,
+        Some(&mut ready),
+    );
+    (decision, ready)
 }
 
 /// [`reconcile`] with the links of the graph given: worked out once by a caller that
@@ -107,6 +126,20 @@ pub(crate) fn reconcile_with(
     links: &Links,
     open: Option<&BTreeSet<String>>,
 ) -> Decision {
+    decide(enrollment, world, now, policy, links, open, None)
+}
+
+/// [`reconcile_with`]; with `names`, an image that starts now is named there instead of
+/// given a trigger (see [`preview`]).
+fn decide(
+    enrollment: &Enrollment,
+    world: &mut Analysis,
+    now: Timestamp,
+    policy: &Policy,
+    links: &Links,
+    open: Option<&BTreeSet<String>>,
+    mut names: Option<&mut Vec<String>>,
+) -> Decision {
     let timed_out = match open {
         Some(among) => time_out_among(enrollment, world, among, now, policy),
         None => time_out(enrollment, world, now, policy),
@@ -116,10 +149,14 @@ pub(crate) fn reconcile_with(
         cycles: links.cycles.clone(),
         ..Decision::default()
     };
-    let held = super::supply::apply(enrollment, world, now);
+    let held = super::supply::apply(enrollment, world, now, &links.base_names, &links.policed);
     let graph = &links.graph;
     let mut due = Vec::new();
     {
+        // Whether an image holds back its descendants, found once per decision (nothing
+        // changes the states while it is made): the same parents are asked about for each
+        // of their pending descendants.
+        let mut busy_ancestors: HashMap<&str, bool> = HashMap::new();
         let cyclic: BTreeMap<&str, &Vec<String>> = out
             .cycles
             .iter()
@@ -214,10 +251,12 @@ pub(crate) fn reconcile_with(
                 .ancestors(name)
                 .into_iter()
                 .filter(|a| {
-                    world
-                        .images
-                        .get(*a)
-                        .is_some_and(|s| busy(enrollment, s, now))
+                    *busy_ancestors.entry(a).or_insert_with(|| {
+                        world
+                            .images
+                            .get(*a)
+                            .is_some_and(|s| busy(enrollment, s, now))
+                    })
                 })
                 .map(str::to_string)
                 .collect();
@@ -230,8 +269,12 @@ pub(crate) fn reconcile_with(
                 due.push(name.to_string());
                 continue;
             }
-            out.triggers
-                .push(build_trigger(world, bases, name, source, rs, now));
+            match names.as_deref_mut() {
+                Some(names) => names.push(name.to_string()),
+                None => out
+                    .triggers
+                    .push(build_trigger(world, bases, name, source, rs, now)),
+            }
         }
     }
     for name in due {
@@ -248,238 +291,6 @@ pub(crate) fn reconcile_with(
         out.became_due.push(name);
     }
     out
-}
-
-/// The causes one trigger serves, and the digest it builds on for each base. Per base, the
-/// digests whose schedule has passed are served and the newest of them is built on; later
-/// digests of that base stay queued for their own schedule (the build pins the aged
-/// digest). A base none of whose digests has aged joined by coalescing: all of them are
-/// served, the newest built on. Manual causes are always served; held ones are never built
-/// on. Every digest older than the one built on is served too, aged, waiting or held: the
-/// build carries a newer digest of that base (an expedited digest overtakes an older one
-/// still in its delay; a held digest is superseded), so nothing may later be built onto the
-/// older one.
-///
-/// Two digests detected at the same time are ordered by `place`, the digest's place in its
-/// base's update history (later is newer), then by their place in the list. The list's order
-/// alone cannot decide: a build's causes are given back in its own order when it fails.
-fn served(
-    causes: &[Cause],
-    now: Timestamp,
-    place: &dyn Fn(&str, &Digest) -> Option<usize>,
-) -> (Vec<Cause>, Vec<(String, Digest)>) {
-    // Per base, its causes with their order: (detected, place in history, place in list).
-    type Order = (i64, Option<usize>, usize);
-    let mut by_base: BTreeMap<&str, Vec<(Order, &Cause)>> = BTreeMap::new();
-    let mut out = Vec::new();
-    for (i, c) in causes.iter().enumerate() {
-        match c.base_image.as_deref() {
-            Some(b) => {
-                let detected = c.detected_at.map_or(i64::MIN, Timestamp::unix);
-                let known = c.digest.as_ref().and_then(|d| place(b, d));
-                by_base
-                    .entry(b)
-                    .or_default()
-                    .push(((detected, known, i), c));
-            }
-            None if c.held.is_none() => out.push(c.clone()),
-            None => {}
-        }
-    }
-    let mut builds_on = Vec::new();
-    let order = |&(o, _): &(Order, &Cause)| o;
-    let free = |c: &Cause| c.held.is_none();
-    let aged = |c: &Cause| free(c) && c.scheduled_for.is_none_or(|t| t.unix() <= now.unix());
-    for (base, cs) in by_base {
-        // The digest built on: the newest aged one, else (coalescing) the newest not held.
-        let newest = |keep: &dyn Fn(&Cause) -> bool| {
-            cs.iter()
-                .filter(|e| keep(e.1))
-                .max_by_key(|e| order(e))
-                .copied()
-        };
-        let Some(built) = newest(&aged).or_else(|| newest(&free)) else {
-            continue;
-        };
-        if let Some(d) = built.1.digest.clone() {
-            builds_on.push((base.to_string(), d));
-        }
-        // Served: that digest and every older one (aged, waiting or held).
-        let built = order(&built);
-        out.extend(
-            cs.iter()
-                .filter(|e| order(e) <= built)
-                .map(|(_, c)| (*c).clone()),
-        );
-    }
-    out.sort_by_key(|c| c.scheduled_for.map(Timestamp::unix));
-    (out, builds_on)
-}
-
-fn build_trigger(
-    world: &Analysis,
-    bases: &BaseNames,
-    name: &str,
-    source: &Source,
-    rs: &RebuildState,
-    now: Timestamp,
-) -> Trigger {
-    let place = |base: &str, d: &Digest| {
-        let history = match bases.get(world, base) {
-            Some(b) => &b.update_history,
-            None => &world.images.get(base)?.update_history,
-        };
-        history.iter().rposition(|u| u.digest.as_ref() == Some(d))
-    };
-    let (causes, builds_on) = served(&rs.causes, now, &place);
-    let reasons: Vec<&str> = causes.iter().filter_map(|c| c.reason.as_deref()).collect();
-    let reason = if reasons.is_empty() {
-        "rebuild".to_string()
-    } else {
-        reasons.join("; ")
-    };
-    let first = causes.first();
-    let triggered_by = first
-        .and_then(|c| c.triggered_by.clone())
-        .unwrap_or_default();
-    let label = |base: &str| -> String {
-        if let Some(b) = bases.get(world, base) {
-            return b.full_image.clone().unwrap_or_else(|| base.to_string());
-        }
-        match world.images.get(base) {
-            Some(s) => s.watch.repo_url.clone().unwrap_or_else(|| base.to_string()),
-            None => base.to_string(),
-        }
-    };
-    let detected = |base: &str, d: &Digest| {
-        causes
-            .iter()
-            .find(|c| c.base_image.as_deref() == Some(base) && c.digest.as_ref() == Some(d))
-            .and_then(|c| c.detected_at)
-    };
-    let primary_base = causes.iter().find_map(|c| c.base_image.as_deref());
-    let primary = builds_on
-        .iter()
-        .find(|(b, _)| Some(b.as_str()) == primary_base);
-    let json_causes: Vec<serde_json::Value> = builds_on
-        .iter()
-        .map(|(base, d)| {
-            serde_json::json!({
-                "baseImage": label(base),
-                "digest": d.as_str(),
-                "detectedAt": detected(base, d).map(|t| t.to_string()),
-            })
-        })
-        .collect();
-    let attempt = rs.attempts.unwrap_or(0) + 1;
-    let dispatch_id = dispatch_id(name, now, attempt);
-    let inputs = vec![
-        ("image".to_string(), name.to_string()),
-        (
-            "reason".to_string(),
-            format!(
-                "{} [{dispatch_id}]",
-                truncate(&reason, MAX_REASON - DISPATCH_ID_ROOM)
-            ),
-        ),
-        ("triggered_by".to_string(), triggered_by.clone()),
-        (
-            "base_image".to_string(),
-            primary.map(|(b, _)| label(b)).unwrap_or_default(),
-        ),
-        (
-            "base_digest".to_string(),
-            primary
-                .map(|(_, d)| d.as_str().to_string())
-                .unwrap_or_default(),
-        ),
-        (
-            "causes".to_string(),
-            serde_json::Value::Array(json_causes).to_string(),
-        ),
-        (
-            "scheduled_for".to_string(),
-            first
-                .and_then(|c| c.scheduled_for)
-                .map(|t| t.to_string())
-                .unwrap_or_default(),
-        ),
-    ];
-    let builds_on = if causes
-        .iter()
-        .any(|c| c.triggered_by.as_deref() == Some(BY_MANUAL))
-    {
-        every_base(world, bases, name, builds_on)
-    } else {
-        builds_on
-    };
-    Trigger {
-        image: name.to_string(),
-        source: source.clone(),
-        causes,
-        builds_on,
-        reason,
-        triggered_by,
-        attempt,
-        dispatch_id,
-        inputs,
-    }
-}
-
-/// What a manual build is made on: `builds_on` (the digests its causes name), and for every
-/// other base of the image the digest it is on now (a pin, a base image's current digest, an
-/// internal parent's current digest). Recorded as the build's snapshot, it is "the digest the
-/// image was last built on" that `expediteOn` compares with; the build's inputs stay those of
-/// its causes.
-fn every_base(
-    world: &Analysis,
-    bases: &BaseNames,
-    name: &str,
-    mut builds_on: Vec<(String, Digest)>,
-) -> Vec<(String, Digest)> {
-    let Some(image) = world.images.get(name) else {
-        return builds_on;
-    };
-    for base in &image.base_images {
-        if builds_on.iter().any(|(b, _)| b == base) {
-            continue;
-        }
-        let now_on = image.base_image_pins.get(base).cloned().or_else(|| {
-            bases.get(world, base).map_or_else(
-                || {
-                    world
-                        .images
-                        .get(base)
-                        .and_then(|p| p.current_digest.clone())
-                },
-                |b| b.current_digest.clone(),
-            )
-        });
-        if let Some(d) = now_on {
-            builds_on.push((base.clone(), d));
-        }
-    }
-    builds_on.sort();
-    builds_on
-}
-
-/// The id a trigger puts in the build's `reason` input (`if-` and 8 hex digits of a hash of
-/// the image, the time and the attempt), so a run whose id the forge did not return can be
-/// found by its title (a workflow with `run-name: ${{ inputs.reason }}`).
-fn dispatch_id(name: &str, now: Timestamp, attempt: u32) -> String {
-    let d = Digest::of_sha256_bytes(format!("{name}\n{now}\n{attempt}").as_bytes());
-    format!("if-{}", &d.hex()[..8])
-}
-
-fn truncate(s: &str, max: usize) -> String {
-    if s.len() <= max {
-        return s.to_string();
-    }
-    let mut end = max.saturating_sub(3);
-    while !s.is_char_boundary(end) {
-        end -= 1;
-    }
-    format!("{}...", &s[..end])
 }
 
 /// A person asks to rebuild `name` now (also for a `due` or `failed` image): the returned

@@ -3,143 +3,129 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
+use if_model::enrollment::Enrollment;
 use if_model::state::BaseImageState;
 
+use super::supply::Policed;
 use crate::analyze::Analysis;
 
 /// Internal links: image → the images of the factory it is built on. The names are its
 /// own, so the graph outlives changes to the states (the links come from `FROM` lines,
 /// which no engine step changes): [`super::plan`] builds it once for all its decisions.
+///
+/// Images are numbered in name order (the order of the states): a link is a number, an
+/// ancestor walk touches no string, and a set of numbers is a set of names in name order.
 pub(crate) struct Graph {
-    parents: BTreeMap<String, Vec<String>>,
+    /// Every image with a state file, sorted by name.
+    names: Vec<String>,
+    /// Per image (by number), its internal parents, in `baseImages` order.
+    parents: Vec<Vec<usize>>,
 }
 
 impl Graph {
     /// The graph of every image with a state file.
     pub(crate) fn of(world: &Analysis) -> Self {
+        let names: Vec<String> = world.images.keys().cloned().collect();
+        let number = |name: &str| names.binary_search_by(|n| n.as_str().cmp(name)).ok();
         let parents = world
             .images
-            .iter()
-            .map(|(name, s)| {
-                let ps = s
-                    .base_images
-                    .iter()
-                    .filter(|b| world.images.contains_key(*b))
-                    .cloned()
-                    .collect();
-                (name.clone(), ps)
-            })
+            .values()
+            .map(|s| s.base_images.iter().filter_map(|b| number(b)).collect())
             .collect();
-        Graph { parents }
+        Graph { names, parents }
     }
 
-    /// Every image `name` is built on, directly or not (without `name` unless in a cycle).
-    pub(crate) fn ancestors(&self, name: &str) -> BTreeSet<&str> {
+    /// The number of image `name`, when it has a state file.
+    fn number(&self, name: &str) -> Option<usize> {
+        self.names.binary_search_by(|n| n.as_str().cmp(name)).ok()
+    }
+
+    /// Every image `name` is built on, directly or not (without `name` unless in a cycle),
+    /// sorted by name.
+    pub(crate) fn ancestors(&self, name: &str) -> Vec<&str> {
         let mut seen = BTreeSet::new();
-        let mut todo: Vec<&str> = self
-            .parents
-            .get(name)
-            .into_iter()
-            .flatten()
-            .map(String::as_str)
-            .collect();
+        let mut todo: Vec<usize> = self
+            .number(name)
+            .map(|i| self.parents[i].clone())
+            .unwrap_or_default();
         while let Some(p) = todo.pop() {
             if seen.insert(p) {
-                todo.extend(
-                    self.parents
-                        .get(p)
-                        .into_iter()
-                        .flatten()
-                        .map(String::as_str),
-                );
+                todo.extend(&self.parents[p]);
             }
         }
-        seen
+        seen.into_iter().map(|i| self.names[i].as_str()).collect()
     }
 
     /// The strongly connected components with more than one image, and self-loops: each
     /// sorted, the list sorted. Iterative Tarjan, so deep chains cannot overflow the stack.
     pub(crate) fn cycles(&self) -> Vec<Vec<String>> {
-        let nodes: Vec<&str> = self.parents.keys().map(String::as_str).collect();
-        let index_of: BTreeMap<&str, usize> =
-            nodes.iter().enumerate().map(|(i, n)| (*n, i)).collect();
-        let edges: Vec<Vec<usize>> = nodes
-            .iter()
-            .map(|n| {
-                self.parents[*n]
-                    .iter()
-                    .filter_map(|p| index_of.get(p.as_str()).copied())
-                    .collect()
-            })
-            .collect();
-        let mut t = Tarjan::new(nodes.len());
-        for v in 0..nodes.len() {
+        let edges = &self.parents;
+        let mut t = Tarjan::new(self.names.len());
+        for v in 0..self.names.len() {
             if t.index[v].is_none() {
-                t.run(v, &edges);
+                t.run(v, edges);
             }
         }
         let mut out: Vec<Vec<String>> = t
             .components
             .into_iter()
             .filter(|c| c.len() > 1 || c.iter().any(|v| edges[*v].contains(v)))
-            .map(|c| {
-                let mut names: Vec<String> = c.iter().map(|v| nodes[*v].to_string()).collect();
-                names.sort();
-                names
+            .map(|mut c| {
+                // Numbers are in name order.
+                c.sort_unstable();
+                c.into_iter().map(|v| self.names[v].clone()).collect()
             })
             .collect();
         out.sort();
         out
     }
 
-    /// Images in an order where every image comes after its internal parents; images in
-    /// cycles come last, by name.
-    pub(crate) fn topological(&self) -> Vec<&str> {
-        let mut remaining: BTreeMap<&str, usize> = BTreeMap::new();
-        let mut children: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
-        for (n, ps) in &self.parents {
-            let ps: BTreeSet<&str> = ps.iter().map(String::as_str).collect();
-            remaining.insert(n, ps.len());
+    /// Each image's place in an order where every image comes after its internal parents
+    /// (Kahn's, the smallest name first among the ready ones); images in cycles come last,
+    /// by name. Indexed by the image's number.
+    fn ranks(&self) -> Vec<usize> {
+        let n = self.names.len();
+        let mut remaining = vec![0usize; n];
+        let mut children: Vec<Vec<usize>> = vec![Vec::new(); n];
+        for (c, ps) in self.parents.iter().enumerate() {
+            let ps: BTreeSet<usize> = ps.iter().copied().collect();
+            remaining[c] = ps.len();
             for p in ps {
-                children.entry(p).or_default().push(n);
+                children[p].push(c);
             }
         }
-        let mut ready: BTreeSet<&str> = remaining
-            .iter()
-            .filter(|(_, c)| **c == 0)
-            .map(|(n, _)| *n)
-            .collect();
-        let mut order = Vec::with_capacity(remaining.len());
-        while let Some(n) = ready.pop_first() {
-            order.push(n);
-            for c in children.get(n).into_iter().flatten() {
-                if let Some(r) = remaining.get_mut(c) {
-                    *r -= 1;
-                    if *r == 0 {
-                        ready.insert(c);
-                    }
+        let mut ready: BTreeSet<usize> = (0..n).filter(|c| remaining[*c] == 0).collect();
+        let mut rank = vec![usize::MAX; n];
+        let mut next = 0;
+        while let Some(v) = ready.pop_first() {
+            rank[v] = next;
+            next += 1;
+            for &c in &children[v] {
+                remaining[c] -= 1;
+                if remaining[c] == 0 {
+                    ready.insert(c);
                 }
             }
         }
-        let placed: BTreeSet<&str> = order.iter().copied().collect();
-        order.extend(
-            self.parents
-                .keys()
-                .map(String::as_str)
-                .filter(|n| !placed.contains(n)),
-        );
-        order
+        for r in rank.iter_mut().filter(|r| **r == usize::MAX) {
+            *r = next;
+            next += 1;
+        }
+        rank
     }
 }
 
 /// What a decision needs of the graph, worked out once: the graph, every image's place in
-/// the topological order, and the cycles. A loop of decisions on the same images
+/// the topological order, the cycles, the base images by name and the images with a
+/// supply-chain policy. A loop of decisions on the same images
 /// ([`super::plan`]) keeps one instead of ordering the whole factory for each decision.
 pub(crate) struct Links {
     pub(crate) graph: Graph,
     pub(crate) cycles: Vec<Vec<String>>,
-    rank: HashMap<String, usize>,
+    /// Per image number, its place in the topological order.
+    rank: Vec<usize>,
     pub(crate) base_names: BaseNames,
+    pub(crate) policed: Policed,
 }
 
 /// The base-image states by name (`python-3.12-slim`, what causes and `baseImages` say),
@@ -161,26 +147,31 @@ impl BaseNames {
 
     /// The state of the base image named `name` in `world`.
     pub(crate) fn get<'w>(&self, world: &'w Analysis, name: &str) -> Option<&'w BaseImageState> {
-        world.bases.get(self.0.get(name)?)
+        self.get_in(&world.bases, name)
+    }
+
+    /// [`BaseNames::get`] in the base images alone (while the images are being changed).
+    pub(crate) fn get_in<'w>(
+        &self,
+        bases: &'w BTreeMap<String, BaseImageState>,
+        name: &str,
+    ) -> Option<&'w BaseImageState> {
+        bases.get(self.0.get(name)?)
     }
 }
 
 impl Links {
     /// The links of every image with a state file.
-    pub(crate) fn of(world: &Analysis) -> Self {
+    pub(crate) fn of(enrollment: &Enrollment, world: &Analysis) -> Self {
         let graph = Graph::of(world);
         let cycles = graph.cycles();
-        let rank = graph
-            .topological()
-            .into_iter()
-            .enumerate()
-            .map(|(i, n)| (n.to_string(), i))
-            .collect();
+        let rank = graph.ranks();
         Links {
             graph,
             cycles,
             rank,
             base_names: BaseNames::of(world),
+            policed: Policed::of(enrollment),
         }
     }
 
@@ -196,7 +187,10 @@ impl Links {
                     .as_ref()
                     .is_some_and(|r| !r.causes.is_empty())
             })
-            .map(|(n, _)| (self.rank.get(n).copied().unwrap_or(usize::MAX), n.as_str()))
+            .map(|(n, _)| {
+                let rank = self.graph.number(n).and_then(|i| self.rank.get(i));
+                (rank.copied().unwrap_or(usize::MAX), n.as_str())
+            })
             .collect();
         out.sort_unstable();
         out.into_iter().map(|(_, n)| n).collect()
@@ -276,7 +270,7 @@ pub fn cycles(world: &Analysis) -> Vec<Vec<String>> {
 #[cfg(test)]
 mod tests {
     use super::super::tests::{day, digest, img, reference, setup};
-    use super::super::{Policy, decide, record_update};
+    use super::super::{Decision, Policy, decide, record_update};
     use super::*;
 
     /// Links worked out before the causes arrive (as `plan` does, once for all its
@@ -290,7 +284,7 @@ mod tests {
             img("z-base", &["node:22"]),
             img("b-alone", &["redis:7"]),
         ]);
-        let links = Links::of(&w);
+        let links = Links::of(&en, &w);
         assert!(links.pending(&w).is_empty());
         for (d, at) in [(1, day(0)), (2, day(1))] {
             record_update(&en, &mut w, &reference("node:22"), &digest(d), at).unwrap();
@@ -307,5 +301,38 @@ mod tests {
         assert_eq!(triggered, ["z-base"]);
         let waiting: Vec<&str> = got.waiting.iter().map(|x| x.image.as_str()).collect();
         assert_eq!(waiting, ["m-mid", "a-leaf"]);
+    }
+
+    /// A preview (`status`) decides exactly as `reconcile`, names the images `reconcile`
+    /// triggers in the same order, and builds no trigger.
+    #[test]
+    fn a_preview_is_a_decision_without_its_triggers() {
+        let (en, mut w) = setup(&[
+            img("a-leaf", &["@m-mid", "node:22"]),
+            img("m-mid", &["@z-base", "node:22"]),
+            img("z-base", &["node:22"]),
+            img("b-alone", &["node:22"]),
+            img("c-alone", &["node:22"]),
+        ]);
+        for (d, at) in [(1, day(0)), (2, day(1))] {
+            record_update(&en, &mut w, &reference("node:22"), &digest(d), at).unwrap();
+        }
+        let policy = Policy::default();
+        let mut full = w.clone();
+        let expected = decide::reconcile(&en, &mut full, day(9), &policy);
+        let (got, ready) = decide::preview(&en, &mut w, day(9), &policy);
+        let triggered: Vec<&str> = expected.triggers.iter().map(|t| t.image.as_str()).collect();
+        assert_eq!(triggered, ["b-alone", "c-alone", "z-base"]);
+        assert_eq!(ready, triggered);
+        assert!(got.triggers.is_empty());
+        assert_eq!(
+            Decision {
+                triggers: Vec::new(),
+                ..expected
+            },
+            got
+        );
+        assert_eq!(w.images, full.images);
+        assert_eq!(w.changes, full.changes);
     }
 }

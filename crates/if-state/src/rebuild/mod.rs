@@ -42,6 +42,7 @@ mod record;
 mod supply;
 #[cfg(test)]
 mod tests;
+mod trigger;
 
 use if_model::digest::Digest;
 use if_model::duration::Duration;
@@ -54,14 +55,14 @@ use if_model::timestamp::Timestamp;
 use crate::analyze::Analysis;
 
 pub use check::{check_failed, check_found};
-pub use decide::{Decision, Wait, expedite, manual, reconcile};
+pub use decide::{Decision, Wait, expedite, manual, preview, reconcile};
 pub use graph::cycles;
 pub use index::Index;
 pub use outcome::{
     BuildOutcome, NO_OUTCOME, Observed, REPORTED, Running, SUCCESS, Started, build_result,
     give_up_at, report_failure, running, time_out, trigger_result,
 };
-pub use plan::{Plan, Step, StepKind, plan, plan_owned};
+pub use plan::{Plan, Step, StepKind, plan, plan_on};
 pub use record::{Recorded, record, record_build, record_update};
 pub use supply::{judge, release};
 

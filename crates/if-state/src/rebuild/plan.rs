@@ -74,34 +74,35 @@ pub fn plan(
     now: Timestamp,
     policy: &Policy,
 ) -> Result<Plan, EngineError> {
-    plan_owned(enrollment, world.clone(), base, now, policy)
+    plan_on(enrollment, &mut world.clone(), base, now, policy)
 }
 
-/// [`plan`] on states given away (the plan works on them; at 100,000 images a copy of
-/// every state is hundreds of megabytes): what `image-factory plan` uses, with
-/// [`super::take`].
-pub fn plan_owned(
+/// [`plan`] on the states themselves, which it changes (the plan works on them; at 100,000
+/// images a copy of every state is hundreds of megabytes): what `image-factory plan` uses,
+/// with [`super::take`]. What `world` holds afterwards is the plan's scratch, not a state of
+/// the factory: it is for dropping, never for writing.
+pub fn plan_on(
     enrollment: &Enrollment,
-    world: Analysis,
+    world: &mut Analysis,
     base: &str,
     now: Timestamp,
     policy: &Policy,
 ) -> Result<Plan, EngineError> {
-    let subject = super::resolve_or_unknown(enrollment, &world, base)?;
-    let mut w = world;
-    let now_running = running(enrollment, &w);
+    let subject = super::resolve_or_unknown(enrollment, world, base)?;
+    let w = world;
+    let now_running = running(enrollment, w);
     for r in &now_running {
         let done = Observed::just(BuildOutcome::Succeeded);
-        build_result(&mut w, &r.image, r.entry, done, now, policy);
+        build_result(w, &r.image, r.entry, done, now, policy);
     }
     let mut n = 0u64;
     let mut fresh = |what: &str| {
         n += 1;
         Digest::of_sha256_bytes(format!("image-factory plan {what} {n}").as_bytes())
     };
-    let mut first = record(enrollment, &mut w, &subject, &fresh(subject.name()), now);
+    let mut first = record(enrollment, w, &subject, &fresh(subject.name()), now);
     if first.outcome == "baseline" {
-        first = record(enrollment, &mut w, &subject, &fresh(subject.name()), now);
+        first = record(enrollment, w, &subject, &fresh(subject.name()), now);
     }
     let Recorded {
         scheduled, pinned, ..
@@ -112,24 +113,24 @@ pub fn plan_owned(
     let limit = 4 * (w.images.len() + 2);
     // No step changes an image's `FROM` links: the graph is ordered once, not per decision
     // (ordering all N images for each of the plan's decisions made it superlinear).
-    let links = Links::of(&w);
+    let links = Links::of(enrollment, w);
     // The images that can have a build waiting for an outcome, for the timeouts of every
     // decision: those with one now (one scan; the running ones were just closed) and those
     // the plan triggers (the only way a build opens) while their build is open, not a scan of
     // every state per decision.
-    let mut open: BTreeSet<String> = running(enrollment, &w)
+    let mut open: BTreeSet<String> = running(enrollment, w)
         .into_iter()
         .map(|r| r.image)
         .collect();
     for _ in 0..limit {
-        let decision = reconcile_with(enrollment, &mut w, t, policy, &links, Some(&open));
+        let decision = reconcile_with(enrollment, w, t, policy, &links, Some(&open));
         let mut progressed = false;
         let due: Vec<_> = decision
             .became_due
             .iter()
             .filter_map(|name| {
                 let bases = &links.base_names;
-                super::decide::manual_with(enrollment, &mut w, name, None, t, bases).ok()
+                super::decide::manual_with(enrollment, w, name, None, t, bases).ok()
             })
             .collect();
         for (trigger, kind) in decision
@@ -141,15 +142,15 @@ pub fn plan_owned(
             progressed = true;
             let hit = affected.contains(&trigger.image);
             open.insert(trigger.image.clone());
-            trigger_result(&mut w, trigger, Ok(super::Started::default()), t, policy);
+            trigger_result(w, trigger, Ok(super::Started::default()), t, policy);
             let image = Subject::Image {
                 name: trigger.image.clone(),
             };
-            let built = record(enrollment, &mut w, &image, &fresh(&trigger.image), t);
+            let built = record(enrollment, w, &image, &fresh(&trigger.image), t);
             // Its new digest closed the build: the set keeps only what may still be open (it
             // would otherwise grow to every image the plan triggers, each looked at again for
             // every decision).
-            if !has_open_build(&w, &trigger.image) {
+            if !has_open_build(w, &trigger.image) {
                 open.remove(&trigger.image);
             }
             if hit {
@@ -181,7 +182,7 @@ pub fn plan_owned(
             None => break,
         }
     }
-    let stuck = reconcile_with(enrollment, &mut w, t, policy, &links, Some(&open))
+    let stuck = reconcile_with(enrollment, w, t, policy, &links, Some(&open))
         .waiting
         .into_iter()
         .filter(|w| affected.contains(&w.image))
@@ -236,7 +237,7 @@ mod tests {
             img("c", &["node:22"]),
         ]);
         let policy = Policy::default();
-        let links = Links::of(&w);
+        let links = Links::of(&en, &w);
         let open: BTreeSet<String> = running(&en, &w).into_iter().map(|r| r.image).collect();
         assert_eq!(open, BTreeSet::from(["a".to_string(), "c".to_string()]));
         // At day 10 both builds are past the default buildTimeout (one day).

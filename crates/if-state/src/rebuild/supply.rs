@@ -25,6 +25,7 @@ use if_model::state::{BaseImageState, Cause, ImageState};
 use if_model::supply::{KeyRead, Severity, facts};
 use if_model::timestamp::Timestamp;
 
+use super::graph::BaseNames;
 use super::{BY_EXPEDITE, BY_UPDATE, EngineError, HELD, PENDING, refresh};
 use crate::analyze::Analysis;
 
@@ -171,28 +172,28 @@ fn verdict(
 /// Applies the policy to every pending rebuild at `now`: marks held causes (`held`), clears
 /// the mark of those no longer held, expedites those that fix, and sets the status `held`
 /// when every cause of an image is held (`pending` again when one is not). Returns, per
-/// image whose causes are all held, the reasons.
+/// image whose causes are all held, the reasons. Only the images `policed` names are looked
+/// at (the others have no policy): a loop of decisions ([`super::plan`]) does not visit
+/// every state, nor name every base image, for each of them.
 pub(crate) fn apply(
     enrollment: &Enrollment,
     world: &mut Analysis,
     now: Timestamp,
+    bases: &BaseNames,
+    policed: &Policed,
 ) -> BTreeMap<String, Vec<String>> {
-    let bases: BTreeMap<String, &BaseImageState> =
-        world.bases.values().map(|b| (b.name.clone(), b)).collect();
     let keys = &world.keys;
     let mut all_held = BTreeMap::new();
     let mut changes = Vec::new();
-    for (name, s) in world.images.iter_mut() {
-        let Some(entry) = enrollment.get(name) else {
+    for name in &policed.0 {
+        let (Some(entry), Some(s)) = (enrollment.get(name), world.images.get_mut(name)) else {
             continue;
         };
-        let policy_set =
-            entry.require_signature.is_some() || entry.vulnerability_policy != Default::default();
         let Some(rs) = s.rebuild_state.as_ref() else {
             continue;
         };
         let status = rs.status.as_deref().unwrap_or("");
-        if !policy_set || rs.causes.is_empty() || !matches!(status, PENDING | HELD) {
+        if rs.causes.is_empty() || !matches!(status, PENDING | HELD) {
             continue;
         }
         // Per cause: its verdict, and the schedule of the newer cause of its base that
@@ -201,7 +202,10 @@ pub(crate) fn apply(
             .causes
             .iter()
             .map(|c| {
-                let base = c.base_image.as_deref().and_then(|b| bases.get(b));
+                let base = c
+                    .base_image
+                    .as_deref()
+                    .and_then(|b| bases.get_in(&world.bases, b));
                 let (Some(base), Some(BY_UPDATE)) = (base, c.triggered_by.as_deref()) else {
                     return (Verdict::Clock, None);
                 };
@@ -295,7 +299,33 @@ pub(crate) fn apply(
 /// their reason), for a command that shows the state without deciding (`plan`). Applying
 /// it again changes nothing.
 pub fn judge(enrollment: &Enrollment, world: &mut Analysis, now: Timestamp) {
-    apply(enrollment, world, now);
+    let bases = BaseNames::of(world);
+    apply(enrollment, world, now, &bases, &Policed::of(enrollment));
+}
+
+/// The enrolled images whose entry sets a supply-chain policy (`requireSignature`, a
+/// `vulnerabilityPolicy`), sorted by name: the only images [`apply`] can change, worked out
+/// once from the enrollment.
+pub(crate) struct Policed(Vec<String>);
+
+impl Policed {
+    /// The policed images of `enrollment`.
+    pub(crate) fn of(enrollment: &Enrollment) -> Self {
+        let mut names: Vec<String> = enrollment
+            .images()
+            .iter()
+            .filter(|e| has_policy(e))
+            .map(|e| e.name.clone())
+            .collect();
+        names.sort_unstable();
+        names.dedup();
+        Policed(names)
+    }
+}
+
+/// Whether `entry` sets a supply-chain policy.
+fn has_policy(entry: &ImageEntry) -> bool {
+    entry.require_signature.is_some() || entry.vulnerability_policy != Default::default()
 }
 
 /// A person releases `name`'s held causes (`image-factory release NAME --reason R`): they
