@@ -26,6 +26,7 @@ use if_model::supply::{KeyRead, Severity, facts};
 use if_model::timestamp::Timestamp;
 
 use super::graph::BaseNames;
+use super::trigger::place_in;
 use super::{BY_EXPEDITE, BY_UPDATE, EngineError, HELD, PENDING, refresh};
 use crate::analyze::Analysis;
 
@@ -209,15 +210,20 @@ pub(crate) fn apply(
                 let (Some(base), Some(BY_UPDATE)) = (base, c.triggered_by.as_deref()) else {
                     return (Verdict::Clock, None);
                 };
+                // Newer: detected later, or at the same time and later in the base's history
+                // (the order the trigger's `served` uses).
+                let age = |o: &Cause| {
+                    let place = o
+                        .digest
+                        .as_ref()
+                        .and_then(|d| place_in(&base.update_history, d));
+                    (o.detected_at.map(Timestamp::unix), place)
+                };
                 let newer = rs
                     .causes
                     .iter()
-                    .filter(|o| {
-                        o.base_image == c.base_image
-                            && o.detected_at.map(Timestamp::unix)
-                                > c.detected_at.map(Timestamp::unix)
-                    })
-                    .max_by_key(|o| o.detected_at.map(Timestamp::unix))
+                    .filter(|o| o.base_image == c.base_image && age(o) > age(c))
+                    .max_by_key(|o| age(o))
                     .map(|o| o.scheduled_for);
                 (verdict(entry, keys, s, base, c), newer)
             })

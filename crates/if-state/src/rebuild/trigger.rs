@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use if_model::digest::Digest;
 use if_model::enrollment::Source;
-use if_model::state::{Cause, RebuildState};
+use if_model::state::{Cause, RebuildState, UpdateRecord};
 use if_model::timestamp::Timestamp;
 
 use super::graph::BaseNames;
@@ -16,6 +16,12 @@ use crate::analyze::Analysis;
 const MAX_REASON: usize = 1000;
 /// Room kept at the end of the `reason` input for the dispatch id (` [if-1a2b3c4d]`).
 const DISPATCH_ID_ROOM: usize = 16;
+
+/// The place of `d` in an update history (its last entry): of two digests detected at the
+/// same time, the one placed later is the newer.
+pub(crate) fn place_in(history: &[UpdateRecord], d: &Digest) -> Option<usize> {
+    history.iter().rposition(|u| u.digest.as_ref() == Some(d))
+}
 
 /// The causes one trigger serves, and the digest it builds on for each base. Per base, the
 /// digests whose schedule has passed are served and the newest of them is built on; later
@@ -96,7 +102,7 @@ pub(super) fn build_trigger(
             Some(b) => &b.update_history,
             None => &world.images.get(base)?.update_history,
         };
-        history.iter().rposition(|u| u.digest.as_ref() == Some(d))
+        place_in(history, d)
     };
     let (causes, builds_on) = served(&rs.causes, now, &place);
     let reasons: Vec<&str> = causes.iter().filter_map(|c| c.reason.as_deref()).collect();
