@@ -10,30 +10,17 @@ mod common;
 use std::path::PathBuf;
 
 use base64::Engine as _;
+use if_testkit::registry::RegistryAuth;
 use if_testkit::registry::net::{Answer, CountingProxy, FakeRegistry};
 use if_testkit::registry::push::Pusher;
 use if_testkit::registry::token::{ISSUER, SERVICE, TokenPolicy, TokenServer};
-use if_testkit::registry::{Registry, RegistryAuth};
+use if_testkit::registry_or_skip;
 use serde_json::Value;
 
 const T0: &str = "2026-11-01T00:00:00Z";
 const T1: &str = "2026-11-02T00:00:00Z";
 const T2: &str = "2026-11-03T00:00:00Z";
 const T3: &str = "2026-11-04T00:00:00Z";
-
-macro_rules! registry_or_skip {
-    ($auth:expr) => {
-        match Registry::start($auth) {
-            Some(r) => r,
-            None => {
-                eprintln!(
-                    "skipping: docker-registry is not installed (apt-get install docker-registry)"
-                );
-                return;
-            }
-        }
-    };
-}
 
 /// A factory whose images are built on images of the registry at `reg` (`127.0.0.1:PORT`):
 /// `app` on `lib/node:22` and `lib/base:1`, `svc` on `lib/py:3`, and the external `tool`

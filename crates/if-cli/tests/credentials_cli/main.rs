@@ -30,26 +30,13 @@ use if_testkit::registry::net::{Answer, FakeRegistry};
 use if_testkit::registry::push::Pusher;
 use if_testkit::registry::token::{Access, ISSUER, SERVICE, TokenPolicy, TokenServer, TokenUser};
 use if_testkit::registry::{Registry, RegistryAuth};
+use if_testkit::registry_or_skip;
 use serde_json::Value;
 
 const T1: &str = "2026-11-02T00:00:00Z";
 /// How every bearer token of the test token server starts (a JWT: base64url of `{"`): none
 /// may appear in any output or file.
 const JWT: &str = "eyJ";
-
-macro_rules! registry_or_skip {
-    ($auth:expr) => {
-        match Registry::start($auth) {
-            Some(r) => r,
-            None => {
-                eprintln!(
-                    "skipping: docker-registry is not installed (apt-get install docker-registry)"
-                );
-                return;
-            }
-        }
-    };
-}
 
 fn basic(user: &str, password: &str) -> String {
     base64::engine::general_purpose::STANDARD.encode(format!("{user}:{password}"))

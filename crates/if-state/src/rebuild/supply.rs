@@ -62,10 +62,7 @@ fn list_ids(ids: &[String]) -> String {
 /// is the history's first entry (state files written before it was recorded there lack it:
 /// the one before their oldest entry is not known).
 fn digest_before<'a>(base: &'a BaseImageState, d: &Digest) -> Option<&'a Digest> {
-    let at = base
-        .update_history
-        .iter()
-        .rposition(|u| u.digest.as_ref() == Some(d));
+    let at = place_in(&base.update_history, d);
     let earlier = at.and_then(|i| {
         base.update_history[..i]
             .iter()
